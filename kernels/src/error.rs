@@ -1,0 +1,46 @@
+//! The one error type kernels return: a wrong shape or buffer length, or a missing CPU feature.
+
+use crate::cpu::Feature;
+
+/// Why a kernel refused to run. Kernels check before they touch memory, so an error means
+/// nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// A buffer is shorter (or, for outputs of exact size, longer) than the shape requires.
+    #[error("{op}: buffer `{buffer}` has {got} elements, the shape needs {expected}")]
+    Length {
+        op: &'static str,
+        buffer: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// The shape itself is invalid (a stride shorter than a row, zero columns for a row op...).
+    #[error("{op}: invalid shape: {reason}")]
+    Shape { op: &'static str, reason: String },
+    /// The kernel needs a CPU feature that this machine lacks or that `KERNELS_DISABLE` masks.
+    #[error("needs {feature}, which is unavailable: {reason}")]
+    Unsupported { feature: Feature, reason: String },
+}
+
+/// `Result` with [`KernelError`].
+pub type Result<T> = std::result::Result<T, KernelError>;
+
+/// Checks that `buffer` holds at least `expected` elements.
+#[inline]
+pub fn check_len(
+    op: &'static str,
+    buffer: &'static str,
+    got: usize,
+    expected: usize,
+) -> Result<()> {
+    if got < expected {
+        Err(KernelError::Length {
+            op,
+            buffer,
+            expected,
+            got,
+        })
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! LayerNorm over the last axis, its backward, and a fused residual-add + LayerNorm.
+//!
+//! # Contract
+//! * Shapes are [`Rows`](crate::Rows); `x`, `y`, `residual`, `sum`, `dy`, `dx` hold exactly
+//!   `rows · cols` elements; `gamma`, `beta`, `dgamma`, `dbeta` hold `cols`; `mean` and `rstd`
+//!   hold `rows`. `cols` must be ≥ 1 when `rows` ≥ 1.
+//! * Forward: `mean = Σx/cols`, `var = Σ(x-mean)²/cols` (biased, as PyTorch),
+//!   `rstd = 1/√(var + eps)`, `y = (x - mean)·rstd·gamma + beta`; `mean` and `rstd` are saved
+//!   for the backward. A constant row gives `y = beta` (finite).
+//! * Backward: with `x̂ = (x - mean)·rstd` and `g = dy·gamma`,
+//!   `dx = rstd·(g - mean(g) - x̂·mean(g·x̂))`; `dgamma += Σ_rows dy·x̂`, `dbeta += Σ_rows dy`
+//!   (accumulated, so a caller can sum over micro-batches; zero them first).
+//! * Fused: `sum = x + residual`, then `y = LayerNorm(sum)`, in one pass over memory.
+//!
+//! [`naive`] works in f64 per row: it is the accuracy reference.
+
+pub mod naive;
+
+/// The learned scale and shift, each `cols` long.
+#[derive(Debug, Clone, Copy)]
+pub struct Affine<'a> {
+    pub gamma: &'a [f32],
+    pub beta: &'a [f32],
+}
+
+/// The forward outputs: the normalised rows and the saved statistics.
+#[derive(Debug)]
+pub struct LayerNormOut<'a> {
+    pub y: &'a mut [f32],
+    pub mean: &'a mut [f32],
+    pub rstd: &'a mut [f32],
+}
+
+/// What the forward saved, for the backward.
+#[derive(Debug, Clone, Copy)]
+pub struct Saved<'a> {
+    pub x: &'a [f32],
+    pub gamma: &'a [f32],
+    pub mean: &'a [f32],
+    pub rstd: &'a [f32],
+}
+
+/// The gradients the backward writes (`dx`) and accumulates (`dgamma`, `dbeta`).
+#[derive(Debug)]
+pub struct LayerNormGrads<'a> {
+    pub dx: &'a mut [f32],
+    pub dgamma: &'a mut [f32],
+    pub dbeta: &'a mut [f32],
+}
+
+use crate::{check_eq, KernelError, Result, Rows};
+
+/// Checks every buffer of a forward call against the contract.
+pub fn check_forward(
+    op: &'static str,
+    shape: Rows,
+    x: &[f32],
+    p: &Affine,
+    out: &LayerNormOut,
+) -> Result<()> {
+    if shape.rows > 0 && shape.cols == 0 {
+        return Err(KernelError::Shape {
+            op,
+            reason: "a row must have at least one column".into(),
+        });
+    }
+    check_eq(op, "x", x.len(), shape.len())?;
+    check_eq(op, "gamma", p.gamma.len(), shape.cols)?;
+    check_eq(op, "beta", p.beta.len(), shape.cols)?;
+    check_eq(op, "y", out.y.len(), shape.len())?;
+    check_eq(op, "mean", out.mean.len(), shape.rows)?;
+    check_eq(op, "rstd", out.rstd.len(), shape.rows)
+}
+
+/// Checks every buffer of a backward call against the contract.
+pub fn check_backward(shape: Rows, s: &Saved, dy: &[f32], g: &LayerNormGrads) -> Result<()> {
+    let op = "layernorm_backward";
+    check_eq(op, "x", s.x.len(), shape.len())?;
+    check_eq(op, "gamma", s.gamma.len(), shape.cols)?;
+    check_eq(op, "mean", s.mean.len(), shape.rows)?;
+    check_eq(op, "rstd", s.rstd.len(), shape.rows)?;
+    check_eq(op, "dy", dy.len(), shape.len())?;
+    check_eq(op, "dx", g.dx.len(), shape.len())?;
+    check_eq(op, "dgamma", g.dgamma.len(), shape.cols)?;
+    check_eq(op, "dbeta", g.dbeta.len(), shape.cols)
+}

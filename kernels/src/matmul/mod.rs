@@ -1,0 +1,172 @@
+//! MatMul: `C = α·op(A)·op(B) + β·C` in f32, row-major, with strides and transposes.
+//!
+//! # Contract
+//! * `op(A)` is m×k and `op(B)` is k×n; `C` is m×n. Any of m, k, n may be 0.
+//! * `A` is stored m×k with row stride `lda` (≥ k), or k×m (≥ m) when `trans_a`; likewise `B`
+//!   is k×n (`ldb` ≥ n) or n×k (`ldb` ≥ k) when `trans_b`; `C` is m×n with `ldc` ≥ n.
+//! * A buffer must hold at least `(rows - 1)·ld + cols` elements (0 if it has no rows or
+//!   columns); elements between rows are never read (A, B) or written (C).
+//! * When `β == 0`, C is overwritten without being read (as in BLAS: NaN in C does not
+//!   propagate); otherwise it is scaled by β and accumulated into. When k == 0, C = β·C.
+//! * Every kernel has the signature [`MatMulFn`] and takes a `scratch` buffer of at least its
+//!   module's `scratch_len(&gemm)` elements, so kernels never allocate.
+//!
+//! [`naive`] is the reference: a triple loop with f32 accumulation that is easy to trust.
+
+pub mod naive;
+
+use crate::{check_len, KernelError, Result};
+
+/// The shape and layout of one MatMul. Build it with [`Gemm::new`] and the `with_*` methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// A is stored k×m and used transposed.
+    pub trans_a: bool,
+    /// B is stored n×k and used transposed.
+    pub trans_b: bool,
+    pub lda: usize,
+    pub ldb: usize,
+    pub ldc: usize,
+}
+
+/// The signature every MatMul kernel shares: `(shape, α, A, B, β, C, scratch)`.
+pub type MatMulFn = fn(&Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]) -> Result<()>;
+
+impl Gemm {
+    /// A contiguous m×k by k×n product, no transposes.
+    pub fn new(m: usize, k: usize, n: usize) -> Gemm {
+        Gemm {
+            m,
+            k,
+            n,
+            trans_a: false,
+            trans_b: false,
+            lda: k,
+            ldb: n,
+            ldc: n,
+        }
+    }
+
+    /// Sets the transposes and resets the strides to the contiguous ones for that layout.
+    pub fn with_trans(mut self, trans_a: bool, trans_b: bool) -> Gemm {
+        self.trans_a = trans_a;
+        self.trans_b = trans_b;
+        self.lda = if trans_a { self.m } else { self.k };
+        self.ldb = if trans_b { self.k } else { self.n };
+        self.ldc = self.n;
+        self
+    }
+
+    /// Sets explicit row strides (for sub-matrices of larger buffers).
+    pub fn with_strides(mut self, lda: usize, ldb: usize, ldc: usize) -> Gemm {
+        self.lda = lda;
+        self.ldb = ldb;
+        self.ldc = ldc;
+        self
+    }
+
+    /// Stored (rows, cols) of A.
+    pub fn a_dims(&self) -> (usize, usize) {
+        if self.trans_a {
+            (self.k, self.m)
+        } else {
+            (self.m, self.k)
+        }
+    }
+
+    /// Stored (rows, cols) of B.
+    pub fn b_dims(&self) -> (usize, usize) {
+        if self.trans_b {
+            (self.n, self.k)
+        } else {
+            (self.k, self.n)
+        }
+    }
+
+    /// Minimum length of A's buffer.
+    pub fn a_len(&self) -> usize {
+        let (r, c) = self.a_dims();
+        span(r, c, self.lda)
+    }
+
+    /// Minimum length of B's buffer.
+    pub fn b_len(&self) -> usize {
+        let (r, c) = self.b_dims();
+        span(r, c, self.ldb)
+    }
+
+    /// Minimum length of C's buffer.
+    pub fn c_len(&self) -> usize {
+        span(self.m, self.n, self.ldc)
+    }
+
+    /// Floating-point operations of the product (2·m·k·n), for GFLOP/s figures.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.k as f64 * self.n as f64
+    }
+
+    /// Index of `op(A)[i][p]` in A's buffer.
+    #[inline(always)]
+    pub fn a_index(&self, i: usize, p: usize) -> usize {
+        if self.trans_a {
+            p * self.lda + i
+        } else {
+            i * self.lda + p
+        }
+    }
+
+    /// Index of `op(B)[p][j]` in B's buffer.
+    #[inline(always)]
+    pub fn b_index(&self, p: usize, j: usize) -> usize {
+        if self.trans_b {
+            j * self.ldb + p
+        } else {
+            p * self.ldb + j
+        }
+    }
+
+    /// Checks strides and buffer lengths; every kernel calls this before touching memory.
+    pub fn check(&self, a: &[f32], b: &[f32], c: &[f32]) -> Result<()> {
+        let (ar, ac) = self.a_dims();
+        let (br, bc) = self.b_dims();
+        for (name, rows, cols, ld) in [
+            ("lda", ar, ac, self.lda),
+            ("ldb", br, bc, self.ldb),
+            ("ldc", self.m, self.n, self.ldc),
+        ] {
+            if rows > 1 && ld < cols {
+                return Err(KernelError::Shape {
+                    op: "matmul",
+                    reason: format!("{name} = {ld} is shorter than a row of {cols}"),
+                });
+            }
+        }
+        check_len("matmul", "a", a.len(), self.a_len())?;
+        check_len("matmul", "b", b.len(), self.b_len())?;
+        check_len("matmul", "c", c.len(), self.c_len())
+    }
+}
+
+/// Elements spanned by a rows×cols matrix with row stride `ld`.
+fn span(rows: usize, cols: usize, ld: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * ld + cols
+    }
+}
+
+/// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0).
+pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) {
+    for i in 0..g.m {
+        let row = &mut c[i * g.ldc..i * g.ldc + g.n];
+        if beta == 0.0 {
+            row.fill(0.0);
+        } else if beta != 1.0 {
+            row.iter_mut().for_each(|x| *x *= beta);
+        }
+    }
+}
