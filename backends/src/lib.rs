@@ -1,1 +1,26 @@
-//! backends
+//! The plug-board between kernels and their users.
+//!
+//! * [`catalog`]: every **variant** (implementation × memory strategy × threads) with a stable
+//!   id such as `matmul/avx512/pooled/t1`, and whether it can run on this CPU.
+//! * [`pool`]: the size-class buffer pool behind the pooled strategy.
+//! * [`exec`]: runs one kernel with a thread count and memory strategy.
+//! * [`problem`]: random problems of any op and shape, checked against the reference — the
+//!   shared harness of the tests, benches and tuner.
+//! * [`table`] and [`dispatch`]: the JSON dispatch table and the dispatcher that binds it to
+//!   function pointers. This is the only crate that reads or writes dispatch tables.
+
+pub mod adapters;
+pub mod catalog;
+pub mod dispatch;
+pub mod exec;
+pub mod machine;
+pub mod op;
+pub mod pool;
+pub mod problem;
+pub mod table;
+pub mod threads;
+
+pub use catalog::{catalog, Catalog, Memory, Variant};
+pub use dispatch::{Dispatcher, LoadOptions};
+pub use op::{Bucket, Key, Op, Shape};
+pub use pool::Buf;

@@ -69,10 +69,11 @@ pub fn layernorm_backward(
         let g = |j: usize| gr[j] as f64 * saved.gamma[j] as f64;
         let mean_g = (0..shape.cols).map(g).sum::<f64>() / n;
         let mean_gx = (0..shape.cols).map(|j| g(j) * xhat(j)).sum::<f64>() / n;
-        for j in 0..shape.cols {
-            grads.dx[row.start + j] = (rstd * (g(j) - mean_g - xhat(j) * mean_gx)) as f32;
-            grads.dgamma[j] += (gr[j] as f64 * xhat(j)) as f32;
-            grads.dbeta[j] += gr[j];
+        let dx = &mut grads.dx[row.clone()];
+        for (j, (d, &gj)) in dx.iter_mut().zip(gr).enumerate() {
+            *d = (rstd * (g(j) - mean_g - xhat(j) * mean_gx)) as f32;
+            grads.dgamma[j] += (gj as f64 * xhat(j)) as f32;
+            grads.dbeta[j] += gj;
         }
     }
     Ok(())

@@ -1,0 +1,61 @@
+//! The `gemm` crate (sarah-ek) as a MatMul kernel, built with its `x86-v4` feature so it uses
+//! AVX-512 where the CPU has it. Threads come from the catalog's wrapper, so the crate itself
+//! runs single-threaded here.
+
+use kernels::matmul::{scale_c, Gemm};
+use kernels::Result;
+
+/// No scratch: the crate manages its own packing memory.
+pub fn scratch_len(_g: &Gemm) -> usize {
+    0
+}
+
+/// `C = α·op(A)·op(B) + β·C` through `gemm::gemm`.
+pub fn matmul(
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    _scratch: &mut [f32],
+) -> Result<()> {
+    g.check(a, b, c)?;
+    if g.m == 0 || g.n == 0 {
+        return Ok(());
+    }
+    if g.k == 0 || alpha == 0.0 {
+        scale_c(g, beta, c);
+        return Ok(());
+    }
+    let (rsa, csa) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
+    let (rsb, csb) = if g.trans_b { (1, g.ldb) } else { (g.ldb, 1) };
+    // gemm computes dst = alpha·dst + beta·lhs·rhs, and reads dst only when read_dst is true.
+    let read_dst = beta != 0.0;
+    // SAFETY: `g.check` proved every element the crate addresses (row i·rs + col j·cs inside
+    // each matrix's rows×cols) lies within a, b and c; c is a distinct &mut so no aliasing.
+    unsafe {
+        gemm::gemm(
+            g.m,
+            g.n,
+            g.k,
+            c.as_mut_ptr(),
+            1,
+            g.ldc as isize,
+            read_dst,
+            a.as_ptr(),
+            csa as isize,
+            rsa as isize,
+            b.as_ptr(),
+            csb as isize,
+            rsb as isize,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,551 @@
+//! The dispatcher: a dispatch table bound to function pointers.
+//!
+//! Loading resolves every entry's variant id against this build's catalog once; a lookup on
+//! the hot path is an array index by op and bucket plus a short scan of sorted ranges (no
+//! string hashing), measured at a few nanoseconds (`cargo bench -p experiments --bench
+//! dispatch`). Sizes no range covers use the nearest range above, or the last one.
+//!
+//! Loading rules (DESIGN.md): unknown format or version, malformed JSON, bad figures and
+//! unsorted or overlapping ranges are errors naming the file; an entry whose variant is
+//! unknown to this build or needs a CPU feature this machine lacks (or that `KERNELS_DISABLE`
+//! masks) is skipped with one warning and the embedded default serves its sizes; a table from
+//! another machine loads only with [`LoadOptions::allow_foreign`], and then with a warning.
+
+use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
+use crate::exec;
+use crate::op::{Bucket, Key, Op};
+use crate::pool::Buf;
+use crate::table::{Table, TableError};
+use kernels::gelu::GeluKind;
+use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::matmul::Gemm;
+use kernels::{Result, Rows};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The embedded default table, produced by the tuner and checked by the same loader.
+pub const DEFAULT_TABLE: &str = include_str!("default_table.json");
+
+/// A variant bound for calling: its kernel, memory strategy and threads.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub index: VariantIndex,
+    pub kernel: Kernel,
+    pub memory: Memory,
+    pub threads: usize,
+}
+
+impl Bound {
+    fn of(index: VariantIndex, v: &Variant) -> Bound {
+        Bound {
+            index,
+            kernel: v.kernel,
+            memory: v.memory,
+            threads: v.threads,
+        }
+    }
+
+    /// The bound variant's catalog entry.
+    pub fn variant(&self) -> &'static Variant {
+        catalog().get(self.index)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Range {
+    max: u64,
+    bound: Bound,
+}
+
+/// How to load a table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Load a table whose machine fingerprint differs from this machine's (with a warning).
+    pub allow_foreign: bool,
+}
+
+/// Where a dispatcher's choices came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Embedded,
+    File(String),
+    Forced(String),
+}
+
+const BUCKETS: usize = Bucket::ALL.len();
+
+/// Binds ops and shapes to variants. Cheap to share (`&Dispatcher` is `Sync`).
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    slots: Vec<[Vec<Range>; BUCKETS]>,
+    warnings: Vec<String>,
+    source: Source,
+}
+
+fn empty_slots() -> Vec<[Vec<Range>; BUCKETS]> {
+    Op::ALL
+        .iter()
+        .map(|_| std::array::from_fn(|_| Vec::new()))
+        .collect()
+}
+
+impl Dispatcher {
+    /// The embedded default table (a real tuned table, loaded by the same code as any other).
+    pub fn embedded() -> &'static Dispatcher {
+        static EMBEDDED: OnceLock<Dispatcher> = OnceLock::new();
+        EMBEDDED.get_or_init(|| {
+            let path = Path::new("<embedded default table>");
+            let table = Table::parse(DEFAULT_TABLE, path)
+                .expect("the embedded default table is valid (tested)");
+            let mut d = Dispatcher::bind(&table, None);
+            d.source = Source::Embedded;
+            d
+        })
+    }
+
+    /// Loads a table file with the loading rules above.
+    pub fn from_file(
+        path: &Path,
+        opts: LoadOptions,
+    ) -> std::result::Result<Dispatcher, TableError> {
+        let table = Table::load(path)?;
+        Dispatcher::from_table(&table, path, opts)
+    }
+
+    /// Binds an already parsed table; `path` names it in messages.
+    pub fn from_table(
+        table: &Table,
+        path: &Path,
+        opts: LoadOptions,
+    ) -> std::result::Result<Dispatcher, TableError> {
+        table.check_entries(path)?;
+        let here = crate::machine::Machine::detect();
+        let mut foreign = None;
+        if table.machine.fingerprint != here.fingerprint {
+            if !opts.allow_foreign {
+                return Err(TableError::Foreign {
+                    path: path.into(),
+                    theirs: table.machine.fingerprint.clone(),
+                    their_cpu: table.machine.cpu.clone(),
+                    ours: here.fingerprint,
+                });
+            }
+            foreign = Some(format!(
+                "{}: tuned on another machine ({}, {}); loaded because it was asked for, but its choices may be slow here",
+                path.display(),
+                table.machine.cpu,
+                table.machine.fingerprint
+            ));
+        }
+        let mut d = Dispatcher::bind(table, Some(Dispatcher::embedded()));
+        d.source = Source::File(path.display().to_string());
+        if let Some(w) = foreign {
+            d.warnings.insert(0, w);
+        }
+        // One summary per skipped-entry kind, so a foreign build's table does not flood.
+        if !d.warnings.is_empty() {
+            for w in &d.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        Ok(d)
+    }
+
+    /// Binds `table`; holes and skipped entries fall back to `fallback` (or the reference).
+    fn bind(table: &Table, fallback: Option<&Dispatcher>) -> Dispatcher {
+        let cat = catalog();
+        let mut slots = empty_slots();
+        let mut warnings = Vec::new();
+        let mut skipped = Vec::new();
+        for e in &table.entries {
+            let Some(op) = Op::from_name(&e.op) else {
+                skipped.push(format!("{} (unknown op `{}`)", e.variant, e.op));
+                continue;
+            };
+            let resolved = cat.find(&e.variant).filter(|(_, v)| v.op == op);
+            let Some((index, v)) = resolved else {
+                let why = match parse_id(&e.variant) {
+                    Some((vop, ..)) if vop != op => format!("is a {vop} variant in a {op} entry"),
+                    Some(_) => "is not in this build's catalog".into(),
+                    None => "is not a variant id (op/implementation/memory/tN)".into(),
+                };
+                skipped.push(format!("{} ({why})", e.variant));
+                continue;
+            };
+            if let Err(why) = v.runnable() {
+                skipped.push(format!("{} ({why})", e.variant));
+                continue;
+            }
+            // Entries were checked sorted; keep their order.
+            slots[op as usize][e.bucket.index()].push(Range {
+                max: e.upper(),
+                bound: Bound::of(index, v),
+            });
+            // Ranges are looked up by upper bound: a hole below `min` goes to this entry.
+        }
+        if !skipped.is_empty() {
+            warnings.push(format!(
+                "{} table entr{} skipped, the default serves their sizes instead: {}",
+                skipped.len(),
+                if skipped.len() == 1 { "y" } else { "ies" },
+                skipped.join("; ")
+            ));
+        }
+        let mut d = Dispatcher {
+            slots,
+            warnings,
+            source: Source::Embedded,
+        };
+        d.fill_holes(fallback);
+        d
+    }
+
+    /// Gives every (op, bucket) without a usable range the fallback's ranges, else the
+    /// op's reference variant.
+    fn fill_holes(&mut self, fallback: Option<&Dispatcher>) {
+        for op in Op::ALL {
+            for b in Bucket::ALL {
+                let slot = &mut self.slots[op as usize][b.index()];
+                if !slot.is_empty() {
+                    continue;
+                }
+                *slot = match fallback {
+                    Some(f) => f.slots[op as usize][b.index()].clone(),
+                    None => {
+                        let (index, v) = catalog().reference(op);
+                        vec![Range {
+                            max: u64::MAX,
+                            bound: Bound::of(index, v),
+                        }]
+                    }
+                };
+            }
+        }
+    }
+
+    /// Every op uses the given implementation family (`naive`, `avx512`, `gemm`, ...) with the
+    /// given memory strategy and thread count where it offers one; other ops, and variants
+    /// this CPU cannot run, use the reference. For tests and comparisons.
+    pub fn forced(implementation: &str, memory: Memory, threads: usize) -> Dispatcher {
+        let cat = catalog();
+        let mut slots = empty_slots();
+        for op in Op::ALL {
+            let found = cat
+                .variants()
+                .iter()
+                .enumerate()
+                .find(|(_, v)| {
+                    v.op == op
+                        && v.implementation == implementation
+                        && v.memory == memory
+                        && v.threads == threads
+                        && v.runnable().is_ok()
+                })
+                .or_else(|| {
+                    cat.variants().iter().enumerate().find(|(_, v)| {
+                        v.op == op
+                            && v.implementation == implementation
+                            && v.threads == threads
+                            && v.runnable().is_ok()
+                    })
+                })
+                .map(|(i, v)| (i as VariantIndex, v))
+                .unwrap_or_else(|| cat.reference(op));
+            for b in Bucket::ALL {
+                slots[op as usize][b.index()] = vec![Range {
+                    max: u64::MAX,
+                    bound: Bound::of(found.0, found.1),
+                }];
+            }
+        }
+        Dispatcher {
+            slots,
+            warnings: Vec::new(),
+            source: Source::Forced(format!("{implementation}/{}/t{threads}", memory.name())),
+        }
+    }
+
+    /// Warnings raised while loading (skipped entries, a foreign machine).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Where this dispatcher's choices came from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The variant bound to `op` at `key`. This is the hot-path lookup.
+    #[inline]
+    pub fn lookup(&self, op: Op, key: Key) -> &Bound {
+        let ranges = &self.slots[op as usize][key.bucket.index()];
+        for r in ranges {
+            if key.size <= r.max {
+                return &r.bound;
+            }
+        }
+        &ranges[ranges.len() - 1].bound
+    }
+
+    /// The ranges bound for `op` in `bucket`: `(min, max, variant)` in order (for reports).
+    pub fn ranges(&self, op: Op, bucket: Bucket) -> Vec<(u64, u64, &'static Variant)> {
+        let mut lo = 0;
+        self.slots[op as usize][bucket.index()]
+            .iter()
+            .map(|r| {
+                let item = (lo, r.max, r.bound.variant());
+                lo = r.max.saturating_add(1);
+                item
+            })
+            .collect()
+    }
+
+    // ---- MatMul -------------------------------------------------------------------------
+
+    /// `C = α·op(A)·op(B) + β·C` into the caller's C (scratch by the bound memory strategy).
+    pub fn matmul(
+        &self,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) -> Result<()> {
+        let bd = self.lookup(Op::Matmul, Key::matmul(g.m, g.k, g.n));
+        match bd.kernel {
+            Kernel::MatMul { run, scratch_len } => exec::matmul(
+                run,
+                scratch_len,
+                bd.memory,
+                bd.threads,
+                g,
+                alpha,
+                a,
+                b,
+                beta,
+                c,
+            ),
+            _ => Err(exec::mismatch("matmul")),
+        }
+    }
+
+    /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
+    pub fn matmul_new(&self, g: &Gemm, alpha: f32, a: &[f32], b: &[f32]) -> Result<Buf> {
+        let g = Gemm { ldc: g.n, ..*g };
+        let bd = self.lookup(Op::Matmul, Key::matmul(g.m, g.k, g.n));
+        let mut c = exec::alloc(bd.memory, g.m * g.n);
+        match bd.kernel {
+            Kernel::MatMul { run, scratch_len } => exec::matmul(
+                run,
+                scratch_len,
+                bd.memory,
+                bd.threads,
+                &g,
+                alpha,
+                a,
+                b,
+                0.0,
+                &mut c,
+            )?,
+            _ => return Err(exec::mismatch("matmul")),
+        }
+        Ok(c)
+    }
+
+    // ---- GELU ---------------------------------------------------------------------------
+
+    fn gelu_op(kind: GeluKind) -> Op {
+        match kind {
+            GeluKind::Tanh => Op::GeluTanh,
+            GeluKind::Erf => Op::GeluErf,
+        }
+    }
+
+    /// `y = gelu(x)`.
+    pub fn gelu(&self, kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
+        exec::gelu(bd.kernel, bd.threads, kind, x, y)
+    }
+
+    /// `gelu(x)` into a new buffer from the bound strategy.
+    pub fn gelu_new(&self, kind: GeluKind, x: &[f32]) -> Result<Buf> {
+        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
+        let mut y = exec::alloc(bd.memory, x.len());
+        exec::gelu(bd.kernel, bd.threads, kind, x, &mut y)?;
+        Ok(y)
+    }
+
+    /// `x = gelu(x)`.
+    pub fn gelu_inplace(&self, kind: GeluKind, x: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
+        exec::gelu_inplace(bd.kernel, bd.threads, kind, x)
+    }
+
+    /// `dx = dy · gelu'(x)`.
+    pub fn gelu_backward(
+        &self,
+        kind: GeluKind,
+        x: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<()> {
+        let op = match kind {
+            GeluKind::Tanh => Op::GeluTanhBackward,
+            GeluKind::Erf => Op::GeluErfBackward,
+        };
+        let bd = self.lookup(op, Key::elems(x.len()));
+        exec::gelu_backward(bd.kernel, bd.threads, kind, x, dy, dx)
+    }
+
+    // ---- Softmax ------------------------------------------------------------------------
+
+    /// `y = softmax(x)` over rows.
+    pub fn softmax(&self, shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
+        exec::softmax(bd.kernel, bd.threads, shape, None, x, y)
+    }
+
+    /// `softmax(x)` into a new buffer from the bound strategy.
+    pub fn softmax_new(&self, shape: Rows, x: &[f32]) -> Result<Buf> {
+        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
+        let mut y = exec::alloc(bd.memory, x.len());
+        exec::softmax(bd.kernel, bd.threads, shape, None, x, &mut y)?;
+        Ok(y)
+    }
+
+    /// `x = softmax(x)` over rows.
+    pub fn softmax_inplace(&self, shape: Rows, x: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
+        exec::softmax_inplace(bd.kernel, bd.threads, shape, None, x)
+    }
+
+    /// Fused `scale`, causal mask (row r sees columns ≤ r + offset) and softmax, into `y`.
+    pub fn softmax_causal(
+        &self,
+        shape: Rows,
+        scale: f32,
+        offset: usize,
+        x: &[f32],
+        y: &mut [f32],
+    ) -> Result<()> {
+        let bd = self.lookup(Op::SoftmaxCausal, Key::elems(shape.len()));
+        exec::softmax(bd.kernel, bd.threads, shape, Some((scale, offset)), x, y)
+    }
+
+    /// The fused causal softmax in place.
+    pub fn softmax_causal_inplace(
+        &self,
+        shape: Rows,
+        scale: f32,
+        offset: usize,
+        x: &mut [f32],
+    ) -> Result<()> {
+        let bd = self.lookup(Op::SoftmaxCausal, Key::elems(shape.len()));
+        exec::softmax_inplace(bd.kernel, bd.threads, shape, Some((scale, offset)), x)
+    }
+
+    /// `dx = y ⊙ (dy − rowsum(y ⊙ dy))`.
+    pub fn softmax_backward(
+        &self,
+        shape: Rows,
+        y: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<()> {
+        let bd = self.lookup(Op::SoftmaxBackward, Key::elems(shape.len()));
+        exec::softmax_backward(bd.kernel, bd.threads, shape, y, dy, dx)
+    }
+
+    // ---- LayerNorm ----------------------------------------------------------------------
+
+    /// `y = LayerNorm(x)`, saving mean and rstd.
+    pub fn layernorm(
+        &self,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        let bd = self.lookup(Op::Layernorm, Key::elems(shape.len()));
+        exec::layernorm(bd.kernel, bd.threads, shape, eps, x, None, p, out)
+    }
+
+    /// `sum = x + residual; y = LayerNorm(sum)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_layernorm(
+        &self,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        residual: &[f32],
+        sum: &mut [f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        let bd = self.lookup(Op::AddLayernorm, Key::elems(shape.len()));
+        exec::layernorm(
+            bd.kernel,
+            bd.threads,
+            shape,
+            eps,
+            x,
+            Some((residual, sum)),
+            p,
+            out,
+        )
+    }
+
+    /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
+    pub fn layernorm_backward(
+        &self,
+        shape: Rows,
+        saved: Saved,
+        dy: &[f32],
+        grads: LayerNormGrads,
+    ) -> Result<()> {
+        let bd = self.lookup(Op::LayernormBackward, Key::elems(shape.len()));
+        exec::layernorm_backward(bd.kernel, shape, saved, dy, grads)
+    }
+
+    // ---- Add ----------------------------------------------------------------------------
+
+    /// `out = a + b`.
+    pub fn add(&self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Op::Add, Key::elems(a.len()));
+        exec::add(bd.kernel, bd.threads, a, b, out)
+    }
+
+    /// `a + b` into a new buffer from the bound strategy.
+    pub fn add_new(&self, a: &[f32], b: &[f32]) -> Result<Buf> {
+        let bd = self.lookup(Op::Add, Key::elems(a.len()));
+        let mut out = exec::alloc(bd.memory, a.len());
+        exec::add(bd.kernel, bd.threads, a, b, &mut out)?;
+        Ok(out)
+    }
+
+    /// `a += b`.
+    pub fn add_inplace(&self, a: &mut [f32], b: &[f32]) -> Result<()> {
+        let bd = self.lookup(Op::Add, Key::elems(a.len()));
+        exec::add_inplace(bd.kernel, bd.threads, a, b)
+    }
+
+    /// `out = x + bias`, the bias broadcast over rows.
+    pub fn add_bias(&self, shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result<()> {
+        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
+        exec::add_bias(bd.kernel, bd.threads, shape, x, bias, out)
+    }
+
+    /// `x += bias`, the bias broadcast over rows.
+    pub fn add_bias_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
+        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
+        exec::add_bias_inplace(bd.kernel, bd.threads, shape, x, bias)
+    }
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Dispatcher::embedded().clone()
+    }
+}

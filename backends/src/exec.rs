@@ -1,0 +1,480 @@
+//! Running one kernel with a thread count and a memory strategy.
+//!
+//! Multi-threaded forms split the output into disjoint blocks (rows of C, or columns when
+//! m = 1; chunks of a vector; groups of rows) and run the single-threaded kernel on each block
+//! in the rayon pool of that size. Every split is computed from a shape the kernel checks
+//! first, so a wrong shape is an error before any thread starts.
+
+use crate::catalog::{Kernel, Memory};
+use crate::pool::{self, Buf};
+use crate::threads;
+use kernels::gelu::GeluKind;
+use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::matmul::{Gemm, MatMulFn};
+use kernels::{check_eq, KernelError, Result, Rows};
+use rayon::prelude::*;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+/// Memory for an output or scratch buffer under a strategy (in place falls back to pooled
+/// when a fresh buffer is unavoidable, e.g. scratch).
+pub fn alloc(memory: Memory, len: usize) -> Buf {
+    match memory {
+        Memory::Direct => Buf::direct(len),
+        Memory::Pooled | Memory::InPlace => pool::take(len),
+    }
+}
+
+/// Smallest chunk of a vector handed to one thread (elements).
+const MIN_CHUNK: usize = 4096;
+
+/// A mutable buffer shared by the parts of a split, each of which touches a disjoint range.
+struct Disjoint<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _life: PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: `Disjoint` only hands out sub-slices for ranges that the caller guarantees are
+// pairwise disjoint (see `part`), so sending it to other threads cannot create aliasing &mut.
+unsafe impl Send for Disjoint<'_> {}
+// SAFETY: as above; shared references to `Disjoint` only produce disjoint sub-slices.
+unsafe impl Sync for Disjoint<'_> {}
+
+impl<'a> Disjoint<'a> {
+    fn new(s: &'a mut [f32]) -> Self {
+        Disjoint {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _life: PhantomData,
+        }
+    }
+
+    /// The sub-slice `range`, clamped to the buffer.
+    ///
+    /// # Safety
+    /// Concurrent callers must pass pairwise disjoint ranges.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn part(&self, range: Range<usize>) -> &'a mut [f32] {
+        let start = range.start.min(self.len);
+        let end = range.end.min(self.len).max(start);
+        // SAFETY: start ≤ end ≤ len keeps the slice inside the original buffer, which outlives
+        // 'a; disjointness between concurrent callers is the caller's obligation.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
+    }
+}
+
+/// Runs `f` on `whole`, or on parts of it (starts aligned to `align`) in the pool of
+/// `threads` workers when `split` is true; the first error wins. The single-threaded path
+/// allocates nothing.
+fn run_parts<F>(threads: usize, whole: Range<usize>, align: usize, split: bool, f: F) -> Result<()>
+where
+    F: Fn(Range<usize>) -> Result<()> + Sync + Send,
+{
+    if threads <= 1 || !split {
+        return f(whole);
+    }
+    let parts: Vec<Range<usize>> = threads::split(whole.len(), threads, align)
+        .into_iter()
+        .map(|r| r.start + whole.start..r.end + whole.start)
+        .collect();
+    threads::pool(threads).install(|| parts.into_par_iter().try_for_each(&f))
+}
+
+/// `C = α·op(A)·op(B) + β·C` with `threads` threads; scratch by `memory`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    run: MatMulFn,
+    scratch_len: fn(&Gemm) -> usize,
+    memory: Memory,
+    threads: usize,
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) -> Result<()> {
+    g.check(a, b, c)?;
+    let single = |g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]| {
+        let mut scratch = alloc(memory, scratch_len(g));
+        run(g, alpha, a, b, beta, c, &mut scratch)
+    };
+    if threads <= 1 || g.m * g.n == 0 {
+        return single(g, a, b, c);
+    }
+    let shared = Disjoint::new(c);
+    if g.m >= 2 * threads {
+        // Blocks of rows of C (and of op(A)).
+        run_parts(threads, 0..g.m, 8, true, |rows| {
+            let sub = Gemm {
+                m: rows.len(),
+                ..*g
+            };
+            let a_off = if g.trans_a {
+                rows.start
+            } else {
+                rows.start * g.lda
+            };
+            // SAFETY: row blocks of C are disjoint: [start·ldc, end·ldc) for disjoint row ranges.
+            let c_part = unsafe { shared.part(rows.start * g.ldc..rows.end * g.ldc) };
+            single(&sub, &a[a_off.min(a.len())..], b, c_part)
+        })
+    } else if g.m == 1 {
+        // One row of C: blocks of its columns (and of op(B)).
+        run_parts(threads, 0..g.n, 64, true, |cols| {
+            let sub = Gemm {
+                n: cols.len(),
+                ..*g
+            };
+            let b_off = if g.trans_b {
+                cols.start * g.ldb
+            } else {
+                cols.start
+            };
+            // SAFETY: with m = 1, C's columns [start, end) are disjoint contiguous ranges.
+            let c_part = unsafe { shared.part(cols.clone()) };
+            single(&sub, a, &b[b_off.min(b.len())..], c_part)
+        })
+    } else {
+        // Too few rows to share out, and interleaved columns cannot be split safely.
+        // SAFETY: the whole buffer, used by this thread alone.
+        single(g, a, b, unsafe { shared.part(0..usize::MAX) })
+    }
+}
+
+/// Whether a vector of `n` elements is worth splitting.
+fn split_vector(n: usize) -> bool {
+    n >= 2 * MIN_CHUNK
+}
+
+/// Whether the rows of `shape` are worth splitting.
+fn split_rows(shape: Rows) -> bool {
+    shape.rows >= 2 && shape.len() >= 2 * MIN_CHUNK
+}
+
+fn elems(r: &Range<usize>, cols: usize) -> Range<usize> {
+    r.start * cols..r.end * cols
+}
+
+/// An element-wise op on `x` into `y` (same length), split into chunks.
+pub fn map1<F>(threads: usize, x: &[f32], y: &mut [f32], f: F) -> Result<()>
+where
+    F: Fn(&[f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    check_eq("elementwise", "output", y.len(), x.len())?;
+    let out = Disjoint::new(y);
+    run_parts(threads, 0..x.len(), MIN_CHUNK, split_vector(x.len()), |r| {
+        // SAFETY: the parts are disjoint ranges.
+        f(&x[r.clone()], unsafe { out.part(r) })
+    })
+}
+
+/// An element-wise op of `a` and `b` into `y` (all the same length), split into chunks.
+pub fn map2<F>(threads: usize, a: &[f32], b: &[f32], y: &mut [f32], f: F) -> Result<()>
+where
+    F: Fn(&[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    check_eq("elementwise", "second input", b.len(), a.len())?;
+    check_eq("elementwise", "output", y.len(), a.len())?;
+    let out = Disjoint::new(y);
+    run_parts(threads, 0..a.len(), MIN_CHUNK, split_vector(a.len()), |r| {
+        // SAFETY: the parts are disjoint ranges.
+        f(&a[r.clone()], &b[r.clone()], unsafe { out.part(r) })
+    })
+}
+
+/// An in-place element-wise op on `x`, split into chunks.
+pub fn map_inplace<F>(threads: usize, x: &mut [f32], f: F) -> Result<()>
+where
+    F: Fn(Range<usize>, &mut [f32]) -> Result<()> + Sync + Send,
+{
+    let n = x.len();
+    let out = Disjoint::new(x);
+    run_parts(threads, 0..n, MIN_CHUNK, split_vector(n), |r| {
+        // SAFETY: the parts are disjoint ranges.
+        f(r.clone(), unsafe { out.part(r) })
+    })
+}
+
+/// A row op reading `inputs` (each rows×cols) and writing `y` (rows×cols), split by rows.
+/// `f` gets the part's shape, its first row index, the inputs' rows and the output rows.
+pub fn rows_map<F>(
+    threads: usize,
+    shape: Rows,
+    inputs: &[&[f32]],
+    y: &mut [f32],
+    f: F,
+) -> Result<()>
+where
+    F: Fn(Rows, usize, &[&[f32]], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    for x in inputs {
+        check_eq("rows", "input", x.len(), shape.len())?;
+    }
+    check_eq("rows", "output", y.len(), shape.len())?;
+    let out = Disjoint::new(y);
+    run_parts(threads, 0..shape.rows, 1, split_rows(shape), |r| {
+        let e = elems(&r, shape.cols);
+        let ins: [&[f32]; 3] =
+            std::array::from_fn(|i| inputs.get(i).map_or(&[][..], |x| &x[e.clone()]));
+        // SAFETY: the parts are disjoint row ranges, hence disjoint element ranges.
+        f(
+            Rows::new(r.len(), shape.cols),
+            r.start,
+            &ins[..inputs.len()],
+            unsafe { out.part(e) },
+        )
+    })
+}
+
+/// Runs a kernel's in-place row form on row groups of `x`.
+pub fn rows_inplace<F>(threads: usize, shape: Rows, x: &mut [f32], f: F) -> Result<()>
+where
+    F: Fn(Rows, usize, &mut [f32]) -> Result<()> + Sync + Send,
+{
+    check_eq("rows", "x", x.len(), shape.len())?;
+    let out = Disjoint::new(x);
+    run_parts(threads, 0..shape.rows, 1, split_rows(shape), |r| {
+        // SAFETY: the parts are disjoint row ranges.
+        f(Rows::new(r.len(), shape.cols), r.start, unsafe {
+            out.part(elems(&r, shape.cols))
+        })
+    })
+}
+
+/// LayerNorm forward (optionally fused with a residual add into `sum`), split by rows.
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    eps: f32,
+    x: &[f32],
+    residual: Option<(&[f32], &mut [f32])>,
+    p: Affine,
+    out: LayerNormOut,
+) -> Result<()> {
+    let op = if residual.is_some() {
+        "add_layernorm"
+    } else {
+        "layernorm"
+    };
+    kernels::layernorm::check_forward(op, shape, x, &p, &out)?;
+    let (res, sum) = match residual {
+        Some((r, s)) => {
+            check_eq(op, "residual", r.len(), shape.len())?;
+            check_eq(op, "sum", s.len(), shape.len())?;
+            (Some(r), Some(Disjoint::new(s)))
+        }
+        None => (None, None),
+    };
+    let (y, mean, rstd) = (
+        Disjoint::new(out.y),
+        Disjoint::new(out.mean),
+        Disjoint::new(out.rstd),
+    );
+    run_parts(threads, 0..shape.rows, 1, split_rows(shape), |r| {
+        let e = elems(&r, shape.cols);
+        let part = Rows::new(r.len(), shape.cols);
+        // SAFETY: the parts are disjoint row ranges; y and sum are split by their elements,
+        // mean and rstd by their rows.
+        let o = unsafe {
+            LayerNormOut {
+                y: y.part(e.clone()),
+                mean: mean.part(r.clone()),
+                rstd: rstd.part(r.clone()),
+            }
+        };
+        match (kernel, res, &sum) {
+            (Kernel::LayerNorm { run }, None, _) => run(part, eps, &x[e], p, o),
+            (Kernel::AddLayerNorm { run }, Some(res), Some(sum)) => {
+                // SAFETY: as above.
+                let s = unsafe { sum.part(e.clone()) };
+                run(part, eps, &x[e.clone()], &res[e], s, p, o)
+            }
+            _ => Err(mismatch(op)),
+        }
+    })
+}
+
+/// The error for a kernel handed to the wrong op (a bug in the caller, reported, not panicked).
+pub fn mismatch(op: &'static str) -> KernelError {
+    KernelError::Shape {
+        op,
+        reason: "the bound variant implements another op".into(),
+    }
+}
+
+/// GELU forward of one kind, out of place.
+pub fn gelu(
+    kernel: Kernel,
+    threads: usize,
+    kind: GeluKind,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
+    match kernel {
+        Kernel::Gelu { run, kind: k, .. } if k == kind => {
+            map1(threads, x, y, |x, y| run(kind, x, y))
+        }
+        _ => Err(mismatch("gelu")),
+    }
+}
+
+/// GELU forward of one kind, in place.
+pub fn gelu_inplace(kernel: Kernel, threads: usize, kind: GeluKind, x: &mut [f32]) -> Result<()> {
+    match kernel {
+        Kernel::Gelu {
+            inplace, kind: k, ..
+        } if k == kind => map_inplace(threads, x, |_, x| inplace(kind, x)),
+        _ => Err(mismatch("gelu")),
+    }
+}
+
+/// GELU backward of one kind.
+pub fn gelu_backward(
+    kernel: Kernel,
+    threads: usize,
+    kind: GeluKind,
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    match kernel {
+        Kernel::GeluBackward { run, kind: k } if k == kind => {
+            map2(threads, x, dy, dx, |x, dy, dx| run(kind, x, dy, dx))
+        }
+        _ => Err(mismatch("gelu_backward")),
+    }
+}
+
+/// Softmax over rows (plain, or causal with scale and offset), out of place.
+pub fn softmax(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    causal: Option<(f32, usize)>,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<()> {
+    match (kernel, causal) {
+        (Kernel::Softmax { run, .. }, None) => {
+            rows_map(threads, shape, &[x], y, |s, _, i, y| run(s, i[0], y))
+        }
+        (Kernel::SoftmaxCausal { run, .. }, Some((scale, offset))) => {
+            rows_map(threads, shape, &[x], y, |s, r0, i, y| {
+                run(s, scale, offset + r0, i[0], y)
+            })
+        }
+        _ => Err(mismatch("softmax")),
+    }
+}
+
+/// Softmax over rows (plain, or causal with scale and offset), in place.
+pub fn softmax_inplace(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    causal: Option<(f32, usize)>,
+    x: &mut [f32],
+) -> Result<()> {
+    match (kernel, causal) {
+        (Kernel::Softmax { inplace, .. }, None) => {
+            rows_inplace(threads, shape, x, |s, _, x| inplace(s, x))
+        }
+        (Kernel::SoftmaxCausal { inplace, .. }, Some((scale, offset))) => {
+            rows_inplace(threads, shape, x, |s, r0, x| {
+                inplace(s, scale, offset + r0, x)
+            })
+        }
+        _ => Err(mismatch("softmax")),
+    }
+}
+
+/// Softmax backward.
+pub fn softmax_backward(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    y: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    match kernel {
+        Kernel::SoftmaxBackward { run } => rows_map(threads, shape, &[y, dy], dx, |s, _, i, dx| {
+            run(s, i[0], i[1], dx)
+        }),
+        _ => Err(mismatch("softmax_backward")),
+    }
+}
+
+/// LayerNorm backward (single-threaded: it accumulates parameter gradients over rows).
+pub fn layernorm_backward(
+    kernel: Kernel,
+    shape: Rows,
+    saved: Saved,
+    dy: &[f32],
+    grads: LayerNormGrads,
+) -> Result<()> {
+    match kernel {
+        Kernel::LayerNormBackward { run } => run(shape, saved, dy, grads),
+        _ => Err(mismatch("layernorm_backward")),
+    }
+}
+
+/// `out = a + b`.
+pub fn add(kernel: Kernel, threads: usize, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
+    match kernel {
+        Kernel::Add { run, .. } => map2(threads, a, b, out, run),
+        _ => Err(mismatch("add")),
+    }
+}
+
+/// `a += b`.
+pub fn add_inplace(kernel: Kernel, threads: usize, a: &mut [f32], b: &[f32]) -> Result<()> {
+    match kernel {
+        Kernel::Add { inplace, .. } => {
+            check_eq("add", "b", b.len(), a.len())?;
+            map_inplace(threads, a, |r, a| inplace(a, &b[r]))
+        }
+        _ => Err(mismatch("add")),
+    }
+}
+
+/// `out = x + bias` (bias broadcast over rows).
+pub fn add_bias(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    x: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) -> Result<()> {
+    match kernel {
+        Kernel::AddBias { run, .. } => {
+            check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            rows_map(threads, shape, &[x], out, |s, _, i, o| {
+                run(s, i[0], bias, o)
+            })
+        }
+        _ => Err(mismatch("add_bias")),
+    }
+}
+
+/// `x += bias` (bias broadcast over rows).
+pub fn add_bias_inplace(
+    kernel: Kernel,
+    threads: usize,
+    shape: Rows,
+    x: &mut [f32],
+    bias: &[f32],
+) -> Result<()> {
+    match kernel {
+        Kernel::AddBias { inplace, .. } => {
+            check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            rows_inplace(threads, shape, x, |s, _, x| inplace(s, x, bias))
+        }
+        _ => Err(mismatch("add_bias")),
+    }
+}

@@ -1,0 +1,243 @@
+//! The ops the harness tunes, their problem shapes and the size key a dispatch table ranges over.
+
+use kernels::matmul::Gemm;
+use kernels::Rows;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One tunable operation. Its name (`matmul`, `gelu_tanh`, ...) is the first part of a variant id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Matmul,
+    GeluTanh,
+    GeluErf,
+    GeluTanhBackward,
+    GeluErfBackward,
+    Softmax,
+    SoftmaxCausal,
+    SoftmaxBackward,
+    Layernorm,
+    AddLayernorm,
+    LayernormBackward,
+    Add,
+    AddBias,
+}
+
+/// How an op's problem is shaped, which decides how it is split over threads and keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeKind {
+    MatMul,
+    /// A flat vector of `n` elements.
+    Elems,
+    /// A contiguous rows×cols matrix.
+    Rows,
+}
+
+impl Op {
+    /// Every op, in catalog order.
+    pub const ALL: [Op; 13] = [
+        Op::Matmul,
+        Op::GeluTanh,
+        Op::GeluErf,
+        Op::GeluTanhBackward,
+        Op::GeluErfBackward,
+        Op::Softmax,
+        Op::SoftmaxCausal,
+        Op::SoftmaxBackward,
+        Op::Layernorm,
+        Op::AddLayernorm,
+        Op::LayernormBackward,
+        Op::Add,
+        Op::AddBias,
+    ];
+
+    /// The op's name as used in variant ids and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Matmul => "matmul",
+            Op::GeluTanh => "gelu_tanh",
+            Op::GeluErf => "gelu_erf",
+            Op::GeluTanhBackward => "gelu_tanh_backward",
+            Op::GeluErfBackward => "gelu_erf_backward",
+            Op::Softmax => "softmax",
+            Op::SoftmaxCausal => "softmax_causal",
+            Op::SoftmaxBackward => "softmax_backward",
+            Op::Layernorm => "layernorm",
+            Op::AddLayernorm => "add_layernorm",
+            Op::LayernormBackward => "layernorm_backward",
+            Op::Add => "add",
+            Op::AddBias => "add_bias",
+        }
+    }
+
+    /// Parses an op name.
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// The shape family of this op's problems.
+    pub fn shape_kind(self) -> ShapeKind {
+        match self {
+            Op::Matmul => ShapeKind::MatMul,
+            Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
+                ShapeKind::Elems
+            }
+            _ => ShapeKind::Rows,
+        }
+    }
+
+    /// Whether the op has an in-place form (its output may overwrite its first input).
+    pub fn has_inplace(self) -> bool {
+        matches!(
+            self,
+            Op::GeluTanh | Op::GeluErf | Op::Softmax | Op::SoftmaxCausal | Op::Add | Op::AddBias
+        )
+    }
+
+    /// Whether the op may be split over threads (the LayerNorm backward accumulates
+    /// parameter gradients across rows, so it stays single-threaded).
+    pub fn parallel(self) -> bool {
+        !matches!(self, Op::LayernormBackward)
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A concrete problem shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    MatMul(Gemm),
+    Elems(usize),
+    Rows(Rows),
+}
+
+impl Shape {
+    /// Parses `MxKxN` (MatMul), `N` or `ROWSxCOLS` for `op`.
+    pub fn parse(op: Op, text: &str) -> Result<Shape, String> {
+        let nums: Result<Vec<usize>, _> = text
+            .split(['x', 'X', '×'])
+            .map(|p| p.trim().replace('_', "").parse::<usize>())
+            .collect();
+        let nums = nums.map_err(|e| format!("shape `{text}`: {e}"))?;
+        match (op.shape_kind(), nums.as_slice()) {
+            (ShapeKind::MatMul, [m, k, n]) => Ok(Shape::MatMul(Gemm::new(*m, *k, *n))),
+            (ShapeKind::MatMul, [n]) => Ok(Shape::MatMul(Gemm::new(*n, *n, *n))),
+            (ShapeKind::Elems, [n]) => Ok(Shape::Elems(*n)),
+            (ShapeKind::Elems, [r, c]) => Ok(Shape::Elems(r * c)),
+            (ShapeKind::Rows, [r, c]) => Ok(Shape::Rows(Rows::new(*r, *c))),
+            _ => Err(format!(
+                "shape `{text}` does not fit {op}: use {}",
+                match op.shape_kind() {
+                    ShapeKind::MatMul => "MxKxN (or N for a square product)",
+                    ShapeKind::Elems => "N",
+                    ShapeKind::Rows => "ROWSxCOLS",
+                }
+            )),
+        }
+    }
+
+    /// The key a dispatch table ranges over for this shape.
+    pub fn key(&self) -> Key {
+        match *self {
+            Shape::MatMul(g) => Key::matmul(g.m, g.k, g.n),
+            Shape::Elems(n) => Key {
+                bucket: Bucket::All,
+                size: n as u64,
+            },
+            Shape::Rows(r) => Key {
+                bucket: Bucket::All,
+                size: r.len() as u64,
+            },
+        }
+    }
+
+    /// Elements of the op's main output (for bandwidth figures and buffer sizes).
+    pub fn elems(&self) -> usize {
+        match *self {
+            Shape::MatMul(g) => g.m * g.n,
+            Shape::Elems(n) => n,
+            Shape::Rows(r) => r.len(),
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::MatMul(g) => write!(f, "{}x{}x{}", g.m, g.k, g.n),
+            Shape::Elems(n) => write!(f, "{n}"),
+            Shape::Rows(r) => write!(f, "{}x{}", r.rows, r.cols),
+        }
+    }
+}
+
+/// A coarse class of shapes whose winners are tuned separately. MatMul keeps the row count
+/// apart from the work, because one decoded token (m = 1) is a matrix-vector product whose
+/// best kernel differs from a square product's of the same work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Every shape of a non-MatMul op.
+    All,
+    /// MatMul with m = 1 (decoding one token).
+    M1,
+    /// MatMul with 2 ≤ m ≤ 64 (prefill of a few tokens, attention blocks).
+    SmallM,
+    /// MatMul with m > 64.
+    LargeM,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 4] = [Bucket::All, Bucket::M1, Bucket::SmallM, Bucket::LargeM];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::All => "all",
+            Bucket::M1 => "m1",
+            Bucket::SmallM => "small_m",
+            Bucket::LargeM => "large_m",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a problem falls in a dispatch table: a bucket and a size within it (elements for
+/// element-wise and row ops, m·k·n for MatMul).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub bucket: Bucket,
+    pub size: u64,
+}
+
+impl Key {
+    /// The key of an m×k by k×n MatMul.
+    #[inline]
+    pub fn matmul(m: usize, k: usize, n: usize) -> Key {
+        let bucket = match m {
+            0 | 1 => Bucket::M1,
+            2..=64 => Bucket::SmallM,
+            _ => Bucket::LargeM,
+        };
+        Key {
+            bucket,
+            size: m as u64 * k as u64 * n as u64,
+        }
+    }
+
+    /// The key of an element-wise or row op over `elems` elements.
+    #[inline]
+    pub fn elems(elems: usize) -> Key {
+        Key {
+            bucket: Bucket::All,
+            size: elems as u64,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Every runnable catalog variant against the reference on random and awkward shapes.
+
+use backends::problem::{matmul_problem, Problem};
+use backends::{catalog, Op, Shape};
+use kernels::matmul::Gemm;
+use kernels::Rows;
+use proptest::prelude::*;
+
+/// Sizes around vector widths (8, 16), tiles and primes, plus 0 and 1.
+const AWKWARD: &[usize] = &[
+    0, 1, 2, 3, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 97,
+];
+
+fn verify_all(p: &Problem) -> Result<(), String> {
+    for v in catalog().of(p.op) {
+        if v.runnable().is_err() {
+            continue;
+        }
+        p.verify(v)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn matmul_awkward_shapes_all_variants() {
+    let shapes = [
+        (1, 1, 1),
+        (0, 5, 3),
+        (4, 0, 6),
+        (3, 5, 0),
+        (1, 256, 129),
+        (7, 13, 31),
+        (33, 17, 65),
+        (97, 64, 31),
+        (130, 70, 67),
+    ];
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let g = Gemm::new(m, k, n).with_trans(ta, tb);
+            verify_all(&matmul_problem(g, 1.0, 0.0, i as u64)).unwrap();
+            verify_all(&matmul_problem(g, -0.75, 0.5, i as u64 + 100)).unwrap();
+            // Padded strides: elements between rows must be left alone.
+            let padded = g.with_strides(g.lda + 3, g.ldb + 5, g.ldc + 2);
+            verify_all(&matmul_problem(padded, 1.5, -1.25, i as u64 + 200)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn elementwise_and_row_ops_awkward_sizes_all_variants() {
+    for op in Op::ALL.into_iter().filter(|&op| op != Op::Matmul) {
+        for (i, &n) in AWKWARD.iter().chain(&[1000, 40_000]).enumerate() {
+            let shape = match op.shape_kind() {
+                backends::op::ShapeKind::Elems => Shape::Elems(n),
+                _ => Shape::Rows(Rows::new(1 + i % 5, n.max(1))),
+            };
+            let mut p = Problem::random(op, shape, i as u64).unwrap();
+            p.offset = i % 3;
+            verify_all(&p).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matmul_random(m in 0usize..48, k in 0usize..48, n in 0usize..48, ta: bool, tb: bool,
+                     pad in 0usize..3, alpha in -2.0f32..2.0, beta in prop_oneof![Just(0.0f32), -1.0f32..1.0], seed: u64) {
+        let g = Gemm::new(m, k, n).with_trans(ta, tb);
+        let g = g.with_strides(g.lda + pad, g.ldb + pad, g.ldc + pad);
+        verify_all(&matmul_problem(g, alpha, beta, seed)).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn row_ops_random(rows in 1usize..6, cols in 1usize..300, offset in 0usize..4, seed: u64) {
+        for op in [Op::Softmax, Op::SoftmaxCausal, Op::SoftmaxBackward, Op::Layernorm, Op::AddLayernorm, Op::LayernormBackward, Op::AddBias] {
+            let mut p = Problem::random(op, Shape::Rows(Rows::new(rows, cols)), seed).unwrap();
+            p.offset = offset;
+            verify_all(&p).map_err(TestCaseError::fail)?;
+        }
+    }
+
+    #[test]
+    fn elementwise_random(n in 0usize..20_000, seed: u64) {
+        for op in [Op::GeluTanh, Op::GeluErf, Op::GeluTanhBackward, Op::GeluErfBackward, Op::Add] {
+            verify_all(&Problem::random(op, Shape::Elems(n), seed).unwrap()).map_err(TestCaseError::fail)?;
+        }
+    }
+}
