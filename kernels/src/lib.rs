@@ -15,6 +15,7 @@ mod error;
 pub mod gelu;
 pub mod layernorm;
 pub mod matmul;
+mod simd_math;
 pub mod softmax;
 
 pub use error::{check_len, KernelError, Result};

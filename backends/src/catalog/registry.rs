@@ -132,6 +132,11 @@ pub fn implementations() -> Vec<Impl> {
     let mut v = Vec::new();
     // MatMul: our kernels, then the peer crates.
     matmul!(v, "naive", kernels::matmul::naive, None);
+    matmul!(v, "tiled", kernels::matmul::tiled, None);
+    matmul!(v, "avx2", kernels::matmul::avx2, Some(Feature::Avx2));
+    matmul!(v, "avx512", kernels::matmul::avx512, Some(Feature::Avx512));
+    #[cfg(target_arch = "aarch64")]
+    matmul!(v, "neon", kernels::matmul::neon, Some(Feature::Neon));
     matmul!(v, "matrixmultiply", adapters::matrixmultiply, None);
     #[cfg(target_arch = "x86_64")]
     matmul!(v, "gemm", adapters::gemm, None);
@@ -141,6 +146,25 @@ pub fn implementations() -> Vec<Impl> {
     softmax!(v, "naive", kernels::softmax::naive, None);
     layernorm!(v, "naive", kernels::layernorm::naive, None);
     add!(v, "naive", kernels::add::naive, None);
-    let _ = Feature::Avx2;
+    gelu!(v, "avx2", kernels::gelu::avx2, Some(Feature::Avx2));
+    softmax!(v, "avx2", kernels::softmax::avx2, Some(Feature::Avx2));
+    layernorm!(v, "avx2", kernels::layernorm::avx2, Some(Feature::Avx2));
+    add!(v, "avx2", kernels::add::avx2, Some(Feature::Avx2));
+    gelu!(v, "avx512", kernels::gelu::avx512, Some(Feature::Avx512));
+    softmax!(v, "avx512", kernels::softmax::avx512, Some(Feature::Avx512));
+    layernorm!(
+        v,
+        "avx512",
+        kernels::layernorm::avx512,
+        Some(Feature::Avx512)
+    );
+    add!(v, "avx512", kernels::add::avx512, Some(Feature::Avx512));
+    #[cfg(target_arch = "aarch64")]
+    {
+        gelu!(v, "neon", kernels::gelu::neon, Some(Feature::Neon));
+        softmax!(v, "neon", kernels::softmax::neon, Some(Feature::Neon));
+        layernorm!(v, "neon", kernels::layernorm::neon, Some(Feature::Neon));
+        add!(v, "neon", kernels::add::neon, Some(Feature::Neon));
+    }
     v
 }

@@ -6,4 +6,10 @@
 //!   exactly `cols` elements.
 //! * IEEE addition element by element, so every variant is bit-identical to [`naive`].
 
+pub mod avx2;
+pub mod avx512;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;

@@ -6,9 +6,16 @@
 //! * Backward: `dx[i] = dy[i] · gelu'(x[i])`; the three buffers have the same length.
 //! * NaN propagates; `gelu(+∞) = +∞`, `gelu(-∞) = 0` (tanh form: -0).
 //!
-//! [`naive`] computes in f64 per element: it is the accuracy reference.
+//! [`naive`] computes in f64 per element: it is the accuracy reference. [`avx2`], [`avx512`]
+//! (and `neon` on aarch64) share one vector kernel; each states its measured error.
 
+pub mod avx2;
+pub mod avx512;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;
 
 /// Which GELU formula.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

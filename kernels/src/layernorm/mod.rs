@@ -12,9 +12,17 @@
 //!   (accumulated, so a caller can sum over micro-batches; zero them first).
 //! * Fused: `sum = x + residual`, then `y = LayerNorm(sum)`, in one pass over memory.
 //!
-//! [`naive`] works in f64 per row: it is the accuracy reference.
+//! [`naive`] works in f64 per row: it is the accuracy reference. [`avx2`], [`avx512`] (and
+//! `neon` on aarch64) share one vector kernel: two passes (shifted mean, then variance of
+//! `x - mean`) and f32 lane sums.
 
+pub mod avx2;
+pub mod avx512;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;
 
 /// The learned scale and shift, each `cols` long.
 #[derive(Debug, Clone, Copy)]

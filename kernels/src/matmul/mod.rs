@@ -13,7 +13,12 @@
 //!
 //! [`naive`] is the reference: a triple loop with f32 accumulation that is easy to trust.
 
+pub mod avx2;
+pub mod avx512;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+pub mod tiled;
 
 use crate::{check_len, KernelError, Result};
 
@@ -150,6 +155,26 @@ impl Gemm {
     }
 }
 
+/// The matrix-vector product `C = op(A)·b` (n == 1, m > 1, contiguous C) restated as the
+/// vector-matrix product `Cᵀ = bᵀ·op(A)ᵀ` (m == 1), which the SIMD kernels handle without
+/// packing. The restated shape reads the same buffers at the same offsets: op(A') = op(B)ᵀ
+/// uses B's buffer with `trans_a' = !trans_b`, `lda' = ldb`, and op(B') = op(A)ᵀ uses A's
+/// buffer with `trans_b' = !trans_a`, `ldb' = lda`; C's m elements are contiguous either way.
+/// `None` when the shape is not of that form.
+#[allow(dead_code)] // Unused on targets without SIMD kernels.
+fn as_row_problem(g: &Gemm) -> Option<Gemm> {
+    (g.n == 1 && g.m > 1 && g.ldc == 1).then_some(Gemm {
+        m: 1,
+        k: g.k,
+        n: g.m,
+        trans_a: !g.trans_b,
+        trans_b: !g.trans_a,
+        lda: g.ldb,
+        ldb: g.lda,
+        ldc: g.m,
+    })
+}
+
 /// Elements spanned by a rows×cols matrix with row stride `ld`.
 fn span(rows: usize, cols: usize, ld: usize) -> usize {
     if rows == 0 || cols == 0 {
@@ -161,6 +186,10 @@ fn span(rows: usize, cols: usize, ld: usize) -> usize {
 
 /// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0).
 pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) {
+    if g.n == 0 {
+        // C has no elements (and `ldc` may point past an empty buffer).
+        return;
+    }
     for i in 0..g.m {
         let row = &mut c[i * g.ldc..i * g.ldc + g.n];
         if beta == 0.0 {

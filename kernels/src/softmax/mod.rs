@@ -12,6 +12,13 @@
 //! * NaN anywhere in a row makes that row NaN; a row holding +∞ is NaN (∞ - ∞), as in the
 //!   reference.
 //!
-//! [`naive`] works in f64 per row: it is the accuracy reference.
+//! [`naive`] works in f64 per row: it is the accuracy reference. [`avx2`], [`avx512`] (and
+//! `neon` on aarch64) share one vector kernel: three passes per row, f32 lane sums.
 
+pub mod avx2;
+pub mod avx512;
 pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;

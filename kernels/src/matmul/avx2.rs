@@ -1,0 +1,569 @@
+//! BLIS-style SGEMM with AVX2 + FMA: the design of [`super::avx512`] on 16 ymm registers.
+//!
+//! # Design
+//! * **Micro-kernel**: an `MR`×`NR` = 6×16 tile of C in 12 ymm accumulators (6 rows × 2
+//!   vectors of 8 lanes); each k step loads two vectors of a packed B row, broadcasts 6
+//!   elements of a packed A column and issues 12 FMAs. Two B vectors and one broadcast bring
+//!   the total to 15 of the 16 ymm registers; 12 independent accumulators cover the FMA
+//!   latency (4 cycles × 2 pipes needs ≥ 8).
+//! * **Cache blocking**: `KC` = 256 so the reused B micro-panel (KC × NR × 4 B = 16 KiB) sits
+//!   in half of a 32 KiB L1 while A micro-panels (6 KiB each) stream from L2; `MC` = 144
+//!   (24 micro-panels, a 144 KiB packed A block) stays in L2; `NC` = 1536 keeps the packed B
+//!   block (1.5 MiB) in L3 and bounds the scratch.
+//! * **Packing**: A into `MR`-row micro-panels (`[p][r]`), B into `NR`-column micro-panels
+//!   (`[p][j]`), zero-padded at the right edge; transposes and strides are absorbed here. Edge
+//!   rows use a micro-kernel instantiated for fewer rows; edge columns are stored through
+//!   `_mm256_maskstore_ps` (and read through `_mm256_maskload_ps` when β ≠ 0).
+//! * **α and β** are applied once when a tile is stored; `β == 0` stores without reading C.
+//! * **Without packing**: when B is not transposed and m is small or the problem tiny, the
+//!   micro-kernel reads A and B in place (masked loads only on the last column strip); m == 1
+//!   uses 1×64 tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
+//!
+//! Every intrinsic lives in `#[target_feature(enable = "avx2,fma")]` functions that are private
+//! and reached only through [`matmul`], which checks the CPU first.
+
+use super::{scale_c, Gemm};
+use crate::cpu::{self, Feature};
+use crate::{check_len, Result};
+
+/// Rows of the micro-tile.
+pub const MR: usize = 6;
+/// ymm vectors per micro-tile row.
+const NV: usize = 2;
+/// Columns of the micro-tile.
+pub const NR: usize = 8 * NV;
+/// Depth of a packed block.
+pub const KC: usize = 256;
+/// Rows of a packed A block (a multiple of `MR`).
+pub const MC: usize = 24 * MR;
+/// Columns of a packed B block (a multiple of `NR`).
+pub const NC: usize = 96 * NR;
+
+/// Problems no larger than this in every dimension skip packing when B is not transposed.
+const TINY: usize = 32;
+/// With B not transposed, up to this many rows skip packing.
+const DIRECT_M: usize = 12;
+/// Rows per block of the unpacked path.
+const DR: usize = 6;
+
+/// How a problem is computed; a function of the shape only, so [`scratch_len`] agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// m, n or k is 0: only `C = β·C` (or nothing).
+    Trivial,
+    /// m == 1 with B transposed and A contiguous: dot products.
+    Dots,
+    /// B not transposed and a small problem: the micro-kernel reads A and B in place.
+    Direct,
+    /// Pack A and B and run the blocked loops.
+    Packed,
+}
+
+/// The shape actually computed: a matrix-vector product becomes a vector-matrix one
+/// (see [`super::as_row_problem`]); every other shape is itself.
+fn canonical(g: &Gemm) -> Gemm {
+    super::as_row_problem(g).unwrap_or(*g)
+}
+
+/// The plan for a canonical shape.
+fn plan(g: &Gemm) -> Plan {
+    if g.m == 0 || g.n == 0 || g.k == 0 {
+        Plan::Trivial
+    } else if !g.trans_b && (g.m <= DIRECT_M || (g.m <= TINY && g.n <= TINY && g.k <= TINY)) {
+        Plan::Direct
+    } else if g.m == 1 && g.trans_b && (!g.trans_a || g.lda == 1) {
+        Plan::Dots
+    } else {
+        Plan::Packed
+    }
+}
+
+fn round_up(x: usize, to: usize) -> usize {
+    x.div_ceil(to) * to
+}
+
+/// Sizes (in f32) of the packed A block and packed B block for this shape.
+fn pack_sizes(g: &Gemm) -> (usize, usize) {
+    let kc = g.k.min(KC);
+    let mc = round_up(g.m, MR).min(MC);
+    let nc = round_up(g.n, NR).min(NC);
+    (round_up(mc * kc, 16), kc * nc)
+}
+
+/// Scratch this kernel needs: a packed A block (≤ `MC`×`KC`) and a packed B block
+/// (≤ `KC`×`NC`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
+/// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 1.7 MiB).
+pub fn scratch_len(g: &Gemm) -> usize {
+    let g = &canonical(g);
+    match plan(g) {
+        Plan::Packed => {
+            let (a, b) = pack_sizes(g);
+            16 + a + b
+        }
+        _ => 0,
+    }
+}
+
+/// `C = α·op(A)·op(B) + β·C` with AVX2 and FMA; [`crate::KernelError::Unsupported`] when the
+/// CPU lacks them (or they are masked).
+pub fn matmul(
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    cpu::require(Feature::Avx2)?;
+    g.check(a, b, c)?;
+    check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
+    if g.m == 0 || g.n == 0 {
+        return Ok(());
+    }
+    if g.k == 0 || alpha == 0.0 {
+        scale_c(g, beta, c);
+        return Ok(());
+    }
+    // A matrix-vector product is computed as a vector-matrix one: the roles of the A and B
+    // buffers swap. Checked again so the soundness argument below needs nothing about the
+    // restatement.
+    let (g, a, b) = match super::as_row_problem(g) {
+        Some(t) => (t, b, a),
+        None => (*g, a, b),
+    };
+    let g = &g;
+    g.check(a, b, c)?;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `cpu::require` confirmed AVX2 and FMA; `g.check` confirmed that every index
+        // the shape implies is inside `a`, `b` and `c`, and the scratch length was checked.
+        unsafe { imp::run(g, alpha, a, b, beta, c, scratch) };
+        Ok(())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // `cpu::require` never succeeds off x86_64.
+        let _ = (alpha, a, b, beta, c, scratch);
+        unreachable!("AVX2 reported available on a non-x86_64 target")
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// Lane masks (sign bit set = lane active) for a tile row of `V` vectors of which the
+    /// first `cols` lanes are valid.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn row_masks<const V: usize>(cols: usize) -> [__m256i; V] {
+        let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        std::array::from_fn(|v| {
+            let left = cols.saturating_sub(8 * v).min(8) as i32;
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(left), iota)
+        })
+    }
+
+    /// Where a micro-kernel finds its operands.
+    #[derive(Clone, Copy)]
+    struct Operands {
+        /// Element (r, p) of the A tile is at `a + r·a_rs + p·a_ps`.
+        a: *const f32,
+        a_rs: usize,
+        a_ps: usize,
+        /// Row p of the B tile starts at `b + p·b_ps`.
+        b: *const f32,
+        b_ps: usize,
+        /// Element (r, j) of the C tile is at `c + r·ldc + j`.
+        c: *mut f32,
+        ldc: usize,
+    }
+
+    /// The micro-kernel: an `R`×(8·`V`) tile of `C = α·A·B + β·C` over depth `k`. With `EDGE`,
+    /// only the lanes set in `masks` are valid columns (B is read and C written through them);
+    /// without it all 8·V columns are.
+    ///
+    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `MR`) and B a packed,
+    /// zero-padded micro-panel (`b_ps` = `NR`) whose full width may be read even on an edge;
+    /// otherwise the strides are taken from `o`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available. For r < R, p < k and every valid column j, the A
+    /// element (r, p), the B element (p, j) and the C element (r, j) must be in bounds of their
+    /// buffers (for `PACKED`, B must hold all 8·V lanes of each row), and C must not alias A
+    /// or B.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile<const R: usize, const V: usize, const PACKED: bool, const EDGE: bool>(
+        k: usize,
+        o: Operands,
+        masks: [__m256i; V],
+        alpha: f32,
+        beta: f32,
+    ) {
+        let (a_rs, a_ps) = if PACKED { (1, MR) } else { (o.a_rs, o.a_ps) };
+        let b_ps = if PACKED { NR } else { o.b_ps };
+        let mut acc = [[_mm256_setzero_ps(); V]; R];
+        let mut a = o.a;
+        let mut b = o.b;
+        for _ in 0..k {
+            let mut bv = [_mm256_setzero_ps(); V];
+            for v in 0..V {
+                // SAFETY: row p of the B tile, vector v: in bounds for the lanes that are
+                // loaded (all of them unless `EDGE` on an unpacked B), per the contract.
+                bv[v] = unsafe {
+                    if PACKED || !EDGE {
+                        _mm256_loadu_ps(b.add(8 * v))
+                    } else {
+                        _mm256_maskload_ps(b.add(8 * v), masks[v])
+                    }
+                };
+            }
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                // SAFETY: A element (r, p) is in bounds per the contract.
+                let ar = _mm256_set1_ps(unsafe { *a.add(r * a_rs) });
+                for v in 0..V {
+                    acc_r[v] = _mm256_fmadd_ps(ar, bv[v], acc_r[v]);
+                }
+            }
+            // One step of p; past the last step the pointers are never dereferenced.
+            a = a.wrapping_add(a_ps);
+            b = b.wrapping_add(b_ps);
+        }
+        let av = _mm256_set1_ps(alpha);
+        let bv = _mm256_set1_ps(beta);
+        for (r, acc_r) in acc.iter().enumerate() {
+            let row = o.c.wrapping_add(r * o.ldc);
+            for v in 0..V {
+                let x = _mm256_mul_ps(av, acc_r[v]);
+                let p = row.wrapping_add(8 * v);
+                // SAFETY: C element (r, j) is in bounds for every lane written (all lanes
+                // unless `EDGE`, else the masked ones), per the contract; β == 0 never reads C.
+                unsafe {
+                    if !EDGE {
+                        let y = if beta == 0.0 {
+                            x
+                        } else {
+                            _mm256_fmadd_ps(bv, _mm256_loadu_ps(p), x)
+                        };
+                        _mm256_storeu_ps(p, y);
+                    } else {
+                        let y = if beta == 0.0 {
+                            x
+                        } else {
+                            _mm256_fmadd_ps(bv, _mm256_maskload_ps(p, masks[v]), x)
+                        };
+                        _mm256_maskstore_ps(p, masks[v], y);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dispatches a tile of `rows` rows to the instantiation for that count.
+    macro_rules! by_rows {
+        ($rows:expr, $v:literal, $packed:literal, $edge:literal, $k:expr, $o:expr, $masks:expr,
+         $al:expr, $be:expr; $($r:literal)*) => {
+            match $rows {
+                $($r => tile::<$r, $v, $packed, $edge>($k, $o, $masks, $al, $be),)*
+                _ => unreachable!("tile rows out of range"),
+            }
+        };
+    }
+
+    /// Entry point after the checks.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `g.check(a, b, c)` must have passed, `scratch` must
+    /// hold `scratch_len(g)` elements, and m, n, k must be nonzero.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn run(
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        // SAFETY (for the three calls): same preconditions as this function.
+        unsafe {
+            match plan(g) {
+                Plan::Trivial => {}
+                Plan::Direct => direct(g, alpha, a, b, beta, c),
+                Plan::Dots => dots(g, alpha, a, b, beta, c),
+                Plan::Packed => packed(g, alpha, a, b, beta, c, scratch),
+            }
+        }
+    }
+
+    /// Unpacked path for B not transposed: blocks of up to `DR` rows, each sweeping the
+    /// columns with a tile as wide as the row count allows.
+    ///
+    /// # Safety
+    /// As [`run`], and `!g.trans_b`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn direct(g: &Gemm, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+        debug_assert!(!g.trans_b);
+        let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
+        let mut i = 0;
+        while i < g.m {
+            let rows = (g.m - i).min(DR);
+            // SAFETY: rows i..i+rows < m; the sweep stays inside the checked buffers.
+            unsafe {
+                match rows {
+                    1 => direct_rows::<1, 8>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    2 => direct_rows::<2, 4>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    3 => direct_rows::<3, 3>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    4 => direct_rows::<4, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    5 => direct_rows::<5, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    6 => direct_rows::<6, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                    _ => unreachable!("DR is 6"),
+                }
+            }
+            i += rows;
+        }
+    }
+
+    /// Rows i..i+R of C, all columns, A and B read in place.
+    ///
+    /// # Safety
+    /// As [`direct`], and i + R ≤ m.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn direct_rows<const R: usize, const V: usize>(
+        g: &Gemm,
+        i: usize,
+        a_rs: usize,
+        a_ps: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        let w = 8 * V;
+        let mut j = 0;
+        while j < g.n {
+            let cols = (g.n - j).min(w);
+            let o = Operands {
+                a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
+                a_rs,
+                a_ps,
+                b: b.as_ptr().wrapping_add(j),
+                b_ps: g.ldb,
+                c: c.as_mut_ptr().wrapping_add(i * g.ldc + j),
+                ldc: g.ldc,
+            };
+            // SAFETY: AVX2 and FMA are enabled. A element (r, p) is op(A)[i+r][p] with
+            // i+r < m, p < k, at `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B columns read
+            // are op(B)[p][j+l] for l < cols (all w lanes unless on the edge, then the masks),
+            // at p·ldb + j + l < `g.b_len()`. C lanes (i+r, j+l) are at (i+r)·ldc + j + l <
+            // `g.c_len()`. `c` is a distinct `&mut`.
+            unsafe {
+                if cols == w {
+                    tile::<R, V, false, false>(g.k, o, row_masks::<V>(cols), alpha, beta)
+                } else {
+                    tile::<R, V, false, true>(g.k, o, row_masks::<V>(cols), alpha, beta)
+                }
+            };
+            j += w;
+        }
+    }
+
+    /// Horizontal sum of the 8 lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+        _mm_cvtss_f32(s)
+    }
+
+    /// m == 1 with B transposed (stored n×k): each C element is a dot product of the A row
+    /// with a B row; 8 B rows at a time, 8 lanes per step, masked tail over k.
+    ///
+    /// # Safety
+    /// As [`run`], with m == 1, `g.trans_b`, and A's k elements contiguous.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots(g: &Gemm, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+        const J: usize = 8;
+        let k = g.k;
+        let a = &a[..k];
+        let kv = k - k % 8;
+        let tail = row_masks::<1>(k % 8)[0];
+        let mut j = 0;
+        while j < g.n {
+            let cols = (g.n - j).min(J);
+            let mut acc = [_mm256_setzero_ps(); J];
+            // Row pointers; rows past n repeat the last valid row (computed, never stored).
+            let rows: [*const f32; J] =
+                std::array::from_fn(|t| b.as_ptr().wrapping_add((j + t.min(cols - 1)) * g.ldb));
+            let mut p = 0;
+            while p < kv {
+                // SAFETY: p + 8 ≤ k: in bounds of `a` (len k) and of each B row (row j+t
+                // spans (j+t)·ldb .. (j+t)·ldb + k ≤ `g.b_len()`).
+                unsafe {
+                    let av = _mm256_loadu_ps(a.as_ptr().add(p));
+                    for t in 0..J {
+                        acc[t] = _mm256_fmadd_ps(av, _mm256_loadu_ps(rows[t].add(p)), acc[t]);
+                    }
+                }
+                p += 8;
+            }
+            if kv < k {
+                // SAFETY: lanes l < k % 8 read elements p + l < k, in bounds as above.
+                unsafe {
+                    let av = _mm256_maskload_ps(a.as_ptr().add(p), tail);
+                    for t in 0..J {
+                        let bt = _mm256_maskload_ps(rows[t].add(p), tail);
+                        acc[t] = _mm256_fmadd_ps(av, bt, acc[t]);
+                    }
+                }
+            }
+            for t in 0..cols {
+                let s = hsum(acc[t]);
+                let cij = &mut c[j + t];
+                *cij = if beta == 0.0 {
+                    alpha * s
+                } else {
+                    alpha * s + beta * *cij
+                };
+            }
+            j += J;
+        }
+    }
+
+    /// Packs rows `i0..i0+mc`, depth `p0..p0+kc` of op(A) into `MR`-row micro-panels:
+    /// panel q holds element (r, p) at `q·MR·kc + p·MR + r`. Rows of a last, partial panel
+    /// beyond `mc` are left as they are (edge tiles never read them).
+    fn pack_a(g: &Gemm, a: &[f32], i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        for (q, panel) in dst[..mc.div_ceil(MR) * MR * kc]
+            .chunks_exact_mut(MR * kc)
+            .enumerate()
+        {
+            let r0 = i0 + q * MR;
+            let rows = (mc - q * MR).min(MR);
+            if g.trans_a {
+                for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                    let s = (p0 + p) * g.lda + r0;
+                    d[..rows].copy_from_slice(&a[s..s + rows]);
+                }
+            } else {
+                for r in 0..rows {
+                    let s = (r0 + r) * g.lda + p0;
+                    for (d, &x) in panel.chunks_exact_mut(MR).zip(&a[s..s + kc]) {
+                        d[r] = x;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packs depth `p0..p0+kc`, columns `j0..j0+nc` of op(B) into `NR`-column micro-panels:
+    /// panel q holds element (p, j) at `q·NR·kc + p·NR + j`, zero beyond `nc`.
+    fn pack_b(g: &Gemm, b: &[f32], p0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+        for (q, panel) in dst[..nc.div_ceil(NR) * NR * kc]
+            .chunks_exact_mut(NR * kc)
+            .enumerate()
+        {
+            let c0 = j0 + q * NR;
+            let cols = (nc - q * NR).min(NR);
+            if g.trans_b {
+                if cols < NR {
+                    panel.fill(0.0);
+                }
+                for jj in 0..cols {
+                    let s = (c0 + jj) * g.ldb + p0;
+                    for (d, &x) in panel.chunks_exact_mut(NR).zip(&b[s..s + kc]) {
+                        d[jj] = x;
+                    }
+                }
+            } else {
+                for (p, d) in panel.chunks_exact_mut(NR).enumerate() {
+                    let s = (p0 + p) * g.ldb + c0;
+                    if cols == NR {
+                        let d: &mut [f32; NR] = d.try_into().unwrap();
+                        *d = b[s..s + NR].try_into().unwrap();
+                    } else {
+                        d[..cols].copy_from_slice(&b[s..s + cols]);
+                        d[cols..].fill(0.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The five blocked loops over packed blocks.
+    ///
+    /// # Safety
+    /// As [`run`].
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn packed(
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        let (a_size, b_size) = pack_sizes(g);
+        // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
+        let off = scratch.as_ptr().align_offset(64).min(16);
+        let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);
+        let c_ptr = c.as_mut_ptr();
+        for jc in (0..g.n).step_by(NC) {
+            let nc = (g.n - jc).min(NC);
+            for pc in (0..g.k).step_by(KC) {
+                let kc = (g.k - pc).min(KC);
+                let beta = if pc == 0 { beta } else { 1.0 };
+                pack_b(g, b, pc, kc, jc, nc, pb);
+                for ic in (0..g.m).step_by(MC) {
+                    let mc = (g.m - ic).min(MC);
+                    pack_a(g, a, ic, mc, pc, kc, pa);
+                    for jr in (0..nc).step_by(NR) {
+                        let cols = (nc - jr).min(NR);
+                        let masks = row_masks::<NV>(cols);
+                        let b_tile = pb[jr * kc..].as_ptr();
+                        for ir in (0..mc).step_by(MR) {
+                            let rows = (mc - ir).min(MR);
+                            let o = Operands {
+                                a: pa[ir * kc..].as_ptr(),
+                                a_rs: 1,
+                                a_ps: MR,
+                                b: b_tile,
+                                b_ps: NR,
+                                c: c_ptr.wrapping_add((ic + ir) * g.ldc + jc + jr),
+                                ldc: g.ldc,
+                            };
+                            // SAFETY: AVX2 and FMA are enabled. The A panel at ir·kc holds
+                            // kc·MR packed elements (rows ≥ `rows` are not read); the B panel
+                            // at jr·kc holds kc·NR (zero-padded) elements; both lie in `pa`/`pb`
+                            // (sized by `pack_sizes`). C element (r, l) for r < rows and
+                            // l < cols is (ic+ir+r, jc+jr+l) of the m×n C, in bounds by
+                            // `g.check`; scratch and C are distinct buffers.
+                            unsafe {
+                                match (rows == MR, cols == NR) {
+                                    (true, true) => {
+                                        tile::<MR, NV, true, false>(kc, o, masks, alpha, beta)
+                                    }
+                                    (true, false) => {
+                                        tile::<MR, NV, true, true>(kc, o, masks, alpha, beta)
+                                    }
+                                    (false, true) => by_rows!(rows, 2, true, false, kc, o,
+                                        masks, alpha, beta; 1 2 3 4 5),
+                                    (false, false) => by_rows!(rows, 2, true, true, kc, o,
+                                        masks, alpha, beta; 1 2 3 4 5),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
