@@ -1,0 +1,568 @@
+//! Training forward (saving activations), cross-entropy and the backward of every op.
+//!
+//! A batch is `batch` independent sequences of `seq` tokens (positions 0..seq), `N = batch ·
+//! seq` rows. Matrix products, GELU, softmax, LayerNorm and adds (and their backwards) run
+//! through the model's dispatcher; the embedding gather/scatter, cross-entropy and bias
+//! gradients (column sums) are computed here.
+//!
+//! Weight gradients **accumulate** into the `grads` passed in (zero them between steps with
+//! [`Weights::zero`]), so micro-batches can be summed.
+
+use crate::config::Config;
+use crate::model::Model;
+use crate::weights::Weights;
+use anyhow::{bail, Result};
+use kernels::gelu::GeluKind;
+use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::matmul::Gemm;
+use kernels::Rows;
+
+/// One layer's saved activations.
+#[derive(Debug, Clone)]
+struct LayerActs {
+    /// Input of the block (the residual stream), `[N, C]`.
+    res: Vec<f32>,
+    ln1: Vec<f32>,
+    mean1: Vec<f32>,
+    rstd1: Vec<f32>,
+    qkv: Vec<f32>,
+    /// Attention probabilities, `[batch, heads, seq, seq]`.
+    probs: Vec<f32>,
+    att: Vec<f32>,
+    /// The residual stream after attention (LayerNorm 2's input).
+    mid: Vec<f32>,
+    ln2: Vec<f32>,
+    mean2: Vec<f32>,
+    rstd2: Vec<f32>,
+    /// MLP pre-activation and GELU output, `[N, hidden]`.
+    fc_pre: Vec<f32>,
+    fc_act: Vec<f32>,
+}
+
+/// Saved activations and backward scratch for one batch shape.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    batch: usize,
+    seq: usize,
+    layers: Vec<LayerActs>,
+    /// The final residual stream (ln_f's input) and ln_f's output.
+    res_f: Vec<f32>,
+    lnf: Vec<f32>,
+    meanf: Vec<f32>,
+    rstdf: Vec<f32>,
+    /// Logits, then probabilities, then their gradient: `[N, vocab]`.
+    logits: Vec<f32>,
+    // Backward scratch.
+    d_res: Vec<f32>,
+    d_mid: Vec<f32>,
+    d_ln: Vec<f32>,
+    d_tmp: Vec<f32>,
+    d_att: Vec<f32>,
+    d_qkv: Vec<f32>,
+    d_fc: Vec<f32>,
+    d_fc_pre: Vec<f32>,
+    d_p: Vec<f32>,
+    d_z: Vec<f32>,
+    tmp: Vec<f32>,
+}
+
+impl Workspace {
+    /// Buffers for `batch` sequences of `seq` tokens of `cfg`.
+    pub fn new(cfg: &Config, batch: usize, seq: usize) -> Workspace {
+        let n = batch * seq;
+        let (c, h, v, nh) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size, cfg.heads);
+        let z = |len: usize| vec![0.0f32; len];
+        Workspace {
+            batch,
+            seq,
+            layers: (0..cfg.layers)
+                .map(|_| LayerActs {
+                    res: z(n * c),
+                    ln1: z(n * c),
+                    mean1: z(n),
+                    rstd1: z(n),
+                    qkv: z(n * 3 * c),
+                    probs: z(batch * nh * seq * seq),
+                    att: z(n * c),
+                    mid: z(n * c),
+                    ln2: z(n * c),
+                    mean2: z(n),
+                    rstd2: z(n),
+                    fc_pre: z(n * h),
+                    fc_act: z(n * h),
+                })
+                .collect(),
+            res_f: z(n * c),
+            lnf: z(n * c),
+            meanf: z(n),
+            rstdf: z(n),
+            logits: z(n * v),
+            d_res: z(n * c),
+            d_mid: z(n * c),
+            d_ln: z(n * c),
+            d_tmp: z(n * c),
+            d_att: z(n * c),
+            d_qkv: z(n * 3 * c),
+            d_fc: z(n * h),
+            d_fc_pre: z(n * h),
+            d_p: z(seq * seq),
+            d_z: z(seq * seq),
+            tmp: z(n * c.max(h)),
+        }
+    }
+
+    /// (batch, seq) this workspace was made for.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.batch, self.seq)
+    }
+}
+
+/// Column sums of the `rows × cols` matrix `dy`, accumulated into `db`.
+fn add_colsum(dy: &[f32], cols: usize, db: &mut [f32]) {
+    for row in dy.chunks_exact(cols) {
+        for (d, &g) in db.iter_mut().zip(row) {
+            *d += g;
+        }
+    }
+}
+
+/// Mean cross-entropy (nats per token) of the batch, forward only.
+pub fn loss(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -> Result<f32> {
+    forward(model, ws, tokens, targets)
+}
+
+/// Forward and backward: returns the mean cross-entropy and accumulates the gradient of that
+/// mean into `grads`.
+pub fn forward_backward(
+    model: &Model,
+    ws: &mut Workspace,
+    tokens: &[u32],
+    targets: &[u32],
+    grads: &mut Weights,
+) -> Result<f32> {
+    let loss = forward(model, ws, tokens, targets)?;
+    backward(model, ws, tokens, targets, grads)?;
+    Ok(loss)
+}
+
+/// The training forward: saves activations, leaves the softmax probabilities in
+/// `ws.logits`, returns the mean cross-entropy.
+fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -> Result<f32> {
+    let cfg = &model.config;
+    let d = model.dispatch();
+    let w = &model.weights;
+    let (bsz, t) = (ws.batch, ws.seq);
+    let n = bsz * t;
+    let (c, h, v, nh, hd) = (
+        cfg.width,
+        cfg.mlp_hidden,
+        cfg.vocab_size,
+        cfg.heads,
+        cfg.head_dim(),
+    );
+    if tokens.len() != n || targets.len() != n {
+        bail!(
+            "batch: {} tokens and {} targets for a workspace of {bsz}×{t}",
+            tokens.len(),
+            targets.len()
+        );
+    }
+    if t > cfg.context {
+        bail!("sequence length {t} exceeds the context {}", cfg.context);
+    }
+    if let Some(&bad) = tokens.iter().chain(targets).find(|&&x| x as usize >= v) {
+        bail!("token id {bad} is outside the vocabulary of {v}");
+    }
+    let eps = cfg.layer_norm_eps;
+    let rows = Rows::new(n, c);
+    let scale = 1.0 / (hd as f32).sqrt();
+
+    // Embeddings into the first block's input.
+    {
+        let x = &mut ws.layers[0].res;
+        for (i, &tok) in tokens.iter().enumerate() {
+            let tok = tok as usize;
+            let row = &mut x[i * c..(i + 1) * c];
+            row.copy_from_slice(&w.wte[tok * c..(tok + 1) * c]);
+        }
+        for b in 0..bsz {
+            d.add_inplace(&mut x[b * t * c..(b + 1) * t * c], &w.wpe[..t * c])?;
+        }
+    }
+
+    for l in 0..cfg.layers {
+        let blk = &w.blocks[l];
+        let (cur, rest) = ws.layers.split_at_mut(l + 1);
+        let a = &mut cur[l];
+        d.layernorm(
+            rows,
+            eps,
+            &a.res,
+            Affine {
+                gamma: &blk.ln1_g,
+                beta: &blk.ln1_b,
+            },
+            LayerNormOut {
+                y: &mut a.ln1,
+                mean: &mut a.mean1,
+                rstd: &mut a.rstd1,
+            },
+        )?;
+        d.matmul(
+            &Gemm::new(n, c, 3 * c),
+            1.0,
+            &a.ln1,
+            &blk.qkv_w,
+            0.0,
+            &mut a.qkv,
+        )?;
+        d.add_bias_inplace(Rows::new(n, 3 * c), &mut a.qkv, &blk.qkv_b)?;
+        for b in 0..bsz {
+            for hh in 0..nh {
+                let base = b * t * 3 * c + hh * hd;
+                let p = &mut a.probs[(b * nh + hh) * t * t..(b * nh + hh + 1) * t * t];
+                d.matmul(
+                    &Gemm::new(t, hd, t)
+                        .with_trans(false, true)
+                        .with_strides(3 * c, 3 * c, t),
+                    1.0,
+                    &a.qkv[base..],
+                    &a.qkv[base + c..],
+                    0.0,
+                    p,
+                )?;
+                d.softmax_causal_inplace(Rows::new(t, t), scale, 0, p)?;
+                d.matmul(
+                    &Gemm::new(t, t, hd).with_strides(t, 3 * c, c),
+                    1.0,
+                    p,
+                    &a.qkv[base + 2 * c..],
+                    0.0,
+                    &mut a.att[b * t * c + hh * hd..],
+                )?;
+            }
+        }
+        d.matmul(
+            &Gemm::new(n, c, c),
+            1.0,
+            &a.att,
+            &blk.proj_w,
+            0.0,
+            &mut ws.tmp[..n * c],
+        )?;
+        d.add_bias_inplace(rows, &mut ws.tmp[..n * c], &blk.proj_b)?;
+        d.add_layernorm(
+            rows,
+            eps,
+            &ws.tmp[..n * c],
+            &a.res,
+            &mut a.mid,
+            Affine {
+                gamma: &blk.ln2_g,
+                beta: &blk.ln2_b,
+            },
+            LayerNormOut {
+                y: &mut a.ln2,
+                mean: &mut a.mean2,
+                rstd: &mut a.rstd2,
+            },
+        )?;
+        d.matmul(
+            &Gemm::new(n, c, h),
+            1.0,
+            &a.ln2,
+            &blk.fc_w,
+            0.0,
+            &mut a.fc_pre,
+        )?;
+        d.add_bias_inplace(Rows::new(n, h), &mut a.fc_pre, &blk.fc_b)?;
+        d.gelu(GeluKind::Tanh, &a.fc_pre, &mut a.fc_act)?;
+        d.matmul(
+            &Gemm::new(n, h, c),
+            1.0,
+            &a.fc_act,
+            &blk.fc2_w,
+            0.0,
+            &mut ws.tmp[..n * c],
+        )?;
+        d.add_bias_inplace(rows, &mut ws.tmp[..n * c], &blk.fc2_b)?;
+        let next = match rest.first_mut() {
+            Some(nx) => &mut nx.res,
+            None => &mut ws.res_f,
+        };
+        d.add(&ws.tmp[..n * c], &a.mid, next)?;
+    }
+
+    d.layernorm(
+        rows,
+        eps,
+        &ws.res_f,
+        Affine {
+            gamma: &w.lnf_g,
+            beta: &w.lnf_b,
+        },
+        LayerNormOut {
+            y: &mut ws.lnf,
+            mean: &mut ws.meanf,
+            rstd: &mut ws.rstdf,
+        },
+    )?;
+    d.matmul(
+        &Gemm::new(n, c, v).with_trans(false, true),
+        1.0,
+        &ws.lnf,
+        w.head(),
+        0.0,
+        &mut ws.logits,
+    )?;
+    d.softmax_inplace(Rows::new(n, v), &mut ws.logits)?;
+    let mut total = 0.0f64;
+    for (i, &y) in targets.iter().enumerate() {
+        let p = ws.logits[i * v + y as usize].max(f32::MIN_POSITIVE);
+        total -= (p as f64).ln();
+    }
+    Ok((total / n as f64) as f32)
+}
+
+/// The backward of [`forward`] (which must have just run on the same batch).
+fn backward(
+    model: &Model,
+    ws: &mut Workspace,
+    tokens: &[u32],
+    targets: &[u32],
+    g: &mut Weights,
+) -> Result<()> {
+    let cfg = &model.config;
+    let d = model.dispatch();
+    let w = &model.weights;
+    let (bsz, t) = (ws.batch, ws.seq);
+    let n = bsz * t;
+    let (c, h, v, nh, hd) = (
+        cfg.width,
+        cfg.mlp_hidden,
+        cfg.vocab_size,
+        cfg.heads,
+        cfg.head_dim(),
+    );
+    let rows = Rows::new(n, c);
+    let scale = 1.0 / (hd as f32).sqrt();
+
+    // Cross-entropy: dlogits = (p - onehot) / N.
+    let inv = 1.0 / n as f32;
+    for (i, &y) in targets.iter().enumerate() {
+        let row = &mut ws.logits[i * v..(i + 1) * v];
+        row[y as usize] -= 1.0;
+        row.iter_mut().for_each(|x| *x *= inv);
+    }
+    // LM head: dW += dlogitsᵀ·lnf, dlnf = dlogits·W.
+    {
+        let dhead = match &mut g.lm_head {
+            Some(hd) => hd,
+            None => &mut g.wte,
+        };
+        d.matmul(
+            &Gemm::new(v, n, c).with_trans(true, false),
+            1.0,
+            &ws.logits,
+            &ws.lnf,
+            1.0,
+            dhead,
+        )?;
+    }
+    d.matmul(
+        &Gemm::new(n, v, c),
+        1.0,
+        &ws.logits,
+        w.head(),
+        0.0,
+        &mut ws.d_ln,
+    )?;
+    d.layernorm_backward(
+        rows,
+        Saved {
+            x: &ws.res_f,
+            gamma: &w.lnf_g,
+            mean: &ws.meanf,
+            rstd: &ws.rstdf,
+        },
+        &ws.d_ln,
+        LayerNormGrads {
+            dx: &mut ws.d_res,
+            dgamma: &mut g.lnf_g,
+            dbeta: &mut g.lnf_b,
+        },
+    )?;
+
+    for l in (0..cfg.layers).rev() {
+        let blk = &w.blocks[l];
+        let gb = &mut g.blocks[l];
+        let a = &ws.layers[l];
+        // MLP: out = mid + fc2(gelu(fc(ln2(mid)))); d_res holds d(out).
+        add_colsum(&ws.d_res, c, &mut gb.fc2_b);
+        d.matmul(
+            &Gemm::new(h, n, c).with_trans(true, false),
+            1.0,
+            &a.fc_act,
+            &ws.d_res,
+            1.0,
+            &mut gb.fc2_w,
+        )?;
+        d.matmul(
+            &Gemm::new(n, c, h).with_trans(false, true),
+            1.0,
+            &ws.d_res,
+            &blk.fc2_w,
+            0.0,
+            &mut ws.d_fc,
+        )?;
+        d.gelu_backward(GeluKind::Tanh, &a.fc_pre, &ws.d_fc, &mut ws.d_fc_pre)?;
+        add_colsum(&ws.d_fc_pre, h, &mut gb.fc_b);
+        d.matmul(
+            &Gemm::new(c, n, h).with_trans(true, false),
+            1.0,
+            &a.ln2,
+            &ws.d_fc_pre,
+            1.0,
+            &mut gb.fc_w,
+        )?;
+        d.matmul(
+            &Gemm::new(n, h, c).with_trans(false, true),
+            1.0,
+            &ws.d_fc_pre,
+            &blk.fc_w,
+            0.0,
+            &mut ws.d_ln,
+        )?;
+        d.layernorm_backward(
+            rows,
+            Saved {
+                x: &a.mid,
+                gamma: &blk.ln2_g,
+                mean: &a.mean2,
+                rstd: &a.rstd2,
+            },
+            &ws.d_ln,
+            LayerNormGrads {
+                dx: &mut ws.d_tmp,
+                dgamma: &mut gb.ln2_g,
+                dbeta: &mut gb.ln2_b,
+            },
+        )?;
+        d.add(&ws.d_res, &ws.d_tmp, &mut ws.d_mid)?;
+
+        // Attention: mid = res + proj(att(ln1(res))); d_mid holds d(mid).
+        add_colsum(&ws.d_mid, c, &mut gb.proj_b);
+        d.matmul(
+            &Gemm::new(c, n, c).with_trans(true, false),
+            1.0,
+            &a.att,
+            &ws.d_mid,
+            1.0,
+            &mut gb.proj_w,
+        )?;
+        d.matmul(
+            &Gemm::new(n, c, c).with_trans(false, true),
+            1.0,
+            &ws.d_mid,
+            &blk.proj_w,
+            0.0,
+            &mut ws.d_att,
+        )?;
+        for b in 0..bsz {
+            for hh in 0..nh {
+                let base = b * t * 3 * c + hh * hd;
+                let obase = b * t * c + hh * hd;
+                let p = &a.probs[(b * nh + hh) * t * t..(b * nh + hh + 1) * t * t];
+                // dP = dO·Vᵀ
+                d.matmul(
+                    &Gemm::new(t, hd, t)
+                        .with_trans(false, true)
+                        .with_strides(c, 3 * c, t),
+                    1.0,
+                    &ws.d_att[obase..],
+                    &a.qkv[base + 2 * c..],
+                    0.0,
+                    &mut ws.d_p,
+                )?;
+                // dV = Pᵀ·dO
+                d.matmul(
+                    &Gemm::new(t, t, hd)
+                        .with_trans(true, false)
+                        .with_strides(t, c, 3 * c),
+                    1.0,
+                    p,
+                    &ws.d_att[obase..],
+                    0.0,
+                    &mut ws.d_qkv[base + 2 * c..],
+                )?;
+                // dZ: gradient of the scaled, masked scores (masked entries have P = 0).
+                d.softmax_backward(Rows::new(t, t), p, &ws.d_p, &mut ws.d_z)?;
+                // dQ = scale·dZ·K, dK = scale·dZᵀ·Q
+                d.matmul(
+                    &Gemm::new(t, t, hd).with_strides(t, 3 * c, 3 * c),
+                    scale,
+                    &ws.d_z,
+                    &a.qkv[base + c..],
+                    0.0,
+                    &mut ws.d_qkv[base..],
+                )?;
+                d.matmul(
+                    &Gemm::new(t, t, hd)
+                        .with_trans(true, false)
+                        .with_strides(t, 3 * c, 3 * c),
+                    scale,
+                    &ws.d_z,
+                    &a.qkv[base..],
+                    0.0,
+                    &mut ws.d_qkv[base + c..],
+                )?;
+            }
+        }
+        add_colsum(&ws.d_qkv, 3 * c, &mut gb.qkv_b);
+        d.matmul(
+            &Gemm::new(c, n, 3 * c).with_trans(true, false),
+            1.0,
+            &a.ln1,
+            &ws.d_qkv,
+            1.0,
+            &mut gb.qkv_w,
+        )?;
+        d.matmul(
+            &Gemm::new(n, 3 * c, c).with_trans(false, true),
+            1.0,
+            &ws.d_qkv,
+            &blk.qkv_w,
+            0.0,
+            &mut ws.d_ln,
+        )?;
+        d.layernorm_backward(
+            rows,
+            Saved {
+                x: &a.res,
+                gamma: &blk.ln1_g,
+                mean: &a.mean1,
+                rstd: &a.rstd1,
+            },
+            &ws.d_ln,
+            LayerNormGrads {
+                dx: &mut ws.d_tmp,
+                dgamma: &mut gb.ln1_g,
+                dbeta: &mut gb.ln1_b,
+            },
+        )?;
+        d.add(&ws.d_mid, &ws.d_tmp, &mut ws.d_res)?;
+    }
+
+    // Embeddings: scatter-add into the token and position rows.
+    for (i, &tok) in tokens.iter().enumerate() {
+        let (tok, pos) = (tok as usize, i % t);
+        let dr = &ws.d_res[i * c..(i + 1) * c];
+        for (x, &gv) in g.wte[tok * c..(tok + 1) * c].iter_mut().zip(dr) {
+            *x += gv;
+        }
+        for (x, &gv) in g.wpe[pos * c..(pos + 1) * c].iter_mut().zip(dr) {
+            *x += gv;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Importing GPT-2-family checkpoints in the Hugging Face layout (`model.safetensors` +
+//! `config.json`).
+//!
+//! Names: `transformer.wte.weight`, `transformer.wpe.weight`, `transformer.h.N.ln_1.*`,
+//! `transformer.h.N.attn.c_attn.*` (Conv1D, stored `[in, out]`, fused QKV), `attn.c_proj`,
+//! `ln_2`, `mlp.c_fc`, `mlp.c_proj`, `transformer.ln_f`, and `lm_head.weight` when it is not
+//! tied to `wte`. Files saved from `GPT2Model` without the `transformer.` prefix load too;
+//! `attn.bias`/`attn.masked_bias` mask buffers are ignored. The Conv1D layout is this
+//! project's internal layout, so the weights are taken as they are.
+
+use crate::checkpoint::TensorFile;
+use crate::config::Config;
+use crate::model::Model;
+use crate::tokenizer::Tokenizer;
+use crate::weights::Weights;
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The fields of a Hugging Face GPT-2 `config.json` that decide the shape.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HfConfig {
+    pub vocab_size: usize,
+    pub n_positions: usize,
+    pub n_embd: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    #[serde(default = "eps")]
+    pub layer_norm_epsilon: f32,
+    #[serde(default = "gelu_new")]
+    pub activation_function: String,
+    #[serde(default = "yes")]
+    pub tie_word_embeddings: bool,
+    #[serde(default = "yes")]
+    pub scale_attn_weights: bool,
+    #[serde(default)]
+    pub scale_attn_by_inverse_layer_idx: bool,
+}
+
+fn eps() -> f32 {
+    1e-5
+}
+fn gelu_new() -> String {
+    "gelu_new".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl HfConfig {
+    /// This project's config for the same shape (unsupported variants are errors).
+    pub fn to_config(&self) -> Result<Config> {
+        if !matches!(
+            self.activation_function.as_str(),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast"
+        ) {
+            bail!(
+                "activation `{}` is not supported (only the tanh GELU, `gelu_new`)",
+                self.activation_function
+            );
+        }
+        if !self.scale_attn_weights || self.scale_attn_by_inverse_layer_idx {
+            bail!("only the standard 1/sqrt(head_dim) attention scaling is supported");
+        }
+        let cfg = Config {
+            vocab_size: self.vocab_size,
+            context: self.n_positions,
+            width: self.n_embd,
+            layers: self.n_layer,
+            heads: self.n_head,
+            mlp_hidden: self.n_inner.unwrap_or(4 * self.n_embd),
+            layer_norm_eps: self.layer_norm_epsilon,
+            tied_lm_head: self.tie_word_embeddings,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Loads a Hugging Face GPT-2 directory. A vocab of at most 256 uses the byte tokenizer
+/// (as the golden tiny-Shakespeare model); larger vocabularies get the byte tokenizer too,
+/// which only produces ids below 256 (GPT-2's own BPE is not implemented).
+pub fn load(dir: &Path) -> Result<Model> {
+    let cfg_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path)
+        .with_context(|| format!("reading {}", cfg_path.display()))?;
+    let hf: HfConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a GPT-2 config", cfg_path.display()))?;
+    let mut config = hf
+        .to_config()
+        .with_context(|| format!("{}: unsupported GPT-2 config", cfg_path.display()))?;
+    let wpath = dir.join("model.safetensors");
+    let file = TensorFile::read(&wpath)?;
+    let st = file.parse()?;
+    let prefix = if st.names().iter().any(|n| n.starts_with("transformer.")) {
+        "transformer."
+    } else {
+        ""
+    };
+    let (c, h, v) = (config.width, config.mlp_hidden, config.vocab_size);
+    // A separate lm_head is used when present and different from wte.
+    let head_present = st.names().contains(&"lm_head.weight");
+    let get = |name: &str, shape: &[usize]| file.tensor_f32(&st, name, shape);
+    let wte = get(&format!("{prefix}wte.weight"), &[v, c])?;
+    let lm_head = if head_present && !config.tied_lm_head {
+        Some(get("lm_head.weight", &[v, c])?)
+    } else {
+        None
+    };
+    if head_present && config.tied_lm_head {
+        // Tied: the stored copy must agree with wte.
+        let head = get("lm_head.weight", &[v, c])?;
+        if head != wte {
+            config.tied_lm_head = false;
+        }
+    }
+    let mut w = Weights::zeros(&config);
+    w.wte = wte;
+    w.wpe = get(&format!("{prefix}wpe.weight"), &[config.context, c])?;
+    for (l, b) in w.blocks.iter_mut().enumerate() {
+        let p = format!("{prefix}h.{l}.");
+        b.ln1_g = get(&format!("{p}ln_1.weight"), &[c])?;
+        b.ln1_b = get(&format!("{p}ln_1.bias"), &[c])?;
+        b.qkv_w = get(&format!("{p}attn.c_attn.weight"), &[c, 3 * c])?;
+        b.qkv_b = get(&format!("{p}attn.c_attn.bias"), &[3 * c])?;
+        b.proj_w = get(&format!("{p}attn.c_proj.weight"), &[c, c])?;
+        b.proj_b = get(&format!("{p}attn.c_proj.bias"), &[c])?;
+        b.ln2_g = get(&format!("{p}ln_2.weight"), &[c])?;
+        b.ln2_b = get(&format!("{p}ln_2.bias"), &[c])?;
+        b.fc_w = get(&format!("{p}mlp.c_fc.weight"), &[c, h])?;
+        b.fc_b = get(&format!("{p}mlp.c_fc.bias"), &[h])?;
+        b.fc2_w = get(&format!("{p}mlp.c_proj.weight"), &[h, c])?;
+        b.fc2_b = get(&format!("{p}mlp.c_proj.bias"), &[c])?;
+    }
+    w.lnf_g = get(&format!("{prefix}ln_f.weight"), &[c])?;
+    w.lnf_b = get(&format!("{prefix}ln_f.bias"), &[c])?;
+    w.lm_head = if config.tied_lm_head {
+        None
+    } else {
+        match lm_head {
+            Some(h) => Some(h),
+            None => Some(get("lm_head.weight", &[v, c])?),
+        }
+    };
+    // Anything else is either a known buffer or a sign of another architecture.
+    for name in st.names() {
+        let known = name == "lm_head.weight"
+            || name.ends_with(".attn.bias")
+            || name.ends_with(".attn.masked_bias")
+            || name.strip_prefix(prefix).is_some_and(|rest| {
+                rest.starts_with("wte.")
+                    || rest.starts_with("wpe.")
+                    || rest.starts_with("ln_f.")
+                    || rest
+                        .strip_prefix("h.")
+                        .and_then(|r| r.split('.').next())
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .is_some_and(|i| i < config.layers)
+            });
+        if !known {
+            bail!(
+                "{}: unexpected tensor `{name}` for a GPT-2 of {} layers",
+                wpath.display(),
+                config.layers
+            );
+        }
+    }
+    Model::new(config, w, Tokenizer::Bytes)
+        .with_context(|| format!("{}: inconsistent checkpoint", dir.display()))
+}

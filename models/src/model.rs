@@ -1,0 +1,372 @@
+//! The model and its inference forward pass (batched prefill, KV-cache decoding, full
+//! recompute). Every op goes through the attached [`Dispatcher`].
+
+use crate::config::Config;
+use crate::kv_cache::KvCache;
+use crate::sample::Sampler;
+use crate::tokenizer::Tokenizer;
+use crate::weights::Weights;
+use anyhow::{bail, Context, Result};
+use backends::Dispatcher;
+use kernels::gelu::GeluKind;
+use kernels::layernorm::{Affine, LayerNormOut};
+use kernels::matmul::Gemm;
+use kernels::Rows;
+use std::path::Path;
+
+/// A GPT-style decoder: shape, weights, tokenizer and the dispatcher its ops run through.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub config: Config,
+    pub weights: Weights,
+    pub tokenizer: Tokenizer,
+    dispatch: Dispatcher,
+}
+
+/// How [`Model::generate`] runs the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Batched prefill of the prompt, then one row per token with the KV cache.
+    KvCache,
+    /// The original study's method: the whole (windowed) sequence recomputed for every token.
+    FullRecompute,
+}
+
+impl Model {
+    /// A model from its parts, with the embedded default dispatch table.
+    pub fn new(config: Config, weights: Weights, tokenizer: Tokenizer) -> Result<Model> {
+        config.validate()?;
+        let expect = crate::weights::specs(&config);
+        let got = weights.tensors();
+        if expect.len() != got.len() {
+            bail!(
+                "weights have {} tensors, the config needs {}",
+                got.len(),
+                expect.len()
+            );
+        }
+        for (s, t) in expect.iter().zip(got) {
+            if s.len() != t.len() {
+                bail!(
+                    "tensor `{}` has {} elements, the config needs {} (shape {:?})",
+                    s.name,
+                    t.len(),
+                    s.len(),
+                    s.shape
+                );
+            }
+        }
+        // A byte tokenizer with a smaller vocab is allowed (tests use tiny vocabularies: an
+        // id out of range is an error at the forward); a BPE tokenizer must fit.
+        if matches!(tokenizer, Tokenizer::Bpe { .. }) && tokenizer.vocab_size() > config.vocab_size
+        {
+            bail!(
+                "the tokenizer has {} ids but the model's vocab is {}",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            );
+        }
+        Ok(Model {
+            config,
+            weights,
+            tokenizer,
+            dispatch: Dispatcher::embedded().clone(),
+        })
+    }
+
+    /// A freshly initialised model (GPT-2 initialisation, seeded).
+    pub fn init(config: Config, tokenizer: Tokenizer, seed: u64) -> Result<Model> {
+        config.validate()?;
+        let w = Weights::init(&config, seed);
+        Model::new(config, w, tokenizer)
+    }
+
+    /// Loads a checkpoint directory: this project's (`config.json` + `model.safetensors`) or
+    /// a Hugging Face GPT-2 one; see [`crate::checkpoint::load`].
+    pub fn load(dir: &Path) -> Result<Model> {
+        crate::checkpoint::load(dir)
+    }
+
+    /// Attaches a dispatcher (e.g. a tuned table from [`Dispatcher::from_file`]).
+    pub fn with_dispatch(mut self, dispatch: Dispatcher) -> Model {
+        self.dispatch = dispatch;
+        self
+    }
+
+    /// Replaces the dispatcher in place.
+    pub fn set_dispatch(&mut self, dispatch: Dispatcher) {
+        self.dispatch = dispatch;
+    }
+
+    /// The dispatcher every op goes through.
+    pub fn dispatch(&self) -> &Dispatcher {
+        &self.dispatch
+    }
+
+    /// A KV cache (and forward scratch) for this model's full context.
+    pub fn session(&self) -> KvCache {
+        KvCache::new(&self.config)
+    }
+
+    /// Runs `tokens` (in one batch) at the cache's next positions and returns the logits of
+    /// the last one. Errors if the cache would overflow the context or an id is out of range.
+    pub fn prefill<'c>(&self, cache: &'c mut KvCache, tokens: &[u32]) -> Result<&'c [f32]> {
+        self.forward(cache, tokens, false)?;
+        let v = self.config.vocab_size;
+        Ok(&cache.logits[..v])
+    }
+
+    /// Runs one token at the next position (allocation-free) and returns its logits.
+    pub fn decode<'c>(&self, cache: &'c mut KvCache, token: u32) -> Result<&'c [f32]> {
+        self.prefill(cache, std::slice::from_ref(&token))
+    }
+
+    /// The logits `[tokens.len(), vocab]` of every position of `tokens` (one forward pass
+    /// from position 0, no cache kept).
+    pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let mut cache = self.session();
+        self.forward(&mut cache, tokens, true)?;
+        Ok(cache.logits[..tokens.len() * self.config.vocab_size].to_vec())
+    }
+
+    /// The forward pass of `tokens` at positions `cache.pos..`; logits of every row when
+    /// `all_logits`, else of the last row only (in `cache.logits[..vocab]`).
+    fn forward(&self, s: &mut KvCache, tokens: &[u32], all_logits: bool) -> Result<()> {
+        let cfg = &self.config;
+        let d = &self.dispatch;
+        let w = &self.weights;
+        let n = tokens.len();
+        let p = s.pos;
+        if n == 0 {
+            bail!("forward: no tokens");
+        }
+        if p + n > s.capacity {
+            bail!(
+                "forward: {} cached + {} new positions exceed the context of {}",
+                p,
+                n,
+                s.capacity
+            );
+        }
+        let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
+        let (nh, hd) = (cfg.heads, cfg.head_dim());
+        let eps = cfg.layer_norm_eps;
+        let rows = Rows::new(n, c);
+
+        // Embedding: token rows gathered, position rows added.
+        for (i, &t) in tokens.iter().enumerate() {
+            let t = t as usize;
+            if t >= v {
+                bail!("token id {t} is outside the vocabulary of {v}");
+            }
+            s.x[i * c..(i + 1) * c].copy_from_slice(&w.wte[t * c..(t + 1) * c]);
+        }
+        d.add_inplace(&mut s.x[..n * c], &w.wpe[p * c..(p + n) * c])?;
+        let b0 = &w.blocks[0];
+        d.layernorm(
+            rows,
+            eps,
+            &s.x[..n * c],
+            Affine {
+                gamma: &b0.ln1_g,
+                beta: &b0.ln1_b,
+            },
+            LayerNormOut {
+                y: &mut s.ln[..n * c],
+                mean: &mut s.mean[..n],
+                rstd: &mut s.rstd[..n],
+            },
+        )?;
+
+        let total = p + n;
+        let scale = 1.0 / (hd as f32).sqrt();
+        for (l, b) in w.blocks.iter().enumerate() {
+            // QKV projection.
+            d.matmul(
+                &Gemm::new(n, c, 3 * c),
+                1.0,
+                &s.ln[..n * c],
+                &b.qkv_w,
+                0.0,
+                &mut s.qkv[..n * 3 * c],
+            )?;
+            d.add_bias_inplace(Rows::new(n, 3 * c), &mut s.qkv[..n * 3 * c], &b.qkv_b)?;
+            // Append keys and values to the cache.
+            for i in 0..n {
+                let row = &s.qkv[i * 3 * c..(i + 1) * 3 * c];
+                let t = p + i;
+                s.k[l][t * c..(t + 1) * c].copy_from_slice(&row[c..2 * c]);
+                s.v[l][t * c..(t + 1) * c].copy_from_slice(&row[2 * c..]);
+            }
+            // Attention, head by head.
+            for hh in 0..nh {
+                let off = hh * hd;
+                let sc = &mut s.scores[..n * total];
+                d.matmul(
+                    &Gemm::new(n, hd, total)
+                        .with_trans(false, true)
+                        .with_strides(3 * c, c, total),
+                    1.0,
+                    &s.qkv[off..],
+                    &s.k[l][off..],
+                    0.0,
+                    sc,
+                )?;
+                d.softmax_causal_inplace(Rows::new(n, total), scale, p, sc)?;
+                d.matmul(
+                    &Gemm::new(n, total, hd).with_strides(total, c, c),
+                    1.0,
+                    sc,
+                    &s.v[l][off..],
+                    0.0,
+                    &mut s.att[off..],
+                )?;
+            }
+            // Output projection, residual add and LayerNorm 2.
+            d.matmul(
+                &Gemm::new(n, c, c),
+                1.0,
+                &s.att[..n * c],
+                &b.proj_w,
+                0.0,
+                &mut s.proj[..n * c],
+            )?;
+            d.add_bias_inplace(rows, &mut s.proj[..n * c], &b.proj_b)?;
+            d.add_layernorm(
+                rows,
+                eps,
+                &s.proj[..n * c],
+                &s.x[..n * c],
+                &mut s.x2[..n * c],
+                Affine {
+                    gamma: &b.ln2_g,
+                    beta: &b.ln2_b,
+                },
+                LayerNormOut {
+                    y: &mut s.ln[..n * c],
+                    mean: &mut s.mean[..n],
+                    rstd: &mut s.rstd[..n],
+                },
+            )?;
+            std::mem::swap(&mut s.x, &mut s.x2);
+            // MLP.
+            d.matmul(
+                &Gemm::new(n, c, h),
+                1.0,
+                &s.ln[..n * c],
+                &b.fc_w,
+                0.0,
+                &mut s.fc[..n * h],
+            )?;
+            d.add_bias_inplace(Rows::new(n, h), &mut s.fc[..n * h], &b.fc_b)?;
+            d.gelu_inplace(GeluKind::Tanh, &mut s.fc[..n * h])?;
+            d.matmul(
+                &Gemm::new(n, h, c),
+                1.0,
+                &s.fc[..n * h],
+                &b.fc2_w,
+                0.0,
+                &mut s.fc2[..n * c],
+            )?;
+            d.add_bias_inplace(rows, &mut s.fc2[..n * c], &b.fc2_b)?;
+            // Residual add and the next LayerNorm (the next block's first, or the final one).
+            let (gamma, beta) = match w.blocks.get(l + 1) {
+                Some(next) => (&next.ln1_g, &next.ln1_b),
+                None => (&w.lnf_g, &w.lnf_b),
+            };
+            d.add_layernorm(
+                rows,
+                eps,
+                &s.fc2[..n * c],
+                &s.x[..n * c],
+                &mut s.x2[..n * c],
+                Affine { gamma, beta },
+                LayerNormOut {
+                    y: &mut s.ln[..n * c],
+                    mean: &mut s.mean[..n],
+                    rstd: &mut s.rstd[..n],
+                },
+            )?;
+            std::mem::swap(&mut s.x, &mut s.x2);
+        }
+        s.pos = total;
+
+        // LM head: logits = ln_f(x) · headᵀ.
+        let (first, m) = if all_logits { (0, n) } else { (n - 1, 1) };
+        d.matmul(
+            &Gemm::new(m, c, v).with_trans(false, true),
+            1.0,
+            &s.ln[first * c..n * c],
+            w.head(),
+            0.0,
+            &mut s.logits[..m * v],
+        )?;
+        Ok(())
+    }
+
+    /// Encodes `prompt`, generates `n` tokens with `sampler` and returns the new ids.
+    ///
+    /// With [`Mode::KvCache`] the prompt is prefilled in one batch and each token is one
+    /// cached row; when the cache reaches the context, its last half is prefilled again (a
+    /// sliding window that moves by half a context at a time). With [`Mode::FullRecompute`]
+    /// every token re-runs the last `context` tokens from scratch (the window slides by one).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        n: usize,
+        sampler: &mut Sampler,
+        mode: Mode,
+        mut on_token: impl FnMut(u32),
+    ) -> Result<Vec<u32>> {
+        if prompt.is_empty() {
+            bail!("generate: the prompt is empty (give at least one token)");
+        }
+        let ctx = self.config.context;
+        let mut out = Vec::with_capacity(n);
+        let mut cache = self.session();
+        match mode {
+            Mode::KvCache => {
+                // The tokens so far (for re-prefilling when the context is full).
+                let mut seq = Vec::with_capacity(prompt.len() + n);
+                seq.extend_from_slice(prompt);
+                let start = prompt.len().saturating_sub(ctx);
+                let mut logits = self.prefill(&mut cache, &seq[start..]).context("prefill")?;
+                while out.len() < n {
+                    let t = sampler.sample(logits);
+                    out.push(t);
+                    seq.push(t);
+                    on_token(t);
+                    if out.len() == n {
+                        break;
+                    }
+                    if cache.len() >= ctx {
+                        // Context full: keep the last half and prefill it again in one batch.
+                        cache.reset();
+                        let keep = (ctx / 2).max(1);
+                        logits = self.prefill(&mut cache, &seq[seq.len() - keep..])?;
+                    } else {
+                        logits = self.decode(&mut cache, t)?;
+                    }
+                }
+            }
+            Mode::FullRecompute => {
+                let mut seq = prompt.to_vec();
+                for _ in 0..n {
+                    let start = seq.len().saturating_sub(ctx);
+                    cache.reset();
+                    let logits = self.prefill(&mut cache, &seq[start..])?;
+                    let t = sampler.sample(logits);
+                    seq.push(t);
+                    out.push(t);
+                    on_token(t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The exact number of parameters.
+    pub fn param_count(&self) -> usize {
+        self.weights.len()
+    }
+}
