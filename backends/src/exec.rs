@@ -12,7 +12,6 @@ use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::matmul::{Gemm, MatMulFn};
 use kernels::{check_eq, KernelError, Result, Rows};
-use rayon::prelude::*;
 use std::marker::PhantomData;
 use std::ops::Range;
 
@@ -64,9 +63,9 @@ impl<'a> Disjoint<'a> {
     }
 }
 
-/// Runs `f` on `whole`, or on parts of it (starts aligned to `align`) in the pool of
-/// `threads` workers when `split` is true; the first error wins. The single-threaded path
-/// allocates nothing.
+/// Runs `f` on `whole`, or on `threads` parts of it (inner starts aligned to `align`) in the
+/// rayon pool of that size when `split` is true; the first error wins. Neither path
+/// allocates: the parts are formed by recursive `rayon::join`, whose jobs live on the stack.
 fn run_parts<F>(threads: usize, whole: Range<usize>, align: usize, split: bool, f: F) -> Result<()>
 where
     F: Fn(Range<usize>) -> Result<()> + Sync + Send,
@@ -74,11 +73,24 @@ where
     if threads <= 1 || !split {
         return f(whole);
     }
-    let parts: Vec<Range<usize>> = threads::split(whole.len(), threads, align)
-        .into_iter()
-        .map(|r| r.start + whole.start..r.end + whole.start)
-        .collect();
-    threads::pool(threads).install(|| parts.into_par_iter().try_for_each(&f))
+    threads::pool(threads).install(|| join_parts(whole, threads, align.max(1), &f))
+}
+
+/// Splits `whole` into `parts` pieces by halving, running the halves with `rayon::join`.
+fn join_parts<F>(whole: Range<usize>, parts: usize, align: usize, f: &F) -> Result<()>
+where
+    F: Fn(Range<usize>) -> Result<()> + Sync + Send,
+{
+    let left = parts / 2;
+    let mid = whole.start + (whole.len() * left / parts.max(1)).div_ceil(align) * align;
+    if parts <= 1 || left == 0 || mid <= whole.start || mid >= whole.end {
+        return f(whole);
+    }
+    let (a, b) = rayon::join(
+        || join_parts(whole.start..mid, left, align, f),
+        || join_parts(mid..whole.end, parts - left, align, f),
+    );
+    a.and(b)
 }
 
 /// `C = α·op(A)·op(B) + β·C` with `threads` threads; scratch by `memory`.
