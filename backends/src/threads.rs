@@ -37,16 +37,3 @@ pub fn pool(threads: usize) -> &'static rayon::ThreadPool {
     pools.push((threads, p));
     p
 }
-
-/// Splits `0..total` into at most `parts` contiguous ranges whose starts are multiples of
-/// `align` (except that the last may be short).
-pub fn split(total: usize, parts: usize, align: usize) -> Vec<std::ops::Range<usize>> {
-    let align = align.max(1);
-    let parts = parts.max(1);
-    let per = total.div_ceil(parts).div_ceil(align) * align;
-    let per = per.max(align);
-    (0..total)
-        .step_by(per)
-        .map(|s| s..(s + per).min(total))
-        .collect()
-}
