@@ -1,0 +1,470 @@
+//! Two profiles side by side: per scope old, new, delta, delta % and a status, noise-aware.
+//!
+//! The figure compared is each scope's **median time per call**. A change is judged only
+//! when it is
+//! 1. larger than the scope threshold (percent of the old median), and
+//! 2. outside the measured spread of *both* runs: the new median lies outside the old run's
+//!    noise band and the old median outside the new run's. A run's band is its median ±
+//!    [`NOISE_MADS`] × MAD (median absolute deviation of the calls), clipped to the calls'
+//!    [min, max]: robust to one preempted call, which min/max alone is not.
+//!
+//! A scope with a single call in either run has no measured spread, so it is shown but not
+//! judged (status `unchanged`, with a note). The run's total wall time is judged against the
+//! total threshold alone. Everything (times, machines, parameters) comes from the files.
+
+use crate::plot::{self, Bar, BarKind};
+use crate::profile::{plain, Profile};
+use crate::report::{fmt_ns, fmt_pct, markdown_table};
+use anyhow::Result;
+use std::path::Path;
+
+/// Half-width of a run's noise band, in MADs of its calls.
+pub const NOISE_MADS: f64 = 3.0;
+
+/// The noise band of a scope: median ± [`NOISE_MADS`]·MAD, clipped to [min, max].
+pub fn band(s: &crate::scope::ScopeStats) -> (f64, f64) {
+    let half = NOISE_MADS * s.mad_ns;
+    (
+        (s.median_ns - half).max(s.min_ns as f64),
+        (s.median_ns + half).min(s.max_ns as f64),
+    )
+}
+
+/// Thresholds in percent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// A scope regresses (or improves) only beyond this change of its median, in percent.
+    pub scope_pct: f64,
+    /// The run's total wall time regresses beyond this change, in percent.
+    pub total_pct: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            scope_pct: 5.0,
+            total_pct: 10.0,
+        }
+    }
+}
+
+/// The verdict on one scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Improved,
+    Regressed,
+    Unchanged,
+    /// Only in the new run.
+    Added,
+    /// Only in the old run.
+    Removed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Improved => "improved",
+            Status::Regressed => "regressed",
+            Status::Unchanged => "unchanged",
+            Status::Added => "added",
+            Status::Removed => "removed",
+        }
+    }
+}
+
+/// One row of the comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub scope: String,
+    pub old_calls: u64,
+    pub new_calls: u64,
+    /// Median per call, ns (None when absent from that run).
+    pub old_ns: Option<f64>,
+    pub new_ns: Option<f64>,
+    pub delta_ns: f64,
+    /// Delta over the old median, in percent (NaN when not comparable).
+    pub delta_pct: f64,
+    pub status: Status,
+    /// Why the status is what it is, when that is not obvious (noise, single call).
+    pub note: String,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub old_name: String,
+    pub new_name: String,
+    pub thresholds: Thresholds,
+    pub rows: Vec<Row>,
+    /// The total wall time row.
+    pub total: Row,
+    /// Plain warnings about what differs between the runs besides the code (machine,
+    /// parameters, generator).
+    pub notes: Vec<String>,
+    pub old_when: String,
+    pub new_when: String,
+    pub old_machine: String,
+    pub new_machine: String,
+}
+
+/// Judges one figure pair. `spread` is `Some((old_lo, old_hi, new_lo, new_hi))`, the two
+/// runs' noise bands, when both runs measured a spread.
+pub fn judge(
+    old: f64,
+    new: f64,
+    spread: Option<(f64, f64, f64, f64)>,
+    threshold_pct: f64,
+) -> (Status, String) {
+    let delta = new - old;
+    let pct = if old > 0.0 {
+        100.0 * delta / old
+    } else {
+        f64::NAN
+    };
+    if !pct.is_finite() {
+        return (Status::Unchanged, "old time is zero: not judged".into());
+    }
+    if pct.abs() <= threshold_pct {
+        return (Status::Unchanged, String::new());
+    }
+    match spread {
+        None => (
+            Status::Unchanged,
+            "single call: no spread measured, not judged".into(),
+        ),
+        Some((omin, omax, nmin, nmax)) => {
+            let in_old = new >= omin && new <= omax;
+            let in_new = old >= nmin && old <= nmax;
+            if in_old || in_new {
+                (
+                    Status::Unchanged,
+                    format!(
+                        "within the noise band of the {} run",
+                        if in_old { "old" } else { "new" }
+                    ),
+                )
+            } else if delta > 0.0 {
+                (Status::Regressed, String::new())
+            } else {
+                (Status::Improved, String::new())
+            }
+        }
+    }
+}
+
+/// Compares `old` with `new`; `old_name` and `new_name` label them (usually file paths).
+pub fn compare(
+    old: &Profile,
+    new: &Profile,
+    old_name: &str,
+    new_name: &str,
+    t: Thresholds,
+) -> Comparison {
+    let mut rows = Vec::new();
+    for n in &new.scopes {
+        let row = match old.scope(&n.name) {
+            Some(o) => {
+                let spread = (o.calls >= 2 && n.calls >= 2).then(|| {
+                    let ((olo, ohi), (nlo, nhi)) = (band(o), band(n));
+                    (olo, ohi, nlo, nhi)
+                });
+                let (status, note) = judge(o.median_ns, n.median_ns, spread, t.scope_pct);
+                Row {
+                    scope: n.name.clone(),
+                    old_calls: o.calls,
+                    new_calls: n.calls,
+                    old_ns: Some(o.median_ns),
+                    new_ns: Some(n.median_ns),
+                    delta_ns: n.median_ns - o.median_ns,
+                    delta_pct: pct(o.median_ns, n.median_ns),
+                    status,
+                    note,
+                }
+            }
+            None => Row {
+                scope: n.name.clone(),
+                old_calls: 0,
+                new_calls: n.calls,
+                old_ns: None,
+                new_ns: Some(n.median_ns),
+                delta_ns: 0.0,
+                delta_pct: f64::NAN,
+                status: Status::Added,
+                note: "only in the new run".into(),
+            },
+        };
+        rows.push(row);
+    }
+    for o in &old.scopes {
+        if new.scope(&o.name).is_none() {
+            rows.push(Row {
+                scope: o.name.clone(),
+                old_calls: o.calls,
+                new_calls: 0,
+                old_ns: Some(o.median_ns),
+                new_ns: None,
+                delta_ns: 0.0,
+                delta_pct: f64::NAN,
+                status: Status::Removed,
+                note: "only in the old run".into(),
+            });
+        }
+    }
+    let (ow, nw) = (old.wall_ns as f64, new.wall_ns as f64);
+    let (tstatus, tnote) = {
+        let p = pct(ow, nw);
+        if !p.is_finite() {
+            (Status::Unchanged, "old wall time is zero".to_string())
+        } else if p > t.total_pct {
+            (Status::Regressed, String::new())
+        } else if p < -t.total_pct {
+            (Status::Improved, String::new())
+        } else {
+            (Status::Unchanged, String::new())
+        }
+    };
+    let total = Row {
+        scope: "total (wall time)".into(),
+        old_calls: 1,
+        new_calls: 1,
+        old_ns: Some(ow),
+        new_ns: Some(nw),
+        delta_ns: nw - ow,
+        delta_pct: pct(ow, nw),
+        status: tstatus,
+        note: tnote,
+    };
+
+    let mut notes = Vec::new();
+    if old.machine.fingerprint != new.machine.fingerprint {
+        notes.push(format!(
+            "The runs come from different machines: old on {} ({} threads, fingerprint {}), new on {} ({} threads, fingerprint {}). Deltas mix machine and code differences.",
+            old.machine.cpu,
+            old.machine.threads,
+            old.machine.fingerprint,
+            new.machine.cpu,
+            new.machine.threads,
+            new.machine.fingerprint
+        ));
+    }
+    let mut keys: Vec<&String> = old.parameters.keys().chain(new.parameters.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (a, b) = (old.parameters.get(k), new.parameters.get(k));
+        if a != b {
+            let show = |v: Option<&serde_json::Value>| v.map_or("(absent)".to_string(), plain);
+            notes.push(format!(
+                "Parameter `{k}` differs: old {}, new {}.",
+                show(a),
+                show(b)
+            ));
+        }
+    }
+    if old.allocations_counted != new.allocations_counted {
+        notes.push("Only one of the runs counted allocations.".into());
+    }
+    if old.generator != new.generator {
+        notes.push(format!(
+            "Written by different tools: old {} {}, new {} {}.",
+            old.generator.name, old.generator.version, new.generator.name, new.generator.version
+        ));
+    }
+    Comparison {
+        old_name: old_name.into(),
+        new_name: new_name.into(),
+        thresholds: t,
+        rows,
+        total,
+        notes,
+        old_when: old.timestamp.clone(),
+        new_when: new.timestamp.clone(),
+        old_machine: old.machine.cpu.clone(),
+        new_machine: new.machine.cpu.clone(),
+    }
+}
+
+fn pct(old: f64, new: f64) -> f64 {
+    if old > 0.0 {
+        100.0 * (new - old) / old
+    } else {
+        f64::NAN
+    }
+}
+
+impl Comparison {
+    /// Scopes (and the total) that regressed beyond their thresholds.
+    pub fn regressions(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .chain(std::iter::once(&self.total))
+            .filter(|r| r.status == Status::Regressed)
+            .collect()
+    }
+
+    /// Whether anything regressed beyond its threshold (the exit code is 1 then).
+    pub fn regressed(&self) -> bool {
+        !self.regressions().is_empty()
+    }
+
+    fn count(&self, s: Status) -> usize {
+        self.rows.iter().filter(|r| r.status == s).count()
+    }
+
+    /// The report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("# Profile comparison\n\n");
+        s.push_str(&format!(
+            "- old: `{}` ({}, {})\n- new: `{}` ({}, {})\n- thresholds: scope {}%, total {}%; a change inside either run's noise band (median ± {}·MAD of the calls) counts as unchanged\n",
+            self.old_name,
+            self.old_when,
+            self.old_machine,
+            self.new_name,
+            self.new_when,
+            self.new_machine,
+            self.thresholds.scope_pct,
+            self.thresholds.total_pct,
+            NOISE_MADS
+        ));
+        s.push_str(&format!(
+            "- scopes: {} regressed, {} improved, {} unchanged, {} added, {} removed\n",
+            self.count(Status::Regressed),
+            self.count(Status::Improved),
+            self.count(Status::Unchanged),
+            self.count(Status::Added),
+            self.count(Status::Removed)
+        ));
+        s.push_str(&format!(
+            "- total wall time: {} → {} ({}), {}\n",
+            fmt_ns(self.total.old_ns.unwrap_or(0.0)),
+            fmt_ns(self.total.new_ns.unwrap_or(0.0)),
+            fmt_pct(self.total.delta_pct),
+            self.total.status.name()
+        ));
+        s.push_str(&format!("\n**Verdict: {}**\n", self.verdict()));
+        if !self.notes.is_empty() {
+            s.push_str("\n## Differences besides the code\n\n");
+            for n in &self.notes {
+                s.push_str(&format!("- {n}\n"));
+            }
+        }
+        s.push_str("\n## Scopes (median time per call)\n\n");
+        let mut table = vec![vec![
+            "scope".to_string(),
+            "calls".into(),
+            "old".into(),
+            "new".into(),
+            "delta".into(),
+            "delta %".into(),
+            "status".into(),
+            "note".into(),
+        ]];
+        for r in self.rows.iter().chain(std::iter::once(&self.total)) {
+            table.push(vec![
+                r.scope.clone(),
+                if r.old_calls == r.new_calls {
+                    r.new_calls.to_string()
+                } else {
+                    format!("{}→{}", r.old_calls, r.new_calls)
+                },
+                r.old_ns.map_or("-".into(), fmt_ns),
+                r.new_ns.map_or("-".into(), fmt_ns),
+                if r.old_ns.is_some() && r.new_ns.is_some() {
+                    fmt_ns(r.delta_ns)
+                } else {
+                    "-".into()
+                },
+                fmt_pct(r.delta_pct),
+                if r.status == Status::Regressed {
+                    "**regressed**".into()
+                } else {
+                    r.status.name().into()
+                },
+                r.note.clone(),
+            ]);
+        }
+        s.push_str(&markdown_table(&table));
+        s
+    }
+
+    /// One line: what the exit code says.
+    pub fn verdict(&self) -> String {
+        let regs = self.regressions();
+        if regs.is_empty() {
+            "no regression beyond the thresholds".into()
+        } else {
+            format!(
+                "REGRESSION in {}",
+                regs.iter()
+                    .map(|r| format!("{} ({})", r.scope, fmt_pct(r.delta_pct)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+
+    /// A short terminal summary.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "compare {} -> {}: {} regressed, {} improved, {} unchanged; total {} ({})\n",
+            self.old_name,
+            self.new_name,
+            self.count(Status::Regressed),
+            self.count(Status::Improved),
+            self.count(Status::Unchanged),
+            fmt_pct(self.total.delta_pct),
+            self.total.status.name()
+        );
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        let mut changed: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| matches!(r.status, Status::Regressed | Status::Improved))
+            .collect();
+        changed.sort_by(|a, b| b.delta_pct.abs().total_cmp(&a.delta_pct.abs()));
+        for r in changed.iter().take(10) {
+            s.push_str(&format!(
+                "  {:<9} {:<40} {} -> {} ({})\n",
+                r.status.name(),
+                r.scope,
+                fmt_ns(r.old_ns.unwrap_or(0.0)),
+                fmt_ns(r.new_ns.unwrap_or(0.0)),
+                fmt_pct(r.delta_pct)
+            ));
+        }
+        s.push_str(&format!("verdict: {}\n", self.verdict()));
+        s
+    }
+
+    /// An SVG bar chart of the `n` largest changes (by |delta %|).
+    pub fn svg(&self, path: &Path, n: usize) -> Result<()> {
+        let mut rows: Vec<&Row> = self
+            .rows
+            .iter()
+            .chain(std::iter::once(&self.total))
+            .filter(|r| r.delta_pct.is_finite())
+            .collect();
+        rows.sort_by(|a, b| b.delta_pct.abs().total_cmp(&a.delta_pct.abs()));
+        let bars: Vec<Bar> = rows
+            .iter()
+            .take(n)
+            .map(|r| Bar {
+                label: format!("{} ({})", r.scope, r.status.name()),
+                value: r.delta_pct,
+                kind: match r.status {
+                    Status::Regressed => BarKind::Bad,
+                    Status::Improved => BarKind::Good,
+                    _ => BarKind::Neutral,
+                },
+            })
+            .collect();
+        plot::bar_chart(
+            path,
+            &format!("Largest changes: {} vs {}", self.new_name, self.old_name),
+            "change of median time per call, % (red: regressed, green: improved, grey: unchanged)",
+            &bars,
+        )
+    }
+}

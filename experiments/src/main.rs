@@ -1,0 +1,352 @@
+//! `experiments`: profiles, comparisons and memory studies of the kernel harness.
+//! Run `experiments --help` (or `cargo run --release -p experiments -- --help`).
+
+use anyhow::{Context, Result};
+use backends::{Dispatcher, LoadOptions};
+use clap::{Args, Parser, Subcommand};
+use experiments::{alloc_counter, compare, crossover, memory, profile};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
+
+/// Profiles and studies of the kernel harness.
+///
+/// Every study runs the ops through a dispatcher, the same path applications use: by default
+/// the dispatch table embedded in `backends`, or a tuned table given with `--dispatch`
+/// (written by `cargo run --release -p autotune`). Build with `--release`: debug timings mean
+/// little.
+///
+/// Typical use:
+///   experiments profile --out runs/base.json           # profile the study's scenarios
+///   experiments profile --out runs/new.json            # ... again after a change
+///   experiments compare runs/base.json runs/new.json   # exit code 1 on a regression
+///   experiments memory | alloc | crossover             # the memory studies
+#[derive(Parser, Debug)]
+#[command(name = "experiments", version, about, long_about, verbatim_doc_comment)]
+struct Cli {
+    /// Dispatch table to load (JSON from the autotuner) instead of the embedded default.
+    #[arg(long, global = true, value_name = "PATH")]
+    dispatch: Option<PathBuf>,
+    /// Load a dispatch table tuned on another machine (with a warning).
+    #[arg(long, global = true)]
+    allow_foreign: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the study's scenarios as named scopes and write a profile (JSON + Markdown).
+    ///
+    /// Scenarios: MatMul 64/128/256/512 (warm-up, then 3 calls), GELU 1K–1M and Softmax
+    /// 64 rows × 256–2048 columns (warm-up, then 5), TensorAdd 10,000 and BroadcastAdd
+    /// 100×100 (warm-up, then 5). Each scenario is a scope with `setup`, `warmup` and `run`
+    /// children. The models' small and medium presets: `create` (3×), then `inference`
+    /// (10-token prompt, 25 tokens; a warm-up, then 3) split into `prefill` and `decode`. Per scope: calls, total and self time, mean/median/min/max/MAD per call,
+    /// share of wall time, heap allocations. Prints the hot-path table.
+    #[command(verbatim_doc_comment)]
+    Profile(ProfileArgs),
+    /// Compare two profiles: per scope old, new, delta, status; exit 1 on a regression.
+    ///
+    /// The figure compared is each scope's median time per call. A scope regresses when it
+    /// got slower by more than --scope-threshold percent AND its new median lies outside the
+    /// old run's noise band AND the old median outside the new run's (the noise rule; a band
+    /// is median ± 3·MAD of the calls, within [min, max]). Scopes with one call have no
+    /// spread and are shown but not judged. The total wall time
+    /// regresses beyond --total-threshold percent. Differences in machine or parameters are
+    /// stated in the report.
+    ///
+    /// Exit codes: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file).
+    #[command(verbatim_doc_comment)]
+    Compare(CompareArgs),
+    /// Pooled vs direct vs in-place buffers per op, and fused add_layernorm vs Add then
+    /// LayerNorm: time and allocations per iteration.
+    Memory(MemoryArgs),
+    /// Allocations per iteration and samples/s of the MatMul backward (128×256 @ 256×128,
+    /// 100 iterations), a three-MatMul training chain (batch 32, hidden 256, 50 steps) and a
+    /// training step of the small model, through the selected dispatcher and pooled/direct
+    /// forms of one implementation.
+    Alloc(AllocArgs),
+    /// Sweep MatMul n = 16…1024 with pooled/direct memory × one/all threads, show where each
+    /// wins, and check that the dispatcher picks the winner (or within noise) at every size.
+    Crossover(CrossoverArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProfileArgs {
+    /// Where to write the JSON profile; the Markdown goes beside it (.md).
+    #[arg(long, default_value = "profile.json", value_name = "PATH")]
+    out: PathBuf,
+    /// Only the small scenarios (a few seconds even in a debug build): for tests and smoke runs.
+    #[arg(long)]
+    quick: bool,
+    /// Comma-separated scenario names or prefixes, e.g. `matmul,gelu_1k` (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    scenarios: Vec<String>,
+    /// Measured calls per scenario (default: 3 for MatMul, 5 for the others).
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Rows of the hot-path table printed at the end.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// The baseline profile (JSON written by `experiments profile`).
+    old: PathBuf,
+    /// The profile to judge.
+    new: PathBuf,
+    /// Per-scope threshold in percent.
+    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
+    scope_threshold: f64,
+    /// Threshold for the total wall time in percent.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT")]
+    total_threshold: f64,
+    /// Write the Markdown report here (default: not written; the summary is printed).
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Write an SVG bar chart of the largest changes here.
+    #[arg(long, value_name = "PATH")]
+    svg: Option<PathBuf>,
+    /// Bars in the chart.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    bars: usize,
+}
+
+#[derive(Args, Debug)]
+struct MemoryArgs {
+    /// Implementation to study (`avx2`, `gemm`, ...; default: the dispatcher's choice per op).
+    #[arg(long = "impl", value_name = "NAME")]
+    implementation: Option<String>,
+    /// Timed iterations per figure.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    iters: usize,
+    /// Also write the Markdown here.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct AllocArgs {
+    /// MatMul implementation of the pooled/direct rows (default: the fastest single-threaded
+    /// one, by a short race at n = 128).
+    #[arg(long = "impl", value_name = "NAME")]
+    implementation: Option<String>,
+    /// Threads of the pooled/direct rows.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
+    /// Timed training steps of the small model.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    model_steps: usize,
+    /// Also write the Markdown here.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct CrossoverArgs {
+    /// MatMul implementation whose memory × threads forms are compared (default: the fastest
+    /// single-threaded one, by a short race at n = 128).
+    #[arg(long = "impl", value_name = "NAME")]
+    implementation: Option<String>,
+    /// Comma-separated sizes n (default: 16,24,32,48,64,96,128,192,256,384,512,768,1024).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    sizes: Vec<usize>,
+    /// Time budget per size in milliseconds (all variants together; at least 3 rounds).
+    #[arg(long, default_value_t = 600, value_name = "MS")]
+    budget_ms: u64,
+    /// Smallest noise band in percent: a pick this close to the winner counts as OK.
+    #[arg(long, default_value_t = 3.0, value_name = "PCT")]
+    tolerance: f64,
+    /// Also write the Markdown here.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Write an SVG plot (GFLOP/s against n) here.
+    #[arg(long, value_name = "PATH")]
+    svg: Option<PathBuf>,
+}
+
+fn dispatcher(cli: &Cli) -> Result<(Dispatcher, String)> {
+    match &cli.dispatch {
+        None => Ok((Dispatcher::embedded().clone(), "embedded".into())),
+        Some(p) => {
+            let opts = LoadOptions {
+                allow_foreign: cli.allow_foreign,
+            };
+            let d = Dispatcher::from_file(p, opts)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("loading the dispatch table {}", p.display()))?;
+            Ok((d, p.display().to_string()))
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
+    let mut all = profile::op_scenarios();
+    all.extend(experiments::model_study::scenarios());
+    if a.list {
+        for s in &all {
+            println!(
+                "{:<22} {:?}, {} runs{}",
+                s.name,
+                s.work,
+                s.runs,
+                if s.quick { " (quick)" } else { "" }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let chosen: Vec<profile::Scenario> = all
+        .into_iter()
+        .filter(|s| (!a.quick || s.quick) && profile::selected(&s.name, &a.scenarios))
+        .collect();
+    if chosen.is_empty() {
+        anyhow::bail!(
+            "no scenario matches {:?}{} (see `experiments profile --list`)",
+            a.scenarios,
+            if a.quick { " with --quick" } else { "" }
+        );
+    }
+    let (d, name) = dispatcher(cli)?;
+    let opts = profile::Options {
+        quick: a.quick,
+        filter: a.scenarios.clone(),
+        runs: a.runs,
+        dispatch: name,
+    };
+    let p = profile::run(&chosen, &d, &opts)?;
+    let md = p.write(&a.out)?;
+    println!(
+        "Hot path (by self time), wall time {}:\n",
+        experiments::report::fmt_ns(p.wall_ns as f64)
+    );
+    print!("{}", p.hot_path(a.top));
+    println!("\nwrote {} and {}", a.out.display(), md.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
+    let old = match profile::Profile::load(&a.old) {
+        Ok(p) => p,
+        Err(e) => return Ok(bad_input(e)),
+    };
+    let new = match profile::Profile::load(&a.new) {
+        Ok(p) => p,
+        Err(e) => return Ok(bad_input(e)),
+    };
+    let t = compare::Thresholds {
+        scope_pct: a.scope_threshold,
+        total_pct: a.total_threshold,
+    };
+    let c = compare::compare(
+        &old,
+        &new,
+        &a.old.display().to_string(),
+        &a.new.display().to_string(),
+        t,
+    );
+    print!("{}", c.summary());
+    if let Some(out) = &a.out {
+        write(out, &c.markdown())?;
+        println!("wrote {}", out.display());
+    }
+    if let Some(svg) = &a.svg {
+        c.svg(svg, a.bars)?;
+        println!("wrote {}", svg.display());
+    }
+    Ok(if c.regressed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn bad_input(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(2)
+}
+
+fn resolve_impl(given: &Option<String>) -> Result<String> {
+    match given {
+        Some(i) => Ok(i.clone()),
+        None => crossover::fastest_implementation(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Profile(a) => run_profile(&cli, a),
+        Command::Compare(a) => run_compare(a),
+        Command::Memory(a) => (|| {
+            let (d, _) = dispatcher(&cli)?;
+            let md = memory::memory_study(&d, a.implementation.as_deref(), a.iters)?;
+            print!("{md}");
+            if let Some(out) = &a.out {
+                write(out, &md)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Command::Alloc(a) => (|| {
+            let (d, _) = dispatcher(&cli)?;
+            let imp = resolve_impl(&a.implementation)?;
+            let mut extra = vec![experiments::model_study::training_step(a.model_steps)?];
+            let md = memory::alloc_study(&d, &imp, a.threads, &mut extra)?;
+            print!("{md}");
+            if let Some(out) = &a.out {
+                write(out, &md)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Command::Crossover(a) => (|| {
+            let (d, name) = dispatcher(&cli)?;
+            let opts = crossover::Options {
+                sizes: if a.sizes.is_empty() {
+                    crossover::SIZES.to_vec()
+                } else {
+                    a.sizes.clone()
+                },
+                implementation: a.implementation.clone(),
+                budget: Duration::from_millis(a.budget_ms),
+                tolerance_pct: a.tolerance,
+            };
+            let sweep = crossover::run(&d, &opts, &name)?;
+            let md = sweep.markdown();
+            print!("{md}");
+            println!();
+            for line in sweep.verdicts() {
+                println!("{line}");
+            }
+            if let Some(out) = &a.out {
+                write(out, &md)?;
+            }
+            if let Some(svg) = &a.svg {
+                sweep.svg(svg)?;
+                println!("wrote {}", svg.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        })(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

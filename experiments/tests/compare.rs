@@ -1,0 +1,322 @@
+//! The comparison: its rules on synthetic profiles, the end-to-end slowed-variant check
+//! through the binary, and bad input.
+
+use backends::machine::Machine;
+use experiments::compare::{compare, judge, Status, Thresholds};
+use experiments::profile::{Generator, Profile, FORMAT, VERSION};
+use experiments::scope::ScopeStats;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scope(name: &str, calls: u64, median: f64, min: u64, max: u64, mad: f64) -> ScopeStats {
+    ScopeStats {
+        name: name.into(),
+        parent: None,
+        depth: 0,
+        calls,
+        total_ns: (median * calls as f64) as u64,
+        self_ns: (median * calls as f64) as u64,
+        mean_ns: median,
+        median_ns: median,
+        min_ns: min,
+        max_ns: max,
+        mad_ns: mad,
+        share: 0.1,
+        self_share: 0.1,
+        allocs: 1,
+        alloc_bytes: 64,
+        self_allocs: 1,
+        self_alloc_bytes: 64,
+    }
+}
+
+fn profile(scopes: Vec<ScopeStats>, wall_ns: u64) -> Profile {
+    Profile {
+        format: FORMAT.into(),
+        version: VERSION,
+        generator: Generator {
+            name: "test".into(),
+            version: "0".into(),
+        },
+        timestamp: "2026-01-01T00:00:00Z".into(),
+        machine: Machine::detect(),
+        parameters: serde_json::Map::new(),
+        wall_ns,
+        allocations_counted: true,
+        scopes,
+    }
+}
+
+fn status_of(p: &experiments::compare::Comparison, name: &str) -> Status {
+    p.rows.iter().find(|r| r.scope == name).unwrap().status
+}
+
+#[test]
+fn judge_applies_threshold_then_noise() {
+    // Below the threshold: unchanged whatever the spread.
+    assert_eq!(judge(100.0, 104.0, None, 5.0).0, Status::Unchanged);
+    // Beyond it, outside both bands: regressed / improved.
+    let tight = Some((99.0, 101.0, 119.0, 121.0));
+    assert_eq!(judge(100.0, 120.0, tight, 5.0).0, Status::Regressed);
+    assert_eq!(
+        judge(100.0, 80.0, Some((99.0, 101.0, 79.0, 81.0)), 5.0).0,
+        Status::Improved
+    );
+    // Inside the old run's band, or the old median inside the new run's: unchanged.
+    let (s, note) = judge(100.0, 120.0, Some((80.0, 125.0, 119.0, 121.0)), 5.0);
+    assert_eq!(s, Status::Unchanged);
+    assert!(note.contains("old"), "{note}");
+    let (s, note) = judge(100.0, 120.0, Some((99.0, 101.0, 95.0, 130.0)), 5.0);
+    assert_eq!(s, Status::Unchanged);
+    assert!(note.contains("new"), "{note}");
+    // A single call has no spread: shown, not judged.
+    let (s, note) = judge(100.0, 300.0, None, 5.0);
+    assert_eq!(s, Status::Unchanged);
+    assert!(note.contains("single call"), "{note}");
+    // A zero baseline cannot give a percentage.
+    assert_eq!(judge(0.0, 10.0, tight, 5.0).0, Status::Unchanged);
+}
+
+#[test]
+fn compare_flags_regressions_beyond_thresholds_and_noise() {
+    let old = profile(
+        vec![
+            scope("a/run", 5, 1000.0, 990, 1010, 5.0),
+            scope("b/run", 5, 1000.0, 900, 1500, 200.0), // noisy
+            scope("c/run", 5, 1000.0, 990, 1010, 5.0),
+            scope("d", 1, 1000.0, 1000, 1000, 0.0),
+            scope("gone", 3, 10.0, 10, 10, 0.0),
+        ],
+        1_000_000,
+    );
+    let new = profile(
+        vec![
+            scope("a/run", 5, 1200.0, 1190, 1210, 5.0), // +20%, clean: regressed
+            scope("b/run", 5, 1200.0, 1100, 1300, 50.0), // +20% but inside b's old band
+            scope("c/run", 5, 800.0, 790, 810, 5.0),    // −20%: improved
+            scope("d", 1, 3000.0, 3000, 3000, 0.0),     // single call: not judged
+            scope("fresh", 3, 10.0, 10, 10, 0.0),
+        ],
+        1_050_000,
+    );
+    let c = compare(&old, &new, "old.json", "new.json", Thresholds::default());
+    assert_eq!(status_of(&c, "a/run"), Status::Regressed);
+    assert_eq!(status_of(&c, "b/run"), Status::Unchanged);
+    assert_eq!(status_of(&c, "c/run"), Status::Improved);
+    assert_eq!(status_of(&c, "d"), Status::Unchanged);
+    assert_eq!(status_of(&c, "fresh"), Status::Added);
+    assert_eq!(status_of(&c, "gone"), Status::Removed);
+    assert_eq!(c.total.status, Status::Unchanged); // +5% < 10%
+    assert!(c.regressed());
+    let a = c.rows.iter().find(|r| r.scope == "a/run").unwrap();
+    assert!((a.delta_pct - 20.0).abs() < 1e-9);
+    assert!((a.delta_ns - 200.0).abs() < 1e-9);
+    let md = c.markdown();
+    assert!(
+        md.contains("**regressed**") && md.contains("REGRESSION in a/run"),
+        "{md}"
+    );
+
+    // A higher scope threshold lets a/run pass; the total threshold is separate.
+    let lenient = Thresholds {
+        scope_pct: 25.0,
+        total_pct: 4.0,
+    };
+    let c = compare(&old, &new, "old.json", "new.json", lenient);
+    assert_eq!(status_of(&c, "a/run"), Status::Unchanged);
+    assert_eq!(c.total.status, Status::Regressed);
+    assert!(c.regressed());
+
+    // Identical profiles: nothing changes, exit code would be 0.
+    let c = compare(&old, &old, "old.json", "old.json", Thresholds::default());
+    assert!(!c.regressed());
+    assert!(c.rows.iter().all(|r| r.status == Status::Unchanged));
+    assert!(c.notes.is_empty(), "{:?}", c.notes);
+}
+
+#[test]
+fn compare_says_when_machines_or_parameters_differ() {
+    let old = profile(vec![scope("a", 3, 10.0, 9, 11, 1.0)], 100);
+    let mut new = old.clone();
+    new.machine.cpu = "Some Other CPU".into();
+    new.machine.fingerprint = "x86_64-0000000000000000".into();
+    new.parameters
+        .insert("dispatch".into(), "tuned.json".into());
+    let c = compare(&old, &new, "o", "n", Thresholds::default());
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("different machines") && n.contains("Some Other CPU")),
+        "{:?}",
+        c.notes
+    );
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("`dispatch`") && n.contains("tuned.json")),
+        "{:?}",
+        c.notes
+    );
+    assert!(c.markdown().contains("different machines"));
+}
+
+#[test]
+fn svg_chart_is_written() {
+    let old = profile(vec![scope("a/run", 5, 1000.0, 990, 1010, 5.0)], 1000);
+    let new = profile(vec![scope("a/run", 5, 2000.0, 1990, 2010, 5.0)], 2000);
+    let c = compare(&old, &new, "o", "n", Thresholds::default());
+    let dir = tempdir("svg");
+    let path = dir.join("chart.svg");
+    c.svg(&path, 10).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("a/run"), "{svg}");
+}
+
+// ---- through the binary ----------------------------------------------------------------
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("experiments-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_experiments"));
+    c.env_remove(experiments::profile::SLOW_ENV);
+    c
+}
+
+fn run_profile(out: &Path, slow: Option<&str>) {
+    let mut c = bin();
+    c.args([
+        "profile",
+        "--quick",
+        "--scenarios",
+        "matmul_64,gelu_1k",
+        "--runs",
+        "7",
+        "--out",
+    ])
+    .arg(out);
+    if let Some(s) = slow {
+        c.env(experiments::profile::SLOW_ENV, s);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "profile failed: {}", text(&o));
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn run_compare(old: &Path, new: &Path, extra: &[&str]) -> Output {
+    bin()
+        .arg("compare")
+        .arg(old)
+        .arg(new)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn slowed_scope_is_flagged_and_identical_runs_pass() {
+    let dir = tempdir("e2e");
+    let (base, again, slow) = (
+        dir.join("base.json"),
+        dir.join("again.json"),
+        dir.join("slow.json"),
+    );
+    run_profile(&base, None);
+    run_profile(&again, None);
+    run_profile(&slow, Some("matmul_64"));
+
+    // The written profile is versioned and has its Markdown beside it.
+    let p = Profile::load(&base).unwrap();
+    assert_eq!((p.format.as_str(), p.version), (FORMAT, VERSION));
+    assert!(p.scope("matmul_64/run").is_some_and(|s| s.calls == 7));
+    assert!(base.with_extension("md").exists());
+
+    // The slowed scenario repeats its work 3×: flagged, exit code 1.
+    let report = dir.join("report.md");
+    let svg = dir.join("chart.svg");
+    let mut args = vec![
+        "--out",
+        report.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ];
+    let o = run_compare(&base, &slow, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("regressed") && out.contains("matmul_64/run"),
+        "{out}"
+    );
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        md.contains("| matmul_64/run") && md.contains("**regressed**"),
+        "{md}"
+    );
+    assert!(md.contains("slow_scope"), "the switch is stated: {md}");
+    assert!(svg.exists());
+
+    // The same file against itself: unchanged, exit 0.
+    let o = run_compare(&base, &base, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Two separate identical runs: exit 0. Scope timings of a debug build on a shared
+    // machine jitter, so the thresholds are wide; the slowed run above is +200%.
+    args = vec!["--scope-threshold", "60", "--total-threshold", "1000"];
+    let o = run_compare(&base, &again, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_compare(&base, &slow, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    let dir = tempdir("bad");
+    let good = dir.join("good.json");
+    std::fs::write(
+        &good,
+        serde_json::to_string(&profile(vec![scope("a", 3, 10.0, 9, 11, 1.0)], 100)).unwrap(),
+    )
+    .unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("missing.json", String::new(), "cannot read"),
+        ("garbage.json", "{ not json".into(), "not valid JSON"),
+        (
+            "other.json",
+            r#"{"format": "kernel-dispatch", "version": 1}"#.into(),
+            "not a profile",
+        ),
+        (
+            "future.json",
+            format!(r#"{{"format": "{FORMAT}", "version": 99}}"#),
+            "version 99",
+        ),
+        (
+            "partial.json",
+            format!(r#"{{"format": "{FORMAT}", "version": 1, "scopes": []}}"#),
+            "malformed profile",
+        ),
+    ];
+    for (name, content, expect) in cases {
+        let path = dir.join(name);
+        if !content.is_empty() {
+            std::fs::write(&path, content).unwrap();
+        }
+        for (old, new) in [(&path, &good), (&good, &path)] {
+            let o = run_compare(old, new, &[]);
+            let err = String::from_utf8_lossy(&o.stderr).to_string();
+            assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+            assert!(err.contains(name) && err.contains(expect), "{name}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
