@@ -1,1 +1,37 @@
-//! autotune
+//! The autotuner: measures every runnable variant of every op across sizes, chooses a
+//! strategy per op and size range, and writes the dispatch table with its report.
+//!
+//! Stages, each in its own module (criterion's split of measurement, analysis, reporting):
+//!
+//! * [`counters`]: the [`counters::CounterSource`] seam — hardware counters through
+//!   `perf-event` where the machine has a PMU, else software figures (process CPU time and
+//!   page faults) with the OS's reason recorded.
+//! * [`measure`]: one *race* — every candidate at one shape, verified against the reference,
+//!   warmed up, batched so each sample lasts long enough for the timer, sampled round-robin
+//!   (so drift hits all candidates alike), clear losers pruned early.
+//! * [`plan`]: which shapes to measure — size grids per op, model presets, bisection points.
+//! * [`select`]: the selection rule — lowest median, noise-aware tie-breaks by cache misses
+//!   then instructions, no flapping between neighbouring sizes, ranges.
+//! * [`tune`]: the whole run under a time budget, and the table it produces.
+//! * [`report`]: the Markdown report and SVG plots beside the table.
+//! * [`validate`]: a table against every fixed variant and the per-size best on held-out sizes.
+//!
+//! Invariants: the tuner never writes a table except through
+//! [`backends::table::write_atomic`] (an interrupted run leaves the previous table intact);
+//! every timed candidate has passed [`backends::problem::Problem::verify`] at that shape (or at
+//! a smaller shape of the same op when the reference is too slow to run at this one).
+
+pub mod cli;
+pub mod counters;
+pub mod measure;
+pub mod plan;
+pub mod report;
+pub mod select;
+pub mod stats;
+pub mod tune;
+pub mod validate;
+
+/// The generator name written into tables.
+pub const GENERATOR: &str = "autotune";
+/// This crate's version, written into tables.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

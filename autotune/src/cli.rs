@@ -1,0 +1,620 @@
+//! The command line: tuning (the default command), `list`, `measure`, `inspect`, `validate`,
+//! `compare`.
+
+use crate::counters::{self, Preference};
+use crate::measure::{self, RaceCtx, Settings};
+use backends::problem::Problem;
+use backends::{catalog, Bucket, Dispatcher, LoadOptions, Op, Shape};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// A failure with its exit code: 2 for bad input (arguments, files), 1 for everything else.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    pub fn run(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+type Res = Result<(), Failure>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "autotune",
+    version,
+    about = "Measure every runnable kernel variant across sizes and write a dispatch table.",
+    long_about = "Measure every runnable kernel variant of every op across sizes (hardware counters \
+where the machine has them, software counters otherwise), choose a variant per op and size range, \
+and write a dispatch table (default dispatch.json) plus its report (dispatch.md and SVG plots in \
+dispatch-report/). Without a subcommand, runs the tuning.\n\n\
+Environment: AUTOTUNE_COUNTERS=software forces the software-counter fallback; =hardware makes a \
+missing PMU an error. KERNELS_DISABLE=avx512,avx2 masks CPU features.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub tune: TuneArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tune and write the table (the default when no subcommand is given).
+    Tune(TuneArgs),
+    /// List the catalog: every variant, its op, and whether it runs on this CPU (and why not).
+    List(ListArgs),
+    /// Time every matching variant of one op at one shape, in one run.
+    Measure(MeasureArgs),
+    /// Load a table the way `models` does and print what it chooses per op and size range.
+    Inspect(InspectArgs),
+    /// Time a table's choices on held-out sizes against every fixed variant and the per-size best.
+    Validate(ValidateArgs),
+    /// Compare two tables: how often they agree where the first one's winner led clearly.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TuneArgs {
+    /// A fast run (under a minute): a coarse grid, short samples, one refinement step.
+    #[arg(long)]
+    pub quick: bool,
+    /// Wall-clock budget for measuring, in seconds (default 480, or 35 with --quick).
+    #[arg(long, value_name = "SECONDS")]
+    pub budget: Option<f64>,
+    /// Only these ops (comma-separated names, see `autotune list`).
+    #[arg(long, value_delimiter = ',', value_name = "OPS")]
+    pub ops: Vec<String>,
+    /// Only variants with these thread counts (e.g. 1,2).
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    pub threads: Vec<usize>,
+    /// Tune exactly the shapes one model preset runs (small or medium) instead of the size grid.
+    #[arg(long, value_name = "PRESET")]
+    pub model: Option<String>,
+    /// Where to write the table; the report goes beside it (PATH.md and PATH-report/).
+    #[arg(long, default_value = "dispatch.json", value_name = "PATH")]
+    pub out: PathBuf,
+    /// Seed of the random problem inputs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Largest square MatMul n in the grid (default 2048, quick 512; 4096 and beyond make the
+    /// run much longer).
+    #[arg(long, value_name = "N")]
+    pub max_square: Option<usize>,
+    /// Bisection steps where the winner changes between neighbouring sizes (default 3, quick 1,
+    /// 0 with --model so that exactly the preset's shapes are measured).
+    #[arg(long, value_name = "STEPS")]
+    pub refine: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these ops.
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// The op (see `autotune list`).
+    #[arg(long)]
+    pub op: String,
+    /// The shape: MxKxN (or N) for matmul, N for element-wise ops, ROWSxCOLS for row ops.
+    #[arg(long)]
+    pub shape: String,
+    /// Only variants whose id contains one of these comma-separated substrings.
+    #[arg(long)]
+    pub variants: Option<String>,
+    /// Only variants with these thread counts.
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Print one JSON array (variant, median_ns, spread_ns, samples, gflops or gbps, ...).
+    #[arg(long)]
+    pub json: bool,
+    /// Samples per variant.
+    #[arg(long, default_value_t = 15)]
+    pub samples: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The table file.
+    pub path: PathBuf,
+    /// Load a table tuned on another machine (with a warning).
+    #[arg(long)]
+    pub allow_foreign: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The table to validate.
+    #[arg(long, default_value = "dispatch.json")]
+    pub table: PathBuf,
+    /// Load a table tuned on another machine.
+    #[arg(long)]
+    pub allow_foreign: bool,
+    /// Only these ops.
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Only fixed variants with these thread counts.
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Fewer held-out sizes and shorter samples.
+    #[arg(long)]
+    pub quick: bool,
+    /// Wall-clock budget in seconds (default 240, quick 40).
+    #[arg(long)]
+    pub budget: Option<f64>,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The first table.
+    pub a: PathBuf,
+    /// The second table.
+    pub b: PathBuf,
+    /// Only count A's ranges whose winner led its runner-up by more than this fraction.
+    #[arg(long, default_value_t = 0.10)]
+    pub lead: f64,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => crate::tune::command(&cli.tune),
+        Some(Command::Tune(a)) => crate::tune::command(&a),
+        Some(Command::List(a)) => list(&a),
+        Some(Command::Measure(a)) => measure_cmd(&a),
+        Some(Command::Inspect(a)) => inspect(&a),
+        Some(Command::Validate(a)) => crate::validate::command(&a),
+        Some(Command::Compare(a)) => compare(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Parses op names (all ops when empty).
+pub fn parse_ops(names: &[String]) -> Result<Vec<Op>, Failure> {
+    if names.is_empty() {
+        return Ok(Op::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            Op::from_name(n.trim()).ok_or_else(|| {
+                Failure::input(format!(
+                    "unknown op `{n}`; known ops: {}",
+                    Op::ALL.map(|o| o.name()).join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Checks thread counts against the catalog's.
+pub fn parse_threads(t: &[usize]) -> Result<Option<Vec<usize>>, Failure> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let offered = backends::threads::counts();
+    for n in t {
+        if !offered.contains(n) {
+            return Err(Failure::input(format!(
+                "--threads {n}: the catalog offers thread counts {offered:?} on this machine"
+            )));
+        }
+    }
+    Ok(Some(t.to_vec()))
+}
+
+/// Opens the counter source from `AUTOTUNE_COUNTERS`.
+pub fn open_counters() -> Result<Box<dyn counters::CounterSource>, Failure> {
+    let pref = Preference::from_env().map_err(Failure::input)?;
+    counters::open(pref).map_err(|e| Failure::run(format!("hardware counters requested: {e}")))
+}
+
+/// Builds the rayon pools of every thread count now, so that pool creation never lands in a
+/// timed sample.
+pub fn warm_pools() {
+    for t in backends::threads::counts() {
+        backends::threads::pool(t).install(|| ());
+    }
+}
+
+fn list(a: &ListArgs) -> Res {
+    let ops = parse_ops(&a.ops)?;
+    let cat = catalog();
+    if a.json {
+        let rows: Vec<serde_json::Value> = cat
+            .variants()
+            .iter()
+            .filter(|v| ops.contains(&v.op))
+            .map(|v| {
+                serde_json::json!({
+                    "variant": v.id, "op": v.op.name(), "implementation": v.implementation,
+                    "memory": v.memory.name(), "threads": v.threads,
+                    "requires": v.requires.map(|f| f.name()),
+                    "runnable": v.runnable().is_ok(),
+                    "why_not": v.runnable().err(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let width = cat
+        .variants()
+        .iter()
+        .map(|v| v.id.len())
+        .max()
+        .unwrap_or(10);
+    println!(
+        "{:<width$}  {:<20} RUNS HERE",
+        "VARIANT",
+        "OP",
+        width = width
+    );
+    for v in cat.variants().iter().filter(|v| ops.contains(&v.op)) {
+        let runs = match v.runnable() {
+            Ok(()) => "yes".to_string(),
+            Err(why) => format!("no: {why}"),
+        };
+        println!(
+            "{:<width$}  {:<20} {runs}",
+            v.id,
+            v.op.name(),
+            width = width
+        );
+    }
+    println!();
+    println!(
+        "{:<20} {:>8} {:>9} {:>12}",
+        "OP", "VARIANTS", "RUNNABLE", "NOT RUNNABLE"
+    );
+    let (mut tot, mut totr) = (0, 0);
+    for op in ops {
+        let all: Vec<_> = cat.of(op).collect();
+        let r = all.iter().filter(|v| v.runnable().is_ok()).count();
+        tot += all.len();
+        totr += r;
+        println!(
+            "{:<20} {:>8} {:>9} {:>12}",
+            op.name(),
+            all.len(),
+            r,
+            all.len() - r
+        );
+    }
+    println!("{:<20} {:>8} {:>9} {:>12}", "total", tot, totr, tot - totr);
+    let m = backends::machine::Machine::detect();
+    println!(
+        "\nmachine: {} ({}), features [{}], {} threads, catalog checksum {}",
+        m.cpu,
+        m.arch,
+        m.features.join(", "),
+        m.threads,
+        cat.checksum()
+    );
+    Ok(())
+}
+
+fn measure_cmd(a: &MeasureArgs) -> Res {
+    let op = Op::from_name(a.op.trim()).ok_or_else(|| {
+        Failure::input(format!(
+            "unknown op `{}`; known ops: {}",
+            a.op,
+            Op::ALL.map(|o| o.name()).join(", ")
+        ))
+    })?;
+    let shape = Shape::parse(op, &a.shape).map_err(Failure::input)?;
+    let threads = parse_threads(&a.threads)?;
+    let cands = measure::candidates(op, a.variants.as_deref(), threads.as_deref());
+    if cands.is_empty() {
+        return Err(Failure::input(format!(
+            "no {op} variant matches `{}`",
+            a.variants.as_deref().unwrap_or("")
+        )));
+    }
+    let problem = Problem::random(op, shape, a.seed).map_err(Failure::input)?;
+    let mut source = open_counters()?;
+    warm_pools();
+    let mut settings = Settings::standard();
+    settings.prune = false;
+    settings.min_rounds = a.samples.max(1);
+    settings.base_rounds = a.samples.max(1);
+    settings.max_rounds = a.samples.max(1);
+    let far = measure::after(Duration::from_secs(3600));
+    let outcome = measure::race(
+        &problem,
+        &cands,
+        RaceCtx {
+            settings: &settings,
+            source: source.as_mut(),
+            soft_deadline: far,
+            hard_deadline: far,
+            verify: true,
+            protect: &[],
+        },
+    );
+    let is_mm = op == Op::Matmul;
+    let mut rows: Vec<_> = outcome.results.iter().collect();
+    rows.sort_by(|x, y| x.median_ns.total_cmp(&y.median_ns));
+    if a.json {
+        let mut arr = Vec::new();
+        for r in &rows {
+            let tp = measure::throughput(op, &shape, r.median_ns);
+            let mut o = serde_json::json!({
+                "variant": r.variant, "op": op.name(), "shape": shape.to_string(),
+                "median_ns": r.median_ns, "spread_ns": r.spread_ns, "samples": r.samples,
+                "batch": r.batch, "counters": r.counters,
+            });
+            o[if is_mm { "gflops" } else { "gbps" }] = serde_json::json!(tp);
+            arr.push(o);
+        }
+        for (id, why) in outcome.excluded.iter().chain(&outcome.skipped) {
+            arr.push(
+                serde_json::json!({"variant": id, "op": op.name(), "shape": shape.to_string(),
+                "median_ns": null, "spread_ns": null, "excluded": why}),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&arr).unwrap_or_default());
+    } else {
+        println!(
+            "{op} {shape} (key {} size {}), {} source",
+            shape.key().bucket.name(),
+            shape.key().size,
+            source.kind().name()
+        );
+        let w = rows.iter().map(|r| r.variant.len()).max().unwrap_or(10);
+        println!(
+            "{:<w$} {:>12} {:>10} {:>7} {:>9} {:>8}",
+            "VARIANT",
+            "MEDIAN",
+            "MAD",
+            "SAMPLES",
+            if is_mm { "GFLOP/s" } else { "GB/s" },
+            "vs best",
+            w = w
+        );
+        let best = rows.first().map(|r| r.median_ns).unwrap_or(f64::NAN);
+        for r in &rows {
+            println!(
+                "{:<w$} {:>12} {:>10} {:>7} {:>9.2} {:>7.2}×",
+                r.variant,
+                fmt_ns(r.median_ns),
+                fmt_ns(r.spread_ns),
+                r.samples,
+                measure::throughput(op, &shape, r.median_ns),
+                r.median_ns / best,
+                w = w
+            );
+        }
+        for (id, why) in &outcome.excluded {
+            println!("excluded {id}: {why}");
+        }
+        for (id, why) in &outcome.skipped {
+            println!("skipped {id}: {why}");
+        }
+    }
+    Ok(())
+}
+
+/// A duration in ns, human-readable.
+pub fn fmt_ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        "-".into()
+    } else if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// A size in the table's unit, compact (`4.2M`).
+pub fn fmt_size(s: u64) -> String {
+    if s == u64::MAX {
+        return "∞".into();
+    }
+    let f = s as f64;
+    if s < 10_000 {
+        format!("{s}")
+    } else if f < 1e6 {
+        format!("{:.1}K", f / 1e3)
+    } else if f < 1e9 {
+        format!("{:.1}M", f / 1e6)
+    } else {
+        format!("{:.1}G", f / 1e9)
+    }
+}
+
+fn inspect(a: &InspectArgs) -> Res {
+    let opts = LoadOptions {
+        allow_foreign: a.allow_foreign,
+    };
+    let table = backends::table::Table::load(&a.path).map_err(|e| Failure::input(e.to_string()))?;
+    let d = Dispatcher::from_file(&a.path, opts).map_err(|e| Failure::input(e.to_string()))?;
+    println!("table: {}", a.path.display());
+    println!(
+        "generator {} {}, created {}, machine {} ({}), counters {}{}",
+        table.generator.name,
+        table.generator.version,
+        table.created,
+        table.machine.cpu,
+        table.machine.fingerprint,
+        table.counters.source,
+        table
+            .counters
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    if table.catalog.checksum != catalog().checksum() {
+        println!(
+            "note: tuned against another catalog (checksum {} with {} variants; this build {} with {})",
+            table.catalog.checksum,
+            table.catalog.variants,
+            catalog().checksum(),
+            catalog().variants().len()
+        );
+    }
+    if d.warnings().is_empty() {
+        println!("warnings: none");
+    } else {
+        for w in d.warnings() {
+            println!("warning: {w}");
+        }
+    }
+    for op in Op::ALL {
+        let buckets: &[Bucket] = if op == Op::Matmul {
+            &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
+        } else {
+            &[Bucket::All]
+        };
+        let from_table = table.entries_of(op).count();
+        println!(
+            "\n{op}{}",
+            if from_table == 0 {
+                " (no entries in this table: the embedded default serves)"
+            } else {
+                ""
+            }
+        );
+        for &b in buckets {
+            for (lo, hi, v) in d.ranges(op, b) {
+                let ev = table
+                    .entries_of(op)
+                    .find(|e| e.bucket == b && e.variant == v.id && e.min <= hi && e.upper() >= lo);
+                let extra = ev
+                    .map(|e| {
+                        let r = e
+                            .evidence
+                            .runner_up
+                            .as_ref()
+                            .map(|r| {
+                                format!(
+                                    ", runner-up {} {:.2}×",
+                                    r.variant,
+                                    r.median_ns / e.evidence.median_ns.max(1e-9)
+                                )
+                            })
+                            .unwrap_or_default();
+                        format!(
+                            "  [{} at size {}{r}]",
+                            fmt_ns(e.evidence.median_ns),
+                            e.evidence.measured_size.map(fmt_size).unwrap_or("-".into())
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "  {:<8} {:>9} ..= {:<9} {}{extra}",
+                    b.name(),
+                    fmt_size(lo),
+                    fmt_size(hi),
+                    v.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compare(a: &CompareArgs) -> Res {
+    let ta = backends::table::Table::load(&a.a).map_err(|e| Failure::input(e.to_string()))?;
+    let tb = backends::table::Table::load(&a.b).map_err(|e| Failure::input(e.to_string()))?;
+    let (mut n, mut agree) = (0, 0);
+    for e in &ta.entries {
+        let Some(ru) = &e.evidence.runner_up else {
+            continue;
+        };
+        if ru.median_ns <= e.evidence.median_ns * (1.0 + a.lead) {
+            continue;
+        }
+        let size = e.evidence.measured_size.unwrap_or(e.min);
+        let other = tb
+            .entries
+            .iter()
+            .find(|x| x.op == e.op && x.bucket == e.bucket && x.min <= size && size <= x.upper())
+            .or_else(|| {
+                tb.entries
+                    .iter()
+                    .rfind(|x| x.op == e.op && x.bucket == e.bucket)
+            });
+        n += 1;
+        let same = other.is_some_and(|x| x.variant == e.variant);
+        if same {
+            agree += 1;
+        }
+        println!(
+            "{} {:<8} size {:>9}: A {} (lead {:.0}%), B {} {}",
+            e.op,
+            e.bucket.name(),
+            fmt_size(size),
+            e.variant,
+            (ru.median_ns / e.evidence.median_ns - 1.0) * 100.0,
+            other.map(|x| x.variant.as_str()).unwrap_or("(none)"),
+            if same { "agree" } else { "DIFFER" }
+        );
+    }
+    if n == 0 {
+        println!(
+            "no ranges in {} lead by more than {:.0}%",
+            a.a.display(),
+            a.lead * 100.0
+        );
+    } else {
+        println!(
+            "agreement: {agree}/{n} = {:.1}% of ranges whose winner led by > {:.0}%",
+            100.0 * agree as f64 / n as f64,
+            a.lead * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// Whether stderr is a terminal (progress bar) or not (plain lines).
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}

@@ -1,0 +1,5 @@
+//! `autotune`: see `autotune --help`.
+
+fn main() -> std::process::ExitCode {
+    autotune::cli::main()
+}

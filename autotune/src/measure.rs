@@ -1,0 +1,456 @@
+//! One race: every candidate variant at one shape.
+//!
+//! Each candidate is first verified against the reference ([`Problem::verify`]); a wrong one
+//! is excluded with the reason. Survivors are warmed up and calibrated so that one sample (a
+//! batch of calls) lasts at least [`Settings::sample_ns`]; then samples are taken round-robin,
+//! one per candidate per round (the order rotating), so that drift on a shared machine hits
+//! every candidate alike and figures compare as ratios within one run. After
+//! [`Settings::prune_early_rounds`] rounds a candidate slower than 1.5× the best is dropped,
+//! after [`Settings::prune_late_rounds`] one slower than 1.15×; close races (the two best
+//! within each other's noise) get extra rounds. A last, untimed pass per contender reads the
+//! counters, so counter reads never disturb the timed samples.
+//!
+//! Ops with an in-place form run in segments of a few calls with the first input restored
+//! (untimed) between segments, for every variant of the op alike: repeated in-place GELU
+//! would otherwise drive the data towards zero and denormals and time a different problem.
+
+use crate::counters::{CounterSource, Counts};
+use crate::stats::{mad, median};
+use backends::problem::Problem;
+use backends::{Memory, Op, Variant};
+use serde::{Deserialize, Serialize};
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How hard to measure.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Least duration of one sample (a batch of calls), ns.
+    pub sample_ns: f64,
+    /// Rounds every survivor gets even when the time slice is spent.
+    pub min_rounds: usize,
+    /// Rounds after which a race stops unless it is close.
+    pub base_rounds: usize,
+    /// Rounds a close race may extend to.
+    pub max_rounds: usize,
+    /// After this many rounds drop candidates slower than [`Settings::prune_early_ratio`]× the best.
+    pub prune_early_rounds: usize,
+    pub prune_early_ratio: f64,
+    /// After this many rounds drop candidates slower than [`Settings::prune_late_ratio`]× the best.
+    pub prune_late_rounds: usize,
+    pub prune_late_ratio: f64,
+    /// Whether to prune at all (`measure` reports every candidate fully).
+    pub prune: bool,
+    /// Relative difference under which two medians count as a tie (besides overlapping MADs).
+    pub rel_noise: f64,
+    /// Read counters in an extra pass per contender.
+    pub counters: bool,
+}
+
+impl Settings {
+    /// The default run's settings.
+    pub fn standard() -> Settings {
+        Settings {
+            sample_ns: 100_000.0,
+            min_rounds: 6,
+            base_rounds: 15,
+            max_rounds: 31,
+            prune_early_rounds: 4,
+            prune_early_ratio: 1.5,
+            prune_late_rounds: 8,
+            prune_late_ratio: 1.15,
+            prune: true,
+            rel_noise: 0.03,
+            counters: true,
+        }
+    }
+
+    /// `--quick`: shorter samples and fewer rounds.
+    pub fn quick() -> Settings {
+        Settings {
+            sample_ns: 50_000.0,
+            min_rounds: 3,
+            base_rounds: 5,
+            max_rounds: 7,
+            prune_early_rounds: 3,
+            prune_late_rounds: 5,
+            ..Settings::standard()
+        }
+    }
+}
+
+/// One candidate's result in a race.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CandResult {
+    pub variant: String,
+    pub threads: usize,
+    /// Median time per call, ns.
+    pub median_ns: f64,
+    /// Median absolute deviation of the per-call sample times, ns.
+    pub spread_ns: f64,
+    pub samples: u32,
+    /// Calls per sample.
+    pub batch: u64,
+    /// Why the candidate stopped early (its figures are then from fewer samples).
+    pub pruned: Option<String>,
+    /// Per-call counter figures (hardware ones only for single-threaded variants).
+    pub counters: Option<Counts>,
+}
+
+/// The result of one race.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    pub results: Vec<CandResult>,
+    /// Candidates that failed verification or errored: (variant, reason).
+    pub excluded: Vec<(String, String)>,
+    /// Candidates not run at this shape: (variant, reason).
+    pub skipped: Vec<(String, String)>,
+    /// Whether outputs were verified at this very shape.
+    pub verified_here: bool,
+}
+
+impl Outcome {
+    /// The fastest candidate by median.
+    pub fn best(&self) -> Option<&CandResult> {
+        self.results
+            .iter()
+            .filter(|r| r.median_ns.is_finite())
+            .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&CandResult> {
+        self.results.iter().find(|r| r.variant == id)
+    }
+}
+
+/// What a race needs besides its candidates.
+pub struct RaceCtx<'a> {
+    pub settings: &'a Settings,
+    pub source: &'a mut dyn CounterSource,
+    /// Soft end of this race: after [`Settings::min_rounds`] rounds it stops here.
+    pub soft_deadline: Instant,
+    /// Hard end: the race stops after the current round.
+    pub hard_deadline: Instant,
+    /// Verify outputs at this shape before timing.
+    pub verify: bool,
+    /// Variants never pruned (validation keeps the dispatched choice fully sampled).
+    pub protect: &'a [String],
+}
+
+/// Calls between restores of the first input for ops with an in-place form.
+const SEGMENT: u64 = 4;
+
+/// The cost of reading the clock twice, ns (subtracted from each timed segment).
+pub fn timer_overhead_ns() -> f64 {
+    static OVERHEAD: OnceLock<f64> = OnceLock::new();
+    *OVERHEAD.get_or_init(|| {
+        let mut v = Vec::with_capacity(201);
+        for _ in 0..201 {
+            let t0 = Instant::now();
+            let t1 = black_box(Instant::now());
+            v.push((t1 - t0).as_nanos() as f64);
+        }
+        median(&v)
+    })
+}
+
+struct Runner {
+    problem: Problem,
+    pristine: Option<Vec<f32>>,
+}
+
+impl Runner {
+    fn new(problem: &Problem) -> Runner {
+        let pristine = problem.op.has_inplace().then(|| problem.inputs[0].clone());
+        Runner {
+            problem: problem.clone(),
+            pristine,
+        }
+    }
+
+    fn restore(&mut self) {
+        if let Some(p) = &self.pristine {
+            self.problem.inputs[0].copy_from_slice(p);
+        }
+    }
+
+    /// Runs `calls` calls; returns the timed ns (segments summed, clock overhead removed).
+    /// With `counters`, the source brackets each timed segment.
+    fn run(
+        &mut self,
+        v: &Variant,
+        calls: u64,
+        mut counters: Option<(&mut dyn CounterSource, &mut Counts)>,
+    ) -> Result<f64, String> {
+        let seg = if self.pristine.is_some() {
+            SEGMENT
+        } else {
+            calls
+        };
+        let overhead = timer_overhead_ns();
+        let mut total = 0.0;
+        let mut done = 0;
+        while done < calls {
+            let n = seg.min(calls - done);
+            if let Some((src, _)) = counters.as_mut() {
+                src.start();
+            }
+            let t0 = Instant::now();
+            for _ in 0..n {
+                let out = self.problem.execute(v).map_err(|e| e.to_string())?;
+                black_box(&out);
+            }
+            let dt = t0.elapsed().as_nanos() as f64;
+            if let Some((src, acc)) = counters.as_mut() {
+                let c = src.stop();
+                **acc = acc.add(&c);
+            }
+            total += (dt - overhead).max(dt * 0.5);
+            done += n;
+            if self.pristine.is_some() {
+                self.restore();
+            }
+        }
+        Ok(total)
+    }
+}
+
+struct Live<'v> {
+    v: &'v Variant,
+    batch: u64,
+    samples: Vec<f64>,
+    pruned: Option<String>,
+}
+
+impl Live<'_> {
+    fn median(&self) -> f64 {
+        median(&self.samples)
+    }
+}
+
+/// Two medians within noise: overlapping median ± MAD, or less than `rel` apart.
+pub fn within_noise(m1: f64, s1: f64, m2: f64, s2: f64, rel: f64) -> bool {
+    let d = (m1 - m2).abs();
+    d <= s1 + s2 || d < rel * m1.min(m2)
+}
+
+/// Races `variants` on `problem`. `skip` may keep a variant out (e.g. predicted far too slow).
+pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outcome {
+    let s = ctx.settings;
+    let mut out = Outcome {
+        verified_here: ctx.verify,
+        ..Outcome::default()
+    };
+    let mut runner = Runner::new(problem);
+    let mut live: Vec<Live> = Vec::new();
+    for &v in variants {
+        if let Err(why) = v.runnable() {
+            out.skipped.push((v.id.clone(), why));
+            continue;
+        }
+        if ctx.verify {
+            if let Err(why) = problem.verify(v) {
+                out.excluded.push((v.id.clone(), why));
+                continue;
+            }
+        }
+        // Warm up (caches, pool, page faults of fresh buffers) and calibrate the batch.
+        let calibrated = (|| -> Result<u64, String> {
+            let one = runner.run(v, 1, None)?;
+            let mut calls = 1u64;
+            let mut t = one;
+            // Grow the batch until one sample lasts long enough (at most three trials).
+            for _ in 0..3 {
+                if t >= s.sample_ns {
+                    break;
+                }
+                let per = (t / calls as f64).max(1.0);
+                calls = ((s.sample_ns * 1.2 / per).ceil() as u64).clamp(calls + 1, 10_000_000);
+                t = runner.run(v, calls, None)?;
+            }
+            Ok(calls)
+        })();
+        match calibrated {
+            Ok(batch) => live.push(Live {
+                v,
+                batch,
+                samples: Vec::new(),
+                pruned: None,
+            }),
+            Err(why) => out
+                .excluded
+                .push((v.id.clone(), format!("failed to run: {why}"))),
+        }
+    }
+
+    let mut round = 0usize;
+    while !live.is_empty() {
+        let active: Vec<usize> = (0..live.len())
+            .filter(|&i| live[i].pruned.is_none())
+            .collect();
+        if active.is_empty() {
+            break;
+        }
+        let n = active.len();
+        for j in 0..n {
+            let i = active[(j + round) % n];
+            let l = &mut live[i];
+            match runner.run(l.v, l.batch, None) {
+                Ok(t) => l.samples.push(t / l.batch as f64),
+                Err(why) => {
+                    l.pruned = Some(format!("failed while timing: {why}"));
+                    out.excluded
+                        .push((l.v.id.clone(), format!("failed while timing: {why}")));
+                }
+            }
+        }
+        round += 1;
+        // Prune clear losers.
+        let best = live
+            .iter()
+            .filter(|l| l.pruned.is_none() && !l.samples.is_empty())
+            .map(|l| l.median())
+            .fold(f64::INFINITY, f64::min);
+        if s.prune {
+            for l in live
+                .iter_mut()
+                .filter(|l| l.pruned.is_none() && !ctx.protect.contains(&l.v.id))
+            {
+                let ratio = l.median() / best;
+                let late = round >= s.prune_late_rounds && ratio > s.prune_late_ratio;
+                let early = round >= s.prune_early_rounds && ratio > s.prune_early_ratio;
+                if late || early {
+                    l.pruned = Some(format!(
+                        "pruned after {round} samples: {ratio:.2}× the best"
+                    ));
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= ctx.hard_deadline || round >= s.max_rounds {
+            break;
+        }
+        if round >= s.min_rounds && now >= ctx.soft_deadline {
+            break;
+        }
+        if round >= s.base_rounds && !close_race(&live, s.rel_noise) {
+            break;
+        }
+    }
+
+    // Counters: one untimed pass per contender (within the early-prune ratio of the best).
+    let best = live
+        .iter()
+        .filter(|l| !l.samples.is_empty())
+        .map(|l| l.median())
+        .fold(f64::INFINITY, f64::min);
+    let excluded: Vec<String> = out.excluded.iter().map(|e| e.0.clone()).collect();
+    for l in &live {
+        if excluded.contains(&l.v.id) || l.samples.is_empty() {
+            continue;
+        }
+        let med = l.median();
+        let counters = if s.counters && med <= best * s.prune_early_ratio {
+            // At least ~1 ms of calls so that the software clock resolves them.
+            let calls = l
+                .batch
+                .max((1e6 / med.max(1.0)).ceil() as u64)
+                .min(l.batch * 20);
+            let mut acc = Counts::default();
+            let ok = runner.run(l.v, calls, Some((&mut *ctx.source, &mut acc)));
+            ok.ok().map(|_| {
+                let c = acc.per_call(calls);
+                if l.v.threads > 1 {
+                    c.software_only()
+                } else {
+                    c
+                }
+            })
+        } else {
+            None
+        };
+        out.results.push(CandResult {
+            variant: l.v.id.clone(),
+            threads: l.v.threads,
+            median_ns: med,
+            spread_ns: mad(&l.samples),
+            samples: l.samples.len() as u32,
+            batch: l.batch,
+            pruned: l.pruned.clone(),
+            counters,
+        });
+    }
+    out
+}
+
+/// Whether the two best live candidates are within each other's noise.
+fn close_race(live: &[Live], rel: f64) -> bool {
+    let mut v: Vec<(f64, f64)> = live
+        .iter()
+        .filter(|l| l.pruned.is_none() && !l.samples.is_empty())
+        .map(|l| (l.median(), mad(&l.samples)))
+        .collect();
+    if v.len() < 2 {
+        return false;
+    }
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    within_noise(v[0].0, v[0].1, v[1].0, v[1].1, rel)
+}
+
+/// Work of one call: floating-point operations for MatMul, else bytes moved (approximate:
+/// every input and output element read or written once).
+pub fn work(op: Op, shape: &backends::Shape) -> f64 {
+    match shape {
+        backends::Shape::MatMul(g) => 2.0 * g.m as f64 * g.k as f64 * g.n as f64,
+        _ => {
+            let n = shape.elems() as f64;
+            let streams = match op {
+                Op::GeluTanh | Op::GeluErf | Op::Softmax | Op::SoftmaxCausal => 2.0,
+                Op::Layernorm | Op::AddBias => 2.0,
+                Op::GeluTanhBackward | Op::GeluErfBackward | Op::SoftmaxBackward | Op::Add => 3.0,
+                Op::AddLayernorm => 4.0,
+                Op::LayernormBackward => 3.0,
+                Op::Matmul => 1.0,
+            };
+            n * streams * 4.0
+        }
+    }
+}
+
+/// GFLOP/s for MatMul, GB/s otherwise.
+pub fn throughput(op: Op, shape: &backends::Shape, ns: f64) -> f64 {
+    work(op, shape) / ns
+}
+
+/// Variants of `op` whose id contains any of the comma-separated `pattern`s (all if `None`),
+/// restricted to `threads` when given.
+pub fn candidates(
+    op: Op,
+    pattern: Option<&str>,
+    threads: Option<&[usize]>,
+) -> Vec<&'static Variant> {
+    let pats: Vec<&str> = pattern
+        .map(|p| {
+            p.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    backends::catalog()
+        .of(op)
+        .filter(|v| pats.is_empty() || pats.iter().any(|p| v.id.contains(p)))
+        .filter(|v| threads.is_none_or(|t| t.contains(&v.threads)))
+        .collect()
+}
+
+/// Whether a variant writes in place (for notes).
+pub fn is_inplace(v: &Variant) -> bool {
+    v.memory == Memory::InPlace
+}
+
+/// A deadline `d` from now.
+pub fn after(d: Duration) -> Instant {
+    Instant::now() + d
+}

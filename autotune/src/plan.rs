@@ -1,0 +1,334 @@
+//! Which shapes to measure: the size grid of each op, the model presets' shapes, bisection
+//! points between neighbouring sizes, and held-out shapes for validation.
+//!
+//! Sizes are keyed as the dispatch table keys them ([`backends::Key`]): element-wise and row
+//! ops by their element count; MatMul by a bucket of its row count m (`m1`: m = 1, a decoded
+//! token; `small_m`: 2 ≤ m ≤ 64; `large_m`: m > 64) and, inside the bucket, its work m·k·n.
+
+use backends::op::ShapeKind;
+use backends::{Op, Shape};
+use kernels::matmul::Gemm;
+use kernels::Rows;
+
+/// One of the study's model presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub vocab: usize,
+    pub ctx: usize,
+    pub width: usize,
+    pub heads: usize,
+    pub layers: usize,
+    pub mlp: usize,
+}
+
+pub const SMALL: Preset = Preset {
+    name: "small",
+    vocab: 256,
+    ctx: 64,
+    width: 128,
+    heads: 4,
+    layers: 2,
+    mlp: 512,
+};
+
+pub const MEDIUM: Preset = Preset {
+    name: "medium",
+    vocab: 512,
+    ctx: 128,
+    width: 256,
+    heads: 8,
+    layers: 4,
+    mlp: 1024,
+};
+
+impl Preset {
+    /// `small` or `medium`.
+    pub fn from_name(name: &str) -> Option<Preset> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "small" => Some(SMALL),
+            "medium" => Some(MEDIUM),
+            _ => None,
+        }
+    }
+
+    /// The token counts a preset runs at: one decoded token, a short prompt, the full context.
+    pub fn seq_lens(&self) -> [usize; 3] {
+        [1, 10, self.ctx]
+    }
+
+    /// Exactly the shapes this preset runs for `op` (T in {1, 10, ctx}).
+    pub fn shapes(&self, op: Op) -> Vec<Shape> {
+        let (c, h, v, hd) = (self.width, self.mlp, self.vocab, self.width / self.heads);
+        let mut out = Vec::new();
+        for t in self.seq_lens() {
+            match op {
+                Op::Matmul => {
+                    for (m, k, n) in [
+                        (t, c, 3 * c),
+                        (t, c, c),
+                        (t, c, h),
+                        (t, h, c),
+                        (t, c, v),
+                        (t, hd, t),
+                        (t, t, hd),
+                    ] {
+                        out.push(Shape::MatMul(Gemm::new(m, k, n)));
+                    }
+                }
+                Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward => {
+                    out.push(Shape::Elems(t * h))
+                }
+                Op::Add => out.push(Shape::Elems(t * c)),
+                Op::AddBias => {
+                    for cols in [3 * c, c, h] {
+                        out.push(Shape::Rows(Rows::new(t, cols)));
+                    }
+                }
+                Op::Softmax | Op::SoftmaxCausal | Op::SoftmaxBackward => {
+                    out.push(Shape::Rows(Rows::new(t, t)));
+                    out.push(Shape::Rows(Rows::new(t, t + 1)));
+                }
+                Op::Layernorm | Op::AddLayernorm | Op::LayernormBackward => {
+                    out.push(Shape::Rows(Rows::new(t, c)))
+                }
+            }
+        }
+        dedup(out)
+    }
+}
+
+fn dedup(mut v: Vec<Shape>) -> Vec<Shape> {
+    let mut seen = Vec::new();
+    v.retain(|s| {
+        let k = s.to_string();
+        if seen.contains(&k) {
+            false
+        } else {
+            seen.push(k);
+            true
+        }
+    });
+    v
+}
+
+/// The column count used for a row op of `n` elements: a power of two near √n within 64..=1024.
+pub fn cols_for(n: usize) -> usize {
+    let root = (n as f64).sqrt();
+    let p = 2f64.powf(root.log2().round()) as usize;
+    p.clamp(64, 1024)
+}
+
+/// A shape of `op` with about `n` elements.
+pub fn elems_shape(op: Op, n: usize) -> Shape {
+    match op.shape_kind() {
+        ShapeKind::Rows => {
+            let cols = cols_for(n);
+            Shape::Rows(Rows::new((n / cols).max(1), cols))
+        }
+        _ => Shape::Elems(n),
+    }
+}
+
+/// Grid options.
+#[derive(Debug, Clone, Copy)]
+pub struct GridOptions {
+    pub quick: bool,
+    /// Largest square MatMul n.
+    pub max_square: usize,
+}
+
+/// The coarse grid of `op`, sorted by (bucket, size).
+pub fn grid(op: Op, o: GridOptions) -> Vec<Shape> {
+    let mut out = Vec::new();
+    match op.shape_kind() {
+        ShapeKind::MatMul => {
+            let mm = |m, k, n| Shape::MatMul(Gemm::new(m, k, n));
+            if o.quick {
+                for n in [8, 32, 128, 512] {
+                    if n <= o.max_square {
+                        out.push(mm(n, n, n));
+                    }
+                }
+                for (m, k, n) in [
+                    (1, 128, 384),
+                    (1, 256, 1024),
+                    (1, 1024, 1024),
+                    (10, 128, 384),
+                    (64, 128, 512),
+                    (128, 256, 768),
+                ] {
+                    out.push(mm(m, k, n));
+                }
+            } else {
+                let mut n = 8;
+                while n <= o.max_square {
+                    out.push(mm(n, n, n));
+                    n *= 2;
+                }
+                // Decoding (m = 1): matrix-vector products from tiny to beyond the caches.
+                for k in [64usize, 256, 1024, 2048.min(o.max_square.max(1024))] {
+                    out.push(mm(1, k, k));
+                }
+                out.push(mm(1, 4096, 4096));
+                // Both presets' transformer shapes at T = 1, 10 and the context.
+                for p in [SMALL, MEDIUM] {
+                    out.extend(p.shapes(Op::Matmul));
+                }
+                // Rectangular large-m products.
+                out.push(mm(256, 1024, 256));
+                out.push(mm(512, 512, 2048));
+            }
+        }
+        _ => {
+            let sizes: Vec<usize> = if o.quick {
+                vec![256, 4096, 65_536, 1 << 20]
+            } else {
+                // 256 to 4M elements (beyond the last-level cache) in steps of 2.
+                (8..=22).map(|p| 1usize << p).collect()
+            };
+            for n in sizes {
+                out.push(elems_shape(op, n));
+            }
+            if !o.quick {
+                // The presets' own sizes, so the model's shapes are measured, not interpolated.
+                for p in [SMALL, MEDIUM] {
+                    out.extend(p.shapes(op));
+                }
+            }
+        }
+    }
+    sort(dedup(out))
+}
+
+/// Sorts shapes by their table key.
+pub fn sort(mut v: Vec<Shape>) -> Vec<Shape> {
+    v.sort_by_key(|s| s.key());
+    v
+}
+
+fn gmean(a: usize, b: usize) -> usize {
+    ((a as f64) * (b as f64)).sqrt().round().max(1.0) as usize
+}
+
+/// A shape between `a` and `b` (same op and bucket) at about the geometric mean of their
+/// sizes, or `None` when they are too close (less than 1.25× apart) to bisect.
+pub fn midpoint(op: Op, a: &Shape, b: &Shape) -> Option<Shape> {
+    let (ka, kb) = (a.key(), b.key());
+    if ka.bucket != kb.bucket {
+        return None;
+    }
+    let (lo, hi) = (ka.size.min(kb.size), ka.size.max(kb.size));
+    if lo == 0 || (hi as f64) < lo as f64 * 1.25 {
+        return None;
+    }
+    let mid = match (a, b) {
+        (Shape::MatMul(x), Shape::MatMul(y)) => {
+            Shape::MatMul(Gemm::new(gmean(x.m, y.m), gmean(x.k, y.k), gmean(x.n, y.n)))
+        }
+        (Shape::Rows(x), Shape::Rows(y)) => {
+            let n = gmean(x.len(), y.len());
+            let cols = gmean(x.cols, y.cols).max(1);
+            Shape::Rows(Rows::new((n / cols).max(1), cols))
+        }
+        (Shape::Elems(x), Shape::Elems(y)) => {
+            let n = gmean(*x, *y);
+            Shape::Elems(if n > 64 { n / 16 * 16 } else { n })
+        }
+        _ => return None,
+    };
+    let km = mid.key();
+    (km.bucket == ka.bucket && km.size > lo && km.size < hi && op.shape_kind() == kind(&mid))
+        .then_some(mid)
+}
+
+fn kind(s: &Shape) -> ShapeKind {
+    match s {
+        Shape::MatMul(_) => ShapeKind::MatMul,
+        Shape::Elems(_) => ShapeKind::Elems,
+        Shape::Rows(_) => ShapeKind::Rows,
+    }
+}
+
+/// A smaller shape of the same structure, for verifying candidates where the reference is
+/// too slow to run at `s` itself (and `None` when `s` is small enough).
+pub fn verify_shape(s: &Shape) -> Option<Shape> {
+    match *s {
+        Shape::MatMul(g) if (g.m * g.k * g.n) as u64 > VERIFY_MATMUL => Some(Shape::MatMul(
+            Gemm::new(g.m.min(67), g.k.min(259), g.n.min(261)),
+        )),
+        Shape::Elems(n) if n as u64 > VERIFY_ELEMS => Some(Shape::Elems(65_536 + 17)),
+        Shape::Rows(r) if r.len() as u64 > VERIFY_ELEMS => Some(Shape::Rows(Rows::new(
+            (65_536 / r.cols.max(1)).max(1) + 1,
+            r.cols,
+        ))),
+        _ => None,
+    }
+}
+
+/// Largest MatMul work (m·k·n) verified at the measured shape itself.
+pub const VERIFY_MATMUL: u64 = 1 << 24;
+/// Largest element count verified at the measured shape itself.
+pub const VERIFY_ELEMS: u64 = 1 << 20;
+
+/// Shapes the tuner's grid never measures (off the powers of two, odd sizes, other column
+/// counts), for `validate`.
+pub fn heldout(op: Op, quick: bool) -> Vec<Shape> {
+    let mut out = Vec::new();
+    match op.shape_kind() {
+        ShapeKind::MatMul => {
+            let mm = |m, k, n| Shape::MatMul(Gemm::new(m, k, n));
+            let list: &[(usize, usize, usize)] = if quick {
+                &[
+                    (24, 24, 24),
+                    (96, 96, 96),
+                    (384, 384, 384),
+                    (1, 192, 576),
+                    (1, 768, 768),
+                    (24, 192, 576),
+                    (96, 192, 768),
+                ]
+            } else {
+                &[
+                    (12, 12, 12),
+                    (24, 24, 24),
+                    (48, 48, 48),
+                    (96, 96, 96),
+                    (192, 192, 192),
+                    (384, 384, 384),
+                    (768, 768, 768),
+                    (1, 96, 288),
+                    (1, 192, 576),
+                    (1, 384, 1536),
+                    (1, 768, 768),
+                    (1, 1536, 1536),
+                    (5, 192, 576),
+                    (24, 192, 576),
+                    (48, 384, 384),
+                    (40, 48, 40),
+                    (96, 192, 768),
+                    (256, 384, 384),
+                    (96, 768, 192),
+                ]
+            };
+            for &(m, k, n) in list {
+                out.push(mm(m, k, n));
+            }
+        }
+        kind => {
+            let count = if quick { 4 } else { 7 };
+            let step = if quick { 2 } else { 1 };
+            for i in 0..count {
+                let n = 384usize * 4usize.pow((i * step) as u32) + 24;
+                out.push(match kind {
+                    ShapeKind::Rows => {
+                        let cols = [96usize, 192, 384, 768][i % 4].min(n);
+                        Shape::Rows(Rows::new((n / cols).max(1), cols))
+                    }
+                    _ => Shape::Elems(n),
+                });
+            }
+        }
+    }
+    sort(out)
+}

@@ -1,0 +1,797 @@
+//! The whole tuning run under a time budget, and the table it produces.
+//!
+//! 1. **Coarse grid**: every op's shapes ([`crate::plan::grid`], or a preset's exact shapes),
+//!    smallest first, each a [`crate::measure::race`] of every runnable variant. A variant
+//!    whose time, extrapolated from its last measured size in the bucket, would exceed 4× the
+//!    best prediction (and 20 ms a call) is skipped and reported; a variant that fails
+//!    verification is excluded from the op for the rest of the run and reported.
+//! 2. **Refinement**: where the chosen winner changes between neighbouring sizes, the
+//!    geometric midpoint is measured with the contenders of both sides (those within 1.15× of
+//!    either side's best), a few bisection steps, so crossovers are located.
+//! 3. **Selection** ([`crate::select`]) per op and bucket, then the table.
+//!
+//! The budget is wall time: the coarse grid may use ~78 % of it (each race gets an equal share
+//! of what is left, so quick races leave time to the large ones), refinement up to 95 %;
+//! every race keeps its minimum rounds, so a busy machine costs samples, not the deadline.
+
+use crate::cli::{self, Failure, TuneArgs};
+use crate::counters::CounterSource;
+use crate::measure::{self, Outcome, RaceCtx, Settings};
+use crate::plan::{self, GridOptions, Preset};
+use crate::select::{self, Cand, Point, Rule, Selection};
+use backends::machine::Machine;
+use backends::problem::Problem;
+use backends::table::{CounterInfo, Entry, Evidence, RunnerUp, Table};
+use backends::{Bucket, Op, Shape};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What to tune and how hard.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ops: Vec<Op>,
+    pub threads: Option<Vec<usize>>,
+    pub quick: bool,
+    pub budget: Duration,
+    pub preset: Option<Preset>,
+    pub seed: u64,
+    pub max_square: usize,
+    pub refine_steps: usize,
+    pub settings: Settings,
+    pub rule: Rule,
+}
+
+impl Config {
+    /// The configuration of the command-line arguments.
+    pub fn from_args(a: &TuneArgs) -> Result<Config, Failure> {
+        let ops = cli::parse_ops(&a.ops)?;
+        let threads = cli::parse_threads(&a.threads)?;
+        let preset = match &a.model {
+            None => None,
+            Some(m) => Some(Preset::from_name(m).ok_or_else(|| {
+                Failure::input(format!("--model {m}: expected `small` or `medium`"))
+            })?),
+        };
+        let budget = a.budget.unwrap_or(if a.quick { 35.0 } else { 480.0 });
+        if !(budget.is_finite() && budget > 0.0 && budget < 1e6) {
+            return Err(Failure::input(format!(
+                "--budget {budget}: expected a positive number of seconds"
+            )));
+        }
+        let max_square = a.max_square.unwrap_or(if a.quick { 512 } else { 2048 });
+        if !(8..=8192).contains(&max_square) {
+            return Err(Failure::input(format!(
+                "--max-square {max_square}: expected 8..=8192"
+            )));
+        }
+        Ok(Config {
+            ops,
+            threads,
+            quick: a.quick,
+            budget: Duration::from_secs_f64(budget),
+            preset,
+            seed: a.seed,
+            max_square,
+            // A preset run measures exactly the preset's shapes unless refinement is asked for.
+            refine_steps: a.refine.unwrap_or(if preset.is_some() {
+                0
+            } else if a.quick {
+                1
+            } else {
+                3
+            }),
+            settings: if a.quick {
+                Settings::quick()
+            } else {
+                Settings::standard()
+            },
+            rule: Rule::default(),
+        })
+    }
+}
+
+/// The measurements at one shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PointRecord {
+    pub op: Op,
+    pub shape: String,
+    pub bucket: Bucket,
+    pub size: u64,
+    /// Measured by the refinement (only the contenders raced).
+    pub refined: bool,
+    pub outcome: Outcome,
+}
+
+impl PointRecord {
+    pub fn shape(&self) -> Shape {
+        Shape::parse(self.op, &self.shape).expect("recorded shapes parse")
+    }
+}
+
+/// A candidate excluded because its output was wrong (or it failed to run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Exclusion {
+    pub op: Op,
+    pub variant: String,
+    pub shape: String,
+    pub reason: String,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub machine: Machine,
+    pub counters: CounterInfo,
+    pub counter_events: Vec<String>,
+    pub points: Vec<PointRecord>,
+    pub excluded: Vec<Exclusion>,
+    /// Shapes not measured (budget exhausted), and other notes on coverage.
+    pub coverage_notes: Vec<String>,
+    pub elapsed_s: f64,
+    pub budget_s: f64,
+    pub quick: bool,
+    pub preset: Option<String>,
+    pub max_square: usize,
+    pub ops: Vec<Op>,
+    pub threads: Option<Vec<usize>>,
+    pub variants_measured: usize,
+}
+
+/// Progress display: a bar on a terminal, plain lines otherwise (or nothing).
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    plain: bool,
+    total: u64,
+    done: u64,
+    start: Instant,
+}
+
+impl Progress {
+    /// A bar when stderr is a terminal, else one line per finished shape.
+    pub fn auto() -> Progress {
+        let bar = cli::stderr_is_tty().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} shapes, ETA {eta} {wide_msg}",
+            ) {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Progress {
+            plain: bar.is_none(),
+            bar,
+            total: 0,
+            done: 0,
+            start: Instant::now(),
+        }
+    }
+
+    /// No output (tests).
+    pub fn silent() -> Progress {
+        Progress {
+            bar: None,
+            plain: false,
+            total: 0,
+            done: 0,
+            start: Instant::now(),
+        }
+    }
+
+    fn add(&mut self, n: u64) {
+        self.total += n;
+        if let Some(b) = &self.bar {
+            b.set_length(self.total);
+        }
+    }
+
+    fn begin(&mut self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
+        }
+    }
+
+    fn end(&mut self, msg: &str) {
+        self.done += 1;
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        } else if self.plain {
+            eprintln!(
+                "[{:>3}/{:<3} {:>5.1}s] {msg}",
+                self.done,
+                self.total,
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    fn note(&mut self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.println(msg);
+        } else if self.plain {
+            eprintln!("{msg}");
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+struct State<'c> {
+    cfg: &'c Config,
+    excluded: Vec<Exclusion>,
+    verified: HashSet<String>,
+    /// Last (size, per-call ns) seen per (op, bucket, variant), for extrapolation.
+    last: HashMap<(Op, Bucket, String), (u64, f64)>,
+    points: Vec<PointRecord>,
+}
+
+impl State<'_> {
+    fn is_excluded(&self, op: Op, id: &str) -> bool {
+        self.excluded.iter().any(|e| e.op == op && e.variant == id)
+    }
+
+    fn exclude(&mut self, op: Op, id: &str, shape: &Shape, reason: String) {
+        if !self.is_excluded(op, id) {
+            self.excluded.push(Exclusion {
+                op,
+                variant: id.to_string(),
+                shape: shape.to_string(),
+                reason,
+            });
+        }
+    }
+
+    /// Measures `op` at `shape`, optionally only the `contenders`.
+    fn measure(
+        &mut self,
+        op: Op,
+        shape: Shape,
+        contenders: Option<&[String]>,
+        source: &mut dyn CounterSource,
+        soft: Instant,
+        hard: Instant,
+    ) -> Result<&PointRecord, String> {
+        let cfg = self.cfg;
+        let key = shape.key();
+        let problem = Problem::random(op, shape, cfg.seed)?;
+        let mut skipped = Vec::new();
+        let mut cands: Vec<&'static backends::Variant> = Vec::new();
+        for v in measure::candidates(op, None, cfg.threads.as_deref()) {
+            if let Err(why) = v.runnable() {
+                skipped.push((v.id.clone(), why));
+            } else if self.is_excluded(op, &v.id) {
+                skipped.push((v.id.clone(), "excluded earlier (wrong output)".into()));
+            } else if contenders.is_none_or(|c| c.contains(&v.id)) {
+                cands.push(v);
+            }
+        }
+        // Extrapolate from smaller sizes; skip variants far too slow to matter.
+        let preds: Vec<Option<(f64, u64)>> = cands
+            .iter()
+            .map(|v| {
+                self.last
+                    .get(&(op, key.bucket, v.id.clone()))
+                    .filter(|(s, _)| *s > 0 && *s < key.size)
+                    .map(|&(s, ns)| (ns * key.size as f64 / s as f64, s))
+            })
+            .collect();
+        let best_pred = preds
+            .iter()
+            .flatten()
+            .map(|p| p.0)
+            .fold(f64::INFINITY, f64::min);
+        let limit_ns = if cfg.quick { 5e6 } else { 20e6 };
+        let mut kept = Vec::new();
+        for (v, p) in cands.into_iter().zip(preds) {
+            match p {
+                Some((ns, from)) if ns > 4.0 * best_pred && ns > limit_ns => {
+                    skipped.push((
+                        v.id.clone(),
+                        format!(
+                            "predicted {} a call from size {} ({:.0}× the best prediction): not worth timing",
+                            cli::fmt_ns(ns),
+                            cli::fmt_size(from),
+                            ns / best_pred
+                        ),
+                    ));
+                    self.last
+                        .insert((op, key.bucket, v.id.clone()), (key.size, ns));
+                }
+                _ => kept.push(v),
+            }
+        }
+        // Verification: at this shape when the reference is quick enough, else once per
+        // variant at a smaller shape of the same structure.
+        let verify_here = plan::verify_shape(&shape).is_none();
+        if let Some(small) = plan::verify_shape(&shape) {
+            let p = Problem::random(op, small, cfg.seed)?;
+            let mut ok = Vec::new();
+            for v in kept {
+                let tag = format!("{}@{small}", v.id);
+                if self.verified.contains(&tag) {
+                    ok.push(v);
+                    continue;
+                }
+                match p.verify(v) {
+                    Ok(()) => {
+                        self.verified.insert(tag);
+                        ok.push(v);
+                    }
+                    Err(why) => self.exclude(op, &v.id, &small, why),
+                }
+            }
+            kept = ok;
+        }
+        let outcome = measure::race(
+            &problem,
+            &kept,
+            RaceCtx {
+                settings: &cfg.settings,
+                source,
+                soft_deadline: soft,
+                hard_deadline: hard,
+                verify: verify_here,
+                protect: &[],
+            },
+        );
+        for (id, why) in &outcome.excluded {
+            self.exclude(op, id, &shape, why.clone());
+        }
+        for r in &outcome.results {
+            self.last
+                .insert((op, key.bucket, r.variant.clone()), (key.size, r.median_ns));
+        }
+        let mut outcome = outcome;
+        outcome.skipped.extend(skipped);
+        self.points.push(PointRecord {
+            op,
+            shape: shape.to_string(),
+            bucket: key.bucket,
+            size: key.size,
+            refined: contenders.is_some(),
+            outcome,
+        });
+        Ok(self.points.last().expect("just pushed"))
+    }
+}
+
+fn summary(p: &PointRecord) -> String {
+    let best = p.outcome.best();
+    let mut v: Vec<_> = p
+        .outcome
+        .results
+        .iter()
+        .filter(|r| r.median_ns.is_finite())
+        .collect();
+    v.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+    let second = v.get(1);
+    format!(
+        "{} {}{}: {} {}{}",
+        p.op,
+        p.shape,
+        if p.refined { " (refine)" } else { "" },
+        best.map(|b| b.variant.as_str()).unwrap_or("-"),
+        best.map(|b| cli::fmt_ns(b.median_ns)).unwrap_or_default(),
+        match (best, second) {
+            (Some(b), Some(s)) => format!(", next {} {:.2}×", s.variant, s.median_ns / b.median_ns),
+            _ => String::new(),
+        }
+    )
+}
+
+/// The selection input of one record.
+pub fn to_point(p: &PointRecord) -> Point {
+    Point {
+        size: p.size,
+        cands: p
+            .outcome
+            .results
+            .iter()
+            .map(|r| Cand {
+                variant: r.variant.clone(),
+                median_ns: r.median_ns,
+                spread_ns: r.spread_ns,
+                samples: r.samples,
+                pruned: r.pruned.is_some(),
+                cache_misses: r.counters.and_then(|c| c.cache_misses),
+                instructions: r.counters.and_then(|c| c.instructions),
+            })
+            .collect(),
+    }
+}
+
+/// The selection of every (op, bucket) with measurements, in catalog order. Variants in
+/// `excluded` (wrong output at some shape of the op) are dropped from every size of that op,
+/// including sizes measured before the failure showed.
+pub fn selections(
+    run_points: &[PointRecord],
+    excluded: &[Exclusion],
+    ops: &[Op],
+    rule: &Rule,
+) -> Vec<(Op, Bucket, Selection)> {
+    let mut out = Vec::new();
+    for &op in ops {
+        for b in Bucket::ALL {
+            let pts: Vec<Point> = run_points
+                .iter()
+                .filter(|p| p.op == op && p.bucket == b)
+                .map(|p| {
+                    let mut pt = to_point(p);
+                    pt.cands.retain(|c| {
+                        !excluded
+                            .iter()
+                            .any(|e| e.op == op && e.variant == c.variant)
+                    });
+                    pt
+                })
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            out.push((op, b, select::select(rule, pts)));
+        }
+    }
+    out
+}
+
+/// Midpoints to measure where the chosen winner changes, with their contenders.
+fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<String>)> {
+    let mut tasks = Vec::new();
+    for (op, b, sel) in selections(&st.points, &st.excluded, ops, rule) {
+        for i in 0..sel.points.len().saturating_sub(1) {
+            let (Some(x), Some(y)) = (&sel.chosen[i], &sel.chosen[i + 1]) else {
+                continue;
+            };
+            if x == y {
+                continue;
+            }
+            let shape_at = |size: u64| {
+                st.points
+                    .iter()
+                    .find(|p| p.op == op && p.bucket == b && p.size == size)
+                    .map(|p| p.shape())
+            };
+            let (Some(sa), Some(sb)) = (
+                shape_at(sel.points[i].size),
+                shape_at(sel.points[i + 1].size),
+            ) else {
+                continue;
+            };
+            let Some(mid) = plan::midpoint(op, &sa, &sb) else {
+                continue;
+            };
+            let mk = mid.key();
+            if st
+                .points
+                .iter()
+                .any(|p| p.op == op && p.bucket == b && p.size == mk.size)
+            {
+                continue;
+            }
+            let mut contenders: Vec<String> = vec![x.clone(), y.clone()];
+            for pt in [&sel.points[i], &sel.points[i + 1]] {
+                let best = pt
+                    .cands
+                    .iter()
+                    .filter(|c| !c.pruned)
+                    .map(|c| c.median_ns)
+                    .fold(f64::INFINITY, f64::min);
+                for c in &pt.cands {
+                    if !c.pruned && c.median_ns <= best * 1.15 && !contenders.contains(&c.variant) {
+                        contenders.push(c.variant.clone());
+                    }
+                }
+            }
+            tasks.push((op, mid, contenders));
+        }
+    }
+    tasks
+}
+
+/// Runs the whole measurement.
+pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress) -> Run {
+    let start = Instant::now();
+    let end = start + cfg.budget;
+    let coarse_end = start
+        + cfg
+            .budget
+            .mul_f64(if cfg.refine_steps > 0 { 0.78 } else { 0.95 });
+    let refine_end = start + cfg.budget.mul_f64(0.95);
+    let mut st = State {
+        cfg,
+        excluded: Vec::new(),
+        verified: HashSet::new(),
+        last: HashMap::new(),
+        points: Vec::new(),
+    };
+    let mut coverage_notes = Vec::new();
+    let grid_opts = GridOptions {
+        quick: cfg.quick,
+        max_square: cfg.max_square,
+    };
+    let tasks: Vec<(Op, Shape)> = cfg
+        .ops
+        .iter()
+        .flat_map(|&op| {
+            let shapes = match cfg.preset {
+                Some(p) => plan::sort(p.shapes(op)),
+                None => plan::grid(op, grid_opts),
+            };
+            shapes.into_iter().map(move |s| (op, s))
+        })
+        .collect();
+    progress.add(tasks.len() as u64);
+    let mut unmeasured = 0;
+    for (i, &(op, shape)) in tasks.iter().enumerate() {
+        let now = Instant::now();
+        if now >= end {
+            unmeasured += 1;
+            progress.end(&format!("{op} {shape}: not measured (budget spent)"));
+            continue;
+        }
+        let left = (tasks.len() - i) as u32;
+        let soft = now + coarse_end.saturating_duration_since(now) / left;
+        progress.begin(&format!("{op} {shape}"));
+        match st.measure(op, shape, None, source, soft, end) {
+            Ok(p) => {
+                let line = summary(p);
+                progress.end(&line);
+            }
+            Err(e) => {
+                progress.note(&format!("{op} {shape}: {e}"));
+                progress.end(&format!("{op} {shape}: failed"));
+            }
+        }
+    }
+    if unmeasured > 0 {
+        coverage_notes.push(format!(
+            "the budget ran out before {unmeasured} grid shape(s) were measured; their sizes use the neighbouring ranges"
+        ));
+    }
+    // Refinement by bisection where the winner changes.
+    let mut refined = 0;
+    for step in 0..cfg.refine_steps {
+        if Instant::now() >= refine_end {
+            coverage_notes.push(format!(
+                "refinement stopped after {step} of {} steps: budget",
+                cfg.refine_steps
+            ));
+            break;
+        }
+        let mids = refinement_tasks(&st, &cfg.ops, &cfg.rule);
+        if mids.is_empty() {
+            break;
+        }
+        progress.add(mids.len() as u64);
+        let n = mids.len();
+        for (j, (op, shape, contenders)) in mids.into_iter().enumerate() {
+            let now = Instant::now();
+            if now >= refine_end {
+                progress.end(&format!("{op} {shape}: refinement skipped (budget)"));
+                continue;
+            }
+            let soft = now + refine_end.saturating_duration_since(now) / (n - j) as u32;
+            progress.begin(&format!("{op} {shape} (refine {})", step + 1));
+            if let Ok(p) = st.measure(op, shape, Some(&contenders), source, soft, end) {
+                let line = summary(p);
+                progress.end(&line);
+                refined += 1;
+            } else {
+                progress.end(&format!("{op} {shape}: failed"));
+            }
+        }
+    }
+    if refined > 0 {
+        coverage_notes.push(format!(
+            "{refined} shape(s) added by bisection where the winner changed between neighbouring sizes"
+        ));
+    }
+    progress.finish();
+    let variants_measured = st
+        .points
+        .iter()
+        .flat_map(|p| p.outcome.results.iter().map(|r| r.variant.clone()))
+        .collect::<HashSet<_>>()
+        .len();
+    Run {
+        machine: Machine::detect(),
+        counters: CounterInfo {
+            source: source.kind().name().into(),
+            reason: source.reason(),
+        },
+        counter_events: source.events().iter().map(|s| s.to_string()).collect(),
+        points: st.points,
+        excluded: st.excluded,
+        coverage_notes,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        budget_s: cfg.budget.as_secs_f64(),
+        quick: cfg.quick,
+        preset: cfg.preset.map(|p| p.name.to_string()),
+        max_square: cfg.max_square,
+        ops: cfg.ops.clone(),
+        threads: cfg.threads.clone(),
+        variants_measured,
+    }
+}
+
+/// The shapes measured at `size` in one op and bucket.
+pub fn shapes_at(run: &Run, op: Op, b: Bucket, size: u64) -> Vec<&PointRecord> {
+    run.points
+        .iter()
+        .filter(|p| p.op == op && p.bucket == b && p.size == size)
+        .collect()
+}
+
+/// Builds the dispatch table of a run.
+pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
+    let mut table = Table::new(
+        crate::GENERATOR,
+        crate::VERSION,
+        run.machine.clone(),
+        run.counters.clone(),
+    );
+    for (op, b, sel) in sels {
+        for r in &sel.ranges {
+            let rep = r.representative;
+            let size = sel.points[rep].size;
+            let Some(c) = sel.chosen_cand(rep) else {
+                continue;
+            };
+            let recs = shapes_at(run, *op, *b, size);
+            let counters = recs
+                .iter()
+                .filter_map(|p| p.outcome.get(&r.variant).and_then(|x| x.counters))
+                .reduce(|a, b| a.add(&b));
+            let margins: Vec<f64> = r
+                .points
+                .iter()
+                .filter_map(|&i| {
+                    let w = sel.chosen_cand(i)?;
+                    let ru = sel.runner_up(i)?;
+                    Some(ru.median_ns / w.median_ns - 1.0)
+                })
+                .collect();
+            let (lo, hi) = margins
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &m| {
+                    (l.min(m), h.max(m))
+                });
+            let mut note = format!(
+                "chosen at {} measured size{}; margin over the runner-up {}",
+                r.points.len(),
+                if r.points.len() == 1 { "" } else { "s" },
+                if margins.is_empty() {
+                    "n/a".to_string()
+                } else if (hi - lo).abs() < 0.005 {
+                    format!("{:+.0}%", lo * 100.0)
+                } else {
+                    format!("{:+.0}%..{:+.0}%", lo * 100.0, hi * 100.0)
+                }
+            );
+            if recs.len() > 1 {
+                note.push_str(&format!(
+                    "; figures summed over {} shapes of this size ({})",
+                    recs.len(),
+                    recs.iter()
+                        .map(|p| p.shape.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            } else if let Some(p) = recs.first() {
+                note.push_str(&format!("; measured at {}", p.shape));
+            }
+            for n in r.notes.iter().take(3) {
+                note.push_str("; ");
+                note.push_str(n);
+            }
+            if r.notes.len() > 3 {
+                note.push_str(&format!(
+                    "; and {} more notes in the report",
+                    r.notes.len() - 3
+                ));
+            }
+            let ev = Evidence {
+                median_ns: c.median_ns,
+                spread_ns: c.spread_ns,
+                samples: c.samples,
+                measured_size: Some(size),
+                cycles: counters.and_then(|x| x.cycles),
+                instructions: counters.and_then(|x| x.instructions),
+                ipc: counters.and_then(|x| x.ipc()),
+                cache_references: counters.and_then(|x| x.cache_references),
+                cache_misses: counters.and_then(|x| x.cache_misses),
+                task_clock_ns: counters.and_then(|x| x.task_clock_ns),
+                page_faults: counters.and_then(|x| x.page_faults),
+                runner_up: sel.runner_up(rep).map(|ru| RunnerUp {
+                    variant: ru.variant.clone(),
+                    median_ns: ru.median_ns,
+                }),
+                note: Some(note),
+            };
+            table.entries.push(Entry {
+                op: op.name().to_string(),
+                bucket: *b,
+                min: r.min,
+                max: r.max,
+                variant: r.variant.clone(),
+                evidence: ev,
+            });
+        }
+    }
+    table
+}
+
+/// Where the report goes beside a table: `dispatch.json` → `dispatch.md`, `dispatch-report/`.
+pub fn report_paths(out: &Path) -> (PathBuf, PathBuf) {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dispatch".into());
+    let dir = out.parent().unwrap_or(Path::new(""));
+    (
+        dir.join(format!("{stem}.md")),
+        dir.join(format!("{stem}-report")),
+    )
+}
+
+/// `autotune` / `autotune tune`.
+pub fn command(a: &TuneArgs) -> Result<(), Failure> {
+    let cfg = Config::from_args(a)?;
+    if a.out.is_dir() {
+        return Err(Failure::input(format!(
+            "--out {}: is a directory; give a file path such as dispatch.json",
+            a.out.display()
+        )));
+    }
+    let mut source = cli::open_counters()?;
+    cli::warm_pools();
+    let line =
+        crate::counters::source_line(source.kind(), source.reason().as_deref(), &source.events());
+    eprintln!(
+        "autotune: {} ops, budget {:.0} s{}{}; {line}",
+        cfg.ops.len(),
+        cfg.budget.as_secs_f64(),
+        if cfg.quick { ", quick" } else { "" },
+        cfg.preset
+            .map(|p| format!(", {} preset shapes", p.name))
+            .unwrap_or_default()
+    );
+    let t0 = Instant::now();
+    let mut progress = Progress::auto();
+    let run = run(&cfg, source.as_mut(), &mut progress);
+    let sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
+    let table = build_table(&run, &sels);
+    // The table must load the way `models` loads it before it replaces anything.
+    let check_path = a.out.clone();
+    backends::Dispatcher::from_table(&table, &check_path, backends::LoadOptions::default())
+        .map_err(|e| Failure::run(format!("the new table does not load: {e}")))?;
+    let (md, dir) = report_paths(&a.out);
+    crate::report::write(&run, &sels, &table, &a.out, &md, &dir)
+        .map_err(|e| Failure::run(format!("writing the report: {e}")))?;
+    table
+        .write_atomic(&a.out)
+        .map_err(|e| Failure::input(e.to_string()))?;
+    let by_op: BTreeMap<&str, usize> = table.entries.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(e.op.as_str()).or_default() += 1;
+        m
+    });
+    eprintln!(
+        "autotune: wrote {} ({} entries over {} ops, {} shapes measured, {} excluded) and {} + {}/ in {:.1} s",
+        a.out.display(),
+        table.entries.len(),
+        by_op.len(),
+        run.points.len(),
+        run.excluded.len(),
+        md.display(),
+        dir.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

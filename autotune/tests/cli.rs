@@ -1,0 +1,213 @@
+//! The binary end to end: `list`, `measure --json`, `inspect` on good and bad tables, a tiny
+//! tuning run with the software fallback forced, and that an interrupted/failed run leaves an
+//! earlier table untouched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_autotune"));
+    c.env("AUTOTUNE_COUNTERS", "software");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("runs the binary")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("autotune-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn list_shows_every_variant_with_a_summary() {
+    let o = run(&["list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for v in backends::catalog().variants() {
+        assert!(out.contains(&v.id), "{} missing", v.id);
+    }
+    assert!(out.contains("RUNNABLE") && out.contains("total"));
+    let o = run(&["list", "--json", "--ops", "add"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(rows.iter().all(|r| r["op"] == "add"));
+    assert!(!rows.is_empty());
+}
+
+#[test]
+fn measure_json_has_the_promised_fields() {
+    let o = run(&[
+        "measure",
+        "--op",
+        "matmul",
+        "--shape",
+        "16x32x8",
+        "--json",
+        "--samples",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!rows.is_empty());
+    for r in rows.iter().filter(|r| r.get("excluded").is_none()) {
+        assert!(r["variant"].is_string());
+        assert!(r["median_ns"].as_f64().unwrap() > 0.0);
+        assert!(r["spread_ns"].as_f64().unwrap() >= 0.0);
+        assert!(r["gflops"].as_f64().unwrap() > 0.0);
+    }
+    let o = run(&[
+        "measure",
+        "--op",
+        "gelu_tanh",
+        "--shape",
+        "1000",
+        "--json",
+        "--samples",
+        "3",
+        "--variants",
+        "naive",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r["variant"].as_str().unwrap().contains("naive")));
+    assert!(rows[0]["gbps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors_not_panics() {
+    for args in [
+        &["measure", "--op", "nope", "--shape", "8"][..],
+        &["measure", "--op", "matmul", "--shape", "8x"],
+        &["measure", "--op", "softmax", "--shape", "100"],
+        &["--ops", "frobnicate", "--quick"],
+        &["--model", "huge", "--quick"],
+        &["--budget", "-3"],
+        &["--threads", "3000", "--quick"],
+    ] {
+        let o = run(args);
+        let code = o.status.code().unwrap();
+        assert!(code == 2 || code == 1, "{args:?}: {code}");
+        let t = text(&o);
+        assert!(t.contains("error"), "{args:?}: {t}");
+        assert!(!t.contains("panicked"), "{args:?}: {t}");
+    }
+}
+
+fn inspect(path: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["inspect", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn inspect_rejects_bad_tables_naming_the_file() {
+    let d = tmp("inspect");
+    let cases = [
+        ("malformed.json", "{ not json".to_string()),
+        (
+            "format.json",
+            r#"{"format":"other","version":1}"#.to_string(),
+        ),
+        (
+            "version.json",
+            r#"{"format":"kernel-dispatch","version":99}"#.to_string(),
+        ),
+    ];
+    for (name, body) in cases {
+        let p = d.join(name);
+        std::fs::write(&p, body).unwrap();
+        let o = inspect(&p, &[]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(text(&o).contains(name), "{name}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"));
+    }
+    let o = inspect(&d.join("missing.json"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("missing.json"));
+}
+
+#[test]
+fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
+    let d = tmp("tune");
+    let out = d.join("t.json");
+    let o = run(&[
+        "--quick",
+        "--ops",
+        "add,matmul",
+        "--threads",
+        "1",
+        "--budget",
+        "6",
+        "--refine",
+        "1",
+        "--max-square",
+        "32",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let table = backends::table::Table::load(&out).unwrap();
+    assert_eq!(table.counters.source, "software");
+    assert!(table
+        .counters
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("AUTOTUNE_COUNTERS"));
+    assert!(table.entries.iter().any(|e| e.op == "add"));
+    assert!(table.entries.iter().any(|e| e.op == "matmul"));
+    for e in &table.entries {
+        assert!(e.evidence.median_ns > 0.0);
+        assert!(e.evidence.task_clock_ns.is_some());
+        assert!(
+            e.evidence.cache_misses.is_none(),
+            "no hardware figures from software counters"
+        );
+    }
+    let md = std::fs::read_to_string(d.join("t.md")).unwrap();
+    let lines: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("Counters: software"))
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one counter-source line");
+    assert!(md.contains("## add"));
+    assert!(d.join("t-report").join("add-all.svg").exists());
+    assert!(d.join("t-report").join("measurements.json").exists());
+    // The table loads the way models load it.
+    let o = inspect(&out, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("warnings: none"));
+}
+
+#[test]
+fn a_failed_run_leaves_the_earlier_table_untouched() {
+    let d = tmp("untouched");
+    let out = d.join("dispatch.json");
+    std::fs::write(&out, "earlier table").unwrap();
+    // Invalid op: fails before measuring.
+    let o = run(&["--ops", "nope", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier table");
+    // Killed mid-run (as by Ctrl-C): the table is only ever replaced by a rename at the end.
+    let mut child = bin()
+        .args(["--quick", "--budget", "30", "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier table");
+}

@@ -1,0 +1,308 @@
+//! The selection rule on synthetic measurements.
+
+use autotune::select::{select, Cand, Point, Rule};
+
+fn c(id: &str, median: f64, mad: f64) -> Cand {
+    Cand::timed(id, median, mad)
+}
+
+fn with_counters(mut c: Cand, misses: Option<f64>, instr: Option<f64>) -> Cand {
+    c.cache_misses = misses;
+    c.instructions = instr;
+    c
+}
+
+fn point(size: u64, cands: Vec<Cand>) -> Point {
+    Point { size, cands }
+}
+
+#[test]
+fn lowest_median_wins_when_clear() {
+    let rule = Rule::default();
+    let p = point(
+        100,
+        vec![c("a", 100.0, 1.0), c("b", 80.0, 1.0), c("c", 120.0, 1.0)],
+    );
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(1));
+    assert_eq!(ch.fastest, Some(1));
+    assert_eq!(ch.acceptable, vec![1]);
+    assert!(ch.note.is_none());
+}
+
+#[test]
+fn tie_broken_by_cache_misses_then_instructions() {
+    let rule = Rule::default();
+    // a is 1% faster but within noise; b has far fewer misses: b wins.
+    let p = point(
+        100,
+        vec![
+            with_counters(c("a", 99.0, 2.0), Some(1000.0), Some(500.0)),
+            with_counters(c("b", 100.0, 2.0), Some(100.0), Some(900.0)),
+        ],
+    );
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(1), "{ch:?}");
+    assert!(ch.note.as_deref().unwrap().contains("cache misses"));
+
+    // Equal misses: fewer instructions decides.
+    let p = point(
+        100,
+        vec![
+            with_counters(c("a", 99.0, 2.0), Some(100.0), Some(900.0)),
+            with_counters(c("b", 100.0, 2.0), Some(101.0), Some(500.0)),
+        ],
+    );
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(1), "{ch:?}");
+    assert!(ch.note.as_deref().unwrap().contains("instructions"));
+
+    // No counters: the lower median stays, and the note says it was a tie.
+    let p = point(100, vec![c("a", 99.0, 2.0), c("b", 100.0, 2.0)]);
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(0));
+    assert!(ch.note.as_deref().unwrap().contains("lower median"));
+
+    // Counters on only one side: cannot compare, lower median stays.
+    let p = point(
+        100,
+        vec![
+            c("a", 99.0, 2.0),
+            with_counters(c("b", 100.0, 2.0), Some(1.0), Some(1.0)),
+        ],
+    );
+    assert_eq!(rule.choose(&p).winner, Some(0));
+}
+
+#[test]
+fn outside_the_noise_counters_do_not_matter() {
+    let rule = Rule::default();
+    let p = point(
+        100,
+        vec![
+            with_counters(c("a", 80.0, 1.0), Some(1000.0), Some(1000.0)),
+            with_counters(c("b", 100.0, 1.0), Some(1.0), Some(1.0)),
+        ],
+    );
+    assert_eq!(rule.choose(&p).winner, Some(0));
+}
+
+#[test]
+fn overlapping_spreads_are_a_tie_even_beyond_three_percent() {
+    let rule = Rule::default();
+    // 10% apart but MADs of 6 each overlap.
+    let p = point(
+        100,
+        vec![
+            with_counters(c("a", 100.0, 6.0), Some(50.0), None),
+            with_counters(c("b", 110.0, 6.0), Some(10.0), None),
+        ],
+    );
+    assert_eq!(rule.choose(&p).winner, Some(1));
+}
+
+#[test]
+fn pruned_candidates_never_win() {
+    let rule = Rule::default();
+    let mut a = c("a", 50.0, 1.0);
+    a.pruned = true;
+    let p = point(100, vec![a, c("b", 100.0, 1.0)]);
+    assert_eq!(rule.choose(&p).winner, Some(1));
+    let sel = select(&rule, vec![p]);
+    assert_eq!(sel.ranges[0].variant, "b");
+}
+
+#[test]
+fn ranges_merge_sorted_and_open_ended() {
+    let rule = Rule::default();
+    // Unsorted input; a wins small sizes, b large.
+    let pts = vec![
+        point(1000, vec![c("a", 200.0, 1.0), c("b", 100.0, 1.0)]),
+        point(10, vec![c("a", 10.0, 0.1), c("b", 20.0, 0.1)]),
+        point(100, vec![c("a", 50.0, 0.5), c("b", 80.0, 0.5)]),
+        point(10_000, vec![c("a", 2000.0, 5.0), c("b", 900.0, 5.0)]),
+    ];
+    let sel = select(&rule, pts);
+    assert_eq!(sel.ranges.len(), 2);
+    let (r0, r1) = (&sel.ranges[0], &sel.ranges[1]);
+    assert_eq!((r0.min, r0.variant.as_str()), (0, "a"));
+    assert_eq!(r0.max, Some(316)); // floor(sqrt(100 * 1000))
+    assert_eq!((r1.min, r1.max, r1.variant.as_str()), (317, None, "b"));
+    assert_eq!(r0.points, vec![0, 1]);
+    assert_eq!(r1.points, vec![2, 3]);
+}
+
+#[test]
+fn lone_winner_within_noise_is_smoothed_away() {
+    let rule = Rule::default();
+    let pts = vec![
+        point(1, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        point(2, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        // b fastest by 2%: within noise.
+        point(3, vec![c("a", 102.0, 1.0), c("b", 100.0, 1.0)]),
+        point(4, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+    ];
+    let sel = select(&rule, pts);
+    assert_eq!(sel.ranges.len(), 1, "{:?}", sel.ranges);
+    assert_eq!(sel.ranges[0].variant, "a");
+    assert_eq!(sel.ranges[0].max, None);
+    assert!(sel.ranges[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("does not flap")));
+}
+
+#[test]
+fn lone_winner_beyond_noise_survives() {
+    let rule = Rule::default();
+    let pts = vec![
+        point(1, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        point(2, vec![c("a", 130.0, 1.0), c("b", 100.0, 1.0)]),
+        point(3, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+    ];
+    let sel = select(&rule, pts);
+    let ids: Vec<&str> = sel.ranges.iter().map(|r| r.variant.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "a"]);
+    assert_eq!(sel.ranges[1].min, 2);
+    assert_eq!(sel.ranges[1].max, Some(2));
+}
+
+#[test]
+fn no_flapping_on_alternating_noise() {
+    let rule = Rule::default();
+    // a and b alternate by 1%: one range, no switches.
+    let pts: Vec<Point> = (0..10)
+        .map(|i| {
+            let (ma, mb) = if i % 2 == 0 {
+                (100.0, 101.0)
+            } else {
+                (101.0, 100.0)
+            };
+            point(1 << i, vec![c("a", ma, 0.5), c("b", mb, 0.5)])
+        })
+        .collect();
+    let sel = select(&rule, pts);
+    assert_eq!(sel.ranges.len(), 1, "{:?}", sel.ranges);
+    assert_eq!(sel.ranges[0].min, 0);
+    assert_eq!(sel.ranges[0].max, None);
+}
+
+#[test]
+fn crossover_sits_where_medians_cross() {
+    let rule = Rule::default();
+    // a clearly best at 1, 2; within noise at 3..5 with b already faster at 4, 5;
+    // b clearly best from 6.
+    let m = [
+        (100.0, 150.0),
+        (100.0, 150.0),
+        (100.0, 101.0),
+        (101.0, 100.0),
+        (101.5, 100.0),
+        (150.0, 100.0),
+    ];
+    let pts: Vec<Point> = m
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| point(10 * (i as u64 + 1), vec![c("a", a, 0.5), c("b", b, 0.5)]))
+        .collect();
+    let sel = select(&rule, pts);
+    let ids: Vec<&str> = sel.ranges.iter().map(|r| r.variant.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    // b takes over at size 40, the first size where it is faster.
+    assert_eq!(sel.ranges[1].points, vec![3, 4, 5]);
+    assert_eq!(sel.ranges[0].max, Some(34)); // floor(sqrt(30 * 40))
+}
+
+#[test]
+fn same_size_shapes_merge_by_total_time() {
+    let rule = Rule::default();
+    // Two shapes with one key: a wins the first by a little, b the second by a lot.
+    let pts = vec![
+        point(64, vec![c("a", 100.0, 1.0), c("b", 110.0, 1.0)]),
+        point(64, vec![c("a", 300.0, 1.0), c("b", 200.0, 1.0)]),
+    ];
+    let sel = select(&rule, pts);
+    assert_eq!(sel.points.len(), 1);
+    assert_eq!(sel.ranges[0].variant, "b");
+    assert_eq!(sel.points[0].cands[1].median_ns, 310.0);
+}
+
+#[test]
+fn empty_and_unusable_points() {
+    let rule = Rule::default();
+    let sel = select(&rule, vec![]);
+    assert!(sel.ranges.is_empty());
+    let sel = select(
+        &rule,
+        vec![
+            point(5, vec![]),
+            point(10, vec![c("a", f64::NAN, 0.0)]),
+            point(20, vec![c("a", 10.0, 1.0)]),
+        ],
+    );
+    assert_eq!(sel.ranges.len(), 1);
+    assert_eq!(sel.ranges[0].min, 0);
+    assert_eq!(sel.ranges[0].max, None);
+}
+
+#[test]
+fn ranges_are_contiguous_and_valid_for_any_input() {
+    // A deterministic pseudo-random sweep: ranges always start at 0, are contiguous, and the
+    // last is open-ended.
+    let rule = Rule::default();
+    let mut seed = 12345u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as f64 / (1u64 << 31) as f64
+    };
+    for _ in 0..200 {
+        let n = 1 + (next() * 12.0) as usize;
+        let pts: Vec<Point> = (0..n)
+            .map(|i| {
+                point(
+                    (i as u64 + 1) * (1 + (next() * 5.0) as u64),
+                    (0..3)
+                        .map(|k| c(["a", "b", "c"][k], 50.0 + next() * 100.0, next() * 5.0))
+                        .collect(),
+                )
+            })
+            .collect();
+        let sel = select(&rule, pts);
+        assert_eq!(sel.ranges[0].min, 0);
+        assert_eq!(sel.ranges.last().unwrap().max, None);
+        for w in sel.ranges.windows(2) {
+            let m = w[0].max.expect("only the last range is open");
+            assert!(m >= w[0].min);
+            assert_eq!(w[1].min, m + 1);
+            assert_ne!(
+                w[0].variant, w[1].variant,
+                "adjacent ranges with one winner merge"
+            );
+        }
+        // Each chosen variant is acceptable at its sizes.
+        for (i, ch) in sel.choices.iter().enumerate() {
+            let id = sel.chosen[i].as_deref().unwrap();
+            let k = sel.points[i]
+                .cands
+                .iter()
+                .position(|c| c.variant == id)
+                .unwrap();
+            assert!(ch.acceptable.contains(&k));
+        }
+    }
+}
+
+#[test]
+fn only_pruned_candidates_left_still_gives_a_range() {
+    let rule = Rule::default();
+    let mut a = c("a", 500.0, 1.0);
+    a.pruned = true;
+    let mut b = c("b", 400.0, 1.0);
+    b.pruned = true;
+    let sel = select(&rule, vec![point(10, vec![a, b])]);
+    assert_eq!(sel.ranges.len(), 1);
+    assert_eq!(sel.ranges[0].variant, "b");
+    assert!(sel.choices[0].note.as_deref().unwrap().contains("pruned"));
+}

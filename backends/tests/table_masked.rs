@@ -1,0 +1,65 @@
+//! A table entry whose variant needs a CPU feature this process lacks is skipped with one
+//! warning, and the default serves. Its own test binary: `cpu::disable` masks for the whole
+//! process and cannot be undone.
+
+use backends::machine::Machine;
+use backends::table::{CounterInfo, Entry, Evidence, Table};
+use backends::{catalog, Bucket, Dispatcher, Key, LoadOptions, Op};
+use kernels::cpu::Feature;
+use std::path::Path;
+
+#[test]
+fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
+    // Any variant that needs a feature: mask that feature for this process.
+    let Some(v) = catalog().variants().iter().find(|v| v.requires.is_some()) else {
+        eprintln!("no feature-gated variant in this build; nothing to test");
+        return;
+    };
+    let feature: Feature = v.requires.unwrap();
+    kernels::cpu::disable(feature);
+    assert!(v.runnable().is_err());
+    let size = 4096u64;
+    let mut t = Table::new(
+        "test",
+        "0",
+        Machine::detect(),
+        CounterInfo {
+            source: "software".into(),
+            reason: None,
+        },
+    );
+    let bucket = Key::elems(1).bucket;
+    let bucket = if v.op == Op::Matmul {
+        Bucket::LargeM
+    } else {
+        bucket
+    };
+    t.entries.push(Entry {
+        op: v.op.name().into(),
+        bucket,
+        min: 0,
+        max: None,
+        variant: v.id.clone(),
+        evidence: Evidence {
+            median_ns: 1.0,
+            samples: 1,
+            ..Evidence::default()
+        },
+    });
+    let path = Path::new("masked.json");
+    let d = Dispatcher::from_table(&t, path, LoadOptions::default()).unwrap();
+    assert_eq!(d.warnings().len(), 1, "{:?}", d.warnings());
+    assert!(d.warnings()[0].contains(&v.id), "{:?}", d.warnings());
+    assert!(
+        d.warnings()[0].contains(feature.name()),
+        "{:?}",
+        d.warnings()
+    );
+    let got = d.lookup(v.op, Key { bucket, size }).variant();
+    assert!(
+        got.runnable().is_ok(),
+        "{} bound although not runnable",
+        got.id
+    );
+    assert_ne!(got.id, v.id);
+}
