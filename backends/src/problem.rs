@@ -331,6 +331,9 @@ impl Problem {
     ///   and in f64 by the reference: (cols + 8)·ε relative, plus the 2⁻²⁰ ≈ 1e-6 absolute
     ///   error the vectorised exp/tanh/erf approximations document.
     /// * GELU: the approximations' documented absolute error (≤ 1e-6 on |x| ≤ 10) plus 4 ulps.
+    /// * LayerNorm backward: sums cancel, so bounds scale with the magnitudes summed, not the
+    ///   result: `dx` by (cols + 8)·ε·rstd·(|g| + mean|g| + |x̂|·mean|g·x̂|), `dgamma` and
+    ///   `dbeta` (sums over rows) by (rows + 8)·ε·Σ_r|dy·x̂| and (rows + 8)·ε·Σ_r|dy|.
     /// * Add: exact.
     fn error_bounds(&self) -> Box<dyn Fn(usize, usize, f32) -> f32 + '_> {
         let eps = f32::EPSILON;
@@ -356,6 +359,42 @@ impl Problem {
                 })
             }
             (Op::Add | Op::AddBias, _) => Box::new(|_, _, _| 0.0),
+            (Op::LayernormBackward, Shape::Rows(r)) => {
+                let (x, gamma, dy, mean, rstd) = (
+                    &self.inputs[0],
+                    &self.inputs[1],
+                    &self.inputs[2],
+                    &self.inputs[3],
+                    &self.inputs[4],
+                );
+                let xhat = move |i: usize| (x[i] - mean[i / r.cols]) * rstd[i / r.cols];
+                let g = move |i: usize| dy[i] * gamma[i % r.cols];
+                // Per-row means of |g| and |g·x̂|, and per-column sums of |dy·x̂| and |dy|.
+                let mut row_g = vec![0.0f32; r.rows];
+                let mut row_gx = vec![0.0f32; r.rows];
+                let mut col_dyx = vec![0.0f32; r.cols];
+                let mut col_dy = vec![0.0f32; r.cols];
+                for i in 0..r.len() {
+                    let (row, col) = (i / r.cols, i % r.cols);
+                    row_g[row] += g(i).abs() / r.cols as f32;
+                    row_gx[row] += (g(i) * xhat(i)).abs() / r.cols as f32;
+                    col_dyx[col] += (dy[i] * xhat(i)).abs();
+                    col_dy[col] += dy[i].abs();
+                }
+                let (cols_f, rows_f) = (r.cols as f32 + 8.0, r.rows as f32 + 8.0);
+                Box::new(move |o, i, _| match o {
+                    0 => {
+                        let row = i / r.cols;
+                        cols_f
+                            * eps
+                            * rstd[row]
+                            * (g(i).abs() + row_g[row] + xhat(i).abs() * row_gx[row])
+                            + 1e-7
+                    }
+                    1 => rows_f * eps * col_dyx[i] + 1e-7,
+                    _ => rows_f * eps * col_dy[i] + 1e-7,
+                })
+            }
             (Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward, _) => {
                 Box::new(move |_, _, r| 1e-6 + 4.0 * eps * r.abs())
             }

@@ -88,3 +88,20 @@ proptest! {
         }
     }
 }
+
+/// Large row sums cancel: the LayerNorm backward's parameter gradients over 724 rows once
+/// fell outside a bound scaled by the (small) result instead of the magnitudes summed.
+#[test]
+fn layernorm_backward_many_rows() {
+    for seed in 0..3 {
+        verify_all(
+            &Problem::random(
+                Op::LayernormBackward,
+                Shape::Rows(Rows::new(724, 1024)),
+                seed,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    }
+}

@@ -82,22 +82,31 @@ fn main() {
     let base = Model::init(cfg.clone(), Tokenizer::Bytes, 1).unwrap();
     let mut cases: Vec<(String, Dispatcher)> = Vec::new();
     let embedded = Dispatcher::embedded().clone();
-    if single_threaded(&embedded) {
-        cases.push(("embedded default".into(), embedded));
-    } else {
-        println!("embedded default: skipped (it binds multi-threaded variants)");
+    if !single_threaded(&embedded) {
+        println!(
+            "embedded default binds multi-threaded variants: their splits must not allocate either"
+        );
     }
+    cases.push(("embedded default".into(), embedded));
     let mut names: Vec<&str> = Vec::new();
     for v in catalog().variants() {
         if v.runnable().is_ok() && !names.contains(&v.implementation) {
             names.push(v.implementation);
         }
     }
+    let all = backends::threads::available();
     for n in names {
         cases.push((
             format!("forced {n}"),
             Dispatcher::forced(n, Memory::Pooled, 1),
         ));
+        if all > 1 {
+            // Threaded splits use rayon::join on the stack: they must not allocate either.
+            cases.push((
+                format!("forced {n} t{all}"),
+                Dispatcher::forced(n, Memory::Pooled, all),
+            ));
+        }
     }
     let mut failed = false;
     for (name, d) in cases {
@@ -111,15 +120,24 @@ fn main() {
         ] {
             let n = allocations(&model, &mut sampler);
             let steps = cfg.context - 7;
-            let known = ALLOCATES_INTERNALLY.iter().any(|k| name.ends_with(k));
+            let crate_allocates = ALLOCATES_INTERNALLY.iter().any(|k| name.contains(k));
+            // rayon's global injector grows by one block per 63 jobs sent into a pool from
+            // outside it: amortised, fewer than one per token, but not zero.
+            let threaded =
+                name.starts_with("forced") && !name.ends_with(" t1") && name.contains(" t");
+            let known = crate_allocates || threaded;
             println!(
                 "{name:<24} {sname:<16} allocations over {steps} decoded tokens: {n}{}",
-                if known && n > 0 {
-                    " (known: the crate allocates per call; not failed)"
-                } else {
-                    ""
+                match (n > 0, crate_allocates, threaded) {
+                    (true, true, _) => " (known: the crate allocates per call; not failed)",
+                    (true, _, true) => " (known: rayon's job queue grows in blocks; not failed)",
+                    _ => "",
                 }
             );
+            if threaded && !crate_allocates && n >= steps {
+                eprintln!("{name}: threaded decoding allocated at least once per token");
+                failed = true;
+            }
             if n != 0 && !known {
                 failed = true;
             }
