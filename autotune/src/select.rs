@@ -4,7 +4,8 @@
 //! At one size: the fastest median wins, except that candidates *within the noise* of the
 //! fastest (overlapping median ± MAD, or less than [`Rule::rel_noise`] apart) are ties, and a
 //! tie goes to fewer cache misses (by more than 5 %), then fewer instructions (by more than
-//! 2 %), where those were counted, else to the lower median. Pruned candidates never win.
+//! 2 %), where those were counted, then fewer threads, else to the lower median. Pruned
+//! candidates never win.
 //!
 //! Across sizes (one op and bucket, sorted by size): every size has a set of *acceptable*
 //! variants (those within the noise of its fastest). The chosen sequence keeps one variant
@@ -145,13 +146,16 @@ impl Rule {
                 }),
             };
         }
-        // Tie-breaks among the acceptable: fewer misses, then fewer instructions.
+        // Tie-breaks among the acceptable: fewer misses, then fewer instructions, then threads.
         let mut pool = acceptable.clone();
         let mut broken_by = None;
         type Getter = fn(&Cand) -> Option<f64>;
-        let criteria: [(&str, Getter, f64); 2] = [
+        // Then fewer threads: within the noise a single thread leaves the other cores free,
+        // and its timing depends less on what else runs, so choices repeat run to run.
+        let criteria: [(&str, Getter, f64); 3] = [
             ("cache misses", |c| c.cache_misses, self.misses_margin),
             ("instructions", |c| c.instructions, self.instructions_margin),
+            ("threads", |c| thread_count(&c.variant), 0.0),
         ];
         for (name, get, margin) in criteria {
             if pool.len() < 2 {
@@ -232,6 +236,11 @@ pub struct Selection {
     /// The variant chosen at each point (after smoothing), `None` where nothing was usable.
     pub chosen: Vec<Option<String>>,
     pub ranges: Vec<RangeChoice>,
+}
+
+/// The thread count of a variant id (`.../tN`).
+fn thread_count(id: &str) -> Option<f64> {
+    id.rsplit('/').next()?.strip_prefix('t')?.parse().ok()
 }
 
 fn index_of(p: &Point, id: &str) -> Option<usize> {

@@ -306,3 +306,28 @@ fn only_pruned_candidates_left_still_gives_a_range() {
     assert_eq!(sel.ranges[0].variant, "b");
     assert!(sel.choices[0].note.as_deref().unwrap().contains("pruned"));
 }
+
+#[test]
+fn tie_without_counter_difference_goes_to_fewer_threads() {
+    let rule = Rule::default();
+    // t2 is 1% faster but within noise, and no counters tell them apart: t1 wins.
+    let p = point(
+        100,
+        vec![
+            c("matmul/avx512/pooled/t2", 99.0, 2.0),
+            c("matmul/avx512/pooled/t1", 100.0, 2.0),
+        ],
+    );
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(1), "{ch:?}");
+    assert!(ch.note.as_deref().unwrap().contains("threads"));
+    // A clear lead still wins, threads or not.
+    let p = point(
+        100,
+        vec![
+            c("matmul/avx512/pooled/t2", 60.0, 1.0),
+            c("matmul/avx512/pooled/t1", 100.0, 1.0),
+        ],
+    );
+    assert_eq!(rule.choose(&p).winner, Some(0));
+}
