@@ -538,6 +538,14 @@ impl Dispatcher {
         exec::add_bias(bd.kernel, bd.threads, shape, x, bias, out)
     }
 
+    /// `x + bias` into a new buffer from the bound strategy.
+    pub fn add_bias_new(&self, shape: Rows, x: &[f32], bias: &[f32]) -> Result<Buf> {
+        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
+        let mut out = exec::alloc(bd.memory, shape.len());
+        exec::add_bias(bd.kernel, bd.threads, shape, x, bias, &mut out)?;
+        Ok(out)
+    }
+
     /// `x += bias`, the bias broadcast over rows.
     pub fn add_bias_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
         let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
