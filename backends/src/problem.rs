@@ -374,12 +374,12 @@ impl Problem {
                 let mut row_gx = vec![0.0f32; r.rows];
                 let mut col_dyx = vec![0.0f32; r.cols];
                 let mut col_dy = vec![0.0f32; r.cols];
-                for i in 0..r.len() {
+                for (i, d) in dy.iter().enumerate() {
                     let (row, col) = (i / r.cols, i % r.cols);
                     row_g[row] += g(i).abs() / r.cols as f32;
                     row_gx[row] += (g(i) * xhat(i)).abs() / r.cols as f32;
-                    col_dyx[col] += (dy[i] * xhat(i)).abs();
-                    col_dy[col] += dy[i].abs();
+                    col_dyx[col] += (d * xhat(i)).abs();
+                    col_dy[col] += d.abs();
                 }
                 let (cols_f, rows_f) = (r.cols as f32 + 8.0, r.rows as f32 + 8.0);
                 Box::new(move |o, i, _| match o {

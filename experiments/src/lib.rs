@@ -11,6 +11,8 @@
 //! * [`model_study`]: the `models` crate's presets as profile scenarios and a training step.
 //! * [`crossover`]: where pooled/direct memory and one/all threads win over MatMul sizes, and
 //!   whether the dispatcher picks the winner.
+//! * [`roofline`]: this machine's FMA peak and per-level bandwidth, measured, with every
+//!   variant of the study's shapes placed on the roofline (table + SVG).
 //! * [`report`], [`plot`], [`stats`]: formatting, SVG charts and order statistics.
 //!
 //! Invariant: nothing here computes a kernel itself; every op runs through `backends` (the
@@ -25,6 +27,7 @@ pub mod model_study;
 pub mod plot;
 pub mod profile;
 pub mod report;
+pub mod roofline;
 pub mod scope;
 pub mod stats;
 pub mod study;

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use backends::{Dispatcher, LoadOptions};
 use clap::{Args, Parser, Subcommand};
-use experiments::{alloc_counter, compare, crossover, memory, profile};
+use experiments::{alloc_counter, compare, crossover, memory, profile, roofline};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,6 +24,7 @@ static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
 ///   experiments profile --out runs/new.json            # ... again after a change
 ///   experiments compare runs/base.json runs/new.json   # exit code 1 on a regression
 ///   experiments memory | alloc | crossover             # the memory studies
+///   experiments roofline --out roofline.md              # peak, bandwidth roofs, every variant placed
 #[derive(Parser, Debug)]
 #[command(name = "experiments", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -73,6 +74,35 @@ enum Command {
     /// Sweep MatMul n = 16…1024 with pooled/direct memory × one/all threads, show where each
     /// wins, and check that the dispatcher picks the winner (or within noise) at every size.
     Crossover(CrossoverArgs),
+    /// Measure this machine's roofline (FMA peak; read and copy bandwidth in L1, L2, L3 and
+    /// DRAM; one thread) and place every pooled single-threaded variant of the study's shapes on
+    /// it: MatMul 64…512, the m = 1 decode shapes, GELU and Softmax 1M, LayerNorm 32×512,
+    /// Add 10K. Prints a Markdown table (fraction of the applicable limit per point, decode
+    /// shapes against the best peer, GELU/Softmax against copy bandwidth) and writes an SVG.
+    #[command(verbatim_doc_comment)]
+    Roofline(RooflineArgs),
+}
+
+#[derive(Args, Debug)]
+struct RooflineArgs {
+    /// A few shapes with short budgets (seconds): for tests and smoke runs.
+    #[arg(long)]
+    quick: bool,
+    /// Time budget per shape in milliseconds (all its variants together; ≥ 5 rounds).
+    #[arg(long, default_value_t = 400, value_name = "MS")]
+    budget_ms: u64,
+    /// Every memory strategy and thread count, not only pooled/t1.
+    #[arg(long)]
+    all_forms: bool,
+    /// Comma-separated substrings of shape labels to keep, e.g. `1x256,gelu`.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    shapes: Vec<String>,
+    /// Also write the Markdown here.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Where to write the SVG chart.
+    #[arg(long, default_value = "roofline.svg", value_name = "PATH")]
+    svg: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -339,6 +369,26 @@ fn main() -> ExitCode {
                 sweep.svg(svg)?;
                 println!("wrote {}", svg.display());
             }
+            Ok(ExitCode::SUCCESS)
+        })(),
+        Command::Roofline(a) => (|| {
+            let opts = roofline::Options {
+                quick: a.quick,
+                budget: Duration::from_millis(a.budget_ms),
+                all_forms: a.all_forms,
+                filter: a.shapes.clone(),
+            };
+            let r = roofline::run(&opts, |line| eprintln!("{line}"))?;
+            let md = r.markdown();
+            print!("{md}");
+            if let Some(out) = &a.out {
+                write(out, &md)?;
+            }
+            if let Some(dir) = a.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            r.svg(&a.svg)?;
+            println!("\nwrote {}", a.svg.display());
             Ok(ExitCode::SUCCESS)
         })(),
     };

@@ -2,7 +2,8 @@
 //!
 //! Organised by op (`matmul`, `gelu`, `softmax`, `layernorm`, `add`). Inside an op the module
 //! root holds the contract and the naive reference; `tiled`, `avx2`, `avx512` and `neon` sit
-//! beside it and compute the same thing faster.
+//! beside it and compute the same thing faster. [`probe`] holds the FMA and read-bandwidth
+//! loops a roofline study times.
 //!
 //! Invariants: kernels never allocate (outputs and scratch are passed in), do no I/O and know
 //! nothing of tables or timing. Every `#[target_feature]` function is reached only through a
@@ -15,6 +16,7 @@ mod error;
 pub mod gelu;
 pub mod layernorm;
 pub mod matmul;
+pub mod probe;
 mod simd_math;
 pub mod softmax;
 

@@ -354,6 +354,45 @@ fn case_strategy() -> impl Strategy<Value = (Case, u64)> {
         })
 }
 
+/// Decode shapes (m = 1) with B starting at every float offset within a cache line, with
+/// row strides that keep all rows at one alignment (the kernels may shift their column
+/// windows to aligned loads) and ones that do not, NaN in the gaps and before B's start.
+fn decode_alignments(kernel: &Kernel) {
+    let mut seed = 1000;
+    for &(k, n) in &[
+        (1, 1),
+        (5, 3),
+        (33, 16),
+        (7, 17),
+        (9, 31),
+        (64, 128),
+        (3, 129),
+        (17, 190),
+        (2, 400),
+        (5, 1000),
+    ] {
+        for pad in [0, (16 - n % 16) % 16, 16 + (16 - n % 16) % 16] {
+            for beta in [0.0, 0.5] {
+                let case = Case {
+                    g: shape(1, k, n, false, false, pad),
+                    alpha: 1.25,
+                    beta,
+                };
+                seed += 1;
+                let mut rng = StdRng::seed_from_u64(seed);
+                let (a, b, c) = operands(&case, &mut rng);
+                for offset in 0..16 {
+                    let mut shifted = vec![f32::NAN; offset + b.len()];
+                    shifted[offset..].copy_from_slice(&b);
+                    if let Err(e) = compare(kernel, &case, &a, &shifted[offset..], &c) {
+                        panic!("B at offset {offset}: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 macro_rules! kernel_tests {
     ($name:ident, $feature:expr) => {
         mod $name {
@@ -370,6 +409,13 @@ macro_rules! kernel_tests {
             fn awkward_shapes() {
                 if K.runnable() {
                     awkward(&K);
+                }
+            }
+
+            #[test]
+            fn decode_at_every_alignment() {
+                if K.runnable() {
+                    decode_alignments(&K);
                 }
             }
 

@@ -1,0 +1,784 @@
+//! The roofline of this machine, measured, with every variant placed on it — in one run.
+//!
+//! 1. **Compute roof**: the single-core FMA throughput of a register-only loop
+//!    ([`kernels::probe::fma_loop`], 12 independent accumulators) with AVX-512 and AVX2; the
+//!    roof is the best of the two (best sample of several).
+//! 2. **Bandwidth roofs**: one thread's read bandwidth (a SIMD sum, [`kernels::probe::read_sum`],
+//!    the better of AVX-512 and AVX2)
+//!    and copy bandwidth (`copy_from_slice`, bytes = read + write) at working sets that sit in
+//!    L1 (16 KiB), L2 (512 KiB), L3 (8 MiB) and DRAM (256 MiB).
+//! 3. **Points**: every runnable single-threaded pooled variant (all forms with `all_forms`) of
+//!    the study's shapes: MatMul 64…512, the decode shapes (m = 1, both presets and the LM
+//!    heads), GELU and Softmax over 1M elements, LayerNorm 32×512 and Add 10K. Each is
+//!    checked against the reference first, then timed in interleaved rounds (drift hits all
+//!    variants of a shape alike), each sample after one untimed call that brings its operands
+//!    back into cache.
+//!
+//! Arithmetic intensity uses compulsory traffic: MatMul reads A and B and writes C once
+//! (β = 0); element-wise and row ops read their inputs and write their outputs once. FLOP
+//! counts of the non-MatMul ops are nominal (per element: GELU 8, Softmax 5, LayerNorm 8,
+//! Add 1) and only place the point on the x axis; their figure of merit is GB/s against the
+//! copy roof. The **applicable limit** of a point is min(compute roof, intensity × bandwidth)
+//! with the bandwidth of the cache level its working set fits in (read bandwidth for MatMul,
+//! copy bandwidth for the others).
+
+use crate::report::{fmt_bytes, fmt_ns, markdown_table};
+use crate::stats;
+use anyhow::{anyhow, Result};
+use backends::problem::Problem;
+use backends::{catalog, Memory, Op, Shape, Variant};
+use kernels::cpu::{self, Feature};
+use plotters::prelude::*;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The decode shapes (m = 1) of both presets and the LM heads, `MxKxN`.
+pub const DECODE: [&str; 8] = [
+    "1x128x384",
+    "1x128x512",
+    "1x512x128",
+    "1x128x256",
+    "1x256x768",
+    "1x256x1024",
+    "1x1024x256",
+    "1x256x512",
+];
+
+/// Peer implementations (not ours): the decode comparison is against the best of them.
+pub const PEERS: [&str; 3] = ["gemm", "matrixmultiply", "openblas"];
+
+/// How to run the study.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A few shapes, short budgets and a smaller DRAM set: seconds, for tests and smoke runs.
+    pub quick: bool,
+    /// Time per shape, all its variants together (at least `MIN_ROUNDS` rounds).
+    pub budget: Duration,
+    /// Every memory strategy and thread count, not only pooled/t1.
+    pub all_forms: bool,
+    /// Only shapes whose label contains one of these (empty: all).
+    pub filter: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            quick: false,
+            budget: Duration::from_millis(400),
+            all_forms: false,
+            filter: vec![],
+        }
+    }
+}
+
+const MIN_ROUNDS: usize = 5;
+const MAX_ROUNDS: usize = 400;
+
+/// What a point's traffic is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traffic {
+    Read,
+    Copy,
+}
+
+/// One bandwidth roof.
+#[derive(Debug, Clone)]
+pub struct Level {
+    pub name: &'static str,
+    /// The working set the probe used (bytes, all buffers together).
+    pub working_set: usize,
+    /// The cache capacity this level stands for (bytes; `usize::MAX` for DRAM).
+    pub capacity: usize,
+    pub read_gbs: f64,
+    pub copy_gbs: f64,
+}
+
+impl Level {
+    fn gbs(&self, t: Traffic) -> f64 {
+        match t {
+            Traffic::Read => self.read_gbs,
+            Traffic::Copy => self.copy_gbs,
+        }
+    }
+}
+
+/// The measured roofs.
+#[derive(Debug, Clone)]
+pub struct Roofs {
+    /// (feature, best GFLOP/s, median GFLOP/s) of the FMA loop.
+    pub fma: Vec<(Feature, f64, f64)>,
+    pub levels: Vec<Level>,
+}
+
+impl Roofs {
+    /// The compute roof: the best FMA figure.
+    pub fn peak(&self) -> f64 {
+        self.fma.iter().map(|f| f.1).fold(0.0, f64::max)
+    }
+
+    /// The level a working set of `bytes` fits in.
+    pub fn level_for(&self, bytes: usize) -> usize {
+        self.levels
+            .iter()
+            .position(|l| bytes <= l.capacity)
+            .unwrap_or(self.levels.len().saturating_sub(1))
+    }
+}
+
+/// One variant at one shape.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub label: String,
+    pub op: Op,
+    pub shape: Shape,
+    pub variant: &'static Variant,
+    pub median_ns: f64,
+    pub mad_ns: f64,
+    pub samples: usize,
+    pub flops: f64,
+    pub bytes: f64,
+    pub traffic: Traffic,
+    /// Index into [`Roofs::levels`].
+    pub level: usize,
+}
+
+impl Point {
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.median_ns
+    }
+    pub fn gbs(&self) -> f64 {
+        self.bytes / self.median_ns
+    }
+    pub fn intensity(&self) -> f64 {
+        self.flops / self.bytes
+    }
+    /// The applicable limit in GFLOP/s and what sets it.
+    pub fn limit(&self, r: &Roofs) -> (f64, String) {
+        let l = &r.levels[self.level];
+        let mem = self.intensity() * l.gbs(self.traffic);
+        let kind = match self.traffic {
+            Traffic::Read => "read",
+            Traffic::Copy => "copy",
+        };
+        if mem < r.peak() {
+            (mem, format!("{} {kind}", l.name))
+        } else {
+            (r.peak(), "FMA peak".into())
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone)]
+pub struct Roofline {
+    pub cpu: String,
+    pub quick: bool,
+    pub roofs: Roofs,
+    pub points: Vec<Point>,
+    /// Variants left out, and why (wrong result, cannot run).
+    pub excluded: Vec<String>,
+}
+
+fn best_and_median(xs: &[f64]) -> (f64, f64) {
+    (xs.iter().copied().fold(0.0, f64::max), stats::median(xs))
+}
+
+/// Measures the FMA roof for every feature the probe covers.
+pub fn measure_fma(quick: bool) -> Vec<(Feature, f64, f64)> {
+    let (iters, samples) = if quick { (200_000, 3) } else { (2_000_000, 9) };
+    let mut out = Vec::new();
+    for f in [Feature::Avx512, Feature::Avx2] {
+        if !cpu::available(f) {
+            continue;
+        }
+        let flops = kernels::probe::fma_flops(f, iters) as f64;
+        let _ = kernels::probe::fma_loop(f, iters / 10, black_box(0.5));
+        let mut rates = Vec::new();
+        for _ in 0..samples {
+            let t = Instant::now();
+            if kernels::probe::fma_loop(f, black_box(iters), black_box(0.5))
+                .map(black_box)
+                .is_err()
+            {
+                break;
+            }
+            rates.push(flops / t.elapsed().as_nanos() as f64);
+        }
+        if !rates.is_empty() {
+            let (best, med) = best_and_median(&rates);
+            out.push((f, best, med));
+        }
+    }
+    out
+}
+
+/// One read pass over `x` with `feature`'s loads (a scalar sum when the probe lacks it).
+fn read_pass(feature: Feature, x: &[f32]) -> f32 {
+    kernels::probe::read_sum(feature, x).unwrap_or_else(|_| x.iter().sum())
+}
+
+/// Best-of-samples GB/s of `pass` over `bytes` per pass, each sample at least `min_ns`.
+fn bandwidth(bytes: usize, samples: usize, min_ns: f64, mut pass: impl FnMut()) -> f64 {
+    pass();
+    let t = Instant::now();
+    pass();
+    let one = t.elapsed().as_nanos().max(1) as f64;
+    let reps = ((min_ns / one).ceil() as usize).clamp(1, 1_000_000);
+    let mut rates = Vec::new();
+    for _ in 0..samples {
+        let t = Instant::now();
+        for _ in 0..reps {
+            pass();
+        }
+        rates.push((bytes * reps) as f64 / t.elapsed().as_nanos() as f64);
+    }
+    best_and_median(&rates).0
+}
+
+/// Measures read and copy bandwidth at the four working sets.
+pub fn measure_levels(quick: bool) -> Vec<Level> {
+    let m = backends::machine::Machine::detect();
+    let l1 = m.caches.l1d.unwrap_or(32 << 10) as usize;
+    let l2 = m.caches.l2.unwrap_or(1 << 20) as usize;
+    let l3 = m.caches.l3.unwrap_or(32 << 20) as usize;
+    let dram = if quick { 64 << 20 } else { 256 << 20 };
+    let (samples, min_ns) = if quick { (3, 2e6) } else { (9, 2e7) };
+    let sets = [
+        ("L1", 16 << 10, l1),
+        ("L2", 512 << 10, l2),
+        ("L3", 8 << 20, l3),
+        ("DRAM", dram, usize::MAX),
+    ];
+    sets.iter()
+        .map(|&(name, ws, capacity)| {
+            let n = ws / 4;
+            let x: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.5).collect();
+            // The best of the AVX-512 and AVX2 loops: on Zen 4 the 256-bit one reads L1
+            // faster, the 512-bit one L2 and beyond.
+            let read_gbs = [Feature::Avx512, Feature::Avx2]
+                .into_iter()
+                .filter(|&f| cpu::available(f))
+                .map(|f| {
+                    bandwidth(ws, samples, min_ns, || {
+                        black_box(read_pass(f, black_box(&x)));
+                    })
+                })
+                .fold(0.0, f64::max);
+            let read_gbs = if read_gbs > 0.0 {
+                read_gbs
+            } else {
+                bandwidth(ws, samples, min_ns, || {
+                    black_box(black_box(&x).iter().sum::<f32>());
+                })
+            };
+            drop(x);
+            let src: Vec<f32> = (0..n / 2).map(|i| (i % 11) as f32).collect();
+            let mut dst = vec![0.0f32; n / 2];
+            let copy_gbs = bandwidth(ws, samples, min_ns, || {
+                black_box(&mut dst).copy_from_slice(black_box(&src));
+            });
+            Level {
+                name,
+                working_set: ws,
+                capacity,
+                read_gbs,
+                copy_gbs,
+            }
+        })
+        .collect()
+}
+
+/// The study's shapes: (label, op, shape text).
+pub fn shapes(quick: bool) -> Vec<(String, Op, String)> {
+    let mut v: Vec<(String, Op, String)> = Vec::new();
+    let square: &[usize] = if quick {
+        &[64]
+    } else {
+        &crate::study::MATMUL_SQUARE
+    };
+    for &n in square {
+        v.push((format!("matmul {n}³"), Op::Matmul, n.to_string()));
+    }
+    let decode: &[&str] = if quick { &DECODE[3..4] } else { &DECODE };
+    for &s in decode {
+        v.push((format!("matmul {s}"), Op::Matmul, s.to_string()));
+    }
+    let (gelu, soft) = if quick {
+        (10_000, "64x256")
+    } else {
+        (1_000_000, "64x15625")
+    };
+    v.push((
+        format!("gelu_tanh {}", crate::study::short_count(gelu)),
+        Op::GeluTanh,
+        gelu.to_string(),
+    ));
+    v.push((format!("softmax {soft}"), Op::Softmax, soft.to_string()));
+    let (r, c) = crate::study::LAYERNORM;
+    v.push((
+        format!("layernorm {r}x{c}"),
+        Op::Layernorm,
+        format!("{r}x{c}"),
+    ));
+    v.push((
+        format!("add {}", crate::study::short_count(crate::study::ADD)),
+        Op::Add,
+        crate::study::ADD.to_string(),
+    ));
+    v
+}
+
+/// (nominal FLOP, compulsory bytes, working-set bytes, traffic kind) of one problem.
+fn cost(op: Op, shape: Shape) -> (f64, f64, usize, Traffic) {
+    match shape {
+        Shape::MatMul(g) => {
+            let b = 4 * (g.m * g.k + g.k * g.n + g.m * g.n);
+            (2.0 * (g.m * g.k * g.n) as f64, b as f64, b, Traffic::Read)
+        }
+        _ => {
+            let (n, rows, cols) = match shape {
+                Shape::Rows(r) => (r.len(), r.rows, r.cols),
+                _ => (shape.elems(), 1, shape.elems()),
+            };
+            let (per_elem, floats) = match op {
+                Op::GeluTanh | Op::GeluErf => (8.0, 2 * n),
+                Op::Softmax | Op::SoftmaxCausal => (5.0, 2 * n),
+                // x, y, γ, β, mean, rstd.
+                Op::Layernorm => (8.0, 2 * n + 2 * cols + 2 * rows),
+                Op::Add => (1.0, 3 * n),
+                _ => (1.0, 2 * n),
+            };
+            let b = 4 * floats;
+            (per_elem * n as f64, b as f64, b, Traffic::Copy)
+        }
+    }
+}
+
+/// Calls per timed sample so that one sample lasts at least ~20 µs.
+fn batch_for(ns_per_call: f64) -> usize {
+    ((20_000.0 / ns_per_call.max(1.0)).ceil() as usize).clamp(1, 10_000)
+}
+
+/// Times every chosen variant of one shape in interleaved rounds.
+fn measure_shape(
+    label: &str,
+    op: Op,
+    shape: Shape,
+    opts: &Options,
+    roofs: &Roofs,
+    excluded: &mut Vec<String>,
+) -> Result<Vec<Point>> {
+    let base = Problem::random(op, shape, 11).map_err(anyhow::Error::msg)?;
+    let mut chosen: Vec<(&'static Variant, Problem, usize)> = Vec::new();
+    for v in catalog().of(op) {
+        if !opts.all_forms && (v.memory != Memory::Pooled || v.threads != 1) {
+            continue;
+        }
+        if let Err(why) = v.runnable() {
+            excluded.push(format!("{label}: {} cannot run: {why}", v.id));
+            continue;
+        }
+        if let Err(why) = base.verify(v) {
+            excluded.push(format!("{label}: {} EXCLUDED (wrong result): {why}", v.id));
+            continue;
+        }
+        let mut p = base.clone();
+        let t = Instant::now();
+        black_box(p.execute(v)?);
+        let first = t.elapsed().as_nanos() as f64;
+        let batch = if v.memory == Memory::InPlace {
+            1
+        } else {
+            batch_for(first)
+        };
+        chosen.push((v, p, batch));
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); chosen.len()];
+    let start = Instant::now();
+    let mut rounds = 0;
+    while rounds < MIN_ROUNDS || (start.elapsed() < opts.budget && rounds < MAX_ROUNDS) {
+        for (i, (v, p, batch)) in chosen.iter_mut().enumerate() {
+            if v.memory == Memory::InPlace {
+                // Repeating an in-place op on its own output would drift the data (GELU
+                // into denormals): restore the input outside the timed region.
+                p.inputs[0].clone_from(&base.inputs[0]);
+            } else {
+                // One untimed call first: the other variants' samples evicted this one's
+                // operands, and a point measures the op on warm data at its cache level.
+                black_box(p.execute(v)?);
+            }
+            let t = Instant::now();
+            for _ in 0..*batch {
+                black_box(p.execute(v)?);
+            }
+            times[i].push(t.elapsed().as_nanos() as f64 / *batch as f64);
+        }
+        rounds += 1;
+    }
+    let (flops, bytes, ws, traffic) = cost(op, shape);
+    let level = roofs.level_for(ws);
+    Ok(chosen
+        .iter()
+        .zip(&times)
+        .map(|((v, _, _), t)| Point {
+            label: label.to_string(),
+            op,
+            shape,
+            variant: v,
+            median_ns: stats::median(t),
+            mad_ns: stats::mad(t),
+            samples: t.len(),
+            flops,
+            bytes,
+            traffic,
+            level,
+        })
+        .collect())
+}
+
+/// Runs the whole study: roofs first, then every shape's variants. `progress` gets one line
+/// per finished step.
+pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Result<Roofline> {
+    let budget = if opts.quick {
+        opts.budget.min(Duration::from_millis(15))
+    } else {
+        opts.budget
+    };
+    let opts = Options {
+        budget,
+        ..opts.clone()
+    };
+    let fma = measure_fma(opts.quick);
+    for (f, best, med) in &fma {
+        progress(&format!(
+            "FMA peak {f}: {best:.1} GFLOP/s (median {med:.1})"
+        ));
+    }
+    let levels = measure_levels(opts.quick);
+    for l in &levels {
+        progress(&format!(
+            "{} ({}): read {:.1} GB/s, copy {:.1} GB/s",
+            l.name,
+            fmt_bytes(l.working_set as f64),
+            l.read_gbs,
+            l.copy_gbs
+        ));
+    }
+    let roofs = Roofs { fma, levels };
+    if roofs.peak() <= 0.0 {
+        return Err(anyhow!(
+            "no FMA probe runs on this CPU (it covers AVX-512 and AVX2)"
+        ));
+    }
+    let mut points = Vec::new();
+    let mut excluded = Vec::new();
+    for (label, op, text) in shapes(opts.quick) {
+        if !opts.filter.is_empty() && !opts.filter.iter().any(|f| label.contains(f.as_str())) {
+            continue;
+        }
+        let shape = Shape::parse(op, &text).map_err(anyhow::Error::msg)?;
+        let pts = measure_shape(&label, op, shape, &opts, &roofs, &mut excluded)?;
+        progress(&format!("{label}: {} variants", pts.len()));
+        points.extend(pts);
+    }
+    Ok(Roofline {
+        cpu: backends::machine::Machine::detect().cpu,
+        quick: opts.quick,
+        roofs,
+        points,
+        excluded,
+    })
+}
+
+impl Roofline {
+    /// The roofs, every point, the decode comparison and the element-wise comparison.
+    pub fn markdown(&self) -> String {
+        let r = &self.roofs;
+        let mut s = format!(
+            "# Roofline ({}){}\n\nOne thread. Compute roof: best sample of a 12-accumulator FMA loop. \
+             Bandwidth roofs: best sample of a SIMD read-sum and of `copy_from_slice` (bytes = read + write).\n\n",
+            self.cpu,
+            if self.quick { " — quick run" } else { "" }
+        );
+        let mut t = vec![vec!["roof".to_string(), "best".into(), "median".into()]];
+        for (f, best, med) in &r.fma {
+            t.push(vec![
+                format!("FMA {f} (GFLOP/s)"),
+                format!("{best:.1}"),
+                format!("{med:.1}"),
+            ]);
+        }
+        s.push_str(&markdown_table(&t));
+        let mut t = vec![vec![
+            "level".to_string(),
+            "working set".into(),
+            "read GB/s".into(),
+            "copy GB/s".into(),
+        ]];
+        for l in &r.levels {
+            t.push(vec![
+                l.name.to_string(),
+                fmt_bytes(l.working_set as f64),
+                format!("{:.1}", l.read_gbs),
+                format!("{:.1}", l.copy_gbs),
+            ]);
+        }
+        s.push('\n');
+        s.push_str(&markdown_table(&t));
+
+        s.push_str(
+            "\n## Every point\n\nAI = FLOP per compulsory byte; limit = min(FMA peak, AI × the \
+             bandwidth of the level the working set fits in).\n\n",
+        );
+        let mut t = vec![vec![
+            "shape".to_string(),
+            "variant".into(),
+            "median".into(),
+            "±MAD".into(),
+            "GFLOP/s".into(),
+            "GB/s".into(),
+            "AI".into(),
+            "limit".into(),
+            "limit GFLOP/s".into(),
+            "% of limit".into(),
+        ]];
+        for p in &self.points {
+            let (lim, what) = p.limit(r);
+            t.push(vec![
+                p.label.clone(),
+                p.variant.id.clone(),
+                fmt_ns(p.median_ns),
+                fmt_ns(p.mad_ns),
+                format!("{:.2}", p.gflops()),
+                format!("{:.1}", p.gbs()),
+                format!("{:.3}", p.intensity()),
+                what,
+                format!("{lim:.1}"),
+                format!("{:.0}%", 100.0 * p.gflops() / lim),
+            ]);
+        }
+        s.push_str(&markdown_table(&t));
+
+        let decode = self.decode_rows();
+        if !decode.is_empty() {
+            s.push_str(
+                "\n## Decode shapes (m = 1): ours against the best peer\n\nRatio = best peer's \
+                 median / ours (> 1: ours faster). % of bw = our GB/s over the read bandwidth \
+                 of the level the weights fit in.\n\n",
+            );
+            let mut t = vec![vec![
+                "shape".to_string(),
+                "ours (best)".into(),
+                "GB/s".into(),
+                "level".into(),
+                "% of read bw".into(),
+                "best peer".into(),
+                "peer GB/s".into(),
+                "ratio".into(),
+            ]];
+            for d in &decode {
+                t.push(vec![
+                    d.label.clone(),
+                    d.ours.variant.implementation.to_string(),
+                    format!("{:.1}", d.ours.gbs()),
+                    r.levels[d.ours.level].name.to_string(),
+                    format!(
+                        "{:.0}%",
+                        100.0 * d.ours.gbs() / r.levels[d.ours.level].read_gbs
+                    ),
+                    d.peer
+                        .map_or("-".into(), |p| p.variant.implementation.to_string()),
+                    d.peer.map_or("-".into(), |p| format!("{:.1}", p.gbs())),
+                    d.ratio().map_or("-".into(), |x| format!("{x:.2}×")),
+                ]);
+            }
+            s.push_str(&markdown_table(&t));
+        }
+
+        let ew: Vec<&Point> = self
+            .points
+            .iter()
+            .filter(|p| matches!(p.op, Op::GeluTanh | Op::Softmax))
+            .collect();
+        if !ew.is_empty() {
+            s.push_str(
+                "\n## GELU and Softmax against the copy bandwidth of the same run\n\nBytes = \
+                 input read + output written; copy roof of the level the working set fits in. \
+                 Target: copy time ≤ 1.5× … i.e. reaching ≥ 67% of copy bandwidth.\n\n",
+            );
+            let mut t = vec![vec![
+                "shape".to_string(),
+                "variant".into(),
+                "GB/s".into(),
+                "copy GB/s (level)".into(),
+                "time / copy time".into(),
+            ]];
+            for p in ew {
+                let l = &r.levels[p.level];
+                t.push(vec![
+                    p.label.clone(),
+                    p.variant.id.clone(),
+                    format!("{:.1}", p.gbs()),
+                    format!("{:.1} ({})", l.copy_gbs, l.name),
+                    format!("{:.2}", l.copy_gbs / p.gbs()),
+                ]);
+            }
+            s.push_str(&markdown_table(&t));
+        }
+        if !self.excluded.is_empty() {
+            s.push_str("\nLeft out:\n\n");
+            for e in &self.excluded {
+                s.push_str(&format!("* {e}\n"));
+            }
+        }
+        s
+    }
+
+    /// Per decode shape: our fastest point and the fastest peer's.
+    pub fn decode_rows(&self) -> Vec<DecodeRow<'_>> {
+        let mut out = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
+        for p in &self.points {
+            if matches!(p.shape, Shape::MatMul(g) if g.m == 1) && !labels.contains(&&*p.label) {
+                labels.push(&p.label);
+            }
+        }
+        for label in labels {
+            let pts = self.points.iter().filter(|p| p.label == label);
+            let fastest = |peer: bool| {
+                pts.clone()
+                    .filter(|p| {
+                        PEERS.contains(&p.variant.implementation) == peer
+                            && !p.variant.is_reference()
+                            && p.variant.implementation != "naive"
+                    })
+                    .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
+            };
+            if let Some(ours) = fastest(false) {
+                out.push(DecodeRow {
+                    label: label.to_string(),
+                    ours,
+                    peer: fastest(true),
+                });
+            }
+        }
+        out
+    }
+
+    /// The log-log roofline chart: the compute roof, one bandwidth roof per level (read), and
+    /// every point coloured by implementation.
+    pub fn svg(&self, path: &Path) -> Result<()> {
+        let err = |e: &dyn std::fmt::Debug| anyhow!("{}: cannot draw: {e:?}", path.display());
+        let r = &self.roofs;
+        let peak = r.peak();
+        let ais = self.points.iter().map(|p| p.intensity());
+        let (xmin, xmax) = ais.fold((0.05f64, 200.0f64), |(a, b), x| (a.min(x), b.max(x)));
+        let (xmin, xmax) = (xmin * 0.7, xmax * 1.5);
+        let ymin = self
+            .points
+            .iter()
+            .map(|p| p.gflops())
+            .fold(peak, f64::min)
+            .max(1e-3)
+            * 0.5;
+        let ymax = peak * 2.0;
+        let root = SVGBackend::new(path, (1000, 700)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Roofline, one thread ({})", self.cpu),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d((xmin..xmax).log_scale(), (ymin..ymax).log_scale())
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("arithmetic intensity (FLOP / byte)")
+            .y_desc("GFLOP/s")
+            .x_label_formatter(&|x| format!("{x}"))
+            .y_label_formatter(&|y| format!("{y}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let grid: Vec<f64> = (0..=200)
+            .map(|i| xmin * (xmax / xmin).powf(i as f64 / 200.0))
+            .collect();
+        let roof_colours = [
+            RGBColor(30, 30, 30),
+            RGBColor(90, 90, 200),
+            RGBColor(60, 150, 60),
+            RGBColor(200, 120, 30),
+            RGBColor(180, 40, 40),
+        ];
+        chart
+            .draw_series(LineSeries::new(
+                [(xmin, peak), (xmax, peak)],
+                roof_colours[0].stroke_width(2),
+            ))
+            .map_err(|e| err(&e))?
+            .label(format!("FMA peak {peak:.0} GFLOP/s"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], roof_colours[0].stroke_width(2))
+            });
+        for (i, l) in r.levels.iter().enumerate() {
+            let c = roof_colours[(i + 1) % roof_colours.len()];
+            let pts: Vec<(f64, f64)> = grid
+                .iter()
+                .map(|&x| (x, (x * l.read_gbs).min(peak)))
+                .filter(|&(_, y)| y >= ymin)
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(1)))
+                .map_err(|e| err(&e))?
+                .label(format!("{} read {:.0} GB/s", l.name, l.read_gbs))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
+        }
+        let mut impls: Vec<&str> = Vec::new();
+        for p in &self.points {
+            if !impls.contains(&p.variant.implementation) {
+                impls.push(p.variant.implementation);
+            }
+        }
+        for (i, imp) in impls.iter().enumerate() {
+            let colour = Palette99::pick(i + 3).to_rgba();
+            let pts: Vec<(f64, f64)> = self
+                .points
+                .iter()
+                .filter(|p| p.variant.implementation == *imp)
+                .map(|p| (p.intensity(), p.gflops()))
+                .collect();
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                .map_err(|e| err(&e))?
+                .label(imp.to_string())
+                .legend(move |(x, y)| Circle::new((x + 9, y), 4, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+        Ok(())
+    }
+}
+
+/// One decode shape's comparison.
+#[derive(Debug, Clone)]
+pub struct DecodeRow<'a> {
+    pub label: String,
+    pub ours: &'a Point,
+    pub peer: Option<&'a Point>,
+}
+
+impl DecodeRow<'_> {
+    /// Best peer's median over ours (> 1: ours faster).
+    pub fn ratio(&self) -> Option<f64> {
+        self.peer.map(|p| p.median_ns / self.ours.median_ns)
+    }
+}
