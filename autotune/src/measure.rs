@@ -52,10 +52,10 @@ impl Settings {
     /// The default run's settings.
     pub fn standard() -> Settings {
         Settings {
-            sample_ns: 100_000.0,
+            sample_ns: 250_000.0,
             min_rounds: 6,
-            base_rounds: 15,
-            max_rounds: 31,
+            base_rounds: 21,
+            max_rounds: 41,
             prune_early_rounds: 4,
             prune_early_ratio: 1.5,
             prune_late_rounds: 8,
@@ -193,6 +193,13 @@ impl Runner {
         let mut done = 0;
         while done < calls {
             let n = seg.min(calls - done);
+            if v.threads > 1 {
+                // An untimed call first wakes the pool's worker threads, as a stream of calls
+                // keeps them awake; otherwise a sample of one large call, taken after the
+                // other candidates' turns, would also time the workers' wake-up.
+                let out = self.problem.execute(v).map_err(|e| e.to_string())?;
+                black_box(&out);
+            }
             if let Some((src, _)) = counters.as_mut() {
                 src.start();
             }
