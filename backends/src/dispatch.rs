@@ -173,10 +173,25 @@ impl Dispatcher {
                 skipped.push(format!("{} ({why})", e.variant));
                 continue;
             };
-            if let Err(why) = v.runnable() {
-                skipped.push(format!("{} ({why})", e.variant));
-                continue;
-            }
+            let (index, v) = match v.runnable() {
+                Ok(()) => (index, v),
+                // The embedded table has no default behind it: rather than drop to the
+                // reference, take the nearest portable sibling of the same variant.
+                Err(why) if fallback.is_none() => match portable_sibling(v) {
+                    Some((i, s)) => {
+                        skipped.push(format!("{} ({why}; {} serves instead)", e.variant, s.id));
+                        (i, s)
+                    }
+                    None => {
+                        skipped.push(format!("{} ({why})", e.variant));
+                        continue;
+                    }
+                },
+                Err(why) => {
+                    skipped.push(format!("{} ({why})", e.variant));
+                    continue;
+                }
+            };
             // Entries were checked sorted; keep their order.
             slots[op as usize][e.bucket.index()].push(Range {
                 max: e.upper(),
@@ -551,6 +566,24 @@ impl Dispatcher {
         let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
         exec::add_bias_inplace(bd.kernel, bd.threads, shape, x, bias)
     }
+}
+
+/// The first runnable variant of `v`'s op, memory strategy and threads in an order of
+/// decreasing speed and portability (AVX2 for AVX-512, then the peer crates, tiled, naive).
+fn portable_sibling(v: &Variant) -> Option<(VariantIndex, &'static Variant)> {
+    const ORDER: [&str; 6] = ["avx2", "neon", "gemm", "matrixmultiply", "tiled", "naive"];
+    ORDER
+        .iter()
+        .find_map(|name| {
+            catalog().variants().iter().enumerate().find(|(_, s)| {
+                s.op == v.op
+                    && s.implementation == *name
+                    && s.memory == v.memory
+                    && (s.threads == v.threads || *name == "naive")
+                    && s.runnable().is_ok()
+            })
+        })
+        .map(|(i, s)| (i as VariantIndex, s))
 }
 
 impl Default for Dispatcher {
