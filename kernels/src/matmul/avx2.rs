@@ -44,6 +44,7 @@ const TINY: usize = 32;
 /// With B not transposed, up to this many rows skip packing.
 const DIRECT_M: usize = 12;
 /// Rows per block of the unpacked path.
+#[cfg(target_arch = "x86_64")]
 const DR: usize = 6;
 
 /// How a problem is computed; a function of the shape only, so [`scratch_len`] agrees.

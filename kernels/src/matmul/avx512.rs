@@ -53,8 +53,10 @@ const TINY: usize = 32;
 /// `DR`-row block, from cache).
 const DIRECT_M: usize = 16;
 /// Rows per block of the unpacked path.
+#[cfg(target_arch = "x86_64")]
 const DR: usize = 8;
 /// Most vectors (accumulators) per window of the one-row unpacked path.
+#[cfg(target_arch = "x86_64")]
 const ROW_V: usize = 12;
 
 /// How a problem is computed; a function of the shape only, so [`scratch_len`] agrees.
