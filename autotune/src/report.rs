@@ -208,7 +208,7 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "- **Selection.** At each size the lowest median time wins. Candidates within the noise of the fastest (median ± MAD overlapping, or medians less than 3% apart) are ties: a tie goes to fewer cache misses (by > 5%), then fewer instructions (by > 2%) where hardware counters exist, then fewer threads, else to the lower median — the notes say when this happened. Across sizes one variant is kept while it stays within the noise, so winners do not flap; a lone different winner survives only if it beats its neighbours' winner by more than the noise. Neighbouring ranges meet at the geometric mean of their measured sizes; where the winner changed, the size between was measured (bisection) to locate the crossover."
+        "- **Selection.** At each size the lowest median time wins. Candidates within the noise of the fastest (median ± MAD overlapping, or medians less than 3% apart) are ties: a tie goes to fewer cache misses (by > 5%), then fewer instructions (by > 2%) where hardware counters exist, then fewer threads, then pooled before in-place before direct memory, then the implementation needing fewer CPU features, else to the lower median — the notes say when this happened. Across sizes one variant is kept while it stays within the noise, so winners do not flap; a lone different winner survives only if it beats its neighbours' winner by more than the noise. Neighbouring ranges meet at the geometric mean of their measured sizes; where the winner changed, the size between was measured (bisection) to locate the crossover."
     );
     let _ = writeln!(
         s,

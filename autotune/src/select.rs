@@ -4,8 +4,9 @@
 //! At one size: the fastest median wins, except that candidates *within the noise* of the
 //! fastest (overlapping median ± MAD, or less than [`Rule::rel_noise`] apart) are ties, and a
 //! tie goes to fewer cache misses (by more than 5 %), then fewer instructions (by more than
-//! 2 %), where those were counted, then fewer threads, else to the lower median. Pruned
-//! candidates never win.
+//! 2 %), where those were counted, then fewer threads, then pooled before in-place before
+//! direct memory, then the implementation needing fewer CPU features, else to the lower
+//! median. Pruned candidates never win.
 //!
 //! Across sizes (one op and bucket, sorted by size): every size has a set of *acceptable*
 //! variants (those within the noise of its fastest). The chosen sequence keeps one variant
@@ -146,16 +147,25 @@ impl Rule {
                 }),
             };
         }
-        // Tie-breaks among the acceptable: fewer misses, then fewer instructions, then threads.
+        // Tie-breaks among the acceptable, in order (see the module docs).
         let mut pool = acceptable.clone();
         let mut broken_by = None;
         type Getter = fn(&Cand) -> Option<f64>;
         // Then fewer threads: within the noise a single thread leaves the other cores free,
         // and its timing depends less on what else runs, so choices repeat run to run.
-        let criteria: [(&str, Getter, f64); 3] = [
+        // Then a fixed order, so that equally fast siblings resolve the same way in every
+        // run: pooled memory before in place before direct (no allocation, no fresh pages),
+        // and the implementation needing fewer CPU features.
+        let criteria: [(&str, Getter, f64); 5] = [
             ("cache misses", |c| c.cache_misses, self.misses_margin),
             ("instructions", |c| c.instructions, self.instructions_margin),
             ("threads", |c| thread_count(&c.variant), 0.0),
+            (
+                "allocation (pooled, in place, direct)",
+                |c| memory_rank(&c.variant),
+                0.0,
+            ),
+            ("CPU features needed", |c| feature_rank(&c.variant), 0.0),
         ];
         for (name, get, margin) in criteria {
             if pool.len() < 2 {
@@ -236,6 +246,29 @@ pub struct Selection {
     /// The variant chosen at each point (after smoothing), `None` where nothing was usable.
     pub chosen: Vec<Option<String>>,
     pub ranges: Vec<RangeChoice>,
+}
+
+/// Pooled 0, in place 1, direct 2 (the memory part of a variant id).
+fn memory_rank(id: &str) -> Option<f64> {
+    match backends::catalog::parse_id(id)?.2 {
+        backends::Memory::Pooled => Some(0.0),
+        backends::Memory::InPlace => Some(1.0),
+        backends::Memory::Direct => Some(2.0),
+    }
+}
+
+/// How demanding a variant's implementation is: portable 0, AVX2/NEON 1, AVX-512 2.
+fn feature_rank(id: &str) -> Option<f64> {
+    let (_, imp, ..) = backends::catalog::parse_id(id)?;
+    let v = backends::catalog()
+        .variants()
+        .iter()
+        .find(|v| v.implementation == imp)?;
+    Some(match v.requires {
+        None => 0.0,
+        Some(kernels::cpu::Feature::Avx512) => 2.0,
+        Some(_) => 1.0,
+    })
 }
 
 /// The thread count of a variant id (`.../tN`).

@@ -331,3 +331,29 @@ fn tie_without_counter_difference_goes_to_fewer_threads() {
     );
     assert_eq!(rule.choose(&p).winner, Some(0));
 }
+
+#[test]
+fn equal_siblings_resolve_by_memory_then_features() {
+    let rule = Rule::default();
+    // Same kernel, memory strategies within noise: pooled before in place before direct.
+    let p = point(
+        100,
+        vec![
+            c("softmax/avx512/direct/t1", 98.0, 2.0),
+            c("softmax/avx512/inplace/t1", 99.0, 2.0),
+            c("softmax/avx512/pooled/t1", 100.0, 2.0),
+        ],
+    );
+    let ch = rule.choose(&p);
+    assert_eq!(ch.winner, Some(2), "{ch:?}");
+    assert!(ch.note.as_deref().unwrap().contains("allocation"));
+    // Same memory and threads: the implementation needing fewer CPU features.
+    let p = point(
+        100,
+        vec![
+            c("add/avx512/inplace/t1", 99.0, 2.0),
+            c("add/avx2/inplace/t1", 100.0, 2.0),
+        ],
+    );
+    assert_eq!(rule.choose(&p).winner, Some(1));
+}
