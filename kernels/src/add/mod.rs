@@ -6,6 +6,120 @@
 //!   exactly `cols` elements.
 //! * IEEE addition element by element, so every variant is bit-identical to [`naive`].
 
+/// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
+/// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
+/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+///
+/// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
+macro_rules! add_wrappers {
+    (
+        feature: $feature:ident,
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal $(,)?
+    ) => {
+        /// `out = a + b`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("add", "b", b.len(), a.len())?;
+            $crate::check_eq("add", "out", out.len(), a.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; the three
+            // buffers hold `a.len()` elements and `out` is a distinct `&mut`.
+            unsafe {
+                imp::add(a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), a.len())
+            };
+            Ok(())
+        }
+
+        /// `a += b`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn add_inplace(a: &mut [f32], b: &[f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("add", "b", b.len(), a.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; `a` (read and
+            // written in place) and `b` hold `a.len()` elements.
+            unsafe {
+                let p = a.as_mut_ptr();
+                imp::add(p, b.as_ptr(), p, a.len())
+            };
+            Ok(())
+        }
+
+        /// `out[r][j] = x[r][j] + bias[j]`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn add_bias(
+            shape: $crate::Rows,
+            x: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("add_bias", "x", x.len(), shape.len())?;
+            $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            $crate::check_eq("add_bias", "out", out.len(), shape.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; `x`, `out`
+            // hold rows·cols and `bias` cols elements.
+            unsafe {
+                imp::add_bias(x.as_ptr(), bias.as_ptr(), out.as_mut_ptr(), shape)
+            };
+            Ok(())
+        }
+
+        /// `x[r][j] += bias[j]`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn add_bias_inplace(
+            shape: $crate::Rows,
+            x: &mut [f32],
+            bias: &[f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("add_bias", "x", x.len(), shape.len())?;
+            $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: as in `add_bias`, with `x` read and written in place.
+            unsafe {
+                let p = x.as_mut_ptr();
+                imp::add_bias(p, bias.as_ptr(), p, shape)
+            };
+            Ok(())
+        }
+
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::simd;
+            use $crate::Rows;
+            use $simd as S;
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::add`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn add(a: *const f32, b: *const f32, out: *mut f32, n: usize) {
+                // SAFETY: the features `S` needs are enabled here; the pointers are as the
+                // caller promised.
+                unsafe { simd::add::<S>(a, b, out, n) }
+            }
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::add_bias`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn add_bias(
+                x: *const f32,
+                bias: *const f32,
+                out: *mut f32,
+                shape: Rows,
+            ) {
+                // SAFETY: as for `add`.
+                unsafe { simd::add_bias::<S>(x, bias, out, shape.rows, shape.cols) }
+            }
+        }
+    };
+}
+
 pub mod avx2;
 pub mod avx512;
 pub mod naive;

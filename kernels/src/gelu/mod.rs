@@ -9,6 +9,99 @@
 //! [`naive`] computes in f64 per element: it is the accuracy reference. [`avx2`], [`avx512`]
 //! (and `neon` on aarch64) share one vector kernel; each states its measured error.
 
+/// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
+/// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
+/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+///
+/// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
+macro_rules! gelu_wrappers {
+    (
+        feature: $feature:ident,
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal $(,)?
+    ) => {
+        /// `y = gelu(x)`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn gelu(kind: super::GeluKind, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("gelu", "y", y.len(), x.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
+            // are distinct buffers of `x.len()` elements each.
+            unsafe {
+                imp::forward(kind, x.as_ptr(), y.as_mut_ptr(), x.len())
+            };
+            Ok(())
+        }
+
+        /// `x = gelu(x)`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn gelu_inplace(kind: super::GeluKind, x: &mut [f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; source and
+            // destination are the same `x.len()` elements, which the kernel reads before it
+            // writes them.
+            unsafe {
+                let p = x.as_mut_ptr();
+                imp::forward(kind, p, p, x.len())
+            };
+            Ok(())
+        }
+
+        /// `dx = dy · gelu'(x)`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn gelu_backward(
+            kind: super::GeluKind,
+            x: &[f32],
+            dy: &[f32],
+            dx: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("gelu_backward", "dy", dy.len(), x.len())?;
+            $crate::check_eq("gelu_backward", "dx", dx.len(), x.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; the three
+            // buffers hold `x.len()` elements each.
+            unsafe {
+                imp::backward(kind, x.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), x.len())
+            };
+            Ok(())
+        }
+
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::{simd, GeluKind};
+            use $simd as S;
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::forward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn forward(kind: GeluKind, src: *const f32, dst: *mut f32, n: usize) {
+                // SAFETY: the features `S` needs are enabled here; the pointers are as the
+                // caller promised.
+                unsafe { simd::forward::<S>(kind, src, dst, n) }
+            }
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::backward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn backward(
+                kind: GeluKind,
+                x: *const f32,
+                dy: *const f32,
+                dx: *mut f32,
+                n: usize,
+            ) {
+                // SAFETY: as for `forward`.
+                unsafe { simd::backward::<S>(kind, x, dy, dx, n) }
+            }
+        }
+    };
+}
+
 pub mod avx2;
 pub mod avx512;
 pub mod naive;

@@ -10,77 +10,10 @@
 //! (Measured on x86_64 with AVX2 and AVX-512F, identical for both; NEON runs the same
 //! arithmetic.) Specials follow the reference: NaN → NaN, `gelu(±∞) = ±∞, 0`,
 //! `gelu'(±∞) = 1, 0`.
-#![cfg_attr(not(target_arch = "aarch64"), allow(unused_variables, unused_imports))]
 
-use super::GeluKind;
-use crate::cpu::{self, Feature};
-use crate::{check_eq, Result};
-
-/// `y = gelu(x)`.
-pub fn gelu(kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
-    cpu::require(Feature::Neon)?;
-    check_eq("gelu", "y", y.len(), x.len())?;
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: `require` confirmed NEON; `x` and `y` are distinct buffers of `x.len()`
-    // elements each.
-    unsafe {
-        imp::forward(kind, x.as_ptr(), y.as_mut_ptr(), x.len())
-    };
-    Ok(())
-}
-
-/// `x = gelu(x)`.
-pub fn gelu_inplace(kind: GeluKind, x: &mut [f32]) -> Result<()> {
-    cpu::require(Feature::Neon)?;
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: `require` confirmed NEON; source and destination are the same `x.len()`
-    // elements, which the kernel reads before it writes them.
-    unsafe {
-        let p = x.as_mut_ptr();
-        imp::forward(kind, p, p, x.len())
-    };
-    Ok(())
-}
-
-/// `dx = dy · gelu'(x)`.
-pub fn gelu_backward(kind: GeluKind, x: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
-    cpu::require(Feature::Neon)?;
-    check_eq("gelu_backward", "dy", dy.len(), x.len())?;
-    check_eq("gelu_backward", "dx", dx.len(), x.len())?;
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: `require` confirmed NEON; the three buffers hold `x.len()` elements each.
-    unsafe {
-        imp::backward(kind, x.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), x.len())
-    };
-    Ok(())
-}
-
-#[cfg(target_arch = "aarch64")]
-mod imp {
-    use super::super::simd;
-    use super::GeluKind;
-    use crate::simd_math::Neon as S;
-
-    /// # Safety
-    /// NEON is available; see `simd::forward`.
-    #[target_feature(enable = "neon")]
-    pub(super) unsafe fn forward(kind: GeluKind, src: *const f32, dst: *mut f32, n: usize) {
-        // SAFETY: the features `S` needs are enabled here; the pointers are as the caller
-        // promised.
-        unsafe { simd::forward::<S>(kind, src, dst, n) }
-    }
-
-    /// # Safety
-    /// NEON is available; see `simd::backward`.
-    #[target_feature(enable = "neon")]
-    pub(super) unsafe fn backward(
-        kind: GeluKind,
-        x: *const f32,
-        dy: *const f32,
-        dx: *mut f32,
-        n: usize,
-    ) {
-        // SAFETY: as for `forward`.
-        unsafe { simd::backward::<S>(kind, x, dy, dx, n) }
-    }
+gelu_wrappers! {
+    feature: Neon,
+    simd: crate::simd_math::Neon,
+    target_feature: "neon",
+    target_arch: "aarch64",
 }

@@ -16,6 +16,120 @@
 //! `neon` on aarch64) share one vector kernel: two passes (shifted mean, then variance of
 //! `x - mean`) and f32 lane sums.
 
+/// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
+/// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
+/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+///
+/// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
+macro_rules! layernorm_wrappers {
+    (
+        feature: $feature:ident,
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal $(,)?
+    ) => {
+        /// `y = LayerNorm(x)`, saving each row's mean and reciprocal standard deviation.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
+        pub fn layernorm(
+            shape: $crate::Rows,
+            eps: f32,
+            x: &[f32],
+            p: super::Affine,
+            mut out: super::LayerNormOut,
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_forward("layernorm", shape, x, &p, &out)?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for;
+            // `check_forward` confirmed every length.
+            unsafe {
+                imp::forward(shape, eps, x, None, &p, &mut out)
+            };
+            Ok(())
+        }
+
+        /// `sum = x + residual; y = LayerNorm(sum)`, in one sweep per row.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
+        pub fn add_layernorm(
+            shape: $crate::Rows,
+            eps: f32,
+            x: &[f32],
+            residual: &[f32],
+            sum: &mut [f32],
+            p: super::Affine,
+            mut out: super::LayerNormOut,
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_forward("add_layernorm", shape, x, &p, &out)?;
+            $crate::check_eq("add_layernorm", "residual", residual.len(), shape.len())?;
+            $crate::check_eq("add_layernorm", "sum", sum.len(), shape.len())?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; every length
+            // is checked above.
+            unsafe {
+                imp::forward(shape, eps, x, Some((residual, sum)), &p, &mut out)
+            };
+            Ok(())
+        }
+
+        /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
+        pub fn layernorm_backward(
+            shape: $crate::Rows,
+            saved: super::Saved,
+            dy: &[f32],
+            mut grads: super::LayerNormGrads,
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_backward(shape, &saved, dy, &grads)?;
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for;
+            // `check_backward` confirmed every length.
+            unsafe {
+                imp::backward(shape, &saved, dy, &mut grads)
+            };
+            Ok(())
+        }
+
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::{simd, Affine, LayerNormGrads, LayerNormOut, Saved};
+            use $crate::Rows;
+            use $simd as S;
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::forward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn forward(
+                shape: Rows,
+                eps: f32,
+                x: &[f32],
+                add: Option<(&[f32], &mut [f32])>,
+                p: &Affine,
+                out: &mut LayerNormOut,
+            ) {
+                // SAFETY: the features `S` needs are enabled here; lengths as the caller
+                // promised.
+                unsafe { simd::forward::<S>(shape, eps, x, add, p, out) }
+            }
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::backward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn backward(
+                shape: Rows,
+                s: &Saved,
+                dy: &[f32],
+                g: &mut LayerNormGrads,
+            ) {
+                // SAFETY: as for `forward`.
+                unsafe { simd::backward::<S>(shape, s, dy, g) }
+            }
+        }
+    };
+}
+
 pub mod avx2;
 pub mod avx512;
 pub mod naive;

@@ -15,6 +15,162 @@
 //! [`naive`] works in f64 per row: it is the accuracy reference. [`avx2`], [`avx512`] (and
 //! `neon` on aarch64) share one vector kernel: three passes per row, f32 lane sums.
 
+/// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
+/// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
+/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+///
+/// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
+macro_rules! softmax_wrappers {
+    (
+        feature: $feature:ident,
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal $(,)?
+    ) => {
+        /// `y = softmax(x)` row by row.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn softmax(shape: $crate::Rows, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("softmax", "x", x.len(), shape.len())?;
+            $crate::check_eq("softmax", "y", y.len(), shape.len())?;
+            if shape.cols == 0 {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
+            // are distinct and hold rows·cols elements, cols ≥ 1.
+            unsafe {
+                imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, 1.0, None)
+            };
+            Ok(())
+        }
+
+        /// `x = softmax(x)` row by row.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn softmax_inplace(shape: $crate::Rows, x: &mut [f32]) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("softmax", "x", x.len(), shape.len())?;
+            if shape.cols == 0 {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; source and
+            // destination are the same rows·cols elements (cols ≥ 1), each read before it is
+            // written.
+            unsafe {
+                let p = x.as_mut_ptr();
+                imp::rows(p, p, shape, 1.0, None)
+            };
+            Ok(())
+        }
+
+        /// `y = causal_softmax(scale · x)`: row `r` sees columns `0..=r + offset`, the rest are 0.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn softmax_causal(
+            shape: $crate::Rows,
+            scale: f32,
+            offset: usize,
+            x: &[f32],
+            y: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("softmax_causal", "x", x.len(), shape.len())?;
+            $crate::check_eq("softmax_causal", "y", y.len(), shape.len())?;
+            if shape.cols == 0 {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: as in `softmax`.
+            unsafe {
+                imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, scale, Some(offset))
+            };
+            Ok(())
+        }
+
+        /// In-place form of [`softmax_causal`].
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn softmax_causal_inplace(
+            shape: $crate::Rows,
+            scale: f32,
+            offset: usize,
+            x: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("softmax_causal", "x", x.len(), shape.len())?;
+            if shape.cols == 0 {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: as in `softmax_inplace`.
+            unsafe {
+                let p = x.as_mut_ptr();
+                imp::rows(p, p, shape, scale, Some(offset))
+            };
+            Ok(())
+        }
+
+        /// `dx = y ⊙ (dy - rowsum(y ⊙ dy))`, with `y` the softmax output.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn softmax_backward(
+            shape: $crate::Rows,
+            y: &[f32],
+            dy: &[f32],
+            dx: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $crate::check_eq("softmax_backward", "y", y.len(), shape.len())?;
+            $crate::check_eq("softmax_backward", "dy", dy.len(), shape.len())?;
+            $crate::check_eq("softmax_backward", "dx", dx.len(), shape.len())?;
+            if shape.cols == 0 {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; the three
+            // buffers hold rows·cols elements.
+            unsafe {
+                imp::backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), shape)
+            };
+            Ok(())
+        }
+
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::simd;
+            use $crate::Rows;
+            use $simd as S;
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::rows`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn rows(
+                src: *const f32,
+                dst: *mut f32,
+                shape: Rows,
+                scale: f32,
+                causal: Option<usize>,
+            ) {
+                // SAFETY: the features `S` needs are enabled here; the pointers are as the
+                // caller promised.
+                unsafe { simd::rows::<S>(src, dst, shape.rows, shape.cols, scale, causal) }
+            }
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::backward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn backward(
+                y: *const f32,
+                dy: *const f32,
+                dx: *mut f32,
+                shape: Rows,
+            ) {
+                // SAFETY: as for `rows`.
+                unsafe { simd::backward::<S>(y, dy, dx, shape.rows, shape.cols) }
+            }
+        }
+    };
+}
+
 pub mod avx2;
 pub mod avx512;
 pub mod naive;
