@@ -64,17 +64,20 @@ impl Preset {
         for t in self.seq_lens() {
             match op {
                 Op::Matmul => {
-                    for (m, k, n) in [
-                        (t, c, 3 * c),
-                        (t, c, c),
-                        (t, c, h),
-                        (t, h, c),
-                        (t, c, v),
-                        (t, hd, t),
-                        (t, t, hd),
-                    ] {
+                    for (m, k, n) in [(t, c, 3 * c), (t, c, c), (t, c, h), (t, h, c)] {
                         out.push(Shape::MatMul(Gemm::new(m, k, n)));
                     }
+                    // The layouts the model really uses, since a variant's speed depends on
+                    // them: the LM head multiplies by the [vocab, width] weights transposed;
+                    // per head, Q·Kᵀ reads Q from the fused qkv rows and K from the cache
+                    // transposed, and P·V reads V's head columns from the cache.
+                    out.push(Shape::MatMul(Gemm::new(t, c, v).with_trans(false, true)));
+                    out.push(Shape::MatMul(
+                        Gemm::new(t, hd, t)
+                            .with_trans(false, true)
+                            .with_strides(3 * c, c, t),
+                    ));
+                    out.push(Shape::MatMul(Gemm::new(t, t, hd).with_strides(t, c, c)));
                 }
                 Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward => {
                     out.push(Shape::Elems(t * h))
