@@ -2,7 +2,7 @@
 //! AVX-512 where the CPU has it. Threads come from the catalog's wrapper, so the crate itself
 //! runs single-threaded here.
 
-use kernels::matmul::{scale_c, Gemm};
+use kernels::matmul::{check_trivial, Gemm};
 use kernels::Result;
 
 /// No scratch: the crate manages its own packing memory.
@@ -20,20 +20,16 @@ pub fn matmul(
     c: &mut [f32],
     _scratch: &mut [f32],
 ) -> Result<()> {
-    g.check(a, b, c)?;
-    if g.m == 0 || g.n == 0 {
-        return Ok(());
-    }
-    if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
+    if check_trivial(g, alpha, a, b, beta, c)? {
         return Ok(());
     }
     let (rsa, csa) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
     let (rsb, csb) = if g.trans_b { (1, g.ldb) } else { (g.ldb, 1) };
     // gemm computes dst = alpha·dst + beta·lhs·rhs, and reads dst only when read_dst is true.
     let read_dst = beta != 0.0;
-    // SAFETY: `g.check` proved every element the crate addresses (row i·rs + col j·cs inside
-    // each matrix's rows×cols) lies within a, b and c; c is a distinct &mut so no aliasing.
+    // SAFETY: `check_trivial` (through `g.check`) proved every element the crate addresses (row
+    // i·rs + col j·cs inside each matrix's rows×cols) lies within a, b and c; c is a distinct &mut
+    // so no aliasing.
     unsafe {
         gemm::gemm(
             g.m,

@@ -1,7 +1,7 @@
 //! The `matrixmultiply` crate (bluss) as a MatMul kernel. It takes arbitrary row and column
 //! strides, so transposes are just swapped strides; it selects AVX-512/AVX2/FMA kernels itself.
 
-use kernels::matmul::{scale_c, Gemm};
+use kernels::matmul::{check_trivial, Gemm};
 use kernels::Result;
 
 /// No scratch: the crate packs into its own thread-local buffers.
@@ -19,21 +19,16 @@ pub fn matmul(
     c: &mut [f32],
     _scratch: &mut [f32],
 ) -> Result<()> {
-    g.check(a, b, c)?;
-    if g.m == 0 || g.n == 0 {
-        return Ok(());
-    }
-    if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
+    if check_trivial(g, alpha, a, b, beta, c)? {
         return Ok(());
     }
     let (rsa, csa) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
     let (rsb, csb) = if g.trans_b { (1, g.ldb) } else { (g.ldb, 1) };
     // β == 0 must overwrite without reading C (NaN in C must not survive); the crate
     // documents the same rule ("if beta is zero, then C does not need to be initialized").
-    // SAFETY: `g.check` proved every index the crate forms — i·rs + p·cs for i < rows,
-    // p < cols of each matrix — lies inside a, b and c; the pointers come from live slices
-    // that do not alias (c is a distinct &mut).
+    // SAFETY: `check_trivial` (through `g.check`) proved every index the crate forms — i·rs + p·cs
+    // for i < rows, p < cols of each matrix — lies inside a, b and c; the pointers come from live
+    // slices that do not alias (c is a distinct &mut).
     unsafe {
         matrixmultiply::sgemm(
             g.m,

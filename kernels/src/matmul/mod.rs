@@ -184,6 +184,28 @@ fn span(rows: usize, cols: usize, ld: usize) -> usize {
     }
 }
 
+/// Checks the layout (as [`Gemm::check`]) and finishes the products with nothing to
+/// multiply: an empty C, or k == 0 or α == 0 (then `C = β·C`). Returns `true` when the
+/// product is done, so an adapter or kernel only handles real work after it.
+pub fn check_trivial(
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) -> Result<bool> {
+    g.check(a, b, c)?;
+    if g.m == 0 || g.n == 0 {
+        return Ok(true);
+    }
+    if g.k == 0 || alpha == 0.0 {
+        scale_c(g, beta, c);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0).
 pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) {
     if g.n == 0 {
