@@ -30,7 +30,7 @@
 //! Every intrinsic lives in `#[target_feature(enable = "avx512f")]` functions that are private
 //! and reached only through [`matmul`], which checks the CPU first.
 
-use super::{scale_c, Gemm};
+use super::{finish_trivial, Gemm};
 use crate::cpu::{self, Feature};
 use crate::{check_len, Result};
 
@@ -132,11 +132,7 @@ pub fn matmul(
     cpu::require(Feature::Avx512)?;
     g.check(a, b, c)?;
     check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    if g.m == 0 || g.n == 0 {
-        return Ok(());
-    }
-    if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
+    if finish_trivial(g, alpha, beta, c) {
         return Ok(());
     }
     // A matrix-vector product is computed as a vector-matrix one: the roles of the A and B

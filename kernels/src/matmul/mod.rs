@@ -196,14 +196,22 @@ pub fn check_trivial(
     c: &mut [f32],
 ) -> Result<bool> {
     g.check(a, b, c)?;
+    Ok(finish_trivial(g, alpha, beta, c))
+}
+
+/// The second half of [`check_trivial`], for kernels that check more (scratch) between the
+/// layout check and any write: finishes an empty product or one with k == 0 or α == 0
+/// (`C = β·C`) and returns `true`, else leaves C alone and returns `false`. `g` must have
+/// been checked against `c`.
+pub fn finish_trivial(g: &Gemm, alpha: f32, beta: f32, c: &mut [f32]) -> bool {
     if g.m == 0 || g.n == 0 {
-        return Ok(true);
+        return true;
     }
     if g.k == 0 || alpha == 0.0 {
         scale_c(g, beta, c);
-        return Ok(true);
+        return true;
     }
-    Ok(false)
+    false
 }
 
 /// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0).

@@ -8,7 +8,7 @@
 //! α and β are applied when a tile is stored; `β == 0` does not read C; later depth blocks
 //! accumulate with β = 1.
 
-use super::{scale_c, Gemm};
+use super::{finish_trivial, Gemm};
 use crate::cpu::{self, Feature};
 use crate::{check_len, Result};
 use std::arch::aarch64::*;
@@ -44,11 +44,7 @@ pub fn matmul(
     cpu::require(Feature::Neon)?;
     g.check(a, b, c)?;
     check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    if g.m == 0 || g.n == 0 {
-        return Ok(());
-    }
-    if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
+    if finish_trivial(g, alpha, beta, c) {
         return Ok(());
     }
     for jc in (0..g.n).step_by(NC) {
