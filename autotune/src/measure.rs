@@ -157,7 +157,7 @@ pub fn timer_overhead_ns() -> f64 {
 
 struct Runner {
     problem: Problem,
-    pristine: Option<Vec<f32>>,
+    pristine: Option<backends::AlignedVec>,
 }
 
 impl Runner {

@@ -2,6 +2,7 @@
 //!
 //! * [`catalog`]: every **variant** (implementation × memory strategy × threads) with a stable
 //!   id such as `matmul/avx512/pooled/t1`, and whether it can run on this CPU.
+//! * [`aligned`]: cache-line-aligned f32 storage for every buffer handed to a kernel.
 //! * [`pool`]: the size-class buffer pool behind the pooled strategy.
 //! * [`exec`]: runs one kernel with a thread count and memory strategy.
 //! * [`problem`]: random problems of any op and shape, checked against the reference — the
@@ -10,6 +11,7 @@
 //!   function pointers. This is the only crate that reads or writes dispatch tables.
 
 pub mod adapters;
+pub mod aligned;
 pub mod catalog;
 pub mod dispatch;
 pub mod exec;
@@ -20,6 +22,7 @@ pub mod problem;
 pub mod table;
 pub mod threads;
 
+pub use aligned::AlignedVec;
 pub use catalog::{catalog, Catalog, Memory, Variant};
 pub use dispatch::{Dispatcher, LoadOptions};
 pub use op::{Bucket, Key, Op, Shape};

@@ -2,6 +2,7 @@
 //! reference. The catalog tests, the benches and the tuner all use this one harness, so a
 //! variant is verified the same way everywhere.
 
+use crate::aligned::AlignedVec;
 use crate::catalog::{catalog, Kernel, Memory, Variant};
 use crate::exec::{self, alloc};
 use crate::op::{Op, Shape};
@@ -16,12 +17,12 @@ use rand::{Rng, SeedableRng};
 /// matmul `[a, b, c0]`; gelu `[x]`; gelu backward `[x, dy]`; softmax (plain and causal) `[x]`;
 /// softmax backward `[y, dy]`; layernorm `[x, gamma, beta]`; add_layernorm
 /// `[x, residual, gamma, beta]`; layernorm backward `[x, gamma, dy, mean, rstd]`;
-/// add `[a, b]`; add_bias `[x, bias]`.
+/// add `[a, b]`; add_bias `[x, bias]`. Inputs start on a cache line (see [`crate::aligned`]).
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub op: Op,
     pub shape: Shape,
-    pub inputs: Vec<Vec<f32>>,
+    pub inputs: Vec<AlignedVec>,
     pub alpha: f32,
     pub beta: f32,
     pub scale: f32,
@@ -40,7 +41,7 @@ impl Problem {
     /// A problem with inputs uniform in [-1, 1) (LayerNorm's gamma near 1), α = 1, β = 0.
     pub fn random(op: Op, shape: Shape, seed: u64) -> std::result::Result<Problem, String> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut vec = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
+        let mut vec = |n: usize, lo: f32, hi: f32| -> AlignedVec {
             (0..n).map(|_| rng.random_range(lo..hi)).collect()
         };
         let inputs = match (op, shape) {
@@ -78,8 +79,11 @@ impl Problem {
                 let x = vec(r.len(), -2.0, 2.0);
                 let gamma = vec(r.cols, 0.5, 1.5);
                 let dy = vec(r.len(), -1.0, 1.0);
-                let (mut y, mut mean, mut rstd) =
-                    (vec![0.0; r.len()], vec![0.0; r.rows], vec![0.0; r.rows]);
+                let (mut y, mut mean, mut rstd) = (
+                    AlignedVec::zeroed(r.len()),
+                    AlignedVec::zeroed(r.rows),
+                    AlignedVec::zeroed(r.rows),
+                );
                 let beta = vec![0.0; r.cols];
                 kernels::layernorm::naive::layernorm(
                     r,
@@ -281,7 +285,7 @@ impl Problem {
         let mut p = self.clone();
         let bufs = p.execute(v)?;
         Ok(if v.memory == Memory::InPlace {
-            vec![std::mem::take(&mut p.inputs[0])]
+            vec![std::mem::take(&mut p.inputs[0]).to_vec()]
         } else {
             bufs.iter().map(|b| b.to_vec()).collect()
         })
