@@ -71,6 +71,13 @@ pub(crate) trait Simd {
     unsafe fn zero_where_lt(x: Self::V, lo: f32, v: Self::V) -> Self::V;
     /// `2ⁿ` from `t = n + 1.5·2²³` (the magic-rounded float), for -126 ≤ n ≤ 127.
     unsafe fn pow2_magic(t: Self::V) -> Self::V;
+    /// Round to the nearest integer (ties to even).
+    unsafe fn round(x: Self::V) -> Self::V;
+    /// `p·2ⁿ` for integer-valued `n` with -126 ≤ n ≤ 127 (AVX-512's `vscalefps` also outside).
+    unsafe fn scale2(p: Self::V, n: Self::V) -> Self::V;
+    /// `1/d` to about one ulp: the ISA's reciprocal estimate refined by Newton–Raphson,
+    /// several times cheaper than a division (see [`recip`](Simd::recip) per ISA).
+    unsafe fn recip(d: Self::V) -> Self::V;
     /// Sum of the lanes.
     unsafe fn hsum(v: Self::V) -> f32;
     /// Maximum of the lanes.
@@ -115,6 +122,39 @@ pub(crate) unsafe fn exp<S: Simd>(x: S::V) -> S::V {
     p = S::fma(p, r, S::splat(1.0));
     p = S::fma(p, r, S::splat(1.0));
     S::zero_where_lt(x, EXP_LO, S::mul(p, S::pow2_magic(t)))
+}
+
+/// Minimax (relative) coefficients of `2ʳ` on [-½, ½], degree 6, constant term first.
+#[allow(clippy::excessive_precision)]
+const EXP2_P: [f32; 7] = [
+    1.0,
+    std::f32::consts::LN_2,
+    0.240_226_46,
+    0.055_503_286,
+    0.009_618_489,
+    0.001_339_993_1,
+    0.000_153_458_12,
+];
+
+/// Vectorised `2ʷ` for `w ≥ -126` (below, the result is flushed to 0, so `2^-∞ = 0`;
+/// callers keep `w ≤ 127`; NaN propagates): `n = round(w)`, `r = w - n` exactly
+/// (|r| ≤ ½), a degree-6 minimax polynomial for `2ʳ` (1.3·2⁻²⁴ relative in f32, measured),
+/// then `p·2ⁿ`. Cheaper than [`exp`] (no Cody–Waite split, one rounding instruction, and a
+/// single `vscalefps` on AVX-512), so callers that can fold `log₂e` into their own
+/// arithmetic use it: the tanh GELU and softmax.
+///
+/// # Safety
+/// As for [`Simd`].
+#[inline(always)]
+pub(crate) unsafe fn exp2<S: Simd>(w: S::V) -> S::V {
+    let wc = S::max(S::splat(-127.0), w);
+    let n = S::round(wc);
+    let r = S::sub(wc, n);
+    let mut p = S::splat(EXP2_P[6]);
+    for &c in EXP2_P[..6].iter().rev() {
+        p = S::fma(p, r, S::splat(c));
+    }
+    S::zero_where_lt(w, -126.0, S::scale2(p, n))
 }
 
 /// `(σ(v), e, r)` with `e = exp(-|v|)`, `r = 1/(1+e)` and `σ(v) = 1/(1+e^{-v})`: `r` for
@@ -271,6 +311,21 @@ mod x86 {
             _mm256_castsi256_ps(_mm256_slli_epi32::<23>(bits))
         }
         #[inline(always)]
+        unsafe fn round(x: __m256) -> __m256 {
+            _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+        }
+        #[inline(always)]
+        unsafe fn scale2(p: __m256, n: __m256) -> __m256 {
+            let bits = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+            _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(bits)))
+        }
+        /// `rcpps` (relative error ≤ 1.5·2⁻¹²) and one Newton step: ≈ 2⁻²³ before rounding.
+        #[inline(always)]
+        unsafe fn recip(d: __m256) -> __m256 {
+            let r = _mm256_rcp_ps(d);
+            _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0)))
+        }
+        #[inline(always)]
         unsafe fn hsum(v: __m256) -> f32 {
             let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
             let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -367,6 +422,20 @@ mod x86 {
         unsafe fn pow2_magic(t: __m512) -> __m512 {
             let bits = _mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127));
             _mm512_castsi512_ps(_mm512_slli_epi32::<23>(bits))
+        }
+        #[inline(always)]
+        unsafe fn round(x: __m512) -> __m512 {
+            _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x)
+        }
+        #[inline(always)]
+        unsafe fn scale2(p: __m512, n: __m512) -> __m512 {
+            _mm512_scalef_ps(p, n)
+        }
+        /// `vrcp14ps` (relative error ≤ 2⁻¹⁴) and one Newton step: ≈ 2⁻²⁸ before rounding.
+        #[inline(always)]
+        unsafe fn recip(d: __m512) -> __m512 {
+            let r = _mm512_rcp14_ps(d);
+            _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0)))
         }
         #[inline(always)]
         unsafe fn hsum(v: __m512) -> f32 {
@@ -482,6 +551,22 @@ mod arm {
             vreinterpretq_f32_s32(vshlq_n_s32::<23>(bits))
         }
         #[inline(always)]
+        unsafe fn round(x: float32x4_t) -> float32x4_t {
+            vrndnq_f32(x)
+        }
+        #[inline(always)]
+        unsafe fn scale2(p: float32x4_t, n: float32x4_t) -> float32x4_t {
+            let bits = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));
+            vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32::<23>(bits)))
+        }
+        /// `frecpe` (8 bits) and two Newton steps (`frecps`).
+        #[inline(always)]
+        unsafe fn recip(d: float32x4_t) -> float32x4_t {
+            let r = vrecpeq_f32(d);
+            let r = vmulq_f32(r, vrecpsq_f32(d, r));
+            vmulq_f32(r, vrecpsq_f32(d, r))
+        }
+        #[inline(always)]
         unsafe fn hsum(v: float32x4_t) -> f32 {
             vaddvq_f32(v)
         }
@@ -509,7 +594,9 @@ mod tests {
                         let v = <$S>::load(i.as_ptr());
                         let r = match f {
                             0 => exp::<$S>(v),
-                            _ => half_erfc_scaled::<$S>(v).0,
+                            1 => half_erfc_scaled::<$S>(v).0,
+                            2 => exp2::<$S>(v),
+                            _ => <$S>::recip(v),
                         };
                         <$S>::store(o.as_mut_ptr(), r);
                     }
@@ -576,6 +663,62 @@ mod tests {
                 y[6]
             );
             assert_eq!(y[7], 0.0, "{name}");
+        }
+    }
+
+    #[test]
+    fn exp2_accuracy_and_specials() {
+        // A priori: the fit (1.3·2⁻²⁴ in f32 Horner, measured offline) and the exact scaling:
+        // ≤ 1 ulp of 2⁻²³. Checked on a dense grid over the whole normal range.
+        let w: Vec<f32> = (0..252_000).map(|i| -126.0 + i as f32 * 1e-3).collect();
+        let w = &w[..w.len() / 16 * 16];
+        for (name, y) in run(w, 2) {
+            let worst = w
+                .iter()
+                .zip(&y)
+                .map(|(&a, &b)| rel_ulps(b, (a as f64).exp2()))
+                .fold(0.0, f64::max);
+            println!("exp2/{name}: max relative error on [-126, 126]: {worst:.2} ulp");
+            assert!(worst <= 1.0, "{name}: {worst}");
+        }
+        let s = [
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -1e30,
+            -126.5,
+            0.0,
+            -0.0,
+            127.0,
+            -126.0,
+        ];
+        let s: Vec<f32> = s.iter().chain(s.iter()).copied().collect();
+        for (name, y) in run(&s, 2) {
+            assert_eq!(y[0], 0.0, "{name}: 2^-inf");
+            assert!(y[1].is_nan(), "{name}: 2^NaN");
+            assert_eq!((y[2], y[3]), (0.0, 0.0), "{name}: flushed below -126");
+            assert_eq!((y[4], y[5]), (1.0, 1.0), "{name}");
+            assert!(rel_ulps(y[6], 127f64.exp2()) <= 1.0, "{name}: 2^127");
+            assert!(rel_ulps(y[7], (-126f64).exp2()) <= 1.0, "{name}: 2^-126");
+        }
+    }
+
+    #[test]
+    fn recip_accuracy() {
+        // One Newton step from a 12-bit (AVX2) or 14-bit (AVX-512) estimate: ≈ 3·(2⁻¹²)²
+        // relative before the two final roundings, so within 2 ulp of 2⁻²³; sampled over the
+        // range the sigmoid uses (1 + e, e ∈ [0, 2⁹⁶]) and a few binades besides (2⁻⁸…2¹⁰⁰).
+        let d: Vec<f32> = (0..108_000)
+            .map(|i| 2f32.powf(-8.0 + i as f32 * 1e-3))
+            .collect();
+        let d = &d[..d.len() / 16 * 16];
+        for (name, y) in run(d, 3) {
+            let worst = d
+                .iter()
+                .zip(&y)
+                .map(|(&a, &b)| rel_ulps(b, 1.0 / a as f64))
+                .fold(0.0, f64::max);
+            println!("recip/{name}: max relative error: {worst:.2} ulp");
+            assert!(worst <= 2.0, "{name}: {worst}");
         }
     }
 

@@ -2,16 +2,23 @@
 //! `neon`.
 //!
 //! * Tanh form: `gelu(x) = x·σ(2u)` with `u = √(2/π)(x + 0.044715x³)`, since
-//!   `½(1 + tanh u) = σ(2u)`; `σ` through `e = exp(-|2u|)` (no overflow, no cancellation
-//!   for negative x). Backward: `gelu' = σ + x·σ(1-σ)·d(2u)/dx` with `σ(1-σ) = e/(1+e)²`.
+//!   `½(1 + tanh u) = σ(2u)`. Forward (the hot one in a model): `σ(2u) = 1/(1 + 2ʷ)` with
+//!   `w = -2u·log₂e` computed directly (the constants carry `log₂e`), [`exp2`] and a refined
+//!   reciprocal instead of a division: about 20 vector instructions per vector instead of 30.
+//!   Neither side cancels (for x < 0, `1 + 2ʷ` is large and its reciprocal keeps relative
+//!   accuracy); `x` is clamped to ±9 inside σ (`|w| ≤ 96`, no overflow, and σ is already
+//!   exactly 1 at +9) and the result is 0 below -9, where the exact value is below 1.4e-28.
+//!   Backward: `gelu' = σ + x·σ(1-σ)·d(2u)/dx` with `σ(1-σ) = e/(1+e)²`, `σ` through
+//!   `e = exp(-|2u|)`.
 //! * Erf form: `gelu(x) = x·Φ(x)` with `Φ(x) = ½erfc(|x|/√2)` for x < 0 and `1 - ½erfc(|x|/√2)`
 //!   for x ≥ 0. Backward: `Φ(x) + x·φ(x)`.
-//! * x is clamped below at -12 (tanh) / -14 (erf), where the exact result is below 1e-37 in
-//!   magnitude, so `gelu(-∞) = -0`; the backward clamps both sides (`gelu'(±∞) = 1, 0`).
+//! * Elsewhere x is clamped below at -12 (tanh backward) / -14 (erf), where the exact result
+//!   is below 1e-37 in magnitude, so `gelu(-∞) = -0` (+0 for the tanh forward); the backward
+//!   clamps both sides (`gelu'(±∞) = 1, 0`).
 //!   NaN propagates through the clamps (it is always the second operand of min/max).
 
 use super::GeluKind;
-use crate::simd_math::{half_erfc_scaled, sigmoid2, Simd};
+use crate::simd_math::{exp2, half_erfc_scaled, sigmoid2, Simd};
 
 /// 2·√(2/π) and 2·√(2/π)·0.044715: `v = 2u = x·(A + B·x²)`.
 const A: f32 = (2.0 * super::SQRT_2_OVER_PI) as f32;
@@ -21,15 +28,22 @@ const B3: f32 = (6.0 * super::SQRT_2_OVER_PI * super::GELU_COEF) as f32;
 /// 1/√(2π).
 const INV_SQRT_2PI: f32 = 0.398_942_3;
 const TANH_LO: f32 = -12.0;
+/// The tanh forward's clamp of x inside σ; below -9 the result is 0.
+const FWD_CLAMP: f32 = 9.0;
+/// `-A·log₂e` and `-B·log₂e`: `w = -2u·log₂e = x·(NA2 + NB2·x²)`.
+const NA2: f32 = (-2.0 * super::SQRT_2_OVER_PI * std::f64::consts::LOG2_E) as f32;
+const NB2: f32 =
+    (-2.0 * super::SQRT_2_OVER_PI * super::GELU_COEF * std::f64::consts::LOG2_E) as f32;
 const ERF_LO: f32 = -14.0;
 
 #[inline(always)]
 unsafe fn tanh_fwd<S: Simd>(x: S::V) -> S::V {
-    let xl = S::max(S::splat(TANH_LO), x);
-    let x2 = S::mul(xl, xl);
-    let v = S::mul(xl, S::fma(x2, S::splat(B), S::splat(A)));
-    let (s, _, _) = sigmoid2::<S>(v);
-    S::mul(xl, s)
+    // NaN stays the second operand of max/min, so it propagates to the result.
+    let xc = S::min(S::splat(FWD_CLAMP), S::max(S::splat(-FWD_CLAMP), x));
+    let x2 = S::mul(xc, xc);
+    let w = S::mul(xc, S::fma(x2, S::splat(NB2), S::splat(NA2)));
+    let s = S::recip(S::add(S::splat(1.0), exp2::<S>(w)));
+    S::zero_where_lt(x, -FWD_CLAMP, S::mul(x, s))
 }
 
 #[inline(always)]

@@ -1,12 +1,13 @@
 //! The softmax kernels, written once over [`Simd`] and instantiated by `avx2`, `avx512` and
 //! `neon`.
 //!
-//! A row takes three passes: the maximum of `scale·x`; `e = exp(scale·x - max)` written to the
-//! output while the lanes accumulate `Σe` in f32; then `y = e · (1/Σe)`. Tails use one masked
+//! A row takes three passes: the maximum of `scale·x`; `e = 2^((scale·x - max)·log₂e)` (the
+//! difference in one FMA, then [`exp2`]) written to the output while the lanes accumulate `Σe`
+//! in f32; then `y = e · (1/Σe)`. Tails use one masked
 //! vector per pass. A NaN or +∞ anywhere in a row makes `Σe` NaN, so the whole row is NaN, as
 //! in the reference; -∞ gives exactly 0.
 
-use crate::simd_math::{exp, Simd};
+use crate::simd_math::{exp2, Simd};
 
 /// Softmax of `scale · src[..n]` into `dst[..n]`.
 ///
@@ -30,18 +31,19 @@ pub(super) unsafe fn row<S: Simd>(src: *const f32, dst: *mut f32, n: usize, scal
         let v = S::mul(S::load_part(src.add(body), m), sc);
         mx = S::max(mx, S::masked(m, v, S::splat(f32::NEG_INFINITY)));
     }
-    let mx = S::splat(S::hmax(mx));
+    let nmx = S::splat(-S::hmax(mx));
+    let l2e = S::splat(std::f32::consts::LOG2_E);
 
     let mut sum = S::splat(0.0);
     i = 0;
     while i < body {
-        let e = exp::<S>(S::sub(S::mul(S::load(src.add(i)), sc), mx));
+        let e = exp2::<S>(S::mul(S::fma(S::load(src.add(i)), sc, nmx), l2e));
         S::store(dst.add(i), e);
         sum = S::add(sum, e);
         i += S::LANES;
     }
     if tail > 0 {
-        let e = exp::<S>(S::sub(S::mul(S::load_part(src.add(body), m), sc), mx));
+        let e = exp2::<S>(S::mul(S::fma(S::load_part(src.add(body), m), sc, nmx), l2e));
         S::store_part(dst.add(body), m, e);
         sum = S::add(sum, S::masked(m, e, S::splat(0.0)));
     }
