@@ -174,8 +174,9 @@ fn check_case(kernel: &Kernel, case: &Case, seed: u64) -> Result<(), String> {
     compare(kernel, case, &a, &b, &c)
 }
 
-/// Shapes around the vector widths (8, 16), the micro-tiles (6×16, 14×32), the depth block
-/// (256), the row blocks (144, 168), the column block (1536), the small-m and tiny-size
+/// Shapes around the vector widths (8, 16), the micro-tiles (AVX2 6×16, AVX-512 6×64 and
+/// its narrower edge tiles), the depth blocks (256, 512), the row blocks (144, 168), the
+/// column block (1536), the small-m and tiny-size
 /// thresholds, plus decode and matrix-vector shapes and one larger product.
 const AWKWARD: &[(usize, usize, usize)] = &[
     (0, 0, 0),
@@ -210,6 +211,12 @@ const AWKWARD: &[(usize, usize, usize)] = &[
     (167, 5, 31),
     (169, 7, 29),
     (18, 3, 1537),
+    (17, 511, 63),
+    (19, 512, 64),
+    (23, 513, 65),
+    (25, 1025, 47),
+    (37, 20, 129),
+    (41, 7, 191),
     (1, 256, 1024),
     (1, 300, 129),
     (3, 64, 100),

@@ -1,19 +1,21 @@
 //! BLIS-style SGEMM with AVX-512F.
 //!
 //! # Design
-//! * **Micro-kernel**: an `MR`×`NR` = 14×32 tile of C lives in 28 zmm accumulators (14 rows ×
-//!   2 vectors of 16 lanes); each step of the k loop loads two vectors of a packed B row,
-//!   broadcasts 14 elements of a packed A column and issues 28 FMAs. A last column panel of
-//!   at most 16 columns uses a one-vector tile. That leaves 4 of the 32
-//!   zmm registers for the B vectors and the broadcast, and enough independent accumulators to
-//!   cover the FMA latency (4 cycles × 2 pipes needs ≥ 8) with room to spare.
-//! * **Cache blocking**: `KC` = 256 so that the B micro-panel the inner loop reuses (KC × NR ×
-//!   4 B = 32 KiB) stays in L1/L2 while the A micro-panels (KC × MR × 4 B = 14 KiB each) stream
-//!   from L2 (on the 32 KiB-L1d Zen 4 this was tuned on, KC = 192 measured no faster);
-//!   `MC` = 168 (12 micro-panels) keeps the packed A block (168 KiB) well inside the 1 MiB
-//!   L2; `NC` = 1536 keeps the packed B block (1.5 MiB) in L3 and bounds the scratch.
-//!   On that machine this reaches ~105 GFLOP/s of a measured ~117 GFLOP/s FMA peak (Zen 4
-//!   executes a zmm FMA as two 256-bit halves, so AVX2 has the same peak there).
+//! * **Micro-kernel**: an `MR`×`NR` = 6×64 tile of C lives in 24 zmm accumulators (6 rows ×
+//!   4 vectors of 16 lanes); each step of the k loop loads four vectors of a packed B row,
+//!   broadcasts 6 elements of a packed A column and issues 24 FMAs. That leaves 8 zmm
+//!   registers for the B vectors and the broadcast, 24 independent chains cover the FMA
+//!   latency, and there is one broadcast per 4 FMAs: the earlier 14×32 tile (one broadcast
+//!   per 2 FMAs) ran about 5 % slower at 512³ on Zen 4, whose broadcasts compete with the
+//!   FMAs. Edge panels use tiles instantiated for fewer rows or vectors.
+//! * **Cache blocking**: `KC` = 512, so that for k ≤ 512 each C tile is loaded and stored
+//!   once, and the packed A block (`MC` = 168 rows × KC × 4 B = 336 KiB) and the B
+//!   micro-panel the inner loop reuses (KC × NR × 4 B = 128 KiB) share the 1 MiB L2; the A
+//!   micro-panel (12 KiB) stays in L1 while it is reused. `NC` = 1536 keeps the packed B block
+//!   (3 MiB) in L3 and bounds the scratch. On the Zen 4 this was tuned on (measured FMA peak
+//!   ~117 GFLOP/s; a zmm FMA executes as two 256-bit halves, so AVX2 has the same peak) this
+//!   reaches 111–113 GFLOP/s at n = 256…512 and ~107 at 2048; KC = 192, 256 and 384 measured
+//!   within 1 % at 512³ and 5 % slower at 2048³.
 //! * **Packing**: A into `MR`-row micro-panels (`[p][r]`), B into `NR`-column micro-panels
 //!   (`[p][j]`), zero-padded at the right edge; transposes and strides are absorbed here, so the
 //!   micro-kernel only ever sees unit strides. Edge rows use a micro-kernel instantiated for
@@ -35,17 +37,17 @@ use crate::cpu::{self, Feature};
 use crate::{check_len, Result};
 
 /// Rows of the micro-tile.
-pub const MR: usize = 14;
+pub const MR: usize = 6;
 /// zmm vectors per micro-tile row.
-const NV: usize = 2;
+const NV: usize = 4;
 /// Columns of the micro-tile.
 pub const NR: usize = 16 * NV;
 /// Depth of a packed block (see the module docs for the cache reasoning).
-pub const KC: usize = 256;
+pub const KC: usize = 512;
 /// Rows of a packed A block (a multiple of `MR`).
-pub const MC: usize = 12 * MR;
+pub const MC: usize = 28 * MR;
 /// Columns of a packed B block (a multiple of `NR`).
-pub const NC: usize = 48 * NR;
+pub const NC: usize = 24 * NR;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
@@ -106,7 +108,7 @@ fn pack_sizes(g: &Gemm) -> (usize, usize) {
 
 /// Scratch this kernel needs: a packed A block (≤ `MC`×`KC`) and a packed B block
 /// (≤ `KC`×`NC`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
-/// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 1.7 MiB).
+/// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 3.3 MiB).
 pub fn scratch_len(g: &Gemm) -> usize {
     let g = &canonical(g);
     match plan(g) {
@@ -599,6 +601,20 @@ mod imp {
                     let s = (p0 + p) * g.lda + r0;
                     d[..rows].copy_from_slice(&a[s..s + rows]);
                 }
+            } else if rows == MR {
+                // p outer, the MR rows inner: the packed panel is written in order (MR
+                // contiguous floats per p) while the MR source rows are read as MR sequential
+                // streams; ~4× faster than filling the panel one row at a time.
+                let src: [&[f32]; MR] = std::array::from_fn(|r| {
+                    let s = (r0 + r) * g.lda + p0;
+                    &a[s..s + kc]
+                });
+                for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
+                    let d: &mut [f32; MR] = d.try_into().unwrap();
+                    for r in 0..MR {
+                        d[r] = src[r][p];
+                    }
+                }
             } else {
                 for r in 0..rows {
                     let s = (r0 + r) * g.lda + p0;
@@ -613,13 +629,35 @@ mod imp {
     /// Packs depth `p0..p0+kc`, columns `j0..j0+nc` of op(B) into `NR`-column micro-panels:
     /// panel q holds element (p, j) at `q·NR·kc + p·NR + j`, zero beyond `nc`.
     fn pack_b(g: &Gemm, b: &[f32], p0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+        if !g.trans_b {
+            // p outer, panels inner: each B row segment is read once, front to back (one
+            // sequential stream instead of a 2-line stride per panel), and each panel is
+            // still written in order.
+            let panels = nc.div_ceil(NR);
+            for p in 0..kc {
+                let s = (p0 + p) * g.ldb + j0;
+                let row = &b[s..s + nc];
+                for q in 0..panels {
+                    let o = q * NR * kc + p * NR;
+                    let d: &mut [f32; NR] = (&mut dst[o..o + NR]).try_into().unwrap();
+                    let src = &row[q * NR..];
+                    if src.len() >= NR {
+                        *d = src[..NR].try_into().unwrap();
+                    } else {
+                        d[..src.len()].copy_from_slice(src);
+                        d[src.len()..].fill(0.0);
+                    }
+                }
+            }
+            return;
+        }
         for (q, panel) in dst[..nc.div_ceil(NR) * NR * kc]
             .chunks_exact_mut(NR * kc)
             .enumerate()
         {
             let c0 = j0 + q * NR;
             let cols = (nc - q * NR).min(NR);
-            if g.trans_b {
+            {
                 // Stored n×k: one column of op(B) is a contiguous run over p.
                 if cols < NR {
                     panel.fill(0.0);
@@ -628,17 +666,6 @@ mod imp {
                     let s = (c0 + jj) * g.ldb + p0;
                     for (d, &x) in panel.chunks_exact_mut(NR).zip(&b[s..s + kc]) {
                         d[jj] = x;
-                    }
-                }
-            } else {
-                for (p, d) in panel.chunks_exact_mut(NR).enumerate() {
-                    let s = (p0 + p) * g.ldb + c0;
-                    if cols == NR {
-                        let d: &mut [f32; NR] = d.try_into().unwrap();
-                        *d = b[s..s + NR].try_into().unwrap();
-                    } else {
-                        d[..cols].copy_from_slice(&b[s..s + cols]);
-                        d[cols..].fill(0.0);
                     }
                 }
             }
@@ -693,18 +720,27 @@ mod imp {
                             // (sized by `pack_sizes`). C element (r, l) for r < rows and l <
                             // nc - jr (the masks) is ((ic+ir+r), jc+jr+l) of the m×n C, in
                             // bounds by `g.check`; scratch and C are distinct buffers.
-                            // A last panel at most 16 columns wide uses the one-vector tile
-                            // (same packed layout, half the work).
+                            // A last panel narrower than NR uses a tile of just enough vectors
+                            // (same packed layout, less work).
                             unsafe {
-                                if nc - jr <= 16 {
-                                    let m1 = [masks[0]];
-                                    by_rows!(rows, 1, true, kc, o, m1, alpha, beta;
-                                        1 2 3 4 5 6 7 8 9 10 11 12 13 14)
-                                } else if rows == MR {
+                                let nv = (nc - jr).div_ceil(16).min(NV);
+                                if rows == MR && nv == NV {
                                     tile::<MR, NV, true>(kc, o, masks, alpha, beta)
                                 } else {
-                                    by_rows!(rows, 2, true, kc, o, masks, alpha, beta;
-                                        1 2 3 4 5 6 7 8 9 10 11 12 13)
+                                    match nv {
+                                        1 => {
+                                            by_rows!(rows, 1, true, kc, o, [masks[0]], alpha, beta; 1 2 3 4 5 6)
+                                        }
+                                        2 => {
+                                            by_rows!(rows, 2, true, kc, o, [masks[0], masks[1]], alpha, beta; 1 2 3 4 5 6)
+                                        }
+                                        3 => {
+                                            by_rows!(rows, 3, true, kc, o, [masks[0], masks[1], masks[2]], alpha, beta; 1 2 3 4 5 6)
+                                        }
+                                        _ => {
+                                            by_rows!(rows, 4, true, kc, o, masks, alpha, beta; 1 2 3 4 5)
+                                        }
+                                    }
                                 }
                             }
                         }
