@@ -48,7 +48,8 @@ impl Memory {
 /// One implementation of one op, as registered.
 #[derive(Debug, Clone, Copy)]
 pub struct Impl {
-    /// Short name: `naive`, `tiled`, `avx2`, `avx512`, `neon`, `gemm`, `matrixmultiply`.
+    /// Short name: `naive`, `tiled`, `avx2`, `avx512`, `neon`, `gemm`, `matrixmultiply`
+    /// (and `openblas` with that feature).
     pub name: &'static str,
     /// The CPU feature it needs, if any.
     pub requires: Option<Feature>,

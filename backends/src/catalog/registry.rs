@@ -140,6 +140,8 @@ pub fn implementations() -> Vec<Impl> {
     matmul!(v, "matrixmultiply", adapters::matrixmultiply, None);
     #[cfg(target_arch = "x86_64")]
     matmul!(v, "gemm", adapters::gemm, None);
+    #[cfg(feature = "openblas")]
+    matmul!(v, "openblas", adapters::openblas, None);
 
     // Element-wise and row ops.
     gelu!(v, "naive", kernels::gelu::naive, None);
