@@ -76,7 +76,7 @@ enum Command {
     Crossover(CrossoverArgs),
     /// Measure this machine's roofline (FMA peak; read and copy bandwidth in L1, L2, L3 and
     /// DRAM; one thread) and place every pooled single-threaded variant of the study's shapes on
-    /// it: MatMul 64…512, the m = 1 decode shapes, GELU and Softmax 1M, LayerNorm 32×512,
+    /// it: MatMul 64…512, the m = 1 decode shapes, GELU and Softmax 1M and 8M, LayerNorm 32×512,
     /// Add 10K. Prints a Markdown table (fraction of the applicable limit per point, decode
     /// shapes against the best peer, GELU/Softmax against copy bandwidth) and writes an SVG.
     #[command(verbatim_doc_comment)]

@@ -9,7 +9,8 @@
 //!    L1 (16 KiB), L2 (512 KiB), L3 (8 MiB) and DRAM (256 MiB).
 //! 3. **Points**: every runnable single-threaded pooled variant (all forms with `all_forms`) of
 //!    the study's shapes: MatMul 64…512, the decode shapes (m = 1, both presets and the LM
-//!    heads), GELU and Softmax over 1M elements, LayerNorm 32×512 and Add 10K. Each is
+//!    heads), GELU and Softmax over 1M elements (in the last-level cache) and 8M (out of
+//!    it, against DRAM), LayerNorm 32×512 and Add 10K. Each is
 //!    checked against the reference first, then timed in interleaved rounds (drift hits all
 //!    variants of a shape alike), each sample after one untimed call that brings its operands
 //!    back into cache.
@@ -315,6 +316,12 @@ pub fn shapes(quick: bool) -> Vec<(String, Op, String)> {
         gelu.to_string(),
     ));
     v.push((format!("softmax {soft}"), Op::Softmax, soft.to_string()));
+    if !quick {
+        // 8M elements: input and output (64 MB) no longer fit the last-level cache, so these
+        // points show the kernels against the memory bandwidth.
+        v.push(("gelu_tanh 8M".into(), Op::GeluTanh, "8388608".into()));
+        v.push(("softmax 128x65536".into(), Op::Softmax, "128x65536".into()));
+    }
     let (r, c) = crate::study::LAYERNORM;
     v.push((
         format!("layernorm {r}x{c}"),
@@ -604,7 +611,8 @@ impl Roofline {
         if !ew.is_empty() {
             s.push_str(
                 "\n## GELU and Softmax against the copy bandwidth of the same run\n\nBytes = \
-                 input read + output written; copy roof of the level the working set fits in. \
+                 input read + output written; copy roof of the level the working set fits in \
+                 (1M: the last-level cache; 8M: DRAM, the data has left the caches). \
                  Target: copy time ≤ 1.5× … i.e. reaching ≥ 67% of copy bandwidth.\n\n",
             );
             let mut t = vec![vec![
