@@ -164,6 +164,7 @@ pub fn matmul(
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
+    use crate::matmul::pack::{pack_a, pack_b};
     use std::arch::x86_64::*;
 
     /// Mask with the low `n` (≤ 16) lanes set.
@@ -585,93 +586,6 @@ mod imp {
         }
     }
 
-    /// Packs rows `i0..i0+mc`, depth `p0..p0+kc` of op(A) into `MR`-row micro-panels:
-    /// panel q holds element (r, p) at `q·MR·kc + p·MR + r`. Rows of a last, partial panel
-    /// beyond `mc` are left as they are (edge tiles never read them).
-    fn pack_a(g: &Gemm, a: &[f32], i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        for (q, panel) in dst[..mc.div_ceil(MR) * MR * kc]
-            .chunks_exact_mut(MR * kc)
-            .enumerate()
-        {
-            let r0 = i0 + q * MR;
-            let rows = (mc - q * MR).min(MR);
-            if g.trans_a {
-                // Stored k×m: the R elements of one p are contiguous.
-                for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
-                    let s = (p0 + p) * g.lda + r0;
-                    d[..rows].copy_from_slice(&a[s..s + rows]);
-                }
-            } else if rows == MR {
-                // p outer, the MR rows inner: the packed panel is written in order (MR
-                // contiguous floats per p) while the MR source rows are read as MR sequential
-                // streams; ~4× faster than filling the panel one row at a time.
-                let src: [&[f32]; MR] = std::array::from_fn(|r| {
-                    let s = (r0 + r) * g.lda + p0;
-                    &a[s..s + kc]
-                });
-                for (p, d) in panel.chunks_exact_mut(MR).enumerate() {
-                    let d: &mut [f32; MR] = d.try_into().unwrap();
-                    for r in 0..MR {
-                        d[r] = src[r][p];
-                    }
-                }
-            } else {
-                for r in 0..rows {
-                    let s = (r0 + r) * g.lda + p0;
-                    for (d, &x) in panel.chunks_exact_mut(MR).zip(&a[s..s + kc]) {
-                        d[r] = x;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Packs depth `p0..p0+kc`, columns `j0..j0+nc` of op(B) into `NR`-column micro-panels:
-    /// panel q holds element (p, j) at `q·NR·kc + p·NR + j`, zero beyond `nc`.
-    fn pack_b(g: &Gemm, b: &[f32], p0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
-        if !g.trans_b {
-            // p outer, panels inner: each B row segment is read once, front to back (one
-            // sequential stream instead of a 2-line stride per panel), and each panel is
-            // still written in order.
-            let panels = nc.div_ceil(NR);
-            for p in 0..kc {
-                let s = (p0 + p) * g.ldb + j0;
-                let row = &b[s..s + nc];
-                for q in 0..panels {
-                    let o = q * NR * kc + p * NR;
-                    let d: &mut [f32; NR] = (&mut dst[o..o + NR]).try_into().unwrap();
-                    let src = &row[q * NR..];
-                    if src.len() >= NR {
-                        *d = src[..NR].try_into().unwrap();
-                    } else {
-                        d[..src.len()].copy_from_slice(src);
-                        d[src.len()..].fill(0.0);
-                    }
-                }
-            }
-            return;
-        }
-        for (q, panel) in dst[..nc.div_ceil(NR) * NR * kc]
-            .chunks_exact_mut(NR * kc)
-            .enumerate()
-        {
-            let c0 = j0 + q * NR;
-            let cols = (nc - q * NR).min(NR);
-            {
-                // Stored n×k: one column of op(B) is a contiguous run over p.
-                if cols < NR {
-                    panel.fill(0.0);
-                }
-                for jj in 0..cols {
-                    let s = (c0 + jj) * g.ldb + p0;
-                    for (d, &x) in panel.chunks_exact_mut(NR).zip(&b[s..s + kc]) {
-                        d[jj] = x;
-                    }
-                }
-            }
-        }
-    }
-
     /// The five blocked loops over packed blocks.
     ///
     /// # Safety
@@ -696,10 +610,10 @@ mod imp {
             for pc in (0..g.k).step_by(KC) {
                 let kc = (g.k - pc).min(KC);
                 let beta = if pc == 0 { beta } else { 1.0 };
-                pack_b(g, b, pc, kc, jc, nc, pb);
+                pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
                 for ic in (0..g.m).step_by(MC) {
                     let mc = (g.m - ic).min(MC);
-                    pack_a(g, a, ic, mc, pc, kc, pa);
+                    pack_a::<MR>(g, a, ic, mc, pc, kc, pa);
                     for jr in (0..nc).step_by(NR) {
                         let masks = row_masks::<NV>(nc - jr);
                         let b_tile = pb[jr * kc..].as_ptr();

@@ -18,6 +18,8 @@ pub mod avx512;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+#[cfg(target_arch = "x86_64")]
+mod pack;
 pub mod tiled;
 
 use crate::{check_len, KernelError, Result};
