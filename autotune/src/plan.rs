@@ -122,9 +122,16 @@ pub fn cols_for(n: usize) -> usize {
     p.clamp(64, 1024)
 }
 
-/// A shape of `op` with about `n` elements.
+/// A shape of `op` with about `n` elements. The causal softmax gets square shapes (T×T, as
+/// in a model's attention): on a wide, short shape row r sees only r + 1 columns, so almost
+/// nothing is computed and the trivial naive loop would win ranges that real square shapes
+/// of the same size never give it.
 pub fn elems_shape(op: Op, n: usize) -> Shape {
     match op.shape_kind() {
+        ShapeKind::Rows if op == Op::SoftmaxCausal => {
+            let t = ((n as f64).sqrt().round() as usize).max(1);
+            Shape::Rows(Rows::new(t, t))
+        }
         ShapeKind::Rows => {
             let cols = cols_for(n);
             Shape::Rows(Rows::new((n / cols).max(1), cols))
