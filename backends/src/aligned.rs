@@ -1,48 +1,90 @@
-//! [`AlignedVec`]: f32 storage whose first element starts a 64-byte cache line.
+//! [`AlignedVec`]: f32 storage whose first element starts a 64-byte cache line at a chosen
+//! offset within its 4 KiB page (its *phase*).
 //!
-//! A 512-bit load or store that straddles two cache lines costs about two on the CPUs this
-//! harness tunes for, so the same kernel on the same shape can run 20–40 % slower when
-//! `malloc` happens to return an address that is 16 bytes past a line. Measurements that
-//! depend on allocator luck differ from run to run and flip the tuner's choices; every
-//! buffer the harness hands a kernel (problem inputs, pooled and direct outputs) is therefore
-//! aligned, so each variant is measured at its best and the same way every time.
+//! Where `malloc` puts a buffer changes a kernel's speed by 20–50 % on the CPUs this harness
+//! tunes for, for two reasons: a 512-bit load or store that straddles two cache lines costs
+//! about two, and a load whose address matches an earlier in-flight store's in the low 12
+//! bits (4 KiB aliasing) waits for it as if they overlapped. Both depend on allocator luck,
+//! which differs from run to run and flipped the tuner's choices between consecutive runs.
+//! So every buffer the harness hands a kernel is placed: aligned to a cache line, and at a
+//! phase chosen by its role — problem inputs at 0, 512, 1024, 1536 bytes, outputs (pooled
+//! and direct alike) at 2048 — so no input stream aliases an output stream, and each variant
+//! is measured the same way every time.
 
 use std::ops::{Deref, DerefMut};
 
 /// Alignment of the first element, in bytes (one cache line).
 pub const ALIGN: usize = 64;
-/// Slack elements allocated so that an aligned start always exists.
-const SLACK: usize = ALIGN / 4 - 1;
+/// The page size phases are taken within.
+pub const PAGE: usize = 4096;
+/// The phase of output buffers (pooled and direct): half a page from input 0.
+pub const OUTPUT_PHASE: usize = 2048;
+/// Slack elements allocated so that a start at any phase always exists.
+const SLACK: usize = PAGE / 4 - 1;
 
-/// A fixed-length, zero-initialised f32 vector whose data starts on a 64-byte boundary.
+/// The phase of problem input `i`: 0, 512, 1024, 1536 bytes, repeating.
+pub fn input_phase(i: usize) -> usize {
+    (i % 4) * 512
+}
+
+/// A fixed-length, zero-initialised f32 vector whose data starts at a chosen 64-byte-aligned
+/// offset (phase) within a 4 KiB page.
 ///
-/// Built on a plain `Vec<f32>` with a little slack (so a fresh large one is still lazily
-/// zeroed by the OS, as `vec![0.0; n]` is); the heap block never moves, so the offset found
-/// at construction stays valid.
+/// Built on a plain `Vec<f32>` with up to 4 KiB of slack (so a fresh large one is still
+/// lazily zeroed by the OS, as `vec![0.0; n]` is); the heap block never moves, so the offset
+/// found at construction stays valid.
 #[derive(Default)]
 pub struct AlignedVec {
     raw: Vec<f32>,
     off: usize,
     len: usize,
+    phase: usize,
 }
 
 impl AlignedVec {
-    /// `len` zeros.
+    /// `len` zeros at phase 0.
     pub fn zeroed(len: usize) -> AlignedVec {
-        if len == 0 {
-            return AlignedVec::default();
-        }
-        let raw = vec![0.0f32; len + SLACK];
-        // A Vec<f32> is at least 4-byte aligned, so the offset is at most SLACK elements.
-        let off = raw.as_ptr().align_offset(ALIGN).min(SLACK);
-        AlignedVec { raw, off, len }
+        AlignedVec::zeroed_at(len, 0)
     }
 
-    /// A copy of `s`.
+    /// `len` zeros starting `phase` bytes into a page (`phase` is taken modulo the page and
+    /// rounded down to a cache line).
+    pub fn zeroed_at(len: usize, phase: usize) -> AlignedVec {
+        let phase = phase % PAGE / ALIGN * ALIGN;
+        if len == 0 {
+            return AlignedVec {
+                phase,
+                ..AlignedVec::default()
+            };
+        }
+        let raw = vec![0.0f32; len + SLACK];
+        // The element offset that puts the start at `phase` within its page; a Vec<f32> is
+        // 4-byte aligned, so it is a whole number of elements, at most SLACK.
+        let addr = raw.as_ptr() as usize;
+        let off = ((phase + PAGE - addr % PAGE) % PAGE) / 4;
+        AlignedVec {
+            raw,
+            off,
+            len,
+            phase,
+        }
+    }
+
+    /// A copy of `s` at phase 0.
     pub fn from_slice(s: &[f32]) -> AlignedVec {
-        let mut v = AlignedVec::zeroed(s.len());
+        AlignedVec::copy_at(s, 0)
+    }
+
+    /// A copy of `s` starting `phase` bytes into a page.
+    pub fn copy_at(s: &[f32], phase: usize) -> AlignedVec {
+        let mut v = AlignedVec::zeroed_at(s.len(), phase);
         v.copy_from_slice(s);
         v
+    }
+
+    /// Where the data starts within its page, in bytes.
+    pub fn phase(&self) -> usize {
+        self.phase
     }
 }
 
@@ -60,9 +102,9 @@ impl DerefMut for AlignedVec {
 }
 
 impl Clone for AlignedVec {
-    /// A new allocation, aligned in its own right (a derived clone could land anywhere).
+    /// A new allocation at the same phase (a derived clone could land anywhere).
     fn clone(&self) -> AlignedVec {
-        AlignedVec::from_slice(self)
+        AlignedVec::copy_at(self, self.phase)
     }
 
     fn clone_from(&mut self, src: &AlignedVec) {
@@ -102,6 +144,17 @@ impl PartialEq for AlignedVec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn starts_at_its_phase_whatever_the_length() {
+        for (len, phase) in [(1, 0), (5, 512), (100, 2048), (4097, 1536), (1 << 20, 2048)] {
+            let v = AlignedVec::zeroed_at(len, phase);
+            assert_eq!(v.as_ptr() as usize % PAGE, phase, "len {len}");
+            assert_eq!(v.clone().as_ptr() as usize % PAGE, phase);
+            assert_eq!(v.phase(), phase);
+        }
+        assert_eq!(input_phase(5), 512);
+    }
 
     #[test]
     fn starts_on_a_cache_line_whatever_the_length() {

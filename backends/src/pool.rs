@@ -2,11 +2,12 @@
 //!
 //! Buffers are kept per power-of-two capacity class; [`take`] hands out one of at least the
 //! requested length (contents unspecified, never uninitialised) and dropping the [`Buf`] gives
-//! it back. Every buffer, pooled or direct, starts on a 64-byte cache line
-//! ([`AlignedVec`]), so a variant's speed does not depend on where `malloc` put it. The pool holds at most [`MAX_PER_CLASS`] buffers per class, so a burst of large
+//! it back. Every buffer, pooled or direct, starts on a cache line half a page away from the
+//! problem inputs' ([`AlignedVec`], [`crate::aligned::OUTPUT_PHASE`]), so a variant's speed
+//! does not depend on where `malloc` put it. The pool holds at most [`MAX_PER_CLASS`] buffers per class, so a burst of large
 //! requests cannot pin memory for ever.
 
-use crate::aligned::AlignedVec;
+use crate::aligned::{AlignedVec, OUTPUT_PHASE};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -42,7 +43,7 @@ impl Buf {
     /// A fresh zeroed allocation of exactly `len` elements: the **direct** strategy.
     pub fn direct(len: usize) -> Buf {
         Buf {
-            vec: AlignedVec::zeroed(len),
+            vec: AlignedVec::zeroed_at(len, OUTPUT_PHASE),
             len,
             pooled: false,
         }
@@ -52,7 +53,7 @@ impl Buf {
     pub fn from_vec(vec: Vec<f32>) -> Buf {
         Buf {
             len: vec.len(),
-            vec: AlignedVec::from_slice(&vec),
+            vec: AlignedVec::copy_at(&vec, OUTPUT_PHASE),
             pooled: false,
         }
     }
@@ -125,7 +126,7 @@ pub fn take(len: usize) -> Buf {
         }
         None => {
             POOL.misses.fetch_add(1, Ordering::Relaxed);
-            AlignedVec::zeroed(1 << class)
+            AlignedVec::zeroed_at(1 << class, OUTPUT_PHASE)
         }
     };
     Buf {

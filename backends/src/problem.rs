@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 /// matmul `[a, b, c0]`; gelu `[x]`; gelu backward `[x, dy]`; softmax (plain and causal) `[x]`;
 /// softmax backward `[y, dy]`; layernorm `[x, gamma, beta]`; add_layernorm
 /// `[x, residual, gamma, beta]`; layernorm backward `[x, gamma, dy, mean, rstd]`;
-/// add `[a, b]`; add_bias `[x, bias]`. Inputs start on a cache line (see [`crate::aligned`]).
+/// add `[a, b]`; add_bias `[x, bias]`. Inputs are placed by [`crate::aligned`] (input i at phase 512·i).
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub op: Op,
@@ -105,6 +105,12 @@ impl Problem {
             (Op::AddBias, Shape::Rows(r)) => vec![vec(r.len(), -1.0, 1.0), vec(r.cols, -1.0, 1.0)],
             _ => return Err(format!("shape {shape} does not fit {op}")),
         };
+        // Each input at its own phase within a page, half a page from the outputs'.
+        let inputs = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| AlignedVec::copy_at(v, crate::aligned::input_phase(i)))
+            .collect();
         Ok(Problem {
             op,
             shape,
