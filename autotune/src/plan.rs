@@ -331,6 +331,9 @@ pub fn heldout(op: Op, quick: bool) -> Vec<Shape> {
             for i in 0..count {
                 let n = 384usize * 4usize.pow((i * step) as u32) + 24;
                 out.push(match kind {
+                    // The causal softmax is held out on square shapes too, as it is tuned
+                    // and as attention runs it (see `elems_shape`): 20×20 … 1569×1569.
+                    ShapeKind::Rows if op == Op::SoftmaxCausal => elems_shape(op, n),
                     ShapeKind::Rows => {
                         let cols = [96usize, 192, 384, 768][i % 4].min(n);
                         Shape::Rows(Rows::new((n / cols).max(1), cols))
