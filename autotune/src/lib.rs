@@ -8,7 +8,9 @@
 //!   page faults) with the OS's reason recorded.
 //! * [`measure`]: one *race* — every candidate at one shape, verified against the reference,
 //!   warmed up, batched so each sample lasts long enough for the timer, sampled round-robin
-//!   (so drift hits all candidates alike), clear losers pruned early.
+//!   (so drift hits all candidates alike), clear losers pruned early. Each shape starts from an
+//!   empty buffer pool, and every buffer sits at a fixed place in its page
+//!   ([`backends::aligned`]), so a variant's figure does not depend on what ran before it.
 //! * [`plan`]: which shapes to measure — size grids per op, model presets, bisection points.
 //! * [`select`]: the selection rule — lowest median, noise-aware tie-breaks by cache misses
 //!   then instructions, no flapping between neighbouring sizes, ranges.

@@ -260,6 +260,9 @@ impl State<'_> {
     ) -> Result<&PointRecord, String> {
         let cfg = self.cfg;
         let key = shape.key();
+        // Every shape starts from an empty pool, so what earlier shapes left there (large
+        // MatMul buffers among them) cannot change how this one's variants run.
+        backends::pool::clear();
         let problem = Problem::random(op, shape, cfg.seed)?;
         let mut skipped = Vec::new();
         let mut cands: Vec<&'static backends::Variant> = Vec::new();
