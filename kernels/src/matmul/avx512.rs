@@ -32,6 +32,7 @@
 //! Every intrinsic lives in `#[target_feature(enable = "avx512f")]` functions that are private
 //! and reached only through [`matmul`], which checks the CPU first.
 
+use super::blocking::Blocking;
 use super::{finish_trivial, Gemm};
 use crate::cpu::{self, Feature};
 use crate::{check_len, Result};
@@ -61,63 +62,22 @@ const DR: usize = 8;
 #[cfg(target_arch = "x86_64")]
 const ROW_V: usize = 12;
 
-/// How a problem is computed; a function of the shape only, so [`scratch_len`] agrees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    /// m, n or k is 0: only `C = β·C` (or nothing).
-    Trivial,
-    /// m == 1 with B transposed and A contiguous: dot products.
-    Dots,
-    /// B not transposed and a small problem: the micro-kernel reads A and B in place.
-    Direct,
-    /// Pack A and B and run the blocked loops.
-    Packed,
-}
-
-/// The shape actually computed: a matrix-vector product becomes a vector-matrix one
-/// (see [`super::as_row_problem`]); every other shape is itself.
-fn canonical(g: &Gemm) -> Gemm {
-    super::as_row_problem(g).unwrap_or(*g)
-}
-
-/// The plan for a canonical shape.
-fn plan(g: &Gemm) -> Plan {
-    if g.m == 0 || g.n == 0 || g.k == 0 {
-        Plan::Trivial
-    } else if !g.trans_b && (g.m <= DIRECT_M || (g.m <= TINY && g.n <= TINY && g.k <= TINY)) {
-        Plan::Direct
-    } else if g.m == 1 && g.trans_b && (!g.trans_a || g.lda == 1) {
-        Plan::Dots
-    } else {
-        Plan::Packed
-    }
-}
-
-fn round_up(x: usize, to: usize) -> usize {
-    x.div_ceil(to) * to
-}
-
-/// Sizes (in f32) of the packed A block and packed B block for this shape.
-fn pack_sizes(g: &Gemm) -> (usize, usize) {
-    let kc = g.k.min(KC);
-    let mc = round_up(g.m, MR).min(MC);
-    let nc = round_up(g.n, NR).min(NC);
-    // Round the A block to whole cache lines so the B block starts 64-byte aligned too.
-    (round_up(mc * kc, 16), kc * nc)
-}
+/// This kernel's blocking, for the shared plan and scratch size.
+const BLOCKING: Blocking = Blocking {
+    mr: MR,
+    nr: NR,
+    kc: KC,
+    mc: MC,
+    nc: NC,
+    tiny: TINY,
+    direct_m: DIRECT_M,
+};
 
 /// Scratch this kernel needs: a packed A block (≤ `MC`×`KC`) and a packed B block
 /// (≤ `KC`×`NC`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
 /// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 3.3 MiB).
 pub fn scratch_len(g: &Gemm) -> usize {
-    let g = &canonical(g);
-    match plan(g) {
-        Plan::Packed => {
-            let (a, b) = pack_sizes(g);
-            16 + a + b
-        }
-        _ => 0,
-    }
+    BLOCKING.scratch_len(g)
 }
 
 /// `C = α·op(A)·op(B) + β·C` with AVX-512F; [`crate::KernelError::Unsupported`] when the CPU
@@ -164,6 +124,7 @@ pub fn matmul(
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
+    use crate::matmul::blocking::Plan;
     use crate::matmul::pack::{pack_a, pack_b};
     use std::arch::x86_64::*;
 
@@ -323,7 +284,7 @@ mod imp {
     ) {
         // SAFETY (for the three calls): same preconditions as this function.
         unsafe {
-            match plan(g) {
+            match BLOCKING.plan(g) {
                 Plan::Trivial => {}
                 Plan::Direct => direct(g, alpha, a, b, beta, c),
                 Plan::Dots => dots(g, alpha, a, b, beta, c),
@@ -600,7 +561,7 @@ mod imp {
         c: &mut [f32],
         scratch: &mut [f32],
     ) {
-        let (a_size, b_size) = pack_sizes(g);
+        let (a_size, b_size) = BLOCKING.pack_sizes(g);
         // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
         let off = scratch.as_ptr().align_offset(64).min(16);
         let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);

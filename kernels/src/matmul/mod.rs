@@ -15,6 +15,7 @@
 
 pub mod avx2;
 pub mod avx512;
+mod blocking;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;

@@ -1,0 +1,82 @@
+//! What the BLIS-style SIMD kernels ([`super::avx2`], [`super::avx512`]) share besides
+//! packing: the plan chosen for a shape and the scratch it needs, given a kernel's
+//! [`Blocking`] (its micro-tile, cache blocks and unpacked-path thresholds). Both functions
+//! depend on the shape only, so the scratch a caller allocates always matches the plan.
+
+use super::Gemm;
+
+/// How a problem is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Plan {
+    /// m, n or k is 0: only `C = β·C` (or nothing).
+    Trivial,
+    /// m == 1 with B transposed and A contiguous: dot products.
+    Dots,
+    /// B not transposed and a small problem: the micro-kernel reads A and B in place.
+    Direct,
+    /// Pack A and B and run the blocked loops.
+    Packed,
+}
+
+/// A kernel's blocking parameters.
+pub(super) struct Blocking {
+    /// Rows and columns of the micro-tile.
+    pub mr: usize,
+    pub nr: usize,
+    /// Depth, rows and columns of the packed blocks.
+    pub kc: usize,
+    pub mc: usize,
+    pub nc: usize,
+    /// Problems no larger than this in every dimension skip packing when B is not transposed.
+    pub tiny: usize,
+    /// With B not transposed, up to this many rows skip packing.
+    pub direct_m: usize,
+}
+
+/// The shape actually computed: a matrix-vector product becomes a vector-matrix one
+/// (see [`super::as_row_problem`]); every other shape is itself.
+pub(super) fn canonical(g: &Gemm) -> Gemm {
+    super::as_row_problem(g).unwrap_or(*g)
+}
+
+fn round_up(x: usize, to: usize) -> usize {
+    x.div_ceil(to) * to
+}
+
+impl Blocking {
+    /// The plan for a canonical shape.
+    pub(super) fn plan(&self, g: &Gemm) -> Plan {
+        let tiny = g.m <= self.tiny && g.n <= self.tiny && g.k <= self.tiny;
+        if g.m == 0 || g.n == 0 || g.k == 0 {
+            Plan::Trivial
+        } else if !g.trans_b && (g.m <= self.direct_m || tiny) {
+            Plan::Direct
+        } else if g.m == 1 && g.trans_b && (!g.trans_a || g.lda == 1) {
+            Plan::Dots
+        } else {
+            Plan::Packed
+        }
+    }
+
+    /// Sizes (in f32) of the packed A block and packed B block for a canonical shape; the A
+    /// block is rounded to whole cache lines so the B block starts 64-byte aligned too.
+    pub(super) fn pack_sizes(&self, g: &Gemm) -> (usize, usize) {
+        let kc = g.k.min(self.kc);
+        let mc = round_up(g.m, self.mr).min(self.mc);
+        let nc = round_up(g.n, self.nr).min(self.nc);
+        (round_up(mc * kc, 16), kc * nc)
+    }
+
+    /// Scratch for `g`: the packed A and B blocks plus 16 floats of alignment slack when the
+    /// problem is packed, else 0.
+    pub(super) fn scratch_len(&self, g: &Gemm) -> usize {
+        let g = &canonical(g);
+        match self.plan(g) {
+            Plan::Packed => {
+                let (a, b) = self.pack_sizes(g);
+                16 + a + b
+            }
+            _ => 0,
+        }
+    }
+}
