@@ -32,10 +32,10 @@
 //! Every intrinsic lives in `#[target_feature(enable = "avx512f")]` functions that are private
 //! and reached only through [`matmul`], which checks the CPU first.
 
-use super::blocking::Blocking;
-use super::{finish_trivial, Gemm};
-use crate::cpu::{self, Feature};
-use crate::{check_len, Result};
+use super::blocking::{Blocking, Body};
+use super::Gemm;
+use crate::cpu::Feature;
+use crate::Result;
 
 /// Rows of the micro-tile.
 pub const MR: usize = 6;
@@ -91,34 +91,13 @@ pub fn matmul(
     c: &mut [f32],
     scratch: &mut [f32],
 ) -> Result<()> {
-    cpu::require(Feature::Avx512)?;
-    g.check(a, b, c)?;
-    check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    if finish_trivial(g, alpha, beta, c) {
-        return Ok(());
-    }
-    // A matrix-vector product is computed as a vector-matrix one: the roles of the A and B
-    // buffers swap. Checked again so the soundness argument below needs nothing about the
-    // restatement.
-    let (g, a, b) = match super::as_row_problem(g) {
-        Some(t) => (t, b, a),
-        None => (*g, a, b),
-    };
-    let g = &g;
-    g.check(a, b, c)?;
     #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `cpu::require` confirmed AVX-512F; `g.check` confirmed that every index the
-        // shape implies is inside `a`, `b` and `c`, and the scratch length was checked above.
-        unsafe { imp::run(g, alpha, a, b, beta, c, scratch) };
-        Ok(())
-    }
+    let body: Option<Body> = Some(imp::run);
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        // `cpu::require` never succeeds off x86_64.
-        let _ = (alpha, a, b, beta, c, scratch);
-        unreachable!("AVX-512 reported available on a non-x86_64 target")
-    }
+    let body: Option<Body> = None;
+    // SAFETY: `imp::run` needs AVX-512F, a checked shape, `scratch_len(g)` elements of scratch
+    // and a nonzero problem: exactly what `run_checked` establishes before calling it.
+    unsafe { BLOCKING.run_checked(Feature::Avx512, body, g, alpha, a, b, beta, c, scratch) }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -3,7 +3,13 @@
 //! [`Blocking`] (its micro-tile, cache blocks and unpacked-path thresholds). Both functions
 //! depend on the shape only, so the scratch a caller allocates always matches the plan.
 
-use super::Gemm;
+use super::{finish_trivial, Gemm};
+use crate::cpu::{self, Feature};
+use crate::{check_len, Result};
+
+/// A kernel's `#[target_feature]` entry point, reached only through
+/// [`Blocking::run_checked`].
+pub(super) type Body = unsafe fn(&Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
 
 /// How a problem is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,5 +84,52 @@ impl Blocking {
             }
             _ => 0,
         }
+    }
+
+    /// `C = α·op(A)·op(B) + β·C` through `body` after every check a kernel needs: `feature`
+    /// present (else [`crate::KernelError::Unsupported`]), operand and scratch lengths; empty
+    /// and zero-work products are finished here, and a matrix-vector product is restated as a
+    /// vector-matrix one (the A and B buffers swap; checked again, so `body`'s soundness needs
+    /// nothing about the restatement). `body` is `None` off x86_64, where `feature` is never
+    /// available.
+    ///
+    /// # Safety
+    /// `body` must need nothing beyond what is established before it is called: `feature`
+    /// available, `g.check(a, b, c)` passed for the shape it receives, `scratch` holding
+    /// [`Blocking::scratch_len`] elements, and m, n, k ≥ 1.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn run_checked(
+        &self,
+        feature: Feature,
+        body: Option<Body>,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        cpu::require(feature)?;
+        g.check(a, b, c)?;
+        check_len("matmul", "scratch", scratch.len(), self.scratch_len(g))?;
+        if finish_trivial(g, alpha, beta, c) {
+            return Ok(());
+        }
+        let (g, a, b) = match super::as_row_problem(g) {
+            Some(t) => (t, b, a),
+            None => (*g, a, b),
+        };
+        g.check(a, b, c)?;
+        let Some(body) = body else {
+            unreachable!("{feature:?} reported available on a target without its kernel")
+        };
+        // SAFETY: `cpu::require` confirmed `feature`; `g.check` confirmed that every index the
+        // (restated) shape implies is inside `a`, `b` and `c`; the scratch length was checked
+        // against the original shape, whose plan and scratch are those of its restatement
+        // (`scratch_len` restates too); `finish_trivial` returned for m, n or k = 0. That is
+        // all `body` needs, per this function's contract.
+        unsafe { body(&g, alpha, a, b, beta, c, scratch) };
+        Ok(())
     }
 }
