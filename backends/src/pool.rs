@@ -49,15 +49,6 @@ impl Buf {
         }
     }
 
-    /// Wraps an owned vector (not pooled).
-    pub fn from_vec(vec: Vec<f32>) -> Buf {
-        Buf {
-            len: vec.len(),
-            vec: AlignedVec::copy_at(&vec, OUTPUT_PHASE),
-            pooled: false,
-        }
-    }
-
     /// Whether this buffer goes back to the pool when dropped.
     pub fn is_pooled(&self) -> bool {
         self.pooled

@@ -41,7 +41,7 @@ impl Problem {
     /// A problem with inputs uniform in [-1, 1) (LayerNorm's gamma near 1), α = 1, β = 0.
     pub fn random(op: Op, shape: Shape, seed: u64) -> std::result::Result<Problem, String> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut vec = |n: usize, lo: f32, hi: f32| -> AlignedVec {
+        let mut vec = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
             (0..n).map(|_| rng.random_range(lo..hi)).collect()
         };
         let inputs = match (op, shape) {
@@ -79,11 +79,8 @@ impl Problem {
                 let x = vec(r.len(), -2.0, 2.0);
                 let gamma = vec(r.cols, 0.5, 1.5);
                 let dy = vec(r.len(), -1.0, 1.0);
-                let (mut y, mut mean, mut rstd) = (
-                    AlignedVec::zeroed(r.len()),
-                    AlignedVec::zeroed(r.rows),
-                    AlignedVec::zeroed(r.rows),
-                );
+                let (mut y, mut mean, mut rstd) =
+                    (vec![0.0; r.len()], vec![0.0; r.rows], vec![0.0; r.rows]);
                 let beta = vec![0.0; r.cols];
                 kernels::layernorm::naive::layernorm(
                     r,
@@ -105,7 +102,8 @@ impl Problem {
             (Op::AddBias, Shape::Rows(r)) => vec![vec(r.len(), -1.0, 1.0), vec(r.cols, -1.0, 1.0)],
             _ => return Err(format!("shape {shape} does not fit {op}")),
         };
-        // Each input at its own phase within a page, half a page from the outputs'.
+        // Placed once, here: each input at its own phase within a page, half a page from the
+        // outputs'.
         let inputs = inputs
             .iter()
             .enumerate()
