@@ -102,6 +102,11 @@ pub struct TuneArgs {
     /// 0 with --model so that exactly the preset's shapes are measured).
     #[arg(long, value_name = "STEPS")]
     pub refine: Option<usize>,
+    /// Confirmation passes: each measured shape's close contenders are raced again this many
+    /// times, later in the run and in another order, and the races' medians combined, so one
+    /// disturbed race cannot decide a range (default 2, quick 0).
+    #[arg(long, value_name = "PASSES")]
+    pub confirm: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -248,11 +253,11 @@ pub fn open_counters() -> Result<Box<dyn counters::CounterSource>, Failure> {
     counters::open(pref).map_err(|e| Failure::run(format!("hardware counters requested: {e}")))
 }
 
-/// Builds the rayon pools of every thread count now, so that pool creation never lands in a
+/// Starts the thread teams of every thread count now, so that thread creation never lands in a
 /// timed sample.
 pub fn warm_pools() {
     for t in backends::threads::counts() {
-        backends::threads::pool(t).install(|| ());
+        backends::threads::team(t).run(&|_| {});
     }
 }
 

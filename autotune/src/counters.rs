@@ -6,7 +6,7 @@
 //!   probed alone before it joins the group: `perf-event` 0.4.9 panics reading a group whose
 //!   hardware member failed to open.
 //! * [`SoftwareCounters`]: process-wide CPU time (`CLOCK_PROCESS_CPUTIME_ID`, the "task
-//!   clock" summed over every thread, rayon workers included) and page faults (`getrusage`).
+//!   clock" summed over every thread, helper threads included) and page faults (`getrusage`).
 //!   Always available; the hardware source carries one too.
 //!
 //! [`open`] picks the source: hardware when `perf_event_open` works, else software with the

@@ -2,7 +2,7 @@
 //!
 //! Multi-threaded forms split the output into disjoint blocks (rows of C, or columns when
 //! m = 1; chunks of a vector; groups of rows) and run the single-threaded kernel on each block
-//! in the rayon pool of that size. Every split is computed from a shape the kernel checks
+//! on the fork-join team of that size ([`crate::team`]). Every split is computed from a shape the kernel checks
 //! first, so a wrong shape is an error before any thread starts.
 
 use crate::catalog::{Kernel, Memory};
@@ -14,6 +14,7 @@ use kernels::matmul::{Gemm, MatMulFn};
 use kernels::{check_eq, KernelError, Result, Rows};
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// Memory for an output or scratch buffer under a strategy (in place falls back to pooled
 /// when a fresh buffer is unavoidable, e.g. scratch).
@@ -63,9 +64,9 @@ impl<'a> Disjoint<'a> {
     }
 }
 
-/// Runs `f` on `whole`, or on `threads` parts of it (inner starts aligned to `align`) in the
-/// rayon pool of that size when `split` is true; the first error wins. Neither path
-/// allocates: the parts are formed by recursive `rayon::join`, whose jobs live on the stack.
+/// Runs `f` on `whole`, or on `threads` parts of it (inner boundaries aligned to `align`) on
+/// the team of that size ([`threads::team`]) when `split` is true; the first error wins.
+/// Neither path allocates.
 fn run_parts<F>(threads: usize, whole: Range<usize>, align: usize, split: bool, f: F) -> Result<()>
 where
     F: Fn(Range<usize>) -> Result<()> + Sync + Send,
@@ -73,24 +74,39 @@ where
     if threads <= 1 || !split {
         return f(whole);
     }
-    threads::pool(threads).install(|| join_parts(whole, threads, align.max(1), &f))
+    let align = align.max(1);
+    let first_error: Mutex<Option<KernelError>> = Mutex::new(None);
+    threads::team(threads).run(&|i| {
+        let r = part(&whole, threads, i, align);
+        if r.is_empty() {
+            return;
+        }
+        if let Err(e) = f(r) {
+            first_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// Splits `whole` into `parts` pieces by halving, running the halves with `rayon::join`.
-fn join_parts<F>(whole: Range<usize>, parts: usize, align: usize, f: &F) -> Result<()>
-where
-    F: Fn(Range<usize>) -> Result<()> + Sync + Send,
-{
-    let left = parts / 2;
-    let mid = whole.start + (whole.len() * left / parts.max(1)).div_ceil(align) * align;
-    if parts <= 1 || left == 0 || mid <= whole.start || mid >= whole.end {
-        return f(whole);
-    }
-    let (a, b) = rayon::join(
-        || join_parts(whole.start..mid, left, align, f),
-        || join_parts(mid..whole.end, parts - left, align, f),
-    );
-    a.and(b)
+/// Part `i` of `parts` near-equal pieces of `whole`, inner boundaries rounded up to a multiple
+/// of `align` from the start (so a part may be empty when `whole` is short).
+fn part(whole: &Range<usize>, parts: usize, i: usize, align: usize) -> Range<usize> {
+    let cut = |j: usize| {
+        if j == 0 {
+            whole.start
+        } else if j >= parts {
+            whole.end
+        } else {
+            (whole.start + (whole.len() * j / parts).div_ceil(align) * align).min(whole.end)
+        }
+    };
+    cut(i)..cut(i + 1)
 }
 
 /// `C = α·op(A)·op(B) + β·C` with `threads` threads; scratch by `memory`.
@@ -488,5 +504,32 @@ pub fn add_bias_inplace(
             rows_inplace(threads, shape, x, |s, _, x| inplace(s, x, bias))
         }
         _ => Err(mismatch("add_bias")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part;
+
+    #[test]
+    fn parts_tile_the_range_with_aligned_inner_boundaries() {
+        for (start, len) in [(0, 0), (0, 1), (3, 7), (0, 4096), (5, 10_000), (0, 97)] {
+            for parts in 1..=5 {
+                for align in [1, 8, 64, 4096] {
+                    let whole = start..start + len;
+                    let mut next = whole.start;
+                    for i in 0..parts {
+                        let r = part(&whole, parts, i, align);
+                        assert_eq!(r.start, next, "{whole:?} {parts} {align} part {i}");
+                        assert!(r.start <= r.end && r.end <= whole.end);
+                        if i > 0 && r.start < whole.end {
+                            assert_eq!((r.start - whole.start) % align, 0);
+                        }
+                        next = r.end;
+                    }
+                    assert_eq!(next, whole.end);
+                }
+            }
+        }
     }
 }

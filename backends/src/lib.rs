@@ -20,6 +20,7 @@ pub mod op;
 pub mod pool;
 pub mod problem;
 pub mod table;
+pub mod team;
 pub mod threads;
 
 pub use aligned::AlignedVec;
