@@ -96,6 +96,35 @@ pub struct CandResult {
     pub pruned: Option<String>,
     /// Per-call counter figures (hardware ones only for single-threaded variants).
     pub counters: Option<Counts>,
+    /// (median, spread) of every separate race that timed this candidate at this shape, when
+    /// there was more than one (confirmation passes); `median_ns` and `spread_ns` combine them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<(f64, f64)>,
+}
+
+impl CandResult {
+    /// Folds in the figures of a later race of the same candidate at the same shape.
+    ///
+    /// The median becomes the median of the races' medians, so one race disturbed by the
+    /// machine cannot decide alone; the spread becomes the larger of the races' typical
+    /// spread and the deviation between their medians, so a comparison that does not repeat
+    /// from race to race reads as within the noise (and goes to the tie-breaks). A candidate
+    /// pruned in an earlier race but fully sampled in this one is no longer pruned.
+    pub fn absorb(&mut self, later: &CandResult) {
+        if self.passes.is_empty() {
+            self.passes.push((self.median_ns, self.spread_ns));
+        }
+        self.passes.push((later.median_ns, later.spread_ns));
+        let meds: Vec<f64> = self.passes.iter().map(|p| p.0).collect();
+        let spreads: Vec<f64> = self.passes.iter().map(|p| p.1).collect();
+        self.median_ns = median(&meds);
+        self.spread_ns = median(&spreads).max(mad(&meds));
+        self.samples += later.samples;
+        if later.pruned.is_none() {
+            // Fully sampled at least once now: a contender again.
+            self.pruned = None;
+        }
+    }
 }
 
 /// The result of one race.
@@ -386,6 +415,7 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
             batch: l.batch,
             pruned: l.pruned.clone(),
             counters,
+            passes: Vec::new(),
         });
     }
     out

@@ -212,8 +212,22 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "- **Measurement.** Every candidate's output was checked against the reference before timing (at the measured shape, or at a smaller shape of the same structure above m·k·n = 2^24 / 2^20 elements). Samples are batches of at least {} µs; candidates run round-robin, clear losers are pruned (> 1.5× the best after a few samples, > 1.15× after more), close races get more samples. *Margin* is the runner-up's median over the winner's at the range's representative size (negative when a tie-break kept a slightly slower variant). Counter figures are per call from a separate untimed pass; hardware counters cover the calling thread only, so they are left out for multi-threaded variants; the CPU time counts every thread.",
-        if run.quick { 50 } else { 100 }
+        "- **Measurement.** Every candidate's output was checked against the reference before timing (at the measured shape, or at a smaller shape of the same structure above m·k·n = 2^24 / 2^20 elements). Samples are batches of at least {} µs; candidates run round-robin, clear losers are pruned (> 1.5× the best after a few samples, > 1.15× after more), close races get more samples.{} *Margin* is the runner-up's median over the winner's at the range's representative size (negative when a tie-break kept a slightly slower variant). Counter figures are per call from a separate untimed pass; hardware counters cover the calling thread only, so they are left out for multi-threaded variants; the CPU time counts every thread.",
+        if run.quick {
+            crate::measure::Settings::quick().sample_ns
+        } else {
+            crate::measure::Settings::standard().sample_ns
+        } / 1000.0,
+        if run.confirm_passes > 0 {
+            format!(
+                " Then {} confirmation pass{} raced each shape's candidates within {}× of its best again (pruned ones included), later in the run and in another order; a candidate's figures are the median of its races, and its spread grows when the races disagree, so a lead that does not repeat reads as a tie.",
+                run.confirm_passes,
+                if run.confirm_passes == 1 { "" } else { "es" },
+                crate::tune::CONFIRM_RATIO
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         s,

@@ -39,6 +39,8 @@ pub struct Config {
     pub seed: u64,
     pub max_square: usize,
     pub refine_steps: usize,
+    /// Passes that race every shape's close contenders again and combine the races.
+    pub confirm_passes: usize,
     pub settings: Settings,
     pub rule: Rule,
 }
@@ -82,6 +84,7 @@ impl Config {
             } else {
                 3
             }),
+            confirm_passes: a.confirm.unwrap_or(if a.quick { 0 } else { 2 }),
             settings: if a.quick {
                 Settings::quick()
             } else {
@@ -137,6 +140,9 @@ pub struct Run {
     pub ops: Vec<Op>,
     pub threads: Option<Vec<usize>>,
     pub variants_measured: usize,
+    /// Confirmation passes asked for (see [`Config::confirm_passes`]).
+    #[serde(default)]
+    pub confirm_passes: usize,
 }
 
 /// Progress display: a bar on a terminal, plain lines otherwise (or nothing).
@@ -365,6 +371,92 @@ impl State<'_> {
     }
 }
 
+/// A confirmation race takes the candidates within this factor of a shape's best so far.
+pub const CONFIRM_RATIO: f64 = 2.0;
+
+impl State<'_> {
+    /// The candidates worth racing again at point `i`: not excluded, within
+    /// [`CONFIRM_RATIO`] of the best (none when fewer than two). Pruned ones count too: a
+    /// candidate pruned on a few disturbed samples gets its full race here.
+    fn confirm_contenders(&self, i: usize) -> Vec<String> {
+        let p = &self.points[i];
+        let ok = |r: &&measure::CandResult| {
+            r.median_ns.is_finite() && !self.is_excluded(p.op, &r.variant)
+        };
+        let best = p
+            .outcome
+            .results
+            .iter()
+            .filter(ok)
+            .map(|r| r.median_ns)
+            .fold(f64::INFINITY, f64::min);
+        let ids: Vec<String> = p
+            .outcome
+            .results
+            .iter()
+            .filter(ok)
+            .filter(|r| r.median_ns <= best * CONFIRM_RATIO)
+            .map(|r| r.variant.clone())
+            .collect();
+        if ids.len() < 2 {
+            Vec::new()
+        } else {
+            ids
+        }
+    }
+
+    /// Races `contenders` at point `i` again (no pruning among them) and folds the figures
+    /// into the point's.
+    fn confirm(
+        &mut self,
+        i: usize,
+        contenders: &[String],
+        source: &mut dyn CounterSource,
+        soft: Instant,
+        hard: Instant,
+    ) -> Result<(), String> {
+        let cfg = self.cfg;
+        let (op, shape) = (self.points[i].op, self.points[i].shape());
+        backends::pool::clear();
+        let problem = Problem::random(op, shape, cfg.seed)?;
+        let vars: Vec<&'static backends::Variant> = measure::candidates(op, None, None)
+            .into_iter()
+            .filter(|v| contenders.contains(&v.id))
+            .collect();
+        let settings = Settings {
+            counters: false,
+            ..cfg.settings.clone()
+        };
+        let outcome = measure::race(
+            &problem,
+            &vars,
+            RaceCtx {
+                settings: &settings,
+                source,
+                soft_deadline: soft,
+                hard_deadline: hard,
+                verify: false,
+                protect: contenders,
+            },
+        );
+        for (id, why) in &outcome.excluded {
+            self.exclude(op, id, &shape, why.clone());
+        }
+        let rec = &mut self.points[i];
+        for r in &outcome.results {
+            if let Some(mine) = rec
+                .outcome
+                .results
+                .iter_mut()
+                .find(|x| x.variant == r.variant)
+            {
+                mine.absorb(r);
+            }
+        }
+        Ok(())
+    }
+}
+
 fn summary(p: &PointRecord) -> String {
     let best = p.outcome.best();
     let mut v: Vec<_> = p
@@ -502,11 +594,13 @@ fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<
 pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress) -> Run {
     let start = Instant::now();
     let end = start + cfg.budget;
-    let coarse_end = start
-        + cfg
-            .budget
-            .mul_f64(if cfg.refine_steps > 0 { 0.78 } else { 0.95 });
-    let refine_end = start + cfg.budget.mul_f64(0.95);
+    // Shares of the budget: coarse grid, then refinement, then confirmation, each phase
+    // ending by its mark (a phase left out gives its share to the ones before).
+    let confirm_share = if cfg.confirm_passes > 0 { 0.3 } else { 0.0 };
+    let refine_share = if cfg.refine_steps > 0 { 0.17 } else { 0.0 };
+    let coarse_end = start + cfg.budget.mul_f64(0.95 - confirm_share - refine_share);
+    let refine_end = start + cfg.budget.mul_f64(0.95 - confirm_share);
+    let confirm_end = start + cfg.budget.mul_f64(0.95);
     let mut st = State {
         cfg,
         excluded: Vec::new(),
@@ -596,6 +690,54 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
             "{refined} shape(s) added by bisection where the winner changed between neighbouring sizes"
         ));
     }
+    // Confirmation: every shape's close contenders raced again, later and in another order
+    // (backwards, then forwards), so a passing disturbance of the machine lands on different
+    // shapes in different passes and the median of the races outvotes it.
+    let mut confirmed = 0;
+    for pass in 0..cfg.confirm_passes {
+        if Instant::now() >= confirm_end {
+            coverage_notes.push(format!(
+                "confirmation stopped after {pass} of {} passes: budget",
+                cfg.confirm_passes
+            ));
+            break;
+        }
+        let mut order: Vec<usize> = (0..st.points.len()).collect();
+        if pass % 2 == 0 {
+            order.reverse();
+        }
+        let jobs: Vec<(usize, Vec<String>)> = order
+            .into_iter()
+            .map(|i| (i, st.confirm_contenders(i)))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        progress.add(jobs.len() as u64);
+        let n = jobs.len();
+        for (j, (i, contenders)) in jobs.into_iter().enumerate() {
+            let (op, shape) = (st.points[i].op, st.points[i].shape.clone());
+            let now = Instant::now();
+            if now >= confirm_end {
+                progress.end(&format!("{op} {shape}: confirmation skipped (budget)"));
+                continue;
+            }
+            let soft = now + confirm_end.saturating_duration_since(now) / (n - j) as u32;
+            progress.begin(&format!("{op} {shape} (confirm {})", pass + 1));
+            match st.confirm(i, &contenders, source, soft, end) {
+                Ok(()) => {
+                    confirmed += 1;
+                    let line = summary(&st.points[i]);
+                    progress.end(&format!("{line} (confirm {})", pass + 1));
+                }
+                Err(e) => progress.end(&format!("{op} {shape}: confirmation failed: {e}")),
+            }
+        }
+    }
+    if confirmed > 0 {
+        coverage_notes.push(format!(
+            "{confirmed} confirmation race(s) over {} pass(es): each shape's contenders within {CONFIRM_RATIO}× of its best raced again; figures are the median of the races",
+            cfg.confirm_passes
+        ));
+    }
     progress.finish();
     let variants_measured = st
         .points
@@ -621,6 +763,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
         ops: cfg.ops.clone(),
         threads: cfg.threads.clone(),
         variants_measured,
+        confirm_passes: cfg.confirm_passes,
     }
 }
 

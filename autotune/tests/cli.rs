@@ -152,12 +152,19 @@ fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
         "6",
         "--refine",
         "1",
+        "--confirm",
+        "1",
         "--max-square",
         "32",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("(confirm 1)"),
+        "a confirmation pass ran: {}",
+        text(&o)
+    );
     let table = backends::table::Table::load(&out).unwrap();
     assert_eq!(table.counters.source, "software");
     assert!(table
