@@ -214,7 +214,7 @@ fn helper(sh: Arc<Shared>, index: usize, cpu: Option<usize>) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 != 0 {
+            if !spins.is_multiple_of(64) {
                 std::hint::spin_loop();
                 continue;
             }
