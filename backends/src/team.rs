@@ -13,6 +13,10 @@
 //! helpers that are still spinning from the previous call (or one wake-up when they have
 //! parked), the caller never sleeps, and nothing is allocated per call.
 //!
+//! Cost beyond the work, measured on the development VM (`cargo bench -p backends --bench
+//! team`): about 0.1 µs a call while the helpers spin (back-to-back calls), about 7 µs for a
+//! call that must wake parked helpers (the `futex` wake on a VM); 4 ns for a team of one.
+//!
 //! Parts are claimed, not assigned: the caller and the helpers take the next unclaimed part
 //! until none is left, so a helper the host has not scheduled (a stolen vCPU) delays nothing;
 //! the caller runs its parts instead. Helpers spin for [`SPIN`] after a call, then park until
