@@ -102,9 +102,9 @@ pub struct TuneArgs {
     /// 0 with --model so that exactly the preset's shapes are measured).
     #[arg(long, value_name = "STEPS")]
     pub refine: Option<usize>,
-    /// Confirmation passes: each measured shape's close contenders are raced again this many
-    /// times, later in the run and in another order, and the races' medians combined, so one
-    /// disturbed race cannot decide a range (default 2, quick 0).
+    /// Confirmation passes: each measured shape's candidates within 2× of its best are raced
+    /// again this many times, later in the run and in another order, and the races' medians
+    /// combined, so one disturbed race cannot decide a range (default 2, quick 0).
     #[arg(long, value_name = "PASSES")]
     pub confirm: Option<usize>,
 }

@@ -39,7 +39,8 @@ pub struct Config {
     pub seed: u64,
     pub max_square: usize,
     pub refine_steps: usize,
-    /// Passes that race every shape's close contenders again and combine the races.
+    /// Passes that race every shape's contenders (within [`CONFIRM_RATIO`] of its best) again
+    /// and combine the races.
     pub confirm_passes: usize,
     pub settings: Settings,
     pub rule: Rule,
@@ -690,7 +691,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
             "{refined} shape(s) added by bisection where the winner changed between neighbouring sizes"
         ));
     }
-    // Confirmation: every shape's close contenders raced again, later and in another order
+    // Confirmation: every shape's contenders raced again, later and in another order
     // (backwards, then forwards), so a passing disturbance of the machine lands on different
     // shapes in different passes and the median of the races outvotes it.
     let mut confirmed = 0;

@@ -126,11 +126,15 @@ impl Team {
         for i in 0..n {
             let sh = Arc::clone(&shared);
             let cpu = (!cpus.is_empty()).then(|| cpus[(i + 1) % cpus.len()]);
-            let h = thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name(format!("kernels-t{threads}-{}", i + 1))
-                .spawn(move || helper(sh, i, cpu))
-                .expect("spawning a helper thread");
-            helpers.push(h.thread().clone());
+                .spawn(move || helper(sh, i, cpu));
+            match spawned {
+                Ok(h) => helpers.push(h.thread().clone()),
+                // Out of threads: parts are claimed, so fewer helpers only means less
+                // parallelism (none at all: the caller runs every part).
+                Err(_) => break,
+            }
         }
         Team {
             threads,
@@ -159,7 +163,7 @@ impl Team {
             }
         };
         if self.helpers.is_empty() {
-            f(0);
+            (0..self.threads).for_each(f);
             return;
         }
         crate::threads::pin_caller();
@@ -190,7 +194,7 @@ fn wait_for(done: &AtomicUsize, parts: usize) {
     let t0 = Instant::now();
     let mut spins = 0u32;
     while done.load(Ordering::Acquire) != parts {
-        spins += 1;
+        spins = spins.saturating_add(1);
         if spins < 64 || t0.elapsed() < Duration::from_micros(5) {
             std::hint::spin_loop();
         } else {
