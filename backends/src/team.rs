@@ -3,7 +3,8 @@
 //! A call with `t` threads runs part 0 on the calling thread and parts `1..t` on `t − 1`
 //! helper threads pinned to the CPUs after the first, and waits for them by spinning, never by
 //! sleeping. The calling thread is pinned to the first CPU on its first such call
-//! ([`crate::threads::pin_caller`]), unless the program pinned it already.
+//! ([`crate::threads::pin_caller`]), unless the program pinned it already; `KERNELS_PIN=0`
+//! turns all pinning off ([`crate::threads::pinning`]).
 //!
 //! Why not a rayon pool: with `install` + `join` the caller sleeps until the pool is done,
 //! and the second half runs in parallel only if another worker wakes in time to steal it. On
@@ -125,7 +126,8 @@ impl Team {
         let mut helpers = Vec::with_capacity(n);
         for i in 0..n {
             let sh = Arc::clone(&shared);
-            let cpu = (!cpus.is_empty()).then(|| cpus[(i + 1) % cpus.len()]);
+            let cpu =
+                (crate::threads::pinning() && !cpus.is_empty()).then(|| cpus[(i + 1) % cpus.len()]);
             let spawned = thread::Builder::new()
                 .name(format!("kernels-t{threads}-{}", i + 1))
                 .spawn(move || helper(sh, i, cpu));

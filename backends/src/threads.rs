@@ -51,6 +51,20 @@ fn allowed_cpus() -> Vec<usize> {
     Vec::new()
 }
 
+/// Whether threads are pinned at all: yes unless `KERNELS_PIN` is `0`, `off` or `false` (for
+/// several processes sharing the CPUs, which would otherwise all pin their callers to the same
+/// first CPU). Unpinned, a threaded call is still correct and never slower than running its
+/// parts in turn, but it scales less reliably.
+pub fn pinning() -> bool {
+    static PIN: OnceLock<bool> = OnceLock::new();
+    *PIN.get_or_init(|| {
+        !matches!(
+            std::env::var("KERNELS_PIN").as_deref().map(str::trim),
+            Ok("0" | "off" | "false")
+        )
+    })
+}
+
 /// Pins the calling thread, once, to the first CPU of [`cpus`] (where the helpers of every
 /// team are not), when nothing has restricted it yet: a caller that waits for helpers on the
 /// CPU one of them is pinned to runs its parts in turn with it instead of beside it, and the
@@ -65,7 +79,7 @@ pub fn pin_caller() {
         return;
     }
     let all = cpus();
-    if all.len() > 1 && current_affinity_len() == Some(all.len()) {
+    if pinning() && all.len() > 1 && current_affinity_len() == Some(all.len()) {
         pin_current_to(all[0]);
     }
 }

@@ -93,3 +93,31 @@ fn a_panicking_part_is_reported_and_the_team_still_works() {
         assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 1));
     }
 }
+
+#[test]
+fn with_pinning_off_every_part_still_runs_once() {
+    if std::env::var_os("KERNELS_PIN").is_some() {
+        // The re-run below (or a caller who set it): the other tests cover this process.
+        assert!(std::env::var("KERNELS_PIN").unwrap() != "0" || !backends::threads::pinning());
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "every_part_runs_exactly_once",
+            "with_pinning_off_every_part_still_runs_once",
+        ])
+        .env("KERNELS_PIN", "0")
+        .output();
+    match out {
+        Ok(o) => assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("2 passed"),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        // Under user-mode emulation the binary cannot start itself.
+        Err(e) => eprintln!("skipped: cannot re-run the test binary ({e})"),
+    }
+}
