@@ -55,6 +55,18 @@ fn races_that_disagree_widen_the_spread() {
     assert_eq!(r.spread_ns, 10.0);
 }
 
+/// The variant chosen at one size among `cands`.
+fn chosen(cands: &[&CandResult]) -> String {
+    let sel = select(
+        &Rule::default(),
+        vec![Point {
+            size: 1000,
+            cands: cands.iter().map(|c| cand(c)).collect(),
+        }],
+    );
+    sel.chosen[0].clone().expect("a choice")
+}
+
 #[test]
 fn a_lead_that_does_not_repeat_goes_to_the_tie_break() {
     // The two-thread form won one race by 10 % and lost another by 15 %: its median is the
@@ -68,27 +80,13 @@ fn a_lead_that_does_not_repeat_goes_to_the_tie_break() {
         "add/avx2/pooled/t1",
         &[(100.0, 1.0), (105.0, 1.0), (104.0, 1.0)],
     );
-    let sel = select(
-        &Rule::default(),
-        vec![Point {
-            size: 1000,
-            cands: vec![cand(&t2), cand(&t1)],
-        }],
-    );
-    assert_eq!(sel.chosen[0].as_deref(), Some("add/avx2/pooled/t1"));
+    assert_eq!(chosen(&[&t2, &t1]), "add/avx2/pooled/t1");
     // Whereas a lead that repeats in every race stands.
     let t2 = raced(
         "add/avx2/pooled/t2",
         &[(90.0, 1.0), (92.0, 1.0), (91.0, 1.0)],
     );
-    let sel = select(
-        &Rule::default(),
-        vec![Point {
-            size: 1000,
-            cands: vec![cand(&t2), cand(&t1)],
-        }],
-    );
-    assert_eq!(sel.chosen[0].as_deref(), Some("add/avx2/pooled/t2"));
+    assert_eq!(chosen(&[&t2, &t1]), "add/avx2/pooled/t2");
 }
 
 #[test]
