@@ -591,6 +591,65 @@ fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<
     tasks
 }
 
+/// Confirmation: every shape's contenders raced again, later and in another order
+/// (backwards, then forwards), so a passing disturbance of the machine lands on different
+/// shapes in different passes and the median of the races outvotes it.
+fn confirm_phase(
+    st: &mut State,
+    source: &mut dyn CounterSource,
+    progress: &mut Progress,
+    confirm_end: Instant,
+    end: Instant,
+    coverage_notes: &mut Vec<String>,
+) {
+    let cfg = st.cfg;
+    let mut confirmed = 0;
+    for pass in 0..cfg.confirm_passes {
+        if Instant::now() >= confirm_end {
+            coverage_notes.push(format!(
+                "confirmation stopped after {pass} of {} passes: budget",
+                cfg.confirm_passes
+            ));
+            break;
+        }
+        let mut order: Vec<usize> = (0..st.points.len()).collect();
+        if pass % 2 == 0 {
+            order.reverse();
+        }
+        let jobs: Vec<(usize, Vec<String>)> = order
+            .into_iter()
+            .map(|i| (i, st.confirm_contenders(i)))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        progress.add(jobs.len() as u64);
+        let n = jobs.len();
+        for (j, (i, contenders)) in jobs.into_iter().enumerate() {
+            let (op, shape) = (st.points[i].op, st.points[i].shape.clone());
+            let now = Instant::now();
+            if now >= confirm_end {
+                progress.end(&format!("{op} {shape}: confirmation skipped (budget)"));
+                continue;
+            }
+            let soft = now + confirm_end.saturating_duration_since(now) / (n - j) as u32;
+            progress.begin(&format!("{op} {shape} (confirm {})", pass + 1));
+            match st.confirm(i, &contenders, source, soft, end) {
+                Ok(()) => {
+                    confirmed += 1;
+                    let line = summary(&st.points[i]);
+                    progress.end(&format!("{line} (confirm {})", pass + 1));
+                }
+                Err(e) => progress.end(&format!("{op} {shape}: confirmation failed: {e}")),
+            }
+        }
+    }
+    if confirmed > 0 {
+        coverage_notes.push(format!(
+            "{confirmed} confirmation race(s) over {} pass(es): each shape's contenders within {CONFIRM_RATIO}× of its best raced again; figures are the median of the races",
+            cfg.confirm_passes
+        ));
+    }
+}
+
 /// Runs the whole measurement.
 pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress) -> Run {
     let start = Instant::now();
@@ -691,54 +750,14 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
             "{refined} shape(s) added by bisection where the winner changed between neighbouring sizes"
         ));
     }
-    // Confirmation: every shape's contenders raced again, later and in another order
-    // (backwards, then forwards), so a passing disturbance of the machine lands on different
-    // shapes in different passes and the median of the races outvotes it.
-    let mut confirmed = 0;
-    for pass in 0..cfg.confirm_passes {
-        if Instant::now() >= confirm_end {
-            coverage_notes.push(format!(
-                "confirmation stopped after {pass} of {} passes: budget",
-                cfg.confirm_passes
-            ));
-            break;
-        }
-        let mut order: Vec<usize> = (0..st.points.len()).collect();
-        if pass % 2 == 0 {
-            order.reverse();
-        }
-        let jobs: Vec<(usize, Vec<String>)> = order
-            .into_iter()
-            .map(|i| (i, st.confirm_contenders(i)))
-            .filter(|(_, c)| !c.is_empty())
-            .collect();
-        progress.add(jobs.len() as u64);
-        let n = jobs.len();
-        for (j, (i, contenders)) in jobs.into_iter().enumerate() {
-            let (op, shape) = (st.points[i].op, st.points[i].shape.clone());
-            let now = Instant::now();
-            if now >= confirm_end {
-                progress.end(&format!("{op} {shape}: confirmation skipped (budget)"));
-                continue;
-            }
-            let soft = now + confirm_end.saturating_duration_since(now) / (n - j) as u32;
-            progress.begin(&format!("{op} {shape} (confirm {})", pass + 1));
-            match st.confirm(i, &contenders, source, soft, end) {
-                Ok(()) => {
-                    confirmed += 1;
-                    let line = summary(&st.points[i]);
-                    progress.end(&format!("{line} (confirm {})", pass + 1));
-                }
-                Err(e) => progress.end(&format!("{op} {shape}: confirmation failed: {e}")),
-            }
-        }
-    }
-    if confirmed > 0 {
-        coverage_notes.push(format!(
-            "{confirmed} confirmation race(s) over {} pass(es): each shape's contenders within {CONFIRM_RATIO}× of its best raced again; figures are the median of the races",
-            cfg.confirm_passes
-        ));
-    }
+    confirm_phase(
+        &mut st,
+        source,
+        progress,
+        confirm_end,
+        end,
+        &mut coverage_notes,
+    );
     progress.finish();
     let variants_measured = st
         .points
