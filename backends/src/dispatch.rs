@@ -11,6 +11,9 @@
 //! unknown to this build or needs a CPU feature this machine lacks (or that `KERNELS_DISABLE`
 //! masks) is skipped with one warning and the embedded default serves its sizes; a table from
 //! another machine loads only with [`LoadOptions::allow_foreign`], and then with a warning.
+//! The embedded default has no default behind it: where one of its entries needs a missing
+//! CPU feature or more threads than this machine offers, the nearest sibling serves (AVX2 for
+//! AVX-512, fewer threads), with the warning, rather than the reference.
 
 use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
 use crate::exec;
@@ -163,7 +166,20 @@ impl Dispatcher {
                 skipped.push(format!("{} (unknown op `{}`)", e.variant, e.op));
                 continue;
             };
-            let resolved = cat.find(&e.variant).filter(|(_, v)| v.op == op);
+            let mut resolved = cat.find(&e.variant).filter(|(_, v)| v.op == op);
+            if resolved.is_none() && fallback.is_none() {
+                // The embedded table was tuned with more threads than this machine may offer:
+                // the same implementation with the threads there are beats the reference.
+                if let Some((i, s)) = thread_sibling(&e.variant, op) {
+                    skipped.push(format!(
+                        "{} (needs more threads than the {} this machine offers; {} serves instead)",
+                        e.variant,
+                        crate::threads::available(),
+                        s.id
+                    ));
+                    resolved = Some((i, s));
+                }
+            }
             let Some((index, v)) = resolved else {
                 let why = match parse_id(&e.variant) {
                     Some((vop, ..)) if vop != op => format!("is a {vop} variant in a {op} entry"),
@@ -566,6 +582,25 @@ impl Dispatcher {
         let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
         exec::add_bias_inplace(bd.kernel, bd.threads, shape, x, bias)
     }
+}
+
+/// For a variant id `op/implementation/memory/tN` that this build's catalog lacks because N
+/// exceeds the thread counts offered here: the same implementation and memory with the most
+/// threads offered below N.
+fn thread_sibling(id: &str, op: Op) -> Option<(VariantIndex, &'static Variant)> {
+    let (vop, imp, memory, threads) = parse_id(id)?;
+    if vop != op {
+        return None;
+    }
+    catalog()
+        .variants()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.op == op && s.implementation == imp && s.memory == memory && s.threads < threads
+        })
+        .max_by_key(|(_, s)| s.threads)
+        .map(|(i, s)| (i as VariantIndex, s))
 }
 
 /// The first runnable variant of `v`'s op, memory strategy and threads in an order of
