@@ -76,6 +76,27 @@ pub enum Source {
     Forced(String),
 }
 
+/// Why a forced choice ([`Dispatcher::try_forced`]) cannot run as named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForceError {
+    #[error("unknown implementation `{name}` (known: {known})")]
+    UnknownImplementation { name: String, known: String },
+    #[error(
+        "`{implementation}` offers no {threads}-thread variant here (thread counts: {offered}; this machine offers {available})"
+    )]
+    Threads {
+        implementation: String,
+        threads: usize,
+        offered: String,
+        available: usize,
+    },
+    #[error("`{implementation}` cannot run on this CPU: {reason}")]
+    Unrunnable {
+        implementation: String,
+        reason: String,
+    },
+}
+
 const BUCKETS: usize = Bucket::ALL.len();
 
 /// Binds ops and shapes to variants. Cheap to share (`&Dispatcher` is `Sync`).
@@ -255,9 +276,76 @@ impl Dispatcher {
         }
     }
 
+    /// Like [`Dispatcher::forced`], but refuses a choice that cannot run as named: an unknown
+    /// implementation, a thread count the catalog does not offer on this machine, or a family
+    /// none of whose variants this CPU can run (the error says why, e.g. AVX-512 missing or
+    /// masked). Ops the family does not implement at all (`gemm` has only MatMul) use the
+    /// reference, as in `forced`, and [`Dispatcher::warnings`] names them once.
+    pub fn try_forced(
+        implementation: &str,
+        memory: Memory,
+        threads: usize,
+    ) -> std::result::Result<Dispatcher, ForceError> {
+        let cat = catalog();
+        let family: Vec<&Variant> = cat
+            .variants()
+            .iter()
+            .filter(|v| v.implementation == implementation)
+            .collect();
+        if family.is_empty() {
+            let mut known: Vec<&str> = cat.variants().iter().map(|v| v.implementation).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(ForceError::UnknownImplementation {
+                name: implementation.to_string(),
+                known: known.join(", "),
+            });
+        }
+        let offered = crate::threads::counts();
+        if !family.iter().any(|v| v.threads == threads) {
+            let mut counts: Vec<usize> = family.iter().map(|v| v.threads).collect();
+            counts.sort_unstable();
+            counts.dedup();
+            return Err(ForceError::Threads {
+                implementation: implementation.to_string(),
+                threads,
+                offered: counts
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                available: *offered.last().unwrap_or(&1),
+            });
+        }
+        if let Some(reason) = family
+            .iter()
+            .find_map(|v| v.runnable().err())
+            .filter(|_| family.iter().all(|v| v.runnable().is_err()))
+        {
+            return Err(ForceError::Unrunnable {
+                implementation: implementation.to_string(),
+                reason,
+            });
+        }
+        let mut d = Dispatcher::forced(implementation, memory, threads);
+        let missing: Vec<&str> = Op::ALL
+            .iter()
+            .filter(|op| !family.iter().any(|v| v.op == **op && v.threads == threads))
+            .map(|op| op.name())
+            .collect();
+        if !missing.is_empty() && implementation != "naive" {
+            d.warnings.push(format!(
+                "`{implementation}` has no {} variant at t{threads}; those ops run the naive reference",
+                missing.join(", ")
+            ));
+        }
+        Ok(d)
+    }
+
     /// Every op uses the given implementation family (`naive`, `avx512`, `gemm`, ...) with the
     /// given memory strategy and thread count where it offers one; other ops, and variants
-    /// this CPU cannot run, use the reference. For tests and comparisons.
+    /// this CPU cannot run, use the reference. For tests; a user's choice goes through
+    /// [`Dispatcher::try_forced`], which refuses what cannot run as named.
     pub fn forced(implementation: &str, memory: Memory, threads: usize) -> Dispatcher {
         let cat = catalog();
         let mut slots = empty_slots();

@@ -15,6 +15,7 @@ pub mod aligned;
 pub mod catalog;
 pub mod dispatch;
 pub mod exec;
+pub mod limits;
 pub mod machine;
 pub mod op;
 pub mod pool;
@@ -25,6 +26,6 @@ pub mod threads;
 
 pub use aligned::AlignedVec;
 pub use catalog::{catalog, Catalog, Memory, Variant};
-pub use dispatch::{Dispatcher, LoadOptions};
+pub use dispatch::{Dispatcher, ForceError, LoadOptions};
 pub use op::{Bucket, Key, Op, Shape};
 pub use pool::Buf;

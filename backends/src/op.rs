@@ -124,12 +124,41 @@ impl Shape {
             .map(|p| p.trim().replace('_', "").parse::<usize>())
             .collect();
         let nums = nums.map_err(|e| format!("shape `{text}`: {e}"))?;
+        // Every buffer's element count and byte size must fit a usize (and the key's m·k·n a
+        // u64), checked here because release builds wrap silently.
+        let fits = |what: &str, factors: &[usize]| -> Result<(), String> {
+            factors
+                .iter()
+                .try_fold(4u128, |acc, &f| acc.checked_mul(f as u128))
+                .filter(|b| *b <= isize::MAX as u128)
+                .map(|_| ())
+                .ok_or_else(|| {
+                    format!(
+                        "shape `{text}`: {what} = {} elements is too large for this machine's address space",
+                        factors
+                            .iter()
+                            .map(|f| f.to_string())
+                            .collect::<Vec<_>>()
+                            .join("·")
+                    )
+                })
+        };
+        let gemm = |m: usize, k: usize, n: usize| -> Result<Shape, String> {
+            fits("A (m·k)", &[m, k])?;
+            fits("B (k·n)", &[k, n])?;
+            fits("C (m·n)", &[m, n])?;
+            (m as u128 * k as u128 * n as u128 <= u64::MAX as u128)
+                .then_some(Shape::MatMul(Gemm::new(m, k, n)))
+                .ok_or_else(|| format!("shape `{text}`: m·k·n overflows 64 bits"))
+        };
         match (op.shape_kind(), nums.as_slice()) {
-            (ShapeKind::MatMul, [m, k, n]) => Ok(Shape::MatMul(Gemm::new(*m, *k, *n))),
-            (ShapeKind::MatMul, [n]) => Ok(Shape::MatMul(Gemm::new(*n, *n, *n))),
-            (ShapeKind::Elems, [n]) => Ok(Shape::Elems(*n)),
-            (ShapeKind::Elems, [r, c]) => Ok(Shape::Elems(r * c)),
-            (ShapeKind::Rows, [r, c]) => Ok(Shape::Rows(Rows::new(*r, *c))),
+            (ShapeKind::MatMul, [m, k, n]) => gemm(*m, *k, *n),
+            (ShapeKind::MatMul, [n]) => gemm(*n, *n, *n),
+            (ShapeKind::Elems, [n]) => fits("the element count", &[*n]).map(|_| Shape::Elems(*n)),
+            (ShapeKind::Elems, [r, c]) => fits("rows·cols", &[*r, *c]).map(|_| Shape::Elems(r * c)),
+            (ShapeKind::Rows, [r, c]) => {
+                fits("rows·cols", &[*r, *c]).map(|_| Shape::Rows(Rows::new(*r, *c)))
+            }
             _ => Err(format!(
                 "shape `{text}` does not fit {op}: use {}",
                 match op.shape_kind() {
