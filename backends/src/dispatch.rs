@@ -6,7 +6,7 @@
 //! `cargo bench -p backends --bench dispatch` on the 2-core development VM. Sizes no range
 //! covers use the nearest range above, or the last one.
 //!
-//! Loading rules (DESIGN.md): unknown format or version, malformed JSON, bad figures and
+//! Loading rules (ARCHITECTURE.md): unknown format or version, malformed JSON, bad figures and
 //! unsorted or overlapping ranges are errors naming the file; an entry whose variant is
 //! unknown to this build or needs a CPU feature this machine lacks (or that `KERNELS_DISABLE`
 //! masks) is skipped with one warning and the embedded default serves its sizes; a table from

@@ -1,4 +1,4 @@
-//! The dispatch table: JSON, format `kernel-dispatch`, version 1 (see DESIGN.md).
+//! The dispatch table: JSON, format `kernel-dispatch`, version 1 (see ARCHITECTURE.md and the README).
 //!
 //! [`Table::parse`] checks everything that can be checked without a catalog (format, version,
 //! figures, range order); the [`crate::dispatch`] loader then resolves variant ids against this

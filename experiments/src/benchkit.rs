@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Every variant of `op` that can run here and matches the reference on `shapes` (checked once
-/// per variant before any timing, as DESIGN.md's measurement rules ask). Variants that cannot
+/// per variant before any timing, as ARCHITECTURE.md's measurement rules ask). Variants that cannot
 /// run or disagree with the reference are reported on stderr and left out.
 pub fn checked_variants(op: Op, shapes: &[Shape]) -> Vec<&'static Variant> {
     let mut out = Vec::new();
