@@ -135,7 +135,7 @@ pub fn parse_size(text: &str) -> Option<u128> {
         _ => (t, 1),
     };
     let x: f64 = num.trim().parse().ok()?;
-    (x.is_finite() && x >= 0.0).then(|| (x * mult as f64) as u128)
+    (x.is_finite() && x >= 0.0).then_some((x * mult as f64) as u128)
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.
