@@ -4,7 +4,7 @@ use backends::{Dispatcher, LoadOptions};
 use models::{Mode, Model, Sampler};
 
 fn main() -> anyhow::Result<()> {
-    let mut model = Model::load(models::SHIPPED_CHECKPOINT.as_ref())?;
+    let mut model = Model::load(&models::find_shipped_checkpoint()?)?;
     if let Some(table) = std::env::args().nth(1) {
         model = model.with_dispatch(Dispatcher::from_file(
             table.as_ref(),

@@ -67,7 +67,67 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Buffers for `batch` sequences of `seq` tokens of `cfg`.
+    /// f32 elements of a workspace for `batch` sequences of `seq` tokens of `cfg`, counted
+    /// without overflow (`u128::MAX` if even that overflows): what
+    /// [`Workspace::try_new`] checks against the memory limit.
+    pub fn elements(cfg: &Config, batch: usize, seq: usize) -> u128 {
+        let count = || -> Option<u128> {
+            let (b, t) = (batch as u128, seq as u128);
+            let (c, h, v) = (
+                cfg.width as u128,
+                cfg.mlp_hidden as u128,
+                cfg.vocab_size as u128,
+            );
+            let (nh, l) = (cfg.heads as u128, cfg.layers as u128);
+            let n = b.checked_mul(t)?;
+            let nc = n.checked_mul(c)?;
+            let nh_rows = n.checked_mul(h)?;
+            // Per layer: res, ln1, att, mid, ln2 and qkv (8 rows of width), 4 statistics,
+            // the attention probabilities, fc_pre and fc_act.
+            let per_layer = [
+                nc.checked_mul(8)?,
+                n.checked_mul(4)?,
+                b.checked_mul(nh)?.checked_mul(t)?.checked_mul(t)?,
+                nh_rows.checked_mul(2)?,
+            ]
+            .iter()
+            .try_fold(0u128, |a, x| a.checked_add(*x))?;
+            // res_f, lnf, d_res, d_mid, d_ln, d_tmp, d_att, d_qkv (10 rows of width), the
+            // final statistics, logits, d_fc and d_fc_pre, d_p and d_z, tmp.
+            [
+                l.checked_mul(per_layer)?,
+                nc.checked_mul(10)?,
+                n.checked_mul(2)?,
+                n.checked_mul(v)?,
+                nh_rows.checked_mul(2)?,
+                t.checked_mul(t)?.checked_mul(2)?,
+                n.checked_mul(c.max(h))?,
+            ]
+            .iter()
+            .try_fold(0u128, |a, x| a.checked_add(*x))
+        };
+        count().unwrap_or(u128::MAX)
+    }
+
+    /// [`Workspace::new`] after checking that the shape is usable (batch and seq at least 1,
+    /// seq within the context) and that its size fits the memory limit.
+    pub fn try_new(cfg: &Config, batch: usize, seq: usize) -> Result<Workspace> {
+        cfg.validate()?;
+        if batch == 0 || seq == 0 {
+            bail!("a training batch needs at least one sequence of at least one token (got {batch}×{seq})");
+        }
+        if seq > cfg.context {
+            bail!("sequence length {seq} exceeds the context {}", cfg.context);
+        }
+        backends::limits::check_f32(
+            &format!("training buffers for batches of {batch}×{seq} tokens"),
+            &[Workspace::elements(cfg, batch, seq)],
+        )?;
+        Ok(Workspace::new(cfg, batch, seq))
+    }
+
+    /// Buffers for `batch` sequences of `seq` tokens of `cfg` (unchecked; see
+    /// [`Workspace::try_new`]).
     pub fn new(cfg: &Config, batch: usize, seq: usize) -> Workspace {
         let n = batch * seq;
         let (c, h, v, nh) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size, cfg.heads);
@@ -160,6 +220,9 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
         cfg.heads,
         cfg.head_dim(),
     );
+    if n == 0 {
+        bail!("batch: a workspace of {bsz}×{t} holds no tokens");
+    }
     if tokens.len() != n || targets.len() != n {
         bail!(
             "batch: {} tokens and {} targets for a workspace of {bsz}×{t}",
@@ -318,7 +381,13 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
     d.softmax_inplace(Rows::new(n, v), &mut ws.logits)?;
     let mut total = 0.0f64;
     for (i, &y) in targets.iter().enumerate() {
-        let p = ws.logits[i * v + y as usize].max(f32::MIN_POSITIVE);
+        // NaN stays NaN (`max` would hide it), so a diverged model reports a NaN loss.
+        let p = ws.logits[i * v + y as usize];
+        let p = if p.is_nan() {
+            p
+        } else {
+            p.max(f32::MIN_POSITIVE)
+        };
         total -= (p as f64).ln();
     }
     Ok((total / n as f64) as f32)

@@ -3,11 +3,17 @@
 //! absent) and `training.json` (how it was trained). Hugging Face GPT-2 directories load too
 //! (see [`crate::hf_import`]).
 //!
+//! A training run adds `optimizer.safetensors` (AdamW moments `m.NAME`, `v.NAME` and the step
+//! in the metadata), so that a resumed run continues exactly.
+//!
 //! Every failure names the file, and the tensor where one is at fault: a truncated file, a
-//! corrupt header, a missing, extra, mis-shaped, wrongly typed or non-finite tensor.
+//! corrupt header, a missing, extra, mis-shaped, wrongly typed or non-finite tensor. Saves
+//! are atomic (a temporary directory renamed into place), refuse non-finite weights, and never
+//! replace a directory holding anything but checkpoint files.
 
 use crate::config::Config;
 use crate::model::Model;
+use crate::optim::{AdamW, AdamWConfig};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{specs, Weights};
 use anyhow::{anyhow, bail, Context, Result};
@@ -25,11 +31,31 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// Training notes (optional, informational).
 pub const TRAINING_FILE: &str = "training.json";
 
+/// The optimiser state of a training run (AdamW moments and step), saved beside the weights
+/// so that `models train --resume` continues exactly (optional).
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+/// Every file a checkpoint directory may hold; a directory with anything else is never
+/// replaced by a save (it is not a checkpoint, or holds the user's other files).
+pub const CHECKPOINT_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    TOKENIZER_FILE,
+    TRAINING_FILE,
+    OPTIMIZER_FILE,
+    // Left by saves of earlier versions, which wrote the weights beside and renamed them.
+    "model.safetensors.tmp",
+];
+
 /// What a training run records next to its checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrainingInfo {
     pub data: String,
+    /// Optimiser steps taken (all runs together when resumed).
     pub steps: usize,
+    /// The steps the learning-rate schedule assumes (`--steps`); 0 when unknown.
+    #[serde(default)]
+    pub schedule_steps: usize,
     pub batch: usize,
     pub seq_len: usize,
     pub tokens_seen: usize,
@@ -42,27 +68,141 @@ pub struct TrainingInfo {
     pub dispatch: String,
 }
 
-/// Loads this project's checkpoint or a Hugging Face GPT-2 directory (recognised by its
-/// `config.json` holding `n_embd`), with the embedded dispatch table.
-pub fn load(dir: &Path) -> Result<Model> {
-    if !dir.is_dir() {
-        bail!("{}: not a checkpoint directory", dir.display());
+/// The on-disk layout of a checkpoint directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// This project's: `config.json` (a [`Config`]) + `model.safetensors`.
+    Native,
+    /// Hugging Face GPT-2 (`config.json` holding `n_embd`), see [`crate::hf_import`].
+    HuggingFace,
+}
+
+/// What a checkpoint directory declares, read without its weights (for `models info`).
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub format: Format,
+    /// The shape as the config declares it.
+    pub config: Config,
+    /// The tokenizer, or why none can decode this vocabulary.
+    pub tokenizer: std::result::Result<Tokenizer, String>,
+    /// `training.json`, when present and readable.
+    pub training: Option<TrainingInfo>,
+    /// The weights file and its size (`None` when missing).
+    pub weights: (PathBuf, Option<u64>),
+}
+
+/// Checks that `dir` exists and is a checkpoint directory (holds `config.json`).
+fn check_dir(dir: &Path) -> Result<()> {
+    let meta = crate::files::metadata(dir, "the checkpoint directory")?;
+    if !meta.is_dir() {
+        bail!(
+            "{}: not a checkpoint directory (it is a file; a checkpoint is a directory with {CONFIG_FILE} and {WEIGHTS_FILE})",
+            dir.display()
+        );
     }
+    if !dir.join(CONFIG_FILE).exists() {
+        bail!(
+            "{}: not a checkpoint directory (no {CONFIG_FILE})",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads the config of a checkpoint directory (either format) without touching the
+/// weights: the format, this project's config for the shape, and the GPT-2 config when it is
+/// one.
+pub fn read_config(dir: &Path) -> Result<(Format, Config, Option<crate::hf_import::HfConfig>)> {
+    check_dir(dir)?;
     let cfg_path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&cfg_path)
-        .with_context(|| format!("reading {}", cfg_path.display()))?;
+    let text = crate::files::read_to_string(&cfg_path, "model config")?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", cfg_path.display()))?;
     if json.get("n_embd").is_some() || json.get("model_type").is_some() {
+        let hf: crate::hf_import::HfConfig = serde_json::from_value(json)
+            .with_context(|| format!("{}: not a GPT-2 config", cfg_path.display()))?;
+        let config = hf
+            .to_config()
+            .with_context(|| format!("{}: unsupported GPT-2 config", cfg_path.display()))?;
+        return Ok((Format::HuggingFace, config, Some(hf)));
+    }
+    let config: Config = serde_json::from_value(json)
+        .with_context(|| format!("{}: not a valid model config", cfg_path.display()))?;
+    config
+        .validate()
+        .with_context(|| format!("{}: invalid model config", cfg_path.display()))?;
+    Ok((Format::Native, config, None))
+}
+
+/// The tokenizer of checkpoint `dir` for a vocabulary of `vocab` ids: its `tokenizer.json`
+/// when present, else bytes; a vocabulary above 256 with no tokenizer file is an error
+/// (the byte tokenizer cannot decode ids of 256 and up, and GPT-2's BPE is not implemented).
+pub fn tokenizer_for(dir: &Path, vocab: usize) -> Result<Tokenizer> {
+    let tok_path = dir.join(TOKENIZER_FILE);
+    if tok_path.exists() {
+        return Tokenizer::load(&tok_path).with_context(|| {
+            format!(
+                "{}: the tokenizer this checkpoint needs cannot be read (only this project's tokenizer.json is supported, not GPT-2's BPE files)",
+                dir.display()
+            )
+        });
+    }
+    if vocab > 256 {
+        bail!(
+            "{}: the vocabulary has {vocab} ids but there is no {TOKENIZER_FILE}: the byte tokenizer decodes only ids below 256 (GPT-2's own BPE tokenizer is not implemented)",
+            dir.display()
+        );
+    }
+    Ok(Tokenizer::Bytes)
+}
+
+/// What checkpoint `dir` declares, without reading or allocating its weights.
+pub fn inspect(dir: &Path) -> Result<Header> {
+    let (format, config, _) = read_config(dir)?;
+    let tokenizer = tokenizer_for(dir, config.vocab_size).map_err(|e| format!("{e:#}"));
+    let training = std::fs::read_to_string(dir.join(TRAINING_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let wpath = dir.join(WEIGHTS_FILE);
+    let size = std::fs::metadata(&wpath).ok().map(|m| m.len());
+    Ok(Header {
+        format,
+        config,
+        tokenizer,
+        training,
+        weights: (wpath, size),
+    })
+}
+
+/// `training.json` of checkpoint `dir`, if present (an unreadable one is an error naming it).
+pub fn read_training_info(dir: &Path) -> Result<Option<TrainingInfo>> {
+    let p = dir.join(TRAINING_FILE);
+    if !p.exists() {
+        return Ok(None);
+    }
+    let text = crate::files::read_to_string(&p, "training record")?;
+    let info = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a valid training record", p.display()))?;
+    Ok(Some(info))
+}
+
+/// Loads this project's checkpoint or a Hugging Face GPT-2 directory (recognised by its
+/// `config.json` holding `n_embd`), with the embedded dispatch table. The weights' memory is
+/// checked against the limit before anything is allocated.
+pub fn load(dir: &Path) -> Result<Model> {
+    let (format, config, _) = read_config(dir)?;
+    if format == Format::HuggingFace {
         return crate::hf_import::load(dir);
     }
-    let config = Config::load(&cfg_path)?;
-    let tok_path = dir.join(TOKENIZER_FILE);
-    let tokenizer = if tok_path.exists() {
-        Tokenizer::load(&tok_path)?
-    } else {
-        Tokenizer::Bytes
-    };
+    let tokenizer = tokenizer_for(dir, config.vocab_size)?;
+    config.check_memory(
+        &format!(
+            "the weights of {} ({} parameters; file and tensors)",
+            dir.display(),
+            config.param_count()
+        ),
+        2,
+    )?;
     let wpath = dir.join(WEIGHTS_FILE);
     let file = TensorFile::read(&wpath)?;
     let st = file.parse()?;
@@ -76,55 +216,241 @@ pub fn load(dir: &Path) -> Result<Model> {
         .with_context(|| format!("{}: inconsistent checkpoint", dir.display()))
 }
 
-/// Saves `model` (config, weights, tokenizer) into `dir`, creating it.
-pub fn save(model: &Model, dir: &Path, info: Option<&TrainingInfo>) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let cfg_path = dir.join(CONFIG_FILE);
-    std::fs::write(
-        &cfg_path,
-        serde_json::to_string_pretty(&model.config)? + "\n",
-    )
-    .with_context(|| format!("writing {}", cfg_path.display()))?;
-    let tok_path = dir.join(TOKENIZER_FILE);
-    match model.tokenizer {
-        Tokenizer::Bytes => {
-            if tok_path.exists() {
-                std::fs::remove_file(&tok_path)
-                    .with_context(|| format!("removing {}", tok_path.display()))?;
-            }
+/// Loads the optimiser state saved beside checkpoint `dir` (`None` when it has none), with
+/// hyper-parameters `hp`; shapes must match `cfg`.
+pub fn load_optimizer(dir: &Path, cfg: &Config, hp: AdamWConfig) -> Result<Option<AdamW>> {
+    let path = dir.join(OPTIMIZER_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    cfg.check_memory(
+        &format!(
+            "the optimiser state of {} (file and moments)",
+            dir.display()
+        ),
+        4,
+    )?;
+    let file = TensorFile::read(&path)?;
+    let st = file.parse()?;
+    let step = file
+        .metadata("step")
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or_else(|| anyhow!("{}: no valid `step` in the metadata", path.display()))?;
+    let specs = specs(cfg);
+    let mut m = Weights::zeros(cfg);
+    let mut v = Weights::zeros(cfg);
+    for ((spec, tm), tv) in specs.iter().zip(m.tensors_mut()).zip(v.tensors_mut()) {
+        *tm = file.tensor_f32(&st, &format!("m.{}", spec.name), &spec.shape)?;
+        *tv = file.tensor_f32(&st, &format!("v.{}", spec.name), &spec.shape)?;
+    }
+    let names: Vec<String> = specs
+        .iter()
+        .flat_map(|s| [format!("m.{}", s.name), format!("v.{}", s.name)])
+        .collect();
+    file.no_extra(&st, names.iter().map(String::as_str))?;
+    Ok(Some(AdamW::from_state(cfg, hp, m, v, step)))
+}
+
+/// Whether `dir` holds a checkpoint (a directory with a config or weights file).
+pub fn holds_checkpoint(dir: &Path) -> bool {
+    dir.is_dir() && (dir.join(CONFIG_FILE).exists() || dir.join(WEIGHTS_FILE).exists())
+}
+
+/// Errors unless a save may replace `dir`: absent, an empty directory, or a directory holding
+/// only checkpoint files ([`CHECKPOINT_FILES`]), so that a save never deletes anything else.
+pub fn check_replaceable(dir: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    if !meta.is_dir() {
+        bail!(
+            "{}: exists and is not a directory; a checkpoint is saved as a directory (choose another output)",
+            dir.display()
+        );
+    }
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries {
+        let e = e.with_context(|| format!("reading {}", dir.display()))?;
+        let name = e.file_name();
+        let known = name.to_str().is_some_and(|n| CHECKPOINT_FILES.contains(&n));
+        if !known || !e.file_type().is_ok_and(|t| t.is_file()) {
+            bail!(
+                "{}: holds `{}`, which is not part of a checkpoint; a save would replace the whole directory, so choose another output or move it",
+                dir.display(),
+                name.to_string_lossy()
+            );
         }
-        _ => model.tokenizer.save(&tok_path)?,
+    }
+    Ok(())
+}
+
+/// Saves `model` (config, weights, tokenizer) into `dir`; see [`save_with`].
+pub fn save(model: &Model, dir: &Path, info: Option<&TrainingInfo>) -> Result<()> {
+    save_with(model, dir, info, None)
+}
+
+/// Saves `model`, the training record and the optimiser state into `dir` atomically: every
+/// file is written into a temporary directory beside `dir`, which then replaces `dir` by
+/// renames (the old checkpoint is moved aside first and removed last, and moved back if the
+/// replacement fails), so an interrupted or failed save never leaves a partial checkpoint
+/// or none. Non-finite weights are refused (they would never load again), and so is a `dir`
+/// holding files that are not part of a checkpoint.
+pub fn save_with(
+    model: &Model,
+    dir: &Path,
+    info: Option<&TrainingInfo>,
+    optim: Option<&AdamW>,
+) -> Result<()> {
+    if let Some((name, i, x)) = model.weights.first_non_finite(&model.config) {
+        bail!(
+            "refusing to save {}: tensor `{name}` element {i} is {x} (the weights are not finite)",
+            dir.display()
+        );
+    }
+    check_replaceable(dir)?;
+    let (parent, name) = crate::files::split_parent(dir)?;
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = name.to_string_lossy();
+    let pid = std::process::id();
+    let tmp = parent.join(format!("{name}.tmp-{pid}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+    }
+    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    if let Err(e) = write_files(model, &tmp, info, optim) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let replace = match std::fs::symlink_metadata(dir) {
+        Ok(_) => std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .next()
+            .is_some(),
+        Err(_) => false,
+    };
+    if !replace {
+        // Absent or empty: a rename puts the new directory in place (over an empty one).
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e).with_context(|| {
+                format!("moving {} into place as {}", tmp.display(), dir.display())
+            });
+        }
+        return Ok(());
+    }
+    let old = parent.join(format!("{name}.old-{pid}"));
+    if old.exists() {
+        std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+    }
+    if let Err(e) = std::fs::rename(dir, &old) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "moving the previous checkpoint {} aside to {}",
+                dir.display(),
+                old.display()
+            )
+        });
+    }
+    if let Err(e) = std::fs::rename(&tmp, dir) {
+        // Put the previous checkpoint back; the new one is discarded.
+        let back = std::fs::rename(&old, dir);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| match back {
+            Ok(()) => format!(
+                "moving {} into place as {} (the previous checkpoint is kept)",
+                tmp.display(),
+                dir.display()
+            ),
+            Err(b) => format!(
+                "moving {} into place as {} (and moving the previous checkpoint back failed: {b}; it is in {})",
+                tmp.display(),
+                dir.display(),
+                old.display()
+            ),
+        });
+    }
+    // The new checkpoint is in place; a leftover old copy is harmless, so its removal may fail.
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Writes every file of a checkpoint into the (new, empty) directory `dir`.
+fn write_files(
+    model: &Model,
+    dir: &Path,
+    info: Option<&TrainingInfo>,
+    optim: Option<&AdamW>,
+) -> Result<()> {
+    let cfg_path = dir.join(CONFIG_FILE);
+    write_synced(
+        &cfg_path,
+        (serde_json::to_string_pretty(&model.config)? + "\n").as_bytes(),
+    )?;
+    if !matches!(model.tokenizer, Tokenizer::Bytes) {
+        model.tokenizer.save(&dir.join(TOKENIZER_FILE))?;
     }
     let specs = specs(&model.config);
-    let bytes: Vec<Vec<u8>> = model
-        .weights
-        .tensors()
+    let named: Vec<(String, &[usize], &[f32])> = specs
         .iter()
-        .map(|t| t.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .zip(model.weights.tensors())
+        .map(|(s, t)| (s.name.clone(), s.shape.as_slice(), t.as_slice()))
         .collect();
-    let views = specs
+    let data = serialize(&named, HashMap::new())?;
+    write_synced(&dir.join(WEIGHTS_FILE), &data)?;
+    drop(data);
+    if let Some(opt) = optim {
+        let (m, v) = opt.moments();
+        let mut named: Vec<(String, &[usize], &[f32])> = Vec::new();
+        for (s, t) in specs.iter().zip(m.tensors()) {
+            named.push((format!("m.{}", s.name), s.shape.as_slice(), t.as_slice()));
+        }
+        for (s, t) in specs.iter().zip(v.tensors()) {
+            named.push((format!("v.{}", s.name), s.shape.as_slice(), t.as_slice()));
+        }
+        let meta = HashMap::from([("step".to_string(), opt.steps().to_string())]);
+        let data = serialize(&named, meta)?;
+        write_synced(&dir.join(OPTIMIZER_FILE), &data)?;
+    }
+    if let Some(info) = info {
+        let p = dir.join(TRAINING_FILE);
+        write_synced(&p, (serde_json::to_string_pretty(info)? + "\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A safetensors file of f32 tensors `(name, shape, data)` with `meta` (plus `format: pt`).
+fn serialize(
+    tensors: &[(String, &[usize], &[f32])],
+    mut meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, t)| t.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
         .iter()
         .zip(&bytes)
-        .map(|(s, b)| {
-            safetensors::tensor::TensorView::new(Dtype::F32, s.shape.clone(), b)
-                .map(|v| (s.name.clone(), v))
+        .map(|((name, shape, _), b)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.to_vec(), b)
+                .map(|v| (name.clone(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{e}"))?;
-    let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    let data = safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("{e}"))?;
-    // Write then rename, so an interrupted save never leaves a truncated checkpoint.
-    let wpath = dir.join(WEIGHTS_FILE);
-    let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
-    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &wpath).with_context(|| format!("writing {}", wpath.display()))?;
-    if let Some(info) = info {
-        let p = dir.join(TRAINING_FILE);
-        std::fs::write(&p, serde_json::to_string_pretty(info)? + "\n")
-            .with_context(|| format!("writing {}", p.display()))?;
-    }
-    Ok(())
+    safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("{e}"))
+}
+
+/// Writes `data` to `path` and flushes it to disk (before the rename that publishes it).
+fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A safetensors file read into memory, with errors that name it and the tensor at fault.
@@ -134,9 +460,9 @@ pub struct TensorFile {
 }
 
 impl TensorFile {
-    /// Reads the whole file.
+    /// Reads the whole file (its size checked against the memory limit first).
     pub fn read(path: &Path) -> Result<TensorFile> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = crate::files::read(path, "weights file")?;
         Ok(TensorFile {
             path: path.into(),
             bytes,
@@ -146,6 +472,12 @@ impl TensorFile {
     /// Parses the header; a corrupt or truncated file is an error saying what is wrong.
     pub fn parse(&self) -> Result<SafeTensors<'_>> {
         SafeTensors::deserialize(&self.bytes).map_err(|e| self.diagnose(e))
+    }
+
+    /// The value of `key` in the file's `__metadata__`, if any.
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        let (_, meta) = SafeTensors::read_metadata(&self.bytes).ok()?;
+        meta.metadata().as_ref()?.get(key).cloned()
     }
 
     /// Explains a parse failure: which tensor a truncated file cuts, or what is corrupt.

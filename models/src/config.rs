@@ -1,6 +1,6 @@
 //! The model's shape: a [`Config`] that serialises to JSON, and the study's two presets.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -31,6 +31,14 @@ pub struct Config {
 fn default_eps() -> f32 {
     1e-5
 }
+
+/// The longest context a config may declare.
+pub const MAX_CONTEXT: usize = 1 << 20;
+/// The most layers a config may declare.
+pub const MAX_LAYERS: usize = 1 << 16;
+/// f32 elements of bookkeeping allowed per tensor in memory estimates (its `Vec`, name and
+/// allocator header).
+pub const TENSOR_OVERHEAD: u128 = 64;
 
 /// The named presets of the original study.
 pub const PRESETS: [&str; 2] = ["small", "medium"];
@@ -83,7 +91,9 @@ impl Config {
         self.width / self.heads.max(1)
     }
 
-    /// Checks that the shape is usable.
+    /// Checks that the shape is usable: every size at least 1, heads dividing width, and
+    /// every tensor's element count and the total computed without overflow (an overflow is an
+    /// error naming the values), so that later size arithmetic cannot wrap.
     pub fn validate(&self) -> Result<()> {
         let nonzero = [
             ("vocab_size", self.vocab_size),
@@ -108,32 +118,89 @@ impl Config {
         if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
             bail!("config: layer_norm_eps must be positive and finite");
         }
-        if self.vocab_size > u32::MAX as usize || self.context > 1 << 20 {
-            bail!("config: vocab_size or context is unreasonably large");
+        if self.vocab_size > u32::MAX as usize {
+            bail!(
+                "config: vocab_size {} is unreasonably large (token ids are 32-bit)",
+                self.vocab_size
+            );
         }
+        if self.context > MAX_CONTEXT {
+            bail!(
+                "config: context {} is unreasonably large (at most {MAX_CONTEXT})",
+                self.context
+            );
+        }
+        if self.layers > MAX_LAYERS {
+            bail!(
+                "config: layers {} is unreasonably large (at most {MAX_LAYERS})",
+                self.layers
+            );
+        }
+        self.checked_param_count()?;
         Ok(())
     }
 
-    /// The exact number of trainable parameters.
-    pub fn param_count(&self) -> usize {
-        let (c, h) = (self.width, self.mlp_hidden);
-        let block = 2 * 2 * c          // ln_1, ln_2
-            + c * 3 * c + 3 * c         // qkv
-            + c * c + c                 // attention projection
-            + c * h + h                 // fc
-            + h * c + c; // fc2
-        let head = if self.tied_lm_head {
-            0
-        } else {
-            self.vocab_size * c
+    /// The exact number of trainable parameters, with every product and sum checked: an
+    /// overflow is an error naming the sizes involved.
+    pub fn checked_param_count(&self) -> Result<usize> {
+        let (c, h, v) = (self.width, self.mlp_hidden, self.vocab_size);
+        let mul = |a: usize, b: usize, what: &str| {
+            a.checked_mul(b)
+                .ok_or_else(|| anyhow!("config: {what} ({a} × {b}) overflows the address space"))
         };
-        self.vocab_size * c + self.context * c + self.layers * block + 2 * c + head
+        let embed = mul(v, c, "vocab_size × width")?;
+        let pos = mul(self.context, c, "context × width")?;
+        let qkv = mul(mul(3, c, "3 × width")?, c, "3·width × width")?;
+        let proj = mul(c, c, "width × width")?;
+        let fc = mul(c, h, "width × mlp_hidden")?;
+        // Biases and LayerNorm parameters of a block: 4c (LayerNorms) + 3c + c + h + c.
+        let small = mul(9, c, "9 × width")?.checked_add(h);
+        let total_of = |terms: &[Option<usize>]| {
+            terms
+                .iter()
+                .try_fold(0usize, |acc, t| t.and_then(|t| acc.checked_add(t)))
+        };
+        let block = total_of(&[Some(qkv), Some(proj), Some(fc), Some(fc), small]);
+        let blocks = block.and_then(|b| b.checked_mul(self.layers));
+        let head = if self.tied_lm_head { 0 } else { embed };
+        total_of(&[Some(embed), Some(pos), blocks, c.checked_mul(2), Some(head)]).ok_or_else(|| {
+            anyhow!(
+                "config: the parameter count (vocab_size {v}, context {}, width {c}, layers {}, mlp_hidden {h}) overflows the address space",
+                self.context,
+                self.layers
+            )
+        })
+    }
+
+    /// The exact number of trainable parameters (saturating at `usize::MAX` for a config that
+    /// [`validate`](Self::validate) rejects; [`checked_param_count`](Self::checked_param_count)
+    /// says why).
+    pub fn param_count(&self) -> usize {
+        self.checked_param_count().unwrap_or(usize::MAX)
+    }
+
+    /// Number of tensors in the weights (their bookkeeping counts in memory estimates).
+    pub fn tensor_count(&self) -> u128 {
+        4 + 12 * self.layers as u128 + u128::from(!self.tied_lm_head)
+    }
+
+    /// f32 elements that one copy of the weights occupies, plus [`TENSOR_OVERHEAD`] per
+    /// tensor for its bookkeeping: what a memory check counts for one copy.
+    pub fn weight_elements(&self) -> u128 {
+        (self.param_count() as u128).saturating_add(self.tensor_count() * TENSOR_OVERHEAD)
+    }
+
+    /// Checks (after [`validate`](Self::validate)) that `copies` copies of the weights fit in
+    /// the memory limit of [`backends::limits`] before any is allocated; `what` names them.
+    pub fn check_memory(&self, what: &str, copies: u128) -> Result<()> {
+        self.validate()?;
+        backends::limits::check_f32(what, &[self.weight_elements().saturating_mul(copies)])?;
+        Ok(())
     }
 
     /// Reads a config from a JSON file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::files::read_to_string(path, "model config")?;
         let cfg: Config = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid model config", path.display()))?;
         cfg.validate()

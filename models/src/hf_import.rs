@@ -11,9 +11,8 @@
 use crate::checkpoint::TensorFile;
 use crate::config::Config;
 use crate::model::Model;
-use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -70,7 +69,15 @@ impl HfConfig {
             width: self.n_embd,
             layers: self.n_layer,
             heads: self.n_head,
-            mlp_hidden: self.n_inner.unwrap_or(4 * self.n_embd),
+            mlp_hidden: match self.n_inner {
+                Some(h) => h,
+                None => self.n_embd.checked_mul(4).ok_or_else(|| {
+                    anyhow!(
+                        "n_embd {} × 4 (the default n_inner) overflows the address space",
+                        self.n_embd
+                    )
+                })?,
+            },
             layer_norm_eps: self.layer_norm_epsilon,
             tied_lm_head: self.tie_word_embeddings,
         };
@@ -80,17 +87,27 @@ impl HfConfig {
 }
 
 /// Loads a Hugging Face GPT-2 directory. A vocab of at most 256 uses the byte tokenizer
-/// (as the golden tiny-Shakespeare model); larger vocabularies get the byte tokenizer too,
-/// which only produces ids below 256 (GPT-2's own BPE is not implemented).
+/// (as the golden tiny-Shakespeare model); a larger vocabulary needs this project's
+/// `tokenizer.json` beside it and is an error without one (GPT-2's own BPE is not
+/// implemented, and the byte tokenizer cannot decode ids of 256 and up). The weights' memory
+/// is checked against the limit before anything is allocated.
 pub fn load(dir: &Path) -> Result<Model> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path)
-        .with_context(|| format!("reading {}", cfg_path.display()))?;
-    let hf: HfConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a GPT-2 config", cfg_path.display()))?;
-    let mut config = hf
-        .to_config()
-        .with_context(|| format!("{}: unsupported GPT-2 config", cfg_path.display()))?;
+    let (format, mut config, _) = crate::checkpoint::read_config(dir)?;
+    if format != crate::checkpoint::Format::HuggingFace {
+        bail!(
+            "{}: not a Hugging Face GPT-2 checkpoint (its config.json has no `n_embd`)",
+            dir.display()
+        );
+    }
+    let tokenizer = crate::checkpoint::tokenizer_for(dir, config.vocab_size)?;
+    config.check_memory(
+        &format!(
+            "the weights of {} ({} parameters; file and tensors)",
+            dir.display(),
+            config.param_count()
+        ),
+        2,
+    )?;
     let wpath = dir.join("model.safetensors");
     let file = TensorFile::read(&wpath)?;
     let st = file.parse()?;
@@ -167,6 +184,6 @@ pub fn load(dir: &Path) -> Result<Model> {
             );
         }
     }
-    Model::new(config, w, Tokenizer::Bytes)
+    Model::new(config, w, tokenizer)
         .with_context(|| format!("{}: inconsistent checkpoint", dir.display()))
 }

@@ -31,7 +31,50 @@ pub struct KvCache {
 }
 
 impl KvCache {
-    /// Buffers for `cfg`'s full context.
+    /// f32 elements of a cache for `cfg` (counted exactly, without overflow; `u128::MAX` if
+    /// even that overflows): what [`KvCache::try_new`] checks against the memory limit.
+    pub fn elements(cfg: &Config) -> u128 {
+        let (r, c, h, v, l) = (
+            cfg.context as u128,
+            cfg.width as u128,
+            cfg.mlp_hidden as u128,
+            cfg.vocab_size as u128,
+            cfg.layers as u128,
+        );
+        // k and v per layer; x, x2, ln, att, proj, fc2 and qkv (9 rows of width); scores;
+        // fc; logits; mean and rstd.
+        let count = || -> Option<u128> {
+            let kv = l.checked_mul(2)?.checked_mul(r)?.checked_mul(c)?;
+            let rows = r.checked_mul(c)?.checked_mul(9)?;
+            [
+                kv,
+                rows,
+                r.checked_mul(r)?,
+                r.checked_mul(h)?,
+                r.checked_mul(v)?,
+                2 * r,
+            ]
+            .iter()
+            .try_fold(0u128, |acc, t| acc.checked_add(*t))
+        };
+        count().unwrap_or(u128::MAX)
+    }
+
+    /// [`KvCache::new`] after checking its size against the memory limit
+    /// ([`backends::limits`]): an error naming the context instead of an abort.
+    pub fn try_new(cfg: &Config) -> anyhow::Result<KvCache> {
+        cfg.validate()?;
+        backends::limits::check_f32(
+            &format!(
+                "a KV cache for a context of {} (width {}, {} layers, vocab {})",
+                cfg.context, cfg.width, cfg.layers, cfg.vocab_size
+            ),
+            &[KvCache::elements(cfg)],
+        )?;
+        Ok(KvCache::new(cfg))
+    }
+
+    /// Buffers for `cfg`'s full context (unchecked; [`KvCache::try_new`] checks the size).
     pub fn new(cfg: &Config) -> KvCache {
         let (r, c, h, v) = (cfg.context, cfg.width, cfg.mlp_hidden, cfg.vocab_size);
         KvCache {

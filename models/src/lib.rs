@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use models::{Model, Mode, Sampler};
-//! let model = Model::load("models/checkpoints/small-shakespeare".as_ref())?;
+//! let model = Model::load(&models::find_shipped_checkpoint()?)?;
 //! let prompt = model.tokenizer.encode(b"ROMEO:\n");
 //! let ids = model.generate(&prompt, 100, &mut Sampler::greedy(), Mode::KvCache, |_| {})?;
 //! println!("{}", String::from_utf8_lossy(&model.tokenizer.decode(&ids)));
@@ -25,6 +25,7 @@ pub mod backward;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod files;
 pub mod hf_import;
 pub mod kv_cache;
 pub mod model;
@@ -41,6 +42,83 @@ pub use sample::Sampler;
 pub use tokenizer::Tokenizer;
 pub use weights::Weights;
 
-/// The directory of the shipped small-preset checkpoint (trained on tiny Shakespeare).
+/// Where the shipped small-preset checkpoint (trained on tiny Shakespeare) was at build
+/// time. A binary moved elsewhere finds it with [`find_shipped_checkpoint`] instead.
 pub const SHIPPED_CHECKPOINT: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/checkpoints/small-shakespeare");
+
+/// The shipped checkpoint's directory name under `checkpoints/`.
+pub const SHIPPED_NAME: &str = "small-shakespeare";
+
+/// The environment variable naming the default checkpoint directory (overrides the search of
+/// [`find_shipped_checkpoint`]).
+pub const CHECKPOINT_ENV: &str = "MODELS_CHECKPOINT";
+
+/// An invalid request (a flag's value, a combination of flags): the CLI exits with status 2
+/// for these, as clap does for the usage errors it finds itself, and 1 for other failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The places the shipped checkpoint is looked for, in order: `checkpoints/small-shakespeare`
+/// and `models/checkpoints/small-shakespeare` under the current directory, then under the
+/// executable's directory and its ancestors (an installed or copied binary next to a
+/// `checkpoints/` folder, or `target/release/` of the workspace), and last where it was at
+/// build time.
+pub fn shipped_checkpoint_candidates() -> Vec<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let rel = [
+        PathBuf::from("checkpoints").join(SHIPPED_NAME),
+        PathBuf::from("models")
+            .join("checkpoints")
+            .join(SHIPPED_NAME),
+    ];
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd);
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
+        roots.extend(exe_dir.ancestors().take(4).map(PathBuf::from));
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    for r in &roots {
+        for p in &rel {
+            let c = r.join(p);
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out.push(PathBuf::from(SHIPPED_CHECKPOINT));
+    out
+}
+
+/// The default checkpoint: the directory named by `MODELS_CHECKPOINT` when set, else the
+/// first of [`shipped_checkpoint_candidates`] that holds a `config.json`. When none does, the
+/// error says where it looked and to pass `--checkpoint DIR`.
+pub fn find_shipped_checkpoint() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os(CHECKPOINT_ENV) {
+        let dir = std::path::PathBuf::from(dir);
+        if !dir.join(checkpoint::CONFIG_FILE).is_file() {
+            anyhow::bail!(
+                "{}: the default checkpoint named by {CHECKPOINT_ENV} is not a checkpoint directory (no {}); pass --checkpoint DIR or fix {CHECKPOINT_ENV}",
+                dir.display(),
+                checkpoint::CONFIG_FILE
+            );
+        }
+        return Ok(dir);
+    }
+    let candidates = shipped_checkpoint_candidates();
+    if let Some(found) = candidates
+        .iter()
+        .find(|c| c.join(checkpoint::CONFIG_FILE).is_file())
+    {
+        return Ok(found.clone());
+    }
+    anyhow::bail!(
+        "no checkpoint given and the shipped one (checkpoints/{SHIPPED_NAME}) is not beside the executable, in the current directory or at {SHIPPED_CHECKPOINT}: pass --checkpoint DIR (or set {CHECKPOINT_ENV})"
+    )
+}

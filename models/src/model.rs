@@ -56,6 +56,7 @@ impl Model {
                 );
             }
         }
+        tokenizer.validate()?;
         // A byte tokenizer with a smaller vocab is allowed (tests use tiny vocabularies: an
         // id out of range is an error at the forward); a BPE tokenizer must fit.
         if matches!(tokenizer, Tokenizer::Bpe { .. }) && tokenizer.vocab_size() > config.vocab_size
@@ -74,9 +75,10 @@ impl Model {
         })
     }
 
-    /// A freshly initialised model (GPT-2 initialisation, seeded).
+    /// A freshly initialised model (GPT-2 initialisation, seeded). The weights' size is
+    /// checked against the memory limit first.
     pub fn init(config: Config, tokenizer: Tokenizer, seed: u64) -> Result<Model> {
-        config.validate()?;
+        config.check_memory("the model's weights", 1)?;
         let w = Weights::init(&config, seed);
         Model::new(config, w, tokenizer)
     }
@@ -103,9 +105,15 @@ impl Model {
         &self.dispatch
     }
 
-    /// A KV cache (and forward scratch) for this model's full context.
+    /// A KV cache (and forward scratch) for this model's full context (unchecked; see
+    /// [`Model::try_session`]).
     pub fn session(&self) -> KvCache {
         KvCache::new(&self.config)
+    }
+
+    /// [`Model::session`] after checking the cache's size against the memory limit.
+    pub fn try_session(&self) -> Result<KvCache> {
+        KvCache::try_new(&self.config)
     }
 
     /// Runs `tokens` (in one batch) at the cache's next positions and returns the logits of
@@ -124,7 +132,7 @@ impl Model {
     /// The logits `[tokens.len(), vocab]` of every position of `tokens` (one forward pass
     /// from position 0, no cache kept).
     pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
-        let mut cache = self.session();
+        let mut cache = self.try_session()?;
         self.forward(&mut cache, tokens, true)?;
         Ok(cache.logits[..tokens.len() * self.config.vocab_size].to_vec())
     }
@@ -322,12 +330,24 @@ impl Model {
             bail!("generate: the prompt is empty (give at least one token)");
         }
         let ctx = self.config.context;
+        // The returned ids and the running sequence: checked before they are reserved.
+        let total = prompt.len().checked_add(n).ok_or_else(|| {
+            anyhow::anyhow!(
+                "generate: {n} tokens after a prompt of {} overflow",
+                prompt.len()
+            )
+        })?;
+        backends::limits::check(
+            &format!("a buffer for the ids of {n} generated tokens"),
+            (n as u128) + (total as u128),
+            std::mem::size_of::<u32>(),
+        )?;
         let mut out = Vec::with_capacity(n);
-        let mut cache = self.session();
+        let mut cache = self.try_session()?;
         match mode {
             Mode::KvCache => {
                 // The tokens so far (for re-prefilling when the context is full).
-                let mut seq = Vec::with_capacity(prompt.len() + n);
+                let mut seq = Vec::with_capacity(total);
                 seq.extend_from_slice(prompt);
                 let start = prompt.len().saturating_sub(ctx);
                 let mut logits = self.prefill(&mut cache, &seq[start..]).context("prefill")?;

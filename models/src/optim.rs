@@ -49,6 +49,23 @@ impl AdamW {
         }
     }
 
+    /// The state saved by a checkpoint: moments `m` and `v` (the shapes of `cfg`) after `step`
+    /// steps, continued with hyper-parameters `hp`.
+    pub fn from_state(cfg: &Config, hp: AdamWConfig, m: Weights, v: Weights, step: u32) -> AdamW {
+        AdamW {
+            hp,
+            m,
+            v,
+            decays: specs(cfg).iter().map(|s| s.decays()).collect(),
+            step,
+        }
+    }
+
+    /// The first and second moments (for saving).
+    pub fn moments(&self) -> (&Weights, &Weights) {
+        (&self.m, &self.v)
+    }
+
     /// Steps taken.
     pub fn steps(&self) -> u32 {
         self.step
@@ -56,7 +73,8 @@ impl AdamW {
 
     /// One update of `w` with gradient `g` at learning rate `lr` (bias-corrected moments).
     pub fn step(&mut self, w: &mut Weights, g: &Weights, lr: f32) {
-        self.step += 1;
+        self.step = self.step.saturating_add(1);
+        let t = self.step.min(i32::MAX as u32) as i32;
         let AdamWConfig {
             beta1,
             beta2,
@@ -64,8 +82,8 @@ impl AdamW {
             weight_decay,
             ..
         } = self.hp;
-        let bc1 = 1.0 - beta1.powi(self.step as i32);
-        let bc2 = 1.0 - beta2.powi(self.step as i32);
+        let bc1 = 1.0 - beta1.powi(t);
+        let bc2 = 1.0 - beta2.powi(t);
         let tensors = w
             .tensors_mut()
             .into_iter()

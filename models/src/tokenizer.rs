@@ -38,7 +38,8 @@ impl Tokenizer {
     /// Learns `n_merges` BPE merges from `text`.
     pub fn train_bpe(text: &[u8], n_merges: usize) -> Tokenizer {
         let mut ids: Vec<u32> = text.iter().map(|&b| b as u32).collect();
-        let mut merges = Vec::with_capacity(n_merges);
+        // At most one merge per byte pair of the text, however many are asked for.
+        let mut merges = Vec::with_capacity(n_merges.min(text.len()));
         let mut counts: HashMap<(u32, u32), usize> = HashMap::new();
         for i in 0..n_merges {
             counts.clear();
@@ -73,7 +74,8 @@ impl Tokenizer {
         ids
     }
 
-    /// Appends the bytes of token `id` to `out` (unknown ids append nothing).
+    /// Appends the bytes of token `id` to `out` (unknown ids append nothing). Iterative, so a
+    /// long chain of merges cannot overflow the stack; allocation-free for ids that are bytes.
     pub fn decode_into(&self, id: u32, out: &mut Vec<u8>) {
         match self {
             Tokenizer::Bytes => {
@@ -84,9 +86,17 @@ impl Tokenizer {
             Tokenizer::Bpe { merges } => {
                 if id < 256 {
                     out.push(id as u8);
-                } else if let Some(&(a, b)) = merges.get(id as usize - 256) {
-                    self.decode_into(a, out);
-                    self.decode_into(b, out);
+                    return;
+                }
+                // Depth-first, left to right, with an explicit stack.
+                let mut stack = vec![id];
+                while let Some(t) = stack.pop() {
+                    if t < 256 {
+                        out.push(t as u8);
+                    } else if let Some(&(a, b)) = merges.get(t as usize - 256) {
+                        stack.push(b);
+                        stack.push(a);
+                    }
                 }
             }
         }
@@ -104,6 +114,9 @@ impl Tokenizer {
     /// Checks that every merge refers to earlier ids.
     pub fn validate(&self) -> Result<()> {
         if let Tokenizer::Bpe { merges } = self {
+            if merges.len() > (u32::MAX - 256) as usize {
+                bail!("{} BPE merges do not fit 32-bit token ids", merges.len());
+            }
             for (i, &(a, b)) in merges.iter().enumerate() {
                 let limit = 256 + i as u32;
                 if a >= limit || b >= limit {
@@ -116,8 +129,7 @@ impl Tokenizer {
 
     /// Reads a tokenizer JSON file.
     pub fn load(path: &Path) -> Result<Tokenizer> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::files::read_to_string(path, "tokenizer")?;
         let t: Tokenizer = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a valid tokenizer file", path.display()))?;
         t.validate()

@@ -3,12 +3,13 @@
 //! progress and checkpoints.
 
 use crate::backward::{forward_backward, loss, Workspace};
-use crate::checkpoint::{save, TrainingInfo};
+use crate::checkpoint::{self, TrainingInfo};
 use crate::config::Config;
 use crate::model::Model;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
+use crate::UsageError;
 use anyhow::{bail, Context, Result};
 use backends::Dispatcher;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,15 +18,36 @@ use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// What [`train`] does when its output directory already holds a checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse to start (a [`UsageError`]), so that a trained checkpoint is never lost.
+    #[default]
+    Refuse,
+    /// Continue training it: its weights, step count and optimiser state (`--resume`).
+    Resume,
+    /// Start afresh and replace it at the first save (`--force`).
+    Replace,
+}
+
+/// The largest `--steps` (AdamW's bias correction counts steps in an `i32`).
+pub const MAX_STEPS: usize = i32::MAX as usize;
+/// The largest peak learning rate accepted; far above any that trains.
+pub const MAX_LR: f32 = 10.0;
+
 /// Everything a training run needs.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub data: PathBuf,
     pub config: Config,
     pub out: PathBuf,
+    /// The steps of the schedule; a resumed run continues up to this total.
     pub steps: usize,
     /// Stop early when this much time has passed (the checkpoint is still saved).
     pub time_budget: Option<Duration>,
+    /// Stop when this step is reached, as if interrupted (the schedule still assumes
+    /// `steps`; the checkpoint is saved, and resuming continues it exactly).
+    pub stop_at: Option<usize>,
     pub batch: usize,
     /// Tokens per training sequence (≤ context; the context when `None`).
     pub seq_len: Option<usize>,
@@ -34,12 +56,15 @@ pub struct TrainOptions {
     /// Final learning rate as a fraction of the peak (cosine decay).
     pub min_lr_ratio: f32,
     pub clip: f32,
+    /// Evaluate and save every this many steps (0: only at the end).
     pub eval_every: usize,
     /// Batches used by the periodic evaluation (the final one uses the whole split).
     pub eval_batches: usize,
     pub seed: u64,
     pub dispatch: Dispatcher,
     pub progress: bool,
+    /// What to do when `out` already holds a checkpoint.
+    pub existing: Existing,
 }
 
 impl TrainOptions {
@@ -51,6 +76,7 @@ impl TrainOptions {
             out,
             steps: 3000,
             time_budget: None,
+            stop_at: None,
             batch: 32,
             seq_len: None,
             adamw: AdamWConfig::default(),
@@ -62,7 +88,88 @@ impl TrainOptions {
             seed: 1337,
             dispatch: Dispatcher::embedded().clone(),
             progress: true,
+            existing: Existing::Refuse,
         }
+    }
+
+    /// The sequence length this run trains on.
+    pub fn seq(&self) -> usize {
+        self.seq_len.unwrap_or(self.config.context)
+    }
+
+    /// Checks every option that needs no data: a value that cannot train (a zero batch or
+    /// sequence, a sequence longer than the context, a learning rate that is not a positive
+    /// number of at most [`MAX_LR`], ...) is a [`UsageError`] naming the option and value.
+    pub fn validate(&self) -> Result<()> {
+        let usage = |m: String| Err(UsageError(m).into());
+        self.config.validate()?;
+        if self.steps == 0 || self.steps > MAX_STEPS {
+            return usage(format!(
+                "--steps {} must be between 1 and {MAX_STEPS}",
+                self.steps
+            ));
+        }
+        if self.batch == 0 {
+            return usage("--batch 0: a batch needs at least one sequence".into());
+        }
+        let seq = self.seq();
+        if seq == 0 {
+            return usage("--seq-len 0: a sequence needs at least one token".into());
+        }
+        if seq > self.config.context {
+            return usage(format!(
+                "--seq-len {seq} exceeds the model's context of {}",
+                self.config.context
+            ));
+        }
+        if self.batch.checked_mul(seq).is_none() {
+            return usage(format!(
+                "--batch {} × --seq-len {seq} overflows the address space",
+                self.batch
+            ));
+        }
+        let hp = &self.adamw;
+        if !(hp.lr.is_finite() && hp.lr > 0.0 && hp.lr <= MAX_LR) {
+            return usage(format!(
+                "--lr {}: the learning rate must be a positive number of at most {MAX_LR}",
+                hp.lr
+            ));
+        }
+        if !(hp.weight_decay.is_finite() && hp.weight_decay >= 0.0 && hp.lr * hp.weight_decay < 1.0)
+        {
+            return usage(format!(
+                "--weight-decay {}: must be at least 0, with the learning rate times it below 1 (lr {})",
+                hp.weight_decay, hp.lr
+            ));
+        }
+        if !((0.0..1.0).contains(&hp.beta1) && (0.0..1.0).contains(&hp.beta2)) {
+            return usage(format!(
+                "AdamW betas ({}, {}) must lie in [0, 1)",
+                hp.beta1, hp.beta2
+            ));
+        }
+        if !(hp.eps.is_finite() && hp.eps > 0.0) {
+            return usage(format!("AdamW eps {} must be positive and finite", hp.eps));
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return usage(format!(
+                "the final learning-rate ratio {} must lie in [0, 1]",
+                self.min_lr_ratio
+            ));
+        }
+        if self.clip.is_nan() || self.clip <= 0.0 {
+            return usage(format!(
+                "--clip {}: the gradient-norm limit must be positive (inf: no clipping)",
+                self.clip
+            ));
+        }
+        if self.eval_batches == 0 {
+            return usage("the periodic evaluation needs at least one batch".into());
+        }
+        if self.time_budget.is_some_and(|b| b.is_zero()) {
+            return usage("--time-budget must be more than 0 minutes".into());
+        }
+        Ok(())
     }
 }
 
@@ -115,44 +222,214 @@ pub fn evaluate(
     Ok((total / batches as f64, batches * batch * seq))
 }
 
-/// Trains a model as `opts` says, saving checkpoints to `opts.out`.
+/// The step a resumed run starts at (0 for a fresh one).
+fn start_step_of<A, B, C>(resumed: &Option<(A, B, usize, C)>) -> usize {
+    resumed.as_ref().map_or(0, |r| r.2)
+}
+
+/// 470528 → "470,528".
+fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Why a run stopped because its numbers stopped being numbers.
+fn diverged(
+    what: &str,
+    value: f32,
+    step: usize,
+    opts: &TrainOptions,
+    saved: Option<usize>,
+) -> anyhow::Error {
+    let kept = match saved {
+        Some(s) => format!(
+            "the checkpoint saved at step {s} in {} is kept",
+            opts.out.display()
+        ),
+        None if checkpoint::holds_checkpoint(&opts.out) => {
+            format!("nothing was saved ({} is unchanged)", opts.out.display())
+        }
+        None => "nothing was saved".to_string(),
+    };
+    anyhow::anyhow!(
+        "training diverged at step {step}: the {what} became {value} (learning rate {}; try a lower --lr); {kept}",
+        opts.adamw.lr
+    )
+}
+
+/// The batch positions of `step`: a generator seeded by the run's seed and the step alone,
+/// so that a resumed run draws exactly the batches the uninterrupted one would have.
+fn batch_rng(seed: u64, step: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ 0x5eed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Trains a model as `opts` says, saving checkpoints to `opts.out` (atomically, with the
+/// optimiser state, at every evaluation and at the end).
+///
+/// Before any long work: the options are validated ([`TrainOptions::validate`]), an existing
+/// checkpoint in `out` is refused, resumed or replaced as [`TrainOptions::existing`] says, the
+/// output location is probed for writability, and the memory every buffer needs is checked
+/// against the limit. A loss, gradient or weight that becomes non-finite stops the run with
+/// an error and is never saved.
 pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
+    opts.validate()?;
     let cfg = &opts.config;
-    cfg.validate()?;
-    let text = std::fs::read(&opts.data)
-        .with_context(|| format!("reading training data {}", opts.data.display()))?;
+    // Resolved once, so that saves go to the same place even if the run's own output
+    // directory was the current one (`--out .`) and has been replaced since.
+    let out_abs = std::path::absolute(&opts.out)
+        .with_context(|| format!("resolving {}", opts.out.display()))?;
+    let out = &out_abs;
+    let usage = |m: String| -> anyhow::Error { UsageError(m).into() };
+    let existing = checkpoint::holds_checkpoint(out);
+    match (existing, opts.existing) {
+        (true, Existing::Refuse) => {
+            let step = checkpoint::read_training_info(out)
+                .ok()
+                .flatten()
+                .map_or(String::new(), |i| format!(" (step {})", i.steps));
+            return Err(usage(format!(
+                "{} already holds a checkpoint{step}; pass --resume to continue training it or --force to replace it",
+                out.display()
+            )));
+        }
+        (false, Existing::Resume) => {
+            return Err(usage(format!(
+                "--resume: {} holds no checkpoint to resume",
+                out.display()
+            )))
+        }
+        _ => {}
+    }
+    crate::files::check_writable(out)?;
+    checkpoint::check_replaceable(out).map_err(|e| usage(format!("{e:#}")))?;
+
+    // The resumed state: model, optimiser, steps and the record so far.
+    let resumed = if opts.existing == Existing::Resume {
+        let model = checkpoint::load(out)
+            .with_context(|| format!("loading {} to resume it", out.display()))?;
+        if model.config != *cfg {
+            return Err(usage(format!(
+                "--resume: {} has a different config than the one given ({})",
+                out.display(),
+                serde_json::to_string(&model.config)?
+            )));
+        }
+        let info = checkpoint::read_training_info(out)?.unwrap_or_default();
+        let opt = checkpoint::load_optimizer(out, cfg, opts.adamw)?;
+        let step = match &opt {
+            Some(o) => o.steps() as usize,
+            None => info.steps,
+        };
+        if step >= opts.steps {
+            return Err(usage(format!(
+                "--resume: {} is already at step {step}, not below --steps {}; give a larger --steps to train further",
+                out.display(),
+                opts.steps
+            )));
+        }
+        if opt.is_none() {
+            eprintln!(
+                "warning: {} has no optimiser state; AdamW's moments start from zero at step {step} (the run is not an exact continuation)",
+                out.display()
+            );
+        }
+        Some((model, opt, step, info))
+    } else {
+        None
+    };
+
+    let seq = opts.seq();
+    let n = opts.batch * seq;
+    // Everything held at once: weights, gradients and two moments, a save's buffers (up to
+    // four copies), the training and evaluation workspaces, the token buffers.
+    backends::limits::check_f32(
+        &format!(
+            "training {} parameters in batches of {}×{seq}",
+            cfg.param_count(),
+            opts.batch
+        ),
+        &[
+            cfg.weight_elements().saturating_mul(8),
+            Workspace::elements(cfg, opts.batch, seq).saturating_mul(2),
+            (n as u128) * 2,
+        ],
+    )?;
+    let data_len = crate::files::metadata(&opts.data, "training data")?.len();
+    // The text, its token ids (two copies while BPE merges are applied) for both splits.
+    backends::limits::check(
+        &format!("the training data {}", opts.data.display()),
+        u128::from(data_len) * 9,
+        1,
+    )?;
+    let text = crate::files::read(&opts.data, "training data")?;
     let split = text.len() * 9 / 10;
     let (train_text, val_text) = text.split_at(split);
-    let tokenizer = if cfg.vocab_size > 256 {
-        let t = Tokenizer::train_bpe(train_text, cfg.vocab_size - 256);
-        eprintln!(
-            "learned {} BPE merges on the training split",
-            t.vocab_size() - 256
-        );
-        t
-    } else {
-        Tokenizer::Bytes
+    let tokenizer = match &resumed {
+        Some((m, ..)) => m.tokenizer.clone(),
+        None if cfg.vocab_size > 256 => {
+            let t = Tokenizer::train_bpe(train_text, cfg.vocab_size - 256);
+            eprintln!(
+                "learned {} BPE merges on the training split",
+                t.vocab_size() - 256
+            );
+            t
+        }
+        None => Tokenizer::Bytes,
     };
     let train_ids = tokenizer.encode(train_text);
     let val_ids = tokenizer.encode(val_text);
-    let seq = opts.seq_len.unwrap_or(cfg.context).min(cfg.context);
     if train_ids.len() < seq + 2 {
         bail!(
-            "{}: too little text ({} tokens) for sequences of {seq}",
+            "{}: too little text ({} tokens in the training split) for sequences of {seq}",
             opts.data.display(),
             train_ids.len()
         );
     }
+    if val_ids.len() < n + 1 {
+        bail!(
+            "{}: the held-out 10 % ({} tokens) is shorter than one evaluation batch of {}×{seq}; give more text or a smaller --batch/--seq-len",
+            opts.data.display(),
+            val_ids.len(),
+            opts.batch
+        );
+    }
     let bytes_per_token = val_text.len() as f64 / val_ids.len().max(1) as f64;
+    eprintln!(
+        "training {} parameters on {} ({} steps of {}×{seq} tokens{}) into {}",
+        group(cfg.param_count()),
+        opts.data.display(),
+        opts.steps,
+        opts.batch,
+        if start_step_of(&resumed) > 0 {
+            format!(", resuming at step {}", start_step_of(&resumed))
+        } else {
+            String::new()
+        },
+        out.display()
+    );
 
-    let mut model =
-        Model::init(cfg.clone(), tokenizer, opts.seed)?.with_dispatch(opts.dispatch.clone());
+    let (model, opt, start_step, prev) = match resumed {
+        Some((m, o, s, i)) => (m, o, s, Some(i)),
+        None => (
+            Model::init(cfg.clone(), tokenizer, opts.seed)?,
+            None,
+            0,
+            None,
+        ),
+    };
+    let mut model = model.with_dispatch(opts.dispatch.clone());
+    let mut opt = opt.unwrap_or_else(|| AdamW::new(cfg, opts.adamw));
+    opt.hp = opts.adamw;
     let mut grads = Weights::zeros(cfg);
-    let mut opt = AdamW::new(cfg, opts.adamw);
     let mut ws = Workspace::new(cfg, opts.batch, seq);
     let mut eval_ws = Workspace::new(cfg, opts.batch, seq);
-    let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x5eed);
-    let n = opts.batch * seq;
     let mut tokens = vec![0u32; n];
     let mut targets = vec![0u32; n];
 
@@ -168,27 +445,39 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         .expect("valid template")
         .progress_chars("=> "),
     );
+    bar.set_position(start_step as u64);
     let dispatch_name = match opts.dispatch.source() {
         backends::dispatch::Source::Embedded => "embedded default table".to_string(),
         backends::dispatch::Source::File(p) => format!("table {p}"),
         backends::dispatch::Source::Forced(f) => format!("forced {f}"),
     };
     let start = Instant::now();
+    let (prev_tokens, prev_seconds) = prev
+        .as_ref()
+        .map_or((0, 0.0), |i| (i.tokens_seen, i.seconds));
     let mut info = TrainingInfo {
         data: opts.data.display().to_string(),
+        schedule_steps: opts.steps,
         batch: opts.batch,
         seq_len: seq,
         dispatch: dispatch_name,
+        train_loss: prev.as_ref().map_or(0.0, |i| i.train_loss),
         ..TrainingInfo::default()
     };
     let mut smooth = None::<f32>;
     let mut last_val = None::<f32>;
-    let mut step = 0;
+    let mut last_saved = prev.as_ref().map(|_| start_step);
+    let mut step = start_step;
+    let stop = opts.stop_at.map_or(opts.steps, |s| s.min(opts.steps));
     while step < opts.steps {
         if opts.time_budget.is_some_and(|b| start.elapsed() >= b) {
             bar.println(format!("time budget reached after {step} steps"));
             break;
         }
+        if step >= stop {
+            break;
+        }
+        let mut rng = batch_rng(opts.seed, step);
         for r in 0..opts.batch {
             let s = rng.random_range(0..train_ids.len() - seq - 1);
             tokens[r * seq..(r + 1) * seq].copy_from_slice(&train_ids[s..s + seq]);
@@ -197,9 +486,14 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         grads.zero();
         let l = forward_backward(&model, &mut ws, &tokens, &targets, &mut grads)?;
         if !l.is_finite() {
-            bail!("the loss diverged (became {l}) at step {step}");
+            bar.finish_and_clear();
+            return Err(diverged("loss", l, step, opts, last_saved));
         }
-        clip_grad_norm(&mut grads, opts.clip);
+        let norm = clip_grad_norm(&mut grads, opts.clip);
+        if !norm.is_finite() {
+            bar.finish_and_clear();
+            return Err(diverged("gradient norm", norm, step, opts, last_saved));
+        }
         let lr = lr_at(
             step,
             opts.steps,
@@ -208,10 +502,20 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
             opts.min_lr_ratio,
         );
         opt.step(&mut model.weights, &grads, lr);
+        if let Some((name, _, x)) = model.weights.first_non_finite(cfg) {
+            bar.finish_and_clear();
+            return Err(diverged(
+                &format!("weight tensor `{name}`"),
+                x,
+                step,
+                opts,
+                last_saved,
+            ));
+        }
         step += 1;
         smooth = Some(smooth.map_or(l, |s| 0.95 * s + 0.05 * l));
         let secs = start.elapsed().as_secs_f64();
-        let tps = (step * n) as f64 / secs.max(1e-9);
+        let tps = ((step - start_step) * n) as f64 / secs.max(1e-9);
         bar.set_position(step as u64);
         bar.set_message(format!(
             "loss {:.3}  val {}  lr {lr:.2e}  {tps:.0} tok/s",
@@ -219,20 +523,40 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
             last_val.map_or("-".to_string(), |v| format!("{v:.3}")),
         ));
         info.train_loss = smooth.unwrap_or(l);
-        if opts.eval_every > 0 && step % opts.eval_every == 0 && step < opts.steps {
+        if opts.eval_every > 0 && step % opts.eval_every == 0 && step < stop {
             let (v, _) = evaluate(&model, &mut eval_ws, &val_ids, Some(opts.eval_batches))?;
+            if !v.is_finite() {
+                bar.finish_and_clear();
+                return Err(diverged(
+                    "validation loss",
+                    v as f32,
+                    step,
+                    opts,
+                    last_saved,
+                ));
+            }
             last_val = Some(v as f32);
             info.steps = step;
-            info.tokens_seen = step * n;
-            info.seconds = start.elapsed().as_secs_f64();
-            save(&model, &opts.out, Some(&info))?;
+            info.tokens_seen = prev_tokens + (step - start_step) * n;
+            info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+            checkpoint::save_with(&model, out, Some(&info), Some(&opt))?;
+            last_saved = Some(step);
         }
     }
     bar.finish_and_clear();
     info.steps = step;
-    info.tokens_seen = step * n;
-    info.seconds = start.elapsed().as_secs_f64();
+    info.tokens_seen = prev_tokens + (step - start_step) * n;
+    info.seconds = prev_seconds + start.elapsed().as_secs_f64();
     let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, None)?;
+    if !v.is_finite() {
+        return Err(diverged(
+            "validation loss",
+            v as f32,
+            step,
+            opts,
+            last_saved,
+        ));
+    }
     info.val_loss = Some(v as f32);
     info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
     eprintln!(
@@ -242,7 +566,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         v,
         v / bytes_per_token
     );
-    save(&model, &opts.out, Some(&info))?;
-    eprintln!("saved {}", opts.out.display());
+    checkpoint::save_with(&model, out, Some(&info), Some(&opt))?;
+    eprintln!("saved {}", out.display());
     Ok(TrainReport { info, model })
 }

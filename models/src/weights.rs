@@ -213,6 +213,29 @@ impl Weights {
         self.len() == 0
     }
 
+    /// Whether every element is finite (no NaN or infinity).
+    pub fn all_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().fold(true, |ok, x| ok & x.is_finite()))
+    }
+
+    /// The first non-finite element: the tensor's name (as in [`specs`] of `cfg`, the shape
+    /// these weights were made for), the index and the value.
+    pub fn first_non_finite(&self, cfg: &Config) -> Option<(String, usize, f32)> {
+        if self.all_finite() {
+            return None;
+        }
+        let specs = specs(cfg);
+        self.tensors().iter().enumerate().find_map(|(k, t)| {
+            let i = t.iter().position(|x| !x.is_finite())?;
+            let name = specs
+                .get(k)
+                .map_or_else(|| format!("#{k}"), |s| s.name.clone());
+            Some((name, i, t[i]))
+        })
+    }
+
     /// Sets every element to zero (keeps the allocations).
     pub fn zero(&mut self) {
         for t in self.tensors_mut() {

@@ -58,3 +58,18 @@ fn tokenizer_json_round_trip_and_invalid_merges_rejected() {
     };
     assert!(bad.validate().is_err());
 }
+
+#[test]
+fn a_long_chain_of_merges_decodes_without_overflowing_the_stack() {
+    // Merge i joins the previous merge with `a`: the last id decodes to 200,001 bytes, a
+    // nesting far deeper than a recursive decoder's stack allows.
+    let n = 200_000u32;
+    let merges: Vec<(u32, u32)> = (0..n)
+        .map(|i| (if i == 0 { b'a' as u32 } else { 255 + i }, b'a' as u32))
+        .collect();
+    let t = Tokenizer::Bpe { merges };
+    t.validate().unwrap();
+    let bytes = t.decode(&[255 + n]);
+    assert_eq!(bytes.len(), n as usize + 1);
+    assert!(bytes.iter().all(|&b| b == b'a'));
+}
