@@ -34,15 +34,46 @@ impl Rows {
         Rows { rows, cols }
     }
 
-    /// Number of elements, `rows · cols`.
+    /// Number of elements, `rows · cols`, saturating at `usize::MAX` where the product does
+    /// not fit (no buffer is that long, so a length compared with it cannot match). Length
+    /// checks use [`Rows::checked_len`] or [`Rows::try_len`] instead, which report the overflow.
     pub fn len(&self) -> usize {
-        self.rows * self.cols
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// Number of elements, `rows · cols`, or `None` when the product overflows `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.rows.checked_mul(self.cols)
+    }
+
+    /// Number of elements, `rows · cols`, or a [`KernelError::Shape`] for `op` when the
+    /// product overflows `usize`: the form every kernel's length check uses.
+    pub fn try_len(&self, op: &'static str) -> Result<usize> {
+        self.checked_len().ok_or_else(|| KernelError::Shape {
+            op,
+            reason: format!(
+                "rows = {}, cols = {}: rows·cols overflows usize",
+                self.rows, self.cols
+            ),
+        })
     }
 
     /// Whether the matrix has no elements.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rows == 0 || self.cols == 0
     }
+}
+
+/// Checks that a buffer of a row op holds exactly `shape.rows · shape.cols` elements; a shape
+/// whose element count overflows `usize` is a [`KernelError::Shape`], never a wrapped length.
+#[inline]
+pub fn check_rows_eq(
+    op: &'static str,
+    buffer: &'static str,
+    got: usize,
+    shape: Rows,
+) -> Result<()> {
+    check_eq(op, buffer, got, shape.try_len(op)?)
 }
 
 /// Checks that `got` equals `expected` exactly (outputs of element-wise ops must match).

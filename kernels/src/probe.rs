@@ -21,9 +21,12 @@ fn lanes(feature: Feature) -> Option<usize> {
     }
 }
 
-/// Floating-point operations (an FMA counts 2) that [`fma_loop`]`(feature, iters)` performs.
+/// Floating-point operations (an FMA counts 2) that [`fma_loop`]`(feature, iters)` performs,
+/// saturating at `u64::MAX` for counts too large to represent.
 pub fn fma_flops(feature: Feature, iters: usize) -> u64 {
-    lanes(feature).map_or(0, |l| (2 * FMA_ACCUMULATORS * l * iters) as u64)
+    lanes(feature).map_or(0, |l| {
+        ((2 * FMA_ACCUMULATORS * l) as u64).saturating_mul(iters as u64)
+    })
 }
 
 fn unsupported(feature: Feature) -> crate::KernelError {

@@ -58,9 +58,13 @@ macro_rules! add_wrappers {
             out: &mut [f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("add_bias", "x", x.len(), shape.len())?;
+            $crate::check_rows_eq("add_bias", "x", x.len(), shape)?;
             $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-            $crate::check_eq("add_bias", "out", out.len(), shape.len())?;
+            $crate::check_rows_eq("add_bias", "out", out.len(), shape)?;
+            if shape.is_empty() {
+                // Nothing to add; returning here also spares a loop over `rows` empty rows.
+                return Ok(());
+            }
             #[cfg(target_arch = $target_arch)]
             // SAFETY: `require` confirmed the feature this module is compiled for; `x`, `out`
             // hold rows·cols and `bias` cols elements.
@@ -78,8 +82,11 @@ macro_rules! add_wrappers {
             bias: &[f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("add_bias", "x", x.len(), shape.len())?;
+            $crate::check_rows_eq("add_bias", "x", x.len(), shape)?;
             $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            if shape.is_empty() {
+                return Ok(());
+            }
             #[cfg(target_arch = $target_arch)]
             // SAFETY: as in `add_bias`, with `x` read and written in place.
             unsafe {

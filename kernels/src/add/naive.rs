@@ -1,6 +1,6 @@
 //! Reference Add: one element at a time.
 
-use crate::{check_eq, Result, Rows};
+use crate::{check_eq, check_rows_eq, Result, Rows};
 
 /// `out = a + b`.
 pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
@@ -23,9 +23,9 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) -> Result<()> {
 
 /// `out[r][j] = x[r][j] + bias[j]`.
 pub fn add_bias(shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result<()> {
-    check_eq("add_bias", "x", x.len(), shape.len())?;
+    check_rows_eq("add_bias", "x", x.len(), shape)?;
     check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-    check_eq("add_bias", "out", out.len(), shape.len())?;
+    check_rows_eq("add_bias", "out", out.len(), shape)?;
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         *o = v + bias[i % shape.cols];
     }
@@ -34,7 +34,7 @@ pub fn add_bias(shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result
 
 /// `x[r][j] += bias[j]`.
 pub fn add_bias_inplace(shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-    check_eq("add_bias", "x", x.len(), shape.len())?;
+    check_rows_eq("add_bias", "x", x.len(), shape)?;
     check_eq("add_bias", "bias", bias.len(), shape.cols)?;
     for (i, v) in x.iter_mut().enumerate() {
         *v += bias[i % shape.cols];

@@ -62,8 +62,8 @@ macro_rules! layernorm_wrappers {
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
             super::check_forward("add_layernorm", shape, x, &p, &out)?;
-            $crate::check_eq("add_layernorm", "residual", residual.len(), shape.len())?;
-            $crate::check_eq("add_layernorm", "sum", sum.len(), shape.len())?;
+            $crate::check_rows_eq("add_layernorm", "residual", residual.len(), shape)?;
+            $crate::check_rows_eq("add_layernorm", "sum", sum.len(), shape)?;
             #[cfg(target_arch = $target_arch)]
             // SAFETY: `require` confirmed the feature this module is compiled for; every length
             // is checked above.
@@ -170,7 +170,7 @@ pub struct LayerNormGrads<'a> {
     pub dbeta: &'a mut [f32],
 }
 
-use crate::{check_eq, KernelError, Result, Rows};
+use crate::{check_eq, check_rows_eq, KernelError, Result, Rows};
 
 /// Checks every buffer of a forward call against the contract.
 pub fn check_forward(
@@ -186,10 +186,10 @@ pub fn check_forward(
             reason: "a row must have at least one column".into(),
         });
     }
-    check_eq(op, "x", x.len(), shape.len())?;
+    check_rows_eq(op, "x", x.len(), shape)?;
     check_eq(op, "gamma", p.gamma.len(), shape.cols)?;
     check_eq(op, "beta", p.beta.len(), shape.cols)?;
-    check_eq(op, "y", out.y.len(), shape.len())?;
+    check_rows_eq(op, "y", out.y.len(), shape)?;
     check_eq(op, "mean", out.mean.len(), shape.rows)?;
     check_eq(op, "rstd", out.rstd.len(), shape.rows)
 }
@@ -197,12 +197,12 @@ pub fn check_forward(
 /// Checks every buffer of a backward call against the contract.
 pub fn check_backward(shape: Rows, s: &Saved, dy: &[f32], g: &LayerNormGrads) -> Result<()> {
     let op = "layernorm_backward";
-    check_eq(op, "x", s.x.len(), shape.len())?;
+    check_rows_eq(op, "x", s.x.len(), shape)?;
     check_eq(op, "gamma", s.gamma.len(), shape.cols)?;
     check_eq(op, "mean", s.mean.len(), shape.rows)?;
     check_eq(op, "rstd", s.rstd.len(), shape.rows)?;
-    check_eq(op, "dy", dy.len(), shape.len())?;
-    check_eq(op, "dx", g.dx.len(), shape.len())?;
+    check_rows_eq(op, "dy", dy.len(), shape)?;
+    check_rows_eq(op, "dx", g.dx.len(), shape)?;
     check_eq(op, "dgamma", g.dgamma.len(), shape.cols)?;
     check_eq(op, "dbeta", g.dbeta.len(), shape.cols)
 }

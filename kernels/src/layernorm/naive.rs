@@ -1,7 +1,7 @@
 //! Reference LayerNorm: two passes per row in f64.
 
 use super::{check_backward, check_forward, Affine, LayerNormGrads, LayerNormOut, Saved};
-use crate::{check_eq, Result, Rows};
+use crate::{check_rows_eq, Result, Rows};
 
 fn normalise_row(x: &[f32], p: &Affine, eps: f32, y: &mut [f32]) -> (f32, f32) {
     let n = x.len() as f64;
@@ -41,8 +41,8 @@ pub fn add_layernorm(
     out: LayerNormOut,
 ) -> Result<()> {
     check_forward("add_layernorm", shape, x, &p, &out)?;
-    check_eq("add_layernorm", "residual", residual.len(), shape.len())?;
-    check_eq("add_layernorm", "sum", sum.len(), shape.len())?;
+    check_rows_eq("add_layernorm", "residual", residual.len(), shape)?;
+    check_rows_eq("add_layernorm", "sum", sum.len(), shape)?;
     for ((s, &a), &b) in sum.iter_mut().zip(x).zip(residual) {
         *s = a + b;
     }

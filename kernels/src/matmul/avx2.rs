@@ -48,6 +48,9 @@ const DIRECT_M: usize = 12;
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 6;
 
+// `Blocking::pack_sizes` relies on the blocks being whole micro-tiles.
+const _: () = assert!(MC.is_multiple_of(MR) && NC.is_multiple_of(NR));
+
 /// This kernel's blocking, for the shared plan and scratch size.
 const BLOCKING: Blocking = Blocking {
     mr: MR,

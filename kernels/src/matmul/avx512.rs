@@ -62,6 +62,9 @@ const DR: usize = 8;
 #[cfg(target_arch = "x86_64")]
 const ROW_V: usize = 12;
 
+// `Blocking::pack_sizes` relies on the blocks being whole micro-tiles.
+const _: () = assert!(MC.is_multiple_of(MR) && NC.is_multiple_of(NR));
+
 /// This kernel's blocking, for the shared plan and scratch size.
 const BLOCKING: Blocking = Blocking {
     mr: MR,
@@ -330,6 +333,7 @@ mod imp {
             0 => 0,
             h => 16 - h,
         };
+        // No overflow: n ≤ c.len() < isize::MAX once the shape is checked, and skip < 16.
         let total = (g.n + skip).div_ceil(16);
         let windows = total.div_ceil(ROW_V);
         // Window w covers lanes [start, end) of the shifted sweep (lane l = column l − skip).

@@ -66,10 +66,13 @@ impl Blocking {
 
     /// Sizes (in f32) of the packed A block and packed B block for a canonical shape; the A
     /// block is rounded to whole cache lines so the B block starts 64-byte aligned too.
+    /// Dimensions are clamped to the block sizes before rounding up to whole micro-tiles
+    /// (the same result, as `mc` and `nc` are multiples of `mr` and `nr`), so no shape makes
+    /// the rounding overflow; the sizes are at most `mc·kc` (rounded to 16) and `kc·nc`.
     pub(super) fn pack_sizes(&self, g: &Gemm) -> (usize, usize) {
         let kc = g.k.min(self.kc);
-        let mc = round_up(g.m, self.mr).min(self.mc);
-        let nc = round_up(g.n, self.nr).min(self.nc);
+        let mc = round_up(g.m.min(self.mc), self.mr);
+        let nc = round_up(g.n.min(self.nc), self.nr);
         (round_up(mc * kc, 16), kc * nc)
     }
 
@@ -113,7 +116,7 @@ impl Blocking {
         cpu::require(feature)?;
         g.check(a, b, c)?;
         check_len("matmul", "scratch", scratch.len(), self.scratch_len(g))?;
-        if finish_trivial(g, alpha, beta, c) {
+        if finish_trivial(g, alpha, beta, c)? {
             return Ok(());
         }
         let (g, a, b) = match super::as_row_problem(g) {
@@ -124,8 +127,9 @@ impl Blocking {
         let Some(body) = body else {
             unreachable!("{feature:?} reported available on a target without its kernel")
         };
-        // SAFETY: `cpu::require` confirmed `feature`; `g.check` confirmed that every index the
-        // (restated) shape implies is inside `a`, `b` and `c`; the scratch length was checked
+        // SAFETY: `cpu::require` confirmed `feature`; `g.check` confirmed, with checked
+        // arithmetic (no length wrapped), that every index the (restated) shape implies is
+        // inside `a`, `b` and `c`, so no such index overflows either; the scratch length was checked
         // against the original shape, whose plan and scratch are those of its restatement
         // (`scratch_len` restates too); `finish_trivial` returned for m, n or k = 0. That is
         // all `body` needs, per this function's contract.

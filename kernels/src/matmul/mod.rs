@@ -5,7 +5,9 @@
 //! * `A` is stored m×k with row stride `lda` (≥ k), or k×m (≥ m) when `trans_a`; likewise `B`
 //!   is k×n (`ldb` ≥ n) or n×k (`ldb` ≥ k) when `trans_b`; `C` is m×n with `ldc` ≥ n.
 //! * A buffer must hold at least `(rows - 1)·ld + cols` elements (0 if it has no rows or
-//!   columns); elements between rows are never read (A, B) or written (C).
+//!   columns); elements between rows are never read (A, B) or written (C). That length is
+//!   computed with checked arithmetic: a shape whose length overflows `usize` is a
+//!   [`KernelError::Shape`] naming the stride, never a wrapped length.
 //! * When `β == 0`, C is overwritten without being read (as in BLAS: NaN in C does not
 //!   propagate); otherwise it is scaled by β and accumulated into. When k == 0, C = β·C.
 //! * Every kernel has the signature [`MatMulFn`] and takes a `scratch` buffer of at least its
@@ -94,21 +96,39 @@ impl Gemm {
         }
     }
 
-    /// Minimum length of A's buffer.
+    /// Minimum length of A's buffer, saturating at `usize::MAX` when it does not fit (no
+    /// buffer is that long, so a length check made with it still fails). [`Gemm::check`]
+    /// uses [`Gemm::try_a_len`], which reports the overflow.
     pub fn a_len(&self) -> usize {
-        let (r, c) = self.a_dims();
-        span(r, c, self.lda)
+        self.try_a_len().unwrap_or(usize::MAX)
     }
 
-    /// Minimum length of B's buffer.
+    /// Minimum length of B's buffer, saturating as [`Gemm::a_len`] does.
     pub fn b_len(&self) -> usize {
-        let (r, c) = self.b_dims();
-        span(r, c, self.ldb)
+        self.try_b_len().unwrap_or(usize::MAX)
     }
 
-    /// Minimum length of C's buffer.
+    /// Minimum length of C's buffer, saturating as [`Gemm::a_len`] does.
     pub fn c_len(&self) -> usize {
-        span(self.m, self.n, self.ldc)
+        self.try_c_len().unwrap_or(usize::MAX)
+    }
+
+    /// Minimum length of A's buffer, or a [`KernelError::Shape`] naming `lda` when
+    /// `(rows - 1)·lda + cols` overflows `usize`.
+    pub fn try_a_len(&self) -> Result<usize> {
+        let (r, c) = self.a_dims();
+        checked_span("lda", r, c, self.lda)
+    }
+
+    /// Minimum length of B's buffer, or a [`KernelError::Shape`] naming `ldb` on overflow.
+    pub fn try_b_len(&self) -> Result<usize> {
+        let (r, c) = self.b_dims();
+        checked_span("ldb", r, c, self.ldb)
+    }
+
+    /// Minimum length of C's buffer, or a [`KernelError::Shape`] naming `ldc` on overflow.
+    pub fn try_c_len(&self) -> Result<usize> {
+        checked_span("ldc", self.m, self.n, self.ldc)
     }
 
     /// Floating-point operations of the product (2·m·k·n), for GFLOP/s figures.
@@ -116,46 +136,63 @@ impl Gemm {
         2.0 * self.m as f64 * self.k as f64 * self.n as f64
     }
 
-    /// Index of `op(A)[i][p]` in A's buffer.
+    /// Index of `op(A)[i][p]` in A's buffer. For `i < m`, `p < k` of a shape that passed
+    /// [`Gemm::check`] it is below `a.len()` and cannot overflow; for other arguments it wraps
+    /// (it never panics), so it is no substitute for the check.
     #[inline(always)]
     pub fn a_index(&self, i: usize, p: usize) -> usize {
         if self.trans_a {
-            p * self.lda + i
+            p.wrapping_mul(self.lda).wrapping_add(i)
         } else {
-            i * self.lda + p
+            i.wrapping_mul(self.lda).wrapping_add(p)
         }
     }
 
-    /// Index of `op(B)[p][j]` in B's buffer.
+    /// Index of `op(B)[p][j]` in B's buffer; in range and exact for a checked shape, as
+    /// [`Gemm::a_index`].
     #[inline(always)]
     pub fn b_index(&self, p: usize, j: usize) -> usize {
         if self.trans_b {
-            j * self.ldb + p
+            j.wrapping_mul(self.ldb).wrapping_add(p)
         } else {
-            p * self.ldb + j
+            p.wrapping_mul(self.ldb).wrapping_add(j)
         }
     }
 
     /// Checks strides and buffer lengths; every kernel calls this before touching memory.
+    /// The lengths are computed with checked arithmetic, so a passed check means that every
+    /// element `r·ld + j` (r < rows, j < cols) of each operand lies inside its buffer: no
+    /// such offset overflows, and a dimension of an operand with elements is at most its
+    /// buffer's length (below `isize::MAX`).
     pub fn check(&self, a: &[f32], b: &[f32], c: &[f32]) -> Result<()> {
         let (ar, ac) = self.a_dims();
         let (br, bc) = self.b_dims();
-        for (name, rows, cols, ld) in [
-            ("lda", ar, ac, self.lda),
-            ("ldb", br, bc, self.ldb),
-            ("ldc", self.m, self.n, self.ldc),
-        ] {
-            if rows > 1 && ld < cols {
-                return Err(KernelError::Shape {
-                    op: "matmul",
-                    reason: format!("{name} = {ld} is shorter than a row of {cols}"),
-                });
-            }
-        }
-        check_len("matmul", "a", a.len(), self.a_len())?;
-        check_len("matmul", "b", b.len(), self.b_len())?;
-        check_len("matmul", "c", c.len(), self.c_len())
+        check_stride("lda", ar, ac, self.lda)?;
+        check_stride("ldb", br, bc, self.ldb)?;
+        check_stride("ldc", self.m, self.n, self.ldc)?;
+        let (a_len, b_len, c_len) = (self.try_a_len()?, self.try_b_len()?, self.try_c_len()?);
+        check_len("matmul", "a", a.len(), a_len)?;
+        check_len("matmul", "b", b.len(), b_len)?;
+        check_len("matmul", "c", c.len(), c_len)
     }
+
+    /// The part of [`Gemm::check`] about C alone: `ldc` and C's length.
+    fn check_c(&self, c: &[f32]) -> Result<()> {
+        check_stride("ldc", self.m, self.n, self.ldc)?;
+        check_len("matmul", "c", c.len(), self.try_c_len()?)
+    }
+}
+
+/// A row stride `ld` must be at least the row length when there is more than one row (with
+/// one row it addresses nothing and may be anything).
+fn check_stride(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<()> {
+    if rows > 1 && ld < cols {
+        return Err(KernelError::Shape {
+            op: "matmul",
+            reason: format!("{name} = {ld} is shorter than a row of {cols}"),
+        });
+    }
+    Ok(())
 }
 
 /// The matrix-vector product `C = op(A)·b` (n == 1, m > 1, contiguous C) restated as the
@@ -178,13 +215,23 @@ fn as_row_problem(g: &Gemm) -> Option<Gemm> {
     })
 }
 
-/// Elements spanned by a rows×cols matrix with row stride `ld`.
-fn span(rows: usize, cols: usize, ld: usize) -> usize {
+/// Elements spanned by a rows×cols matrix with row stride `name` = `ld`,
+/// `(rows - 1)·ld + cols` (0 without rows or columns), or a [`KernelError::Shape`] naming
+/// the stride when that overflows `usize`.
+fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<usize> {
     if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * ld + cols
+        return Ok(0);
     }
+    (rows - 1)
+        .checked_mul(ld)
+        .and_then(|x| x.checked_add(cols))
+        .ok_or_else(|| KernelError::Shape {
+            op: "matmul",
+            reason: format!(
+                "{name} = {ld}: (rows - 1)·{name} + cols overflows usize \
+                 (rows = {rows}, cols = {cols})"
+            ),
+        })
 }
 
 /// Checks the layout (as [`Gemm::check`]) and finishes the products with nothing to
@@ -199,31 +246,35 @@ pub fn check_trivial(
     c: &mut [f32],
 ) -> Result<bool> {
     g.check(a, b, c)?;
-    Ok(finish_trivial(g, alpha, beta, c))
+    finish_trivial(g, alpha, beta, c)
 }
 
 /// The second half of [`check_trivial`], for kernels that check more (scratch) between the
 /// layout check and any write: finishes an empty product or one with k == 0 or α == 0
-/// (`C = β·C`) and returns `true`, else leaves C alone and returns `false`. `g` must have
-/// been checked against `c`.
-pub fn finish_trivial(g: &Gemm, alpha: f32, beta: f32, c: &mut [f32]) -> bool {
+/// (`C = β·C`) and returns `Ok(true)`, else leaves C alone and returns `Ok(false)`. Meant
+/// for a `g` already checked against `c`; C's layout is checked again (as in [`scale_c`]),
+/// so it returns an error, never panics or writes, when it was not.
+pub fn finish_trivial(g: &Gemm, alpha: f32, beta: f32, c: &mut [f32]) -> Result<bool> {
     if g.m == 0 || g.n == 0 {
-        return true;
+        return Ok(true);
     }
     if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
-        return true;
+        scale_c(g, beta, c)?;
+        return Ok(true);
     }
-    false
+    Ok(false)
 }
 
-/// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0).
-pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) {
+/// Applies `C = β·C` to the m×n block (the whole product when k == 0 or α == 0), after
+/// checking `ldc` and C's length (an error writes nothing).
+pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) -> Result<()> {
+    g.check_c(c)?;
     if g.n == 0 {
         // C has no elements (and `ldc` may point past an empty buffer).
-        return;
+        return Ok(());
     }
     for i in 0..g.m {
+        // In range: the check above proved (m - 1)·ldc + n ≤ c.len().
         let row = &mut c[i * g.ldc..i * g.ldc + g.n];
         if beta == 0.0 {
             row.fill(0.0);
@@ -231,4 +282,5 @@ pub fn scale_c(g: &Gemm, beta: f32, c: &mut [f32]) {
             row.iter_mut().for_each(|x| *x *= beta);
         }
     }
+    Ok(())
 }

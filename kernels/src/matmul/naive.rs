@@ -20,8 +20,7 @@ pub fn matmul(
 ) -> Result<()> {
     g.check(a, b, c)?;
     if g.k == 0 || alpha == 0.0 {
-        scale_c(g, beta, c);
-        return Ok(());
+        return scale_c(g, beta, c);
     }
     for i in 0..g.m {
         for j in 0..g.n {

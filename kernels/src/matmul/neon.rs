@@ -44,7 +44,7 @@ pub fn matmul(
     cpu::require(Feature::Neon)?;
     g.check(a, b, c)?;
     check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    if finish_trivial(g, alpha, beta, c) {
+    if finish_trivial(g, alpha, beta, c)? {
         return Ok(());
     }
     for jc in (0..g.n).step_by(NC) {

@@ -38,7 +38,7 @@ pub fn matmul(
 ) -> Result<()> {
     g.check(a, b, c)?;
     check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    scale_c(g, beta, c);
+    scale_c(g, beta, c)?;
     if g.m == 0 || g.n == 0 || g.k == 0 || alpha == 0.0 {
         return Ok(());
     }

@@ -32,8 +32,8 @@ macro_rules! softmax_wrappers {
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn softmax(shape: $crate::Rows, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("softmax", "x", x.len(), shape.len())?;
-            $crate::check_eq("softmax", "y", y.len(), shape.len())?;
+            $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
+            $crate::check_rows_eq("softmax", "y", y.len(), shape)?;
             if shape.cols == 0 {
                 return Ok(());
             }
@@ -50,7 +50,7 @@ macro_rules! softmax_wrappers {
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn softmax_inplace(shape: $crate::Rows, x: &mut [f32]) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("softmax", "x", x.len(), shape.len())?;
+            $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
             if shape.cols == 0 {
                 return Ok(());
             }
@@ -75,8 +75,8 @@ macro_rules! softmax_wrappers {
             y: &mut [f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("softmax_causal", "x", x.len(), shape.len())?;
-            $crate::check_eq("softmax_causal", "y", y.len(), shape.len())?;
+            $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
+            $crate::check_rows_eq("softmax_causal", "y", y.len(), shape)?;
             if shape.cols == 0 {
                 return Ok(());
             }
@@ -97,7 +97,7 @@ macro_rules! softmax_wrappers {
             x: &mut [f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("softmax_causal", "x", x.len(), shape.len())?;
+            $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
             if shape.cols == 0 {
                 return Ok(());
             }
@@ -119,9 +119,9 @@ macro_rules! softmax_wrappers {
             dx: &mut [f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("softmax_backward", "y", y.len(), shape.len())?;
-            $crate::check_eq("softmax_backward", "dy", dy.len(), shape.len())?;
-            $crate::check_eq("softmax_backward", "dx", dx.len(), shape.len())?;
+            $crate::check_rows_eq("softmax_backward", "y", y.len(), shape)?;
+            $crate::check_rows_eq("softmax_backward", "dy", dy.len(), shape)?;
+            $crate::check_rows_eq("softmax_backward", "dx", dx.len(), shape)?;
             if shape.cols == 0 {
                 return Ok(());
             }

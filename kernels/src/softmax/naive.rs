@@ -1,6 +1,6 @@
 //! Reference softmax: row by row, max-subtracted, accumulated in f64.
 
-use crate::{check_eq, Result, Rows};
+use crate::{check_rows_eq, Result, Rows};
 
 /// Softmax of `scale · row`, in place: max, then exponentials and their f64 sum, then divide.
 fn softmax_row(row: &mut [f32], scale: f32) {
@@ -22,8 +22,8 @@ fn softmax_row(row: &mut [f32], scale: f32) {
 
 /// `y = softmax(x)` row by row.
 pub fn softmax(shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
-    check_eq("softmax", "x", x.len(), shape.len())?;
-    check_eq("softmax", "y", y.len(), shape.len())?;
+    check_rows_eq("softmax", "x", x.len(), shape)?;
+    check_rows_eq("softmax", "y", y.len(), shape)?;
     if shape.cols == 0 {
         return Ok(());
     }
@@ -36,7 +36,7 @@ pub fn softmax(shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
 
 /// `x = softmax(x)` row by row.
 pub fn softmax_inplace(shape: Rows, x: &mut [f32]) -> Result<()> {
-    check_eq("softmax", "x", x.len(), shape.len())?;
+    check_rows_eq("softmax", "x", x.len(), shape)?;
     if shape.cols == 0 {
         return Ok(());
     }
@@ -54,8 +54,8 @@ pub fn softmax_causal(
     x: &[f32],
     y: &mut [f32],
 ) -> Result<()> {
-    check_eq("softmax_causal", "x", x.len(), shape.len())?;
-    check_eq("softmax_causal", "y", y.len(), shape.len())?;
+    check_rows_eq("softmax_causal", "x", x.len(), shape)?;
+    check_rows_eq("softmax_causal", "y", y.len(), shape)?;
     if shape.cols == 0 {
         return Ok(());
     }
@@ -65,12 +65,13 @@ pub fn softmax_causal(
 
 /// In-place form of [`softmax_causal`].
 pub fn softmax_causal_inplace(shape: Rows, scale: f32, offset: usize, x: &mut [f32]) -> Result<()> {
-    check_eq("softmax_causal", "x", x.len(), shape.len())?;
+    check_rows_eq("softmax_causal", "x", x.len(), shape)?;
     if shape.cols == 0 {
         return Ok(());
     }
     for (r, xr) in x.chunks_mut(shape.cols).enumerate() {
-        let visible = (r + offset + 1).min(shape.cols);
+        // Saturating: an offset near `usize::MAX` shows the whole row instead of wrapping.
+        let visible = r.saturating_add(offset).saturating_add(1).min(shape.cols);
         softmax_row(&mut xr[..visible], scale);
         xr[visible..].fill(0.0);
     }
@@ -79,9 +80,9 @@ pub fn softmax_causal_inplace(shape: Rows, scale: f32, offset: usize, x: &mut [f
 
 /// `dx = y ⊙ (dy - rowsum(y ⊙ dy))`, with `y` the softmax output.
 pub fn softmax_backward(shape: Rows, y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
-    check_eq("softmax_backward", "y", y.len(), shape.len())?;
-    check_eq("softmax_backward", "dy", dy.len(), shape.len())?;
-    check_eq("softmax_backward", "dx", dx.len(), shape.len())?;
+    check_rows_eq("softmax_backward", "y", y.len(), shape)?;
+    check_rows_eq("softmax_backward", "dy", dy.len(), shape)?;
+    check_rows_eq("softmax_backward", "dx", dx.len(), shape)?;
     if shape.cols == 0 {
         return Ok(());
     }
