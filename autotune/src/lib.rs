@@ -25,6 +25,7 @@
 
 pub mod cli;
 pub mod counters;
+pub mod endtoend;
 pub mod measure;
 pub mod plan;
 pub mod report;

@@ -1,0 +1,494 @@
+//! The end-to-end acceptance of a tuned table: the per-call search proposes a table; this
+//! module races it against the embedded default and against every single-family table (each
+//! implementation at each thread count) on the workload the table is for — a preset's KV
+//! decode, full recompute and training step — and keeps the proposal only where the whole run
+//! is not slower than the best alternative beyond the measured noise.
+//!
+//! A microbenchmark winner can lose inside the model (operands that were warm in a tight loop
+//! are cold between the model's other calls, a two-thread choice pays a fork-join per call),
+//! so the workload decides. Contenders run interleaved, one repetition of each workload per
+//! contender per round, rotating the start, so drift on a shared machine hits all alike.
+//!
+//! The choice is a maximin over the workloads: each contender's score is its worst ratio to
+//! the fastest contender of a workload, and the proposal stands while its score is within the
+//! noise of the best score; otherwise the best contender's choices are written as the table.
+
+use backends::catalog::variant_id;
+use backends::table::{Entry, Evidence, Table};
+use backends::{catalog, Bucket, Dispatcher, LoadOptions, Memory, Op};
+use models::{Config, Mode, Model, Sampler, Tokenizer};
+use std::path::Path;
+use std::time::Instant;
+
+/// The workloads of a preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// A 10-token prompt, then 25 tokens decoded with the KV cache (tokens/s over the call).
+    Decode,
+    /// The study's method: 25 tokens, the whole window recomputed for each (tokens/s).
+    FullRecompute,
+    /// One training forward + backward of `TRAIN_BATCH` sequences of the full context
+    /// (steps/s).
+    TrainStep,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 3] = [
+        Workload::Decode,
+        Workload::FullRecompute,
+        Workload::TrainStep,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Decode => "KV decode",
+            Workload::FullRecompute => "full recompute",
+            Workload::TrainStep => "training step",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::TrainStep => "steps/s",
+            _ => "tok/s",
+        }
+    }
+}
+
+/// Sequences per training step in the race (the full context each): large enough that the
+/// step's MatMuls have the shapes of training, small enough that a race stays in seconds.
+pub const TRAIN_BATCH: usize = 8;
+const PROMPT: usize = 10;
+const NEW_TOKENS: usize = 25;
+
+/// One contender: a name and the dispatcher it runs, and how to write it as a table.
+pub struct Contender {
+    pub name: String,
+    pub dispatch: Dispatcher,
+    /// The table that reproduces this contender's choices.
+    pub table: Table,
+}
+
+/// A contender's figures per workload: median rate, median absolute deviation, samples.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub name: String,
+    pub rates: Vec<(Workload, f64, f64, usize)>,
+}
+
+impl Figures {
+    fn rate(&self, w: Workload) -> f64 {
+        self.rates.iter().find(|r| r.0 == w).map_or(0.0, |r| r.1)
+    }
+    fn spread(&self, w: Workload) -> f64 {
+        self.rates.iter().find(|r| r.0 == w).map_or(0.0, |r| r.2)
+    }
+}
+
+/// The outcome of a race.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub preset: String,
+    pub figures: Vec<Figures>,
+    /// Index into `figures` of the contender whose table is kept.
+    pub chosen: usize,
+    /// Each contender's maximin score (its worst ratio to a workload's fastest).
+    pub scores: Vec<f64>,
+    /// Relative noise used for the decision.
+    pub noise: f64,
+    pub reps: usize,
+}
+
+/// A table with `template`'s header whose every op and bucket uses `implementation` at
+/// `threads` where the family has such a variant that runs here (pooled memory where it
+/// offers a choice), and `template`'s own entries elsewhere. `None` when the family has
+/// no runnable variant at that thread count.
+pub fn family_table(template: &Table, implementation: &str, threads: usize) -> Option<Table> {
+    let cat = catalog();
+    let mut entries = Vec::new();
+    let mut any = false;
+    for op in Op::ALL {
+        let buckets: &[Bucket] = if op == Op::Matmul {
+            &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
+        } else {
+            &[Bucket::All]
+        };
+        for &b in buckets {
+            let id = [Memory::Pooled, Memory::Direct, Memory::InPlace]
+                .into_iter()
+                .map(|m| variant_id(op, implementation, m, threads))
+                .find(|id| cat.find(id).is_some_and(|(_, v)| v.runnable().is_ok()));
+            match id {
+                Some(variant) => {
+                    any = true;
+                    entries.push(Entry {
+                        op: op.name().to_string(),
+                        bucket: b,
+                        min: 0,
+                        max: None,
+                        variant,
+                        evidence: Evidence {
+                            note: Some(format!(
+                                "end to end: the single-family table {implementation}/t{threads} won the workload race"
+                            )),
+                            ..Evidence::default()
+                        },
+                    });
+                }
+                None => entries.extend(
+                    template
+                        .entries
+                        .iter()
+                        .filter(|e| e.op == op.name() && e.bucket == b)
+                        .cloned(),
+                ),
+            }
+        }
+    }
+    any.then(|| Table {
+        entries,
+        ..template.clone()
+    })
+}
+
+/// The embedded default's entries under `template`'s header (machine, catalog), so that it
+/// loads here as a table of this machine.
+pub fn default_table(template: &Table) -> Option<Table> {
+    let t = Table::parse(
+        backends::dispatch::DEFAULT_TABLE,
+        Path::new("embedded default"),
+    )
+    .ok()?;
+    Some(Table {
+        entries: t.entries,
+        ..template.clone()
+    })
+}
+
+/// The contenders for `candidate`: itself, the embedded default and every implementation
+/// family at every thread count the catalog offers (the naive reference excepted: it is the
+/// slowest by construction and would only lengthen the race).
+pub fn contenders(candidate: &Table, threads: &[usize]) -> Vec<Contender> {
+    let bind = |t: &Table| {
+        Dispatcher::from_table(t, Path::new("end-to-end contender"), LoadOptions::default()).ok()
+    };
+    let mut out = Vec::new();
+    if let Some(d) = bind(candidate) {
+        out.push(Contender {
+            name: "tuned (per-call search)".into(),
+            dispatch: d,
+            table: candidate.clone(),
+        });
+    }
+    if let Some(t) = default_table(candidate) {
+        out.push(Contender {
+            name: "embedded default".into(),
+            dispatch: Dispatcher::embedded().clone(),
+            table: t,
+        });
+    }
+    let mut families: Vec<&'static str> = catalog()
+        .variants()
+        .iter()
+        .map(|v| v.implementation)
+        .filter(|i| *i != "naive")
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    for f in families {
+        for &t in threads {
+            let Ok(d) = Dispatcher::try_forced(f, Memory::Pooled, t) else {
+                continue;
+            };
+            let Some(table) = family_table(candidate, f, t) else {
+                continue;
+            };
+            // Bind the family's table rather than the forced dispatcher: ops the family lacks
+            // then run the candidate's choice, not the reference, as the written table would.
+            let dispatch = bind(&table).unwrap_or(d);
+            out.push(Contender {
+                name: format!("{f}/t{t}"),
+                dispatch,
+                table,
+            });
+        }
+    }
+    out
+}
+
+/// One repetition of `w` on `model`; returns its rate (tokens or steps per second).
+fn run_once(
+    model: &Model,
+    w: Workload,
+    prompt: &[u32],
+    train: &mut Option<TrainState>,
+) -> anyhow::Result<f64> {
+    let t0 = Instant::now();
+    match w {
+        Workload::Decode | Workload::FullRecompute => {
+            let mode = if w == Workload::Decode {
+                Mode::KvCache
+            } else {
+                Mode::FullRecompute
+            };
+            let ids = model.generate(prompt, NEW_TOKENS, &mut Sampler::greedy(), mode, |_| {})?;
+            Ok(ids.len() as f64 / t0.elapsed().as_secs_f64().max(1e-12))
+        }
+        Workload::TrainStep => {
+            let st = train.get_or_insert_with(|| TrainState::new(&model.config));
+            st.grads.zero();
+            models::backward::forward_backward(
+                model,
+                &mut st.ws,
+                &st.tokens,
+                &st.targets,
+                &mut st.grads,
+            )?;
+            Ok(1.0 / t0.elapsed().as_secs_f64().max(1e-12))
+        }
+    }
+}
+
+/// The buffers of a training step, made once per contender.
+struct TrainState {
+    ws: models::backward::Workspace,
+    tokens: Vec<u32>,
+    targets: Vec<u32>,
+    grads: models::Weights,
+}
+
+impl TrainState {
+    fn new(cfg: &Config) -> TrainState {
+        let n = TRAIN_BATCH * cfg.context;
+        let v = cfg.vocab_size as u32;
+        let tokens: Vec<u32> = (0..n as u32).map(|i| (i * 7919 + 13) % v).collect();
+        let targets: Vec<u32> = (0..n as u32).map(|i| (i * 104_729 + 7) % v).collect();
+        TrainState {
+            ws: models::backward::Workspace::new(cfg, TRAIN_BATCH, cfg.context),
+            tokens,
+            targets,
+            grads: models::Weights::zeros(cfg),
+        }
+    }
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        0.5 * (xs[n / 2 - 1] + xs[n / 2])
+    }
+}
+
+/// Races `contenders` on `preset`'s workloads (`reps` interleaved rounds after one warm-up
+/// round) and decides which table to keep. `progress` gets one line per round.
+pub fn race(
+    preset: &str,
+    cfg: &Config,
+    contenders: &[Contender],
+    reps: usize,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<Outcome> {
+    let base = Model::init(cfg.clone(), Tokenizer::Bytes, 0)?;
+    let models: Vec<Model> = contenders
+        .iter()
+        .map(|c| base.clone().with_dispatch(c.dispatch.clone()))
+        .collect();
+    let prompt: Vec<u32> = (0..PROMPT as u32)
+        .map(|i| (i * 31 + 70) % cfg.vocab_size as u32)
+        .collect();
+    let mut train: Vec<Option<TrainState>> = contenders.iter().map(|_| None).collect();
+    let mut samples = vec![vec![Vec::new(); Workload::ALL.len()]; contenders.len()];
+    let n = contenders.len();
+    for round in 0..=reps {
+        for (wi, &w) in Workload::ALL.iter().enumerate() {
+            for k in 0..n {
+                let i = (k + round) % n;
+                let r = run_once(&models[i], w, &prompt, &mut train[i])?;
+                if round > 0 {
+                    samples[i][wi].push(r);
+                }
+            }
+        }
+        if round > 0 {
+            progress(&format!("end to end ({preset}): round {round}/{reps}"));
+        }
+    }
+    let figures: Vec<Figures> = contenders
+        .iter()
+        .zip(samples.iter_mut())
+        .map(|(c, per_w)| Figures {
+            name: c.name.clone(),
+            rates: Workload::ALL
+                .iter()
+                .zip(per_w.iter_mut())
+                .map(|(&w, xs)| {
+                    let m = median(xs);
+                    let mut dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+                    (w, m, median(&mut dev), xs.len())
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(decide(preset, figures, reps))
+}
+
+/// The maximin decision on measured figures (no timing here, so it is tested on synthetic
+/// figures). Contender 0 is the proposal: it stands while its score is within the noise of
+/// the best score; the noise is the larger of 3 % and the typical relative spread.
+pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize) -> Outcome {
+    let best: Vec<f64> = Workload::ALL
+        .iter()
+        .map(|&w| figures.iter().map(|f| f.rate(w)).fold(0.0, f64::max))
+        .collect();
+    let scores: Vec<f64> = figures
+        .iter()
+        .map(|f| {
+            Workload::ALL
+                .iter()
+                .zip(&best)
+                .map(|(&w, &b)| if b > 0.0 { f.rate(w) / b } else { 1.0 })
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let mut rel: Vec<f64> = figures
+        .iter()
+        .flat_map(|f| {
+            Workload::ALL.iter().map(move |&w| {
+                let r = f.rate(w);
+                if r > 0.0 {
+                    f.spread(w) / r
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    let noise = median(&mut rel).max(0.03);
+    let top = (0..scores.len())
+        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+        .unwrap_or(0);
+    let chosen = if scores.first().is_some_and(|&s0| s0 >= scores[top] - noise) {
+        0
+    } else {
+        top
+    };
+    Outcome {
+        preset: preset.to_string(),
+        figures,
+        chosen,
+        scores,
+        noise,
+        reps,
+    }
+}
+
+impl Outcome {
+    /// The report's "End to end" section.
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "## End to end ({} preset)\n\nThe per-call table raced against the embedded default and every single-family \
+             table on the preset's workloads: {} interleaved rounds after a warm-up, medians ± median absolute deviation; \
+             training steps are {TRAIN_BATCH} sequences of the full context. Score = the contender's worst ratio to the \
+             fastest of a workload; the per-call table is kept while its score is within the noise ({:.1} %) of the best.\n\n",
+            self.preset,
+            self.reps,
+            100.0 * self.noise
+        );
+        s.push_str("| contender |");
+        for w in Workload::ALL {
+            s.push_str(&format!(" {} ({}) |", w.name(), w.unit()));
+        }
+        s.push_str(" score |\n|---|");
+        for _ in Workload::ALL {
+            s.push_str("--:|");
+        }
+        s.push_str("--:|\n");
+        for (i, f) in self.figures.iter().enumerate() {
+            let mark = if i == self.chosen { " **(kept)**" } else { "" };
+            s.push_str(&format!("| {}{mark} |", f.name));
+            for w in Workload::ALL {
+                let (r, d) = (f.rate(w), f.spread(w));
+                let prec = if r < 100.0 { 2 } else { 0 };
+                s.push_str(&format!(" {r:.prec$} ± {d:.prec$} |"));
+            }
+            s.push_str(&format!(" {:.3} |\n", self.scores[i]));
+        }
+        s.push_str(&format!(
+            "\nKept: **{}**{}.\n",
+            self.figures[self.chosen].name,
+            if self.chosen == 0 {
+                ""
+            } else {
+                " (the per-call table lost end to end beyond the noise; the table written is this contender's)"
+            }
+        ));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(name: &str, rates: [f64; 3], spread: f64) -> Figures {
+        Figures {
+            name: name.into(),
+            rates: Workload::ALL
+                .iter()
+                .zip(rates)
+                .map(|(&w, r)| (w, r, r * spread, 7))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_proposal_stands_within_the_noise() {
+        let o = decide(
+            "small",
+            vec![
+                fig("tuned", [1000.0, 100.0, 10.0], 0.01),
+                fig("avx2/t1", [1020.0, 101.0, 10.1], 0.01),
+            ],
+            7,
+        );
+        assert_eq!(o.chosen, 0, "2 % behind with 3 % noise: the proposal stays");
+    }
+
+    #[test]
+    fn a_clear_loser_end_to_end_is_replaced_by_the_best_maximin() {
+        let o = decide(
+            "medium",
+            vec![
+                // Fast at decode, slow at full recompute: worst ratio 0.5.
+                fig("tuned", [2000.0, 50.0, 10.0], 0.01),
+                // Best at recompute, 0.8 at decode.
+                fig("avx2/t1", [1600.0, 100.0, 10.0], 0.01),
+                // Best at decode, 0.6 at recompute.
+                fig("avx512/t2", [2000.0, 60.0, 10.0], 0.01),
+            ],
+            7,
+        );
+        assert_eq!(o.chosen, 1);
+        assert!((o.scores[1] - 0.8).abs() < 1e-9);
+        assert!(o.markdown().contains("**(kept)**"));
+    }
+
+    #[test]
+    fn noisy_figures_widen_the_tie() {
+        let o = decide(
+            "small",
+            vec![
+                fig("tuned", [900.0, 90.0, 9.0], 0.15),
+                fig("gemm/t1", [1000.0, 100.0, 10.0], 0.15),
+            ],
+            7,
+        );
+        assert_eq!(o.chosen, 0, "10 % behind with 15 % spread is a tie");
+        assert!(o.noise >= 0.14);
+    }
+}
