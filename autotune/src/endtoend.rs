@@ -60,6 +60,8 @@ impl Workload {
 pub const TRAIN_BATCH: usize = 8;
 const PROMPT: usize = 10;
 const NEW_TOKENS: usize = 25;
+/// The length of one timed sample, in seconds.
+const SAMPLE_S: f64 = 0.03;
 
 /// One contender: a name and the dispatcher it runs, and how to write it as a table.
 pub struct Contender {
@@ -303,14 +305,24 @@ pub fn race(
         .collect();
     let mut train: Vec<Option<TrainState>> = contenders.iter().map(|_| None).collect();
     let mut samples = vec![vec![Vec::new(); Workload::ALL.len()]; contenders.len()];
+    // Calls per sample, set in the warm-up round so that a sample lasts about SAMPLE_S: one
+    // 25-token decode of the small preset takes about a millisecond, too short to time alone.
+    let mut calls = vec![[1usize; 3]; contenders.len()];
     let n = contenders.len();
     for round in 0..=reps {
         for (wi, &w) in Workload::ALL.iter().enumerate() {
             for k in 0..n {
                 let i = (k + round) % n;
-                let r = run_once(&models[i], w, &prompt, &mut train[i])?;
-                if round > 0 {
-                    samples[i][wi].push(r);
+                let t0 = Instant::now();
+                let mut rate = 0.0;
+                for _ in 0..calls[i][wi] {
+                    rate += run_once(&models[i], w, &prompt, &mut train[i])?;
+                }
+                if round == 0 {
+                    let per_call = t0.elapsed().as_secs_f64().max(1e-9);
+                    calls[i][wi] = ((SAMPLE_S / per_call).ceil() as usize).clamp(1, 1000);
+                } else {
+                    samples[i][wi].push(rate / calls[i][wi] as f64);
                 }
             }
         }
