@@ -143,6 +143,13 @@ pub fn output_file(what: &str, path: &Path) -> Result<(), Failure> {
         }
     }
     let dir = parent_of(path);
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::input(format!(
+            "{what} {}: {} is a file, not a folder",
+            path.display(),
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| {
         Failure::input(format!(
             "{what} {}: cannot create the folder {}: {e}",

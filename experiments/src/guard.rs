@@ -142,6 +142,13 @@ pub fn output_file(what: &str, path: &Path) -> Result<()> {
         }
     }
     let dir = parent_of(path);
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!(
+            "{what} {}: {} is a file, not a folder",
+            path.display(),
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| {
         usage(format!(
             "{what} {}: cannot create the folder {}: {e}",
