@@ -2,6 +2,7 @@
 //! `compare`.
 
 use crate::counters::{self, Preference};
+use crate::guard;
 use crate::measure::{self, RaceCtx, Settings};
 use backends::problem::Problem;
 use backends::{catalog, Bucket, Dispatcher, LoadOptions, Op, Shape};
@@ -45,7 +46,10 @@ where the machine has them, software counters otherwise), choose a variant per o
 and write a dispatch table (default dispatch.json) plus its report (dispatch.md and SVG plots in \
 dispatch-report/). Without a subcommand, runs the tuning.\n\n\
 Environment: AUTOTUNE_COUNTERS=software forces the software-counter fallback; =hardware makes a \
-missing PMU an error. KERNELS_DISABLE=avx512,avx2 masks CPU features.",
+missing PMU an error. KERNELS_DISABLE=avx512,avx2 masks CPU features. KERNELS_MAX_MEMORY=16G \
+(or --max-memory) caps what a command may allocate (default: 80 % of available memory).\n\n\
+Exit codes: 0 success, 1 failure while running, 2 bad input (arguments, files, output paths, \
+work over the memory or time limits).",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -77,13 +81,13 @@ pub struct TuneArgs {
     #[arg(long)]
     pub quick: bool,
     /// Wall-clock budget for measuring, in seconds (default 480, or 35 with --quick).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = guard::positive_seconds)]
     pub budget: Option<f64>,
     /// Only these ops (comma-separated names, see `autotune list`).
     #[arg(long, value_delimiter = ',', value_name = "OPS")]
     pub ops: Vec<String>,
     /// Only variants with these thread counts (e.g. 1,2).
-    #[arg(long, value_delimiter = ',', value_name = "N")]
+    #[arg(long, value_delimiter = ',', value_name = "N", value_parser = guard::at_least_one)]
     pub threads: Vec<usize>,
     /// Tune exactly the shapes one model preset runs (small or medium) instead of the size grid.
     #[arg(long, value_name = "PRESET")]
@@ -107,6 +111,10 @@ pub struct TuneArgs {
     /// combined, so one disturbed race cannot decide a range (default 2, quick 0).
     #[arg(long, value_name = "PASSES")]
     pub confirm: Option<usize>,
+    /// Most memory the run may allocate (512M, 16G, bytes; default: KERNELS_MAX_MEMORY, else
+    /// 80 % of available memory). Checked against the largest shape before measuring.
+    #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
+    pub max_memory: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -131,17 +139,25 @@ pub struct MeasureArgs {
     #[arg(long)]
     pub variants: Option<String>,
     /// Only variants with these thread counts.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = guard::at_least_one)]
     pub threads: Vec<usize>,
     /// Print one JSON array (variant, median_ns, spread_ns, samples, gflops or gbps, ...).
     #[arg(long)]
     pub json: bool,
     /// Samples per variant.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 15, value_parser = guard::at_least_one)]
     pub samples: usize,
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Run even when the work is estimated above 10 minutes (the estimate is a lower bound:
+    /// each candidate is checked against the naive reference at this shape).
+    #[arg(long)]
+    pub force: bool,
+    /// Most memory the problem and its copies may take (512M, 16G, bytes; default:
+    /// KERNELS_MAX_MEMORY, else 80 % of available memory).
+    #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
+    pub max_memory: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -165,13 +181,13 @@ pub struct ValidateArgs {
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
     /// Only fixed variants with these thread counts.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = guard::at_least_one)]
     pub threads: Vec<usize>,
     /// Fewer held-out sizes and shorter samples.
     #[arg(long)]
     pub quick: bool,
     /// Wall-clock budget in seconds (default 240, quick 40).
-    #[arg(long)]
+    #[arg(long, value_parser = guard::positive_seconds)]
     pub budget: Option<f64>,
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 7)]
@@ -179,6 +195,9 @@ pub struct ValidateArgs {
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Most memory a held-out shape's problem may take (512M, 16G, bytes).
+    #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
+    pub max_memory: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -188,12 +207,13 @@ pub struct CompareArgs {
     /// The second table.
     pub b: PathBuf,
     /// Only count A's ranges whose winner led its runner-up by more than this fraction.
-    #[arg(long, default_value_t = 0.10)]
+    #[arg(long, default_value_t = 0.10, value_parser = guard::non_negative)]
     pub lead: f64,
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    guard::reset_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         None => crate::tune::command(&cli.tune),
@@ -341,7 +361,80 @@ fn list(a: &ListArgs) -> Res {
     Ok(())
 }
 
+/// The candidates of `measure`: every part of `--variants` must match a variant of `op`
+/// (with the thread counts asked for), and at least one of its matches must run here;
+/// otherwise the error says which part and why.
+pub fn measure_candidates(
+    op: Op,
+    variants: Option<&str>,
+    threads: Option<&[usize]>,
+) -> Result<Vec<&'static backends::Variant>, Failure> {
+    let cands = measure::candidates(op, variants, threads);
+    let parts: Vec<&str> = variants
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    for part in &parts {
+        let of_op: Vec<_> = measure::candidates(op, Some(part), None);
+        if of_op.is_empty() {
+            return Err(Failure::input(format!(
+                "--variants: `{part}` matches no {op} variant (see `autotune list --ops {op}`)"
+            )));
+        }
+        let matched: Vec<_> = cands.iter().filter(|v| v.id.contains(part)).collect();
+        if matched.is_empty() {
+            return Err(Failure::input(format!(
+                "--variants: `{part}` matches no {op} variant with --threads {:?} (it matches {})",
+                threads.unwrap_or(&[]),
+                of_op
+                    .iter()
+                    .map(|v| v.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if let Some(why) = matched
+            .iter()
+            .find_map(|v| v.runnable().err())
+            .filter(|_| matched.iter().all(|v| v.runnable().is_err()))
+        {
+            return Err(Failure::input(format!(
+                "--variants: `{part}` matches only variants that cannot run here ({}): {why}",
+                matched
+                    .iter()
+                    .map(|v| v.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    if cands.is_empty() {
+        return Err(Failure::input(format!(
+            "no {op} variant matches{}{}",
+            variants
+                .map(|v| format!(" --variants `{v}`"))
+                .unwrap_or_default(),
+            threads
+                .map(|t| format!(" with --threads {t:?}"))
+                .unwrap_or_default()
+        )));
+    }
+    if let Some(why) = cands
+        .iter()
+        .find_map(|v| v.runnable().err())
+        .filter(|_| cands.iter().all(|v| v.runnable().is_err()))
+    {
+        return Err(Failure::input(format!(
+            "no matching {op} variant can run here: {why}"
+        )));
+    }
+    Ok(cands)
+}
+
 fn measure_cmd(a: &MeasureArgs) -> Res {
+    guard::apply_max_memory(a.max_memory.as_deref())?;
     let op = Op::from_name(a.op.trim()).ok_or_else(|| {
         Failure::input(format!(
             "unknown op `{}`; known ops: {}",
@@ -351,21 +444,38 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     })?;
     let shape = Shape::parse(op, &a.shape).map_err(Failure::input)?;
     let threads = parse_threads(&a.threads)?;
-    let cands = measure::candidates(op, a.variants.as_deref(), threads.as_deref());
-    if cands.is_empty() {
+    let cands = measure_candidates(op, a.variants.as_deref(), threads.as_deref())?;
+    guard::race_footprint(op, &shape)?;
+    let mut settings = Settings::standard();
+    settings.prune = false;
+    settings.min_rounds = a.samples;
+    settings.base_rounds = a.samples;
+    settings.max_rounds = a.samples;
+    let runnable: Vec<_> = cands
+        .iter()
+        .copied()
+        .filter(|v| v.runnable().is_ok())
+        .collect();
+    let est = guard::measure_estimate(op, &shape, &runnable, a.samples, settings.sample_ns);
+    if est.seconds > guard::REFUSE_ABOVE_S && !a.force {
         return Err(Failure::input(format!(
-            "no {op} variant matches `{}`",
-            a.variants.as_deref().unwrap_or("")
+            "measure {op} {}: estimated at least {} ({}); this refuses work estimated above {}: pass --force to run it anyway, or pick fewer --variants, fewer --samples or a smaller --shape",
+            a.shape,
+            guard::fmt_seconds(est.seconds),
+            est.detail,
+            guard::fmt_seconds(guard::REFUSE_ABOVE_S)
         )));
+    }
+    if est.seconds > guard::ANNOUNCE_ABOVE_S {
+        eprintln!(
+            "measure: {op} {shape} is estimated at least {} ({})",
+            guard::fmt_seconds(est.seconds),
+            est.detail
+        );
     }
     let problem = Problem::random(op, shape, a.seed).map_err(Failure::input)?;
     let mut source = open_counters()?;
     warm_pools();
-    let mut settings = Settings::standard();
-    settings.prune = false;
-    settings.min_rounds = a.samples.max(1);
-    settings.base_rounds = a.samples.max(1);
-    settings.max_rounds = a.samples.max(1);
     let far = measure::after(Duration::from_secs(3600));
     let outcome = measure::race(
         &problem,

@@ -17,6 +17,8 @@
 //! * [`tune`]: the whole run under a time budget, and the table it produces.
 //! * [`report`]: the Markdown report and SVG plots beside the table.
 //! * [`validate`]: a table against every fixed variant and the per-size best on held-out sizes.
+//! * [`guard`]: what every command checks before long or large work (numeric flags, output
+//!   paths, the memory limit, a lower bound on `measure`'s time).
 //!
 //! Invariants: the tuner never writes a table except through
 //! [`backends::table::write_atomic`] (an interrupted run leaves the previous table intact);
@@ -26,6 +28,7 @@
 pub mod cli;
 pub mod counters;
 pub mod endtoend;
+pub mod guard;
 pub mod measure;
 pub mod plan;
 pub mod report;

@@ -18,7 +18,8 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// Writes the Markdown report `md`, the plots and measurements into `dir`.
+/// Writes the Markdown report `md`, the plots and measurements into `dir`; every file
+/// atomically. An error names the path it concerns.
 pub fn write(
     run: &Run,
     sels: &[(Op, Bucket, Selection)],
@@ -26,27 +27,31 @@ pub fn write(
     table_path: &Path,
     md: &Path,
     dir: &Path,
-) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
     let mut plots = BTreeMap::new();
     for (op, b, sel) in sels {
         let name = format!("{}-{}.svg", op.name(), b.name());
         let path = dir.join(&name);
-        match plot(run, *op, *b, sel, &path) {
-            Ok(()) => {
+        let mut svg = String::new();
+        match plot(run, *op, *b, sel, &mut svg) {
+            Ok(false) => {}
+            Ok(true) => {
+                crate::guard::write_file(&path, svg.as_bytes())?;
                 plots.insert((*op, *b), name);
             }
             Err(e) => eprintln!("warning: plot {}: {e}", path.display()),
         }
     }
-    let json = serde_json::to_string_pretty(run).map_err(other)?;
-    backends::table::write_atomic(&dir.join("measurements.json"), json.as_bytes())?;
+    let json = serde_json::to_string_pretty(run).map_err(|e| format!("measurements: {e}"))?;
+    crate::guard::write_file(&dir.join("measurements.json"), json.as_bytes())?;
     let dir_name = dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let text = markdown(run, sels, table, table_path, &dir_name, &plots);
-    backends::table::write_atomic(md, text.as_bytes())
+    crate::guard::write_file(md, text.as_bytes())
 }
 
 fn unit(op: Op) -> &'static str {
@@ -422,7 +427,8 @@ fn markdown(
     s
 }
 
-fn plot(run: &Run, op: Op, b: Bucket, sel: &Selection, path: &Path) -> io::Result<()> {
+/// Draws the plot of one op and bucket into `svg`; `Ok(false)` when there is nothing to plot.
+fn plot(run: &Run, op: Op, b: Bucket, sel: &Selection, svg: &mut String) -> io::Result<bool> {
     // Series: variant → [(size, throughput)] over every measured shape of this op and bucket.
     let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let recs: Vec<_> = run
@@ -460,7 +466,7 @@ fn plot(run: &Run, op: Op, b: Bucket, sel: &Selection, path: &Path) -> io::Resul
         .collect();
     let all: Vec<(f64, f64)> = series.values().flatten().copied().collect();
     if all.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in &all {
@@ -471,7 +477,7 @@ fn plot(run: &Run, op: Op, b: Bucket, sel: &Selection, path: &Path) -> io::Resul
     }
     let (x0, x1) = (x0 / 1.5, x1 * 1.5);
     let (y0, y1) = (y0 / 1.5, y1 * 1.5);
-    let root = SVGBackend::new(path, (1100, 600)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (1100, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(other)?;
     let (left, right) = root.split_horizontally(780);
     let title = format!(
@@ -562,5 +568,5 @@ fn plot(run: &Run, op: Op, b: Bucket, sel: &Selection, path: &Path) -> io::Resul
             .map_err(other)?;
     }
     root.present().map_err(other)?;
-    Ok(())
+    Ok(true)
 }

@@ -650,6 +650,25 @@ fn confirm_phase(
     }
 }
 
+/// The coarse grid's shapes (or the preset's), op by op, smallest first: the largest of them
+/// decide the memory a run needs (refinement measures between them).
+pub fn planned_shapes(cfg: &Config) -> Vec<(Op, Shape)> {
+    let grid_opts = GridOptions {
+        quick: cfg.quick,
+        max_square: cfg.max_square,
+    };
+    cfg.ops
+        .iter()
+        .flat_map(|&op| {
+            let shapes = match cfg.preset {
+                Some(p) => plan::sort(p.shapes(op)),
+                None => plan::grid(op, grid_opts),
+            };
+            shapes.into_iter().map(move |s| (op, s))
+        })
+        .collect()
+}
+
 /// Runs the whole measurement.
 pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress) -> Run {
     let start = Instant::now();
@@ -669,21 +688,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
         points: Vec::new(),
     };
     let mut coverage_notes = Vec::new();
-    let grid_opts = GridOptions {
-        quick: cfg.quick,
-        max_square: cfg.max_square,
-    };
-    let tasks: Vec<(Op, Shape)> = cfg
-        .ops
-        .iter()
-        .flat_map(|&op| {
-            let shapes = match cfg.preset {
-                Some(p) => plan::sort(p.shapes(op)),
-                None => plan::grid(op, grid_opts),
-            };
-            shapes.into_iter().map(move |s| (op, s))
-        })
-        .collect();
+    let tasks = planned_shapes(cfg);
     progress.add(tasks.len() as u64);
     let mut unmeasured = 0;
     for (i, &(op, shape)) in tasks.iter().enumerate() {
@@ -909,13 +914,30 @@ pub fn report_paths(out: &Path) -> (PathBuf, PathBuf) {
 
 /// `autotune` / `autotune tune`.
 pub fn command(a: &TuneArgs) -> Result<(), Failure> {
+    crate::guard::apply_max_memory(a.max_memory.as_deref())?;
     let cfg = Config::from_args(a)?;
+    // Every output location is checked before measuring, so that a run cannot spend its
+    // budget and then fail to write.
     if a.out.is_dir() {
         return Err(Failure::input(format!(
             "--out {}: is a directory; give a file path such as dispatch.json",
             a.out.display()
         )));
     }
+    let (md, dir) = report_paths(&a.out);
+    if md == a.out {
+        return Err(Failure::input(format!(
+            "--out {}: the report goes beside the table as {}; give the table another name (e.g. dispatch.json)",
+            a.out.display(),
+            md.display()
+        )));
+    }
+    for (op, shape) in planned_shapes(&cfg) {
+        crate::guard::race_footprint(op, &shape)?;
+    }
+    crate::guard::output_file("--out", &a.out)?;
+    crate::guard::output_file("the report beside --out", &md)?;
+    crate::guard::output_dir("the report folder beside --out", &dir)?;
     let mut source = cli::open_counters()?;
     cli::warm_pools();
     let line =
@@ -938,12 +960,11 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     let check_path = a.out.clone();
     backends::Dispatcher::from_table(&table, &check_path, backends::LoadOptions::default())
         .map_err(|e| Failure::run(format!("the new table does not load: {e}")))?;
-    let (md, dir) = report_paths(&a.out);
     crate::report::write(&run, &sels, &table, &a.out, &md, &dir)
         .map_err(|e| Failure::run(format!("writing the report: {e}")))?;
     table
         .write_atomic(&a.out)
-        .map_err(|e| Failure::input(e.to_string()))?;
+        .map_err(|e| Failure::run(e.to_string()))?;
     let by_op: BTreeMap<&str, usize> = table.entries.iter().fold(BTreeMap::new(), |mut m, e| {
         *m.entry(e.op.as_str()).or_default() += 1;
         m

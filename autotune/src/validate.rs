@@ -59,8 +59,12 @@ pub struct Validation {
 }
 
 pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
+    crate::guard::apply_max_memory(a.max_memory.as_deref())?;
     let ops = cli::parse_ops(&a.ops)?;
     let threads = cli::parse_threads(&a.threads)?;
+    if let Some(p) = &a.json {
+        crate::guard::output_file("--json", p)?;
+    }
     let d = Dispatcher::from_file(
         &a.table,
         LoadOptions {
@@ -83,6 +87,9 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
         .iter()
         .flat_map(|&op| plan::heldout(op, a.quick).into_iter().map(move |s| (op, s)))
         .collect();
+    for (op, shape) in &tasks {
+        crate::guard::race_footprint(*op, shape)?;
+    }
     let mut shapes = Vec::new();
     for (i, &(op, shape)) in tasks.iter().enumerate() {
         let now = Instant::now();
@@ -156,8 +163,7 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
     print(&v);
     if let Some(p) = &a.json {
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-        backends::table::write_atomic(p, text.as_bytes())
-            .map_err(|e| Failure::input(format!("{}: cannot write: {e}", p.display())))?;
+        crate::guard::write_file(p, text.as_bytes()).map_err(Failure::run)?;
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ pub enum LimitError {
     },
     /// The allocation fits the address space but not the limit.
     #[error(
-        "{what} needs {} but the memory limit is {} ({source_of_limit}; set KERNELS_MAX_MEMORY or --max-memory to change it)",
+        "{what} needs {} but the memory limit is {} ({source_of_limit}); pass --max-memory SIZE or set KERNELS_MAX_MEMORY to change it",
         fmt_bytes(*bytes),
         fmt_bytes(*limit)
     )]
@@ -98,7 +98,7 @@ pub fn check(what: &str, count: u128, size: usize) -> Result<(), LimitError> {
             bytes,
             limit: limit.bytes,
             source_of_limit: if limit.from_env {
-                "as set by KERNELS_MAX_MEMORY or --max-memory".to_string()
+                "set by KERNELS_MAX_MEMORY or --max-memory".to_string()
             } else {
                 "80 % of available memory".to_string()
             },

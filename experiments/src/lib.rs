@@ -14,6 +14,8 @@
 //! * [`roofline`]: this machine's FMA peak and per-level bandwidth, measured, with every
 //!   variant of the study's shapes placed on the roofline (table + SVG).
 //! * [`report`], [`plot`], [`stats`]: formatting, SVG charts and order statistics.
+//! * [`guard`]: what the binary checks before long or large work (numeric flags, output
+//!   paths, the memory limit, a lower bound on a sweep's time) and its exit codes.
 //!
 //! Invariant: nothing here computes a kernel itself; every op runs through `backends` (the
 //! catalog's variants or a dispatcher), so the figures are the ones users get.
@@ -22,6 +24,7 @@ pub mod alloc_counter;
 pub mod benchkit;
 pub mod compare;
 pub mod crossover;
+pub mod guard;
 pub mod memory;
 pub mod model_study;
 pub mod plot;

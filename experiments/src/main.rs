@@ -2,8 +2,9 @@
 //! Run `experiments --help` (or `cargo run --release -p experiments -- --help`).
 
 use anyhow::{Context, Result};
-use backends::{Dispatcher, LoadOptions};
+use backends::{Dispatcher, LoadOptions, Op, Shape};
 use clap::{Args, Parser, Subcommand};
+use experiments::guard::{self, usage};
 use experiments::{alloc_counter, compare, crossover, memory, profile, roofline};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +26,10 @@ static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
 ///   experiments compare runs/base.json runs/new.json   # exit code 1 on a regression
 ///   experiments memory | alloc | crossover             # the memory studies
 ///   experiments roofline --out roofline.md              # peak, bandwidth roofs, every variant placed
+///
+/// Exit codes: 0 success (for compare: no regression), 1 a failure while running (for compare:
+/// a regression), 2 bad input (arguments, input files, output paths that cannot be written,
+/// work over the memory or time limits). Output paths are checked before any work starts.
 #[derive(Parser, Debug)]
 #[command(name = "experiments", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -89,7 +94,7 @@ struct RooflineArgs {
     #[arg(long)]
     quick: bool,
     /// Time budget per shape in milliseconds (all its variants together; ≥ 5 rounds).
-    #[arg(long, default_value_t = 400, value_name = "MS")]
+    #[arg(long, default_value_t = 400, value_name = "MS", value_parser = guard::positive_ms)]
     budget_ms: u64,
     /// Every memory strategy and thread count, not only pooled/t1.
     #[arg(long)]
@@ -117,13 +122,13 @@ struct ProfileArgs {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     scenarios: Vec<String>,
     /// Measured calls per scenario (default: 3 for MatMul, 5 for the others).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = guard::at_least_one)]
     runs: Option<usize>,
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
     /// Rows of the hot-path table printed at the end.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = guard::at_least_one)]
     top: usize,
 }
 
@@ -134,10 +139,10 @@ struct CompareArgs {
     /// The profile to judge.
     new: PathBuf,
     /// Per-scope threshold in percent.
-    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
+    #[arg(long, default_value_t = 5.0, value_name = "PCT", value_parser = guard::non_negative)]
     scope_threshold: f64,
     /// Threshold for the total wall time in percent.
-    #[arg(long, default_value_t = 10.0, value_name = "PCT")]
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = guard::non_negative)]
     total_threshold: f64,
     /// Write the Markdown report here (default: not written; the summary is printed).
     #[arg(long, value_name = "PATH")]
@@ -146,7 +151,7 @@ struct CompareArgs {
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
     /// Bars in the chart.
-    #[arg(long, default_value_t = 15, value_name = "N")]
+    #[arg(long, default_value_t = 15, value_name = "N", value_parser = guard::at_least_one)]
     bars: usize,
 }
 
@@ -156,7 +161,7 @@ struct MemoryArgs {
     #[arg(long = "impl", value_name = "NAME")]
     implementation: Option<String>,
     /// Timed iterations per figure.
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = guard::at_least_one)]
     iters: usize,
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
@@ -170,10 +175,10 @@ struct AllocArgs {
     #[arg(long = "impl", value_name = "NAME")]
     implementation: Option<String>,
     /// Threads of the pooled/direct rows.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = guard::at_least_one)]
     threads: usize,
     /// Timed training steps of the small model.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = guard::at_least_one)]
     model_steps: usize,
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
@@ -186,15 +191,22 @@ struct CrossoverArgs {
     /// single-threaded one, by a short race at n = 128).
     #[arg(long = "impl", value_name = "NAME")]
     implementation: Option<String>,
-    /// Comma-separated sizes n (default: 16,24,32,48,64,96,128,192,256,384,512,768,1024).
+    /// Comma-separated sizes n ≥ 1 (default: 16,24,32,48,64,96,128,192,256,384,512,768,1024).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    sizes: Vec<usize>,
+    sizes: Vec<String>,
     /// Time budget per size in milliseconds (all variants together; at least 3 rounds).
-    #[arg(long, default_value_t = 600, value_name = "MS")]
+    #[arg(long, default_value_t = 600, value_name = "MS", value_parser = guard::positive_ms)]
     budget_ms: u64,
     /// Smallest noise band in percent: a pick this close to the winner counts as OK.
-    #[arg(long, default_value_t = 3.0, value_name = "PCT")]
+    #[arg(long, default_value_t = 3.0, value_name = "PCT", value_parser = guard::non_negative)]
     tolerance: f64,
+    /// Run even when the sweep is estimated above 10 minutes (a lower bound).
+    #[arg(long)]
+    force: bool,
+    /// Most memory the sweep's problems may take (512M, 16G, bytes; default:
+    /// KERNELS_MAX_MEMORY, else 80 % of available memory). Checked for every size first.
+    #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
+    max_memory: Option<String>,
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
@@ -211,19 +223,21 @@ fn dispatcher(cli: &Cli) -> Result<(Dispatcher, String)> {
                 allow_foreign: cli.allow_foreign,
             };
             let d = Dispatcher::from_file(p, opts)
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| usage(e.to_string()))
                 .with_context(|| format!("loading the dispatch table {}", p.display()))?;
             Ok((d, p.display().to_string()))
         }
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
+/// Checks every output path given (before any work).
+fn outputs(paths: &[(&str, Option<&Path>)]) -> Result<()> {
+    for (what, p) in paths {
+        if let Some(p) = p {
+            guard::output_file(what, p)?;
+        }
     }
-    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+    Ok(())
 }
 
 fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
@@ -241,16 +255,38 @@ fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let md = profile::Profile::markdown_path(&a.out);
+    if md == a.out {
+        return Err(usage(format!(
+            "--out {}: the Markdown goes beside the JSON with the extension .md; give another name (e.g. profile.json)",
+            a.out.display()
+        )));
+    }
+    outputs(&[
+        ("--out", Some(&a.out)),
+        ("the Markdown beside --out", Some(&md)),
+    ])?;
+    for f in &a.scenarios {
+        if !all
+            .iter()
+            .any(|s| (!a.quick || s.quick) && profile::selected(&s.name, std::slice::from_ref(f)))
+        {
+            return Err(usage(format!(
+                "--scenarios: `{f}` matches no scenario{} (see `experiments profile --list`)",
+                if a.quick { " with --quick" } else { "" }
+            )));
+        }
+    }
     let chosen: Vec<profile::Scenario> = all
         .into_iter()
         .filter(|s| (!a.quick || s.quick) && profile::selected(&s.name, &a.scenarios))
         .collect();
     if chosen.is_empty() {
-        anyhow::bail!(
-            "no scenario matches {:?}{} (see `experiments profile --list`)",
+        return Err(usage(format!(
+            "--scenarios: no scenario matches {:?}{} (see `experiments profile --list`)",
             a.scenarios,
             if a.quick { " with --quick" } else { "" }
-        );
+        )));
     }
     let (d, name) = dispatcher(cli)?;
     let opts = profile::Options {
@@ -271,14 +307,9 @@ fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
 }
 
 fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
-    let old = match profile::Profile::load(&a.old) {
-        Ok(p) => p,
-        Err(e) => return Ok(bad_input(e)),
-    };
-    let new = match profile::Profile::load(&a.new) {
-        Ok(p) => p,
-        Err(e) => return Ok(bad_input(e)),
-    };
+    outputs(&[("--out", a.out.as_deref()), ("--svg", a.svg.as_deref())])?;
+    let old = profile::Profile::load(&a.old).map_err(|e| usage(format!("{e:#}")))?;
+    let new = profile::Profile::load(&a.new).map_err(|e| usage(format!("{e:#}")))?;
     let t = compare::Thresholds {
         scope_pct: a.scope_threshold,
         total_pct: a.total_threshold,
@@ -292,7 +323,7 @@ fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
     );
     print!("{}", c.summary());
     if let Some(out) = &a.out {
-        write(out, &c.markdown())?;
+        guard::write_file(out, c.markdown().as_bytes())?;
         println!("wrote {}", out.display());
     }
     if let Some(svg) = &a.svg {
@@ -306,97 +337,208 @@ fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
     })
 }
 
-fn bad_input(e: anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
-    ExitCode::from(2)
+fn run_memory(cli: &Cli, a: &MemoryArgs) -> Result<ExitCode> {
+    outputs(&[("--out", a.out.as_deref())])?;
+    if let Some(imp) = &a.implementation {
+        // Refuses an unknown implementation or one that cannot run here; says which ops it
+        // lacks (those rows use the dispatcher's choice).
+        let d = memory::forced(imp, backends::Memory::Pooled, 1)
+            .with_context(|| format!("--impl {imp}"))?;
+        for w in d.warnings() {
+            eprintln!("warning: {w} (in this study those ops use the dispatcher's choice)");
+        }
+    }
+    let (d, _) = dispatcher(cli)?;
+    let md = memory::memory_study(&d, a.implementation.as_deref(), a.iters)?;
+    print!("{md}");
+    if let Some(out) = &a.out {
+        guard::write_file(out, md.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn resolve_impl(given: &Option<String>) -> Result<String> {
-    match given {
-        Some(i) => Ok(i.clone()),
-        None => crossover::fastest_implementation(),
+fn run_alloc(cli: &Cli, a: &AllocArgs) -> Result<ExitCode> {
+    outputs(&[("--out", a.out.as_deref())])?;
+    let (d, _) = dispatcher(cli)?;
+    let imp = match &a.implementation {
+        Some(i) => i.clone(),
+        None => crossover::fastest_implementation()?,
+    };
+    let (_, warnings) = memory::study_forms(&imp, a.threads).with_context(|| {
+        format!(
+            "--impl {imp} --threads {}: the pooled and direct rows cannot run as named",
+            a.threads
+        )
+    })?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
+    let mut extra = vec![experiments::model_study::training_step(a.model_steps)?];
+    let md = memory::alloc_study(&d, &imp, a.threads, &mut extra)?;
+    print!("{md}");
+    if let Some(out) = &a.out {
+        guard::write_file(out, md.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--sizes`: each a square MatMul size n ≥ 1, through the checked shape parser.
+fn crossover_sizes(given: &[String]) -> Result<Vec<usize>> {
+    if given.is_empty() {
+        return Ok(crossover::SIZES.to_vec());
+    }
+    given
+        .iter()
+        .map(|text| {
+            let shape =
+                Shape::parse(Op::Matmul, text).map_err(|e| usage(format!("--sizes: {e}")))?;
+            match shape {
+                Shape::MatMul(g) if g.m == g.k && g.k == g.n && g.n >= 1 => Ok(g.n),
+                _ => Err(usage(format!(
+                    "--sizes: `{text}` is not a size n ≥ 1 of a square n×n×n product"
+                ))),
+            }
+        })
+        .collect()
+}
+
+fn run_crossover(cli: &Cli, a: &CrossoverArgs) -> Result<ExitCode> {
+    guard::apply_max_memory(a.max_memory.as_deref())?;
+    outputs(&[("--out", a.out.as_deref()), ("--svg", a.svg.as_deref())])?;
+    let sizes = crossover_sizes(&a.sizes)?;
+    // The four memory × threads forms, the dispatcher's pick and the problem itself.
+    for &n in &sizes {
+        guard::matmul_footprint("crossover", n, 5)?;
+    }
+    let (d, name) = dispatcher(cli)?;
+    let implementation = match &a.implementation {
+        Some(i) => {
+            // An unknown implementation, or one that cannot run here, is refused by name.
+            memory::forced(i, backends::Memory::Pooled, 1)
+                .with_context(|| format!("--impl {i}"))?;
+            if !backends::catalog()
+                .of(Op::Matmul)
+                .any(|v| v.implementation == i && v.runnable().is_ok())
+            {
+                return Err(usage(format!(
+                    "--impl {i}: it has no MatMul variant that runs here (see `autotune list --ops matmul`)"
+                )));
+            }
+            i.clone()
+        }
+        None => crossover::fastest_implementation()?,
+    };
+    let budget = Duration::from_millis(a.budget_ms);
+    let max_t = backends::threads::available();
+    // The forms the sweep will time (those of the catalog), for the estimate.
+    let mut forms: Vec<(&str, usize)> = Vec::new();
+    let mut seen = Vec::new();
+    for t in [1, max_t] {
+        for m in [backends::Memory::Pooled, backends::Memory::Direct] {
+            if let Some(v) = backends::catalog().of(Op::Matmul).find(|v| {
+                v.implementation == implementation
+                    && v.memory == m
+                    && v.threads == t
+                    && v.runnable().is_ok()
+            }) {
+                if !seen.contains(&v.id) {
+                    seen.push(v.id.clone());
+                    forms.push((implementation.as_str(), t));
+                }
+            }
+        }
+    }
+    let est = guard::crossover_estimate(&sizes, &forms, budget);
+    if est > guard::REFUSE_ABOVE.as_secs_f64() && !a.force {
+        return Err(usage(format!(
+            "crossover of `{implementation}` at n = {}: estimated at least {} ({} size(s) × (budget {} ms + 4 calls of each of {} variants)); this refuses work estimated above {}: pass --force to run it anyway, or give smaller --sizes",
+            sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","),
+            guard::fmt_seconds(est),
+            sizes.len(),
+            a.budget_ms,
+            forms.len() + 1,
+            guard::fmt_seconds(guard::REFUSE_ABOVE.as_secs_f64())
+        )));
+    }
+    if est > 30.0 {
+        eprintln!("crossover: estimated at least {}", guard::fmt_seconds(est));
+    }
+    let opts = crossover::Options {
+        sizes,
+        implementation: Some(implementation),
+        budget,
+        tolerance_pct: a.tolerance,
+    };
+    let sweep = crossover::run(&d, &opts, &name)?;
+    let md = sweep.markdown();
+    print!("{md}");
+    println!();
+    for line in sweep.verdicts() {
+        println!("{line}");
+    }
+    if let Some(out) = &a.out {
+        guard::write_file(out, md.as_bytes())?;
+    }
+    if let Some(svg) = &a.svg {
+        sweep.svg(svg)?;
+        println!("wrote {}", svg.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_roofline(a: &RooflineArgs) -> Result<ExitCode> {
+    outputs(&[("--out", a.out.as_deref()), ("--svg", Some(&a.svg))])?;
+    let labels: Vec<String> = roofline::shapes(a.quick)
+        .into_iter()
+        .map(|(label, _, _)| label)
+        .collect();
+    for f in &a.shapes {
+        if !labels.iter().any(|l| l.contains(f.as_str())) {
+            return Err(usage(format!(
+                "--shapes: `{f}` matches no shape{} (shapes: {})",
+                if a.quick { " of --quick" } else { "" },
+                labels.join(", ")
+            )));
+        }
+    }
+    let opts = roofline::Options {
+        quick: a.quick,
+        budget: Duration::from_millis(a.budget_ms),
+        all_forms: a.all_forms,
+        filter: a.shapes.clone(),
+    };
+    let r = roofline::run(&opts, |line| eprintln!("{line}"))?;
+    let md = r.markdown();
+    print!("{md}");
+    if let Some(out) = &a.out {
+        guard::write_file(out, md.as_bytes())?;
+    }
+    r.svg(&a.svg)?;
+    println!("\nwrote {}", a.svg.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
+    guard::reset_sigpipe();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Profile(a) => run_profile(&cli, a),
         Command::Compare(a) => run_compare(a),
-        Command::Memory(a) => (|| {
-            let (d, _) = dispatcher(&cli)?;
-            let md = memory::memory_study(&d, a.implementation.as_deref(), a.iters)?;
-            print!("{md}");
-            if let Some(out) = &a.out {
-                write(out, &md)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        })(),
-        Command::Alloc(a) => (|| {
-            let (d, _) = dispatcher(&cli)?;
-            let imp = resolve_impl(&a.implementation)?;
-            let mut extra = vec![experiments::model_study::training_step(a.model_steps)?];
-            let md = memory::alloc_study(&d, &imp, a.threads, &mut extra)?;
-            print!("{md}");
-            if let Some(out) = &a.out {
-                write(out, &md)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        })(),
-        Command::Crossover(a) => (|| {
-            let (d, name) = dispatcher(&cli)?;
-            let opts = crossover::Options {
-                sizes: if a.sizes.is_empty() {
-                    crossover::SIZES.to_vec()
-                } else {
-                    a.sizes.clone()
-                },
-                implementation: a.implementation.clone(),
-                budget: Duration::from_millis(a.budget_ms),
-                tolerance_pct: a.tolerance,
-            };
-            let sweep = crossover::run(&d, &opts, &name)?;
-            let md = sweep.markdown();
-            print!("{md}");
-            println!();
-            for line in sweep.verdicts() {
-                println!("{line}");
-            }
-            if let Some(out) = &a.out {
-                write(out, &md)?;
-            }
-            if let Some(svg) = &a.svg {
-                sweep.svg(svg)?;
-                println!("wrote {}", svg.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        })(),
-        Command::Roofline(a) => (|| {
-            let opts = roofline::Options {
-                quick: a.quick,
-                budget: Duration::from_millis(a.budget_ms),
-                all_forms: a.all_forms,
-                filter: a.shapes.clone(),
-            };
-            let r = roofline::run(&opts, |line| eprintln!("{line}"))?;
-            let md = r.markdown();
-            print!("{md}");
-            if let Some(out) = &a.out {
-                write(out, &md)?;
-            }
-            if let Some(dir) = a.svg.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            r.svg(&a.svg)?;
-            println!("\nwrote {}", a.svg.display());
-            Ok(ExitCode::SUCCESS)
-        })(),
+        Command::Memory(a) => run_memory(&cli, a),
+        Command::Alloc(a) => run_alloc(&cli, a),
+        Command::Crossover(a) => run_crossover(&cli, a),
+        Command::Roofline(a) => run_roofline(a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            // `compare` keeps 1 for a regression: any error of its own is bad input.
+            if guard::is_usage(&e) || matches!(cli.command, Command::Compare(_)) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

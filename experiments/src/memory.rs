@@ -194,7 +194,7 @@ pub fn memory_study(d: &Dispatcher, implementation: Option<&str>, iters: usize) 
         let fused_base = chosen(d, Op::AddLayernorm, Shape::Rows(shape), implementation);
         for mem in [Memory::Pooled, Memory::Direct] {
             let imp = fused_base.implementation;
-            let fd = Dispatcher::forced(imp, mem, fused_base.threads);
+            let fd = forced(imp, mem, fused_base.threads)?;
             let p = || Affine {
                 gamma: &gamma,
                 beta: &beta,
@@ -262,24 +262,46 @@ pub fn memory_study(d: &Dispatcher, implementation: Option<&str>, iters: usize) 
     Ok(out)
 }
 
+/// `implementation` with `memory` and `threads` on every op, refused (a usage error naming
+/// it) where it cannot run as named ([`Dispatcher::try_forced`]).
+pub fn forced(implementation: &str, memory: Memory, threads: usize) -> Result<Dispatcher> {
+    Dispatcher::try_forced(implementation, memory, threads).map_err(|e| {
+        crate::guard::usage(format!(
+            "{implementation}/{}/t{threads}: {e}",
+            memory.name()
+        ))
+    })
+}
+
+/// The pooled and direct forms of `implementation` with `threads` the allocation study
+/// runs through, checked up front; their warnings (ops the implementation lacks), once each.
+pub fn study_forms(implementation: &str, threads: usize) -> Result<(Vec<Dispatcher>, Vec<String>)> {
+    let ds = vec![
+        forced(implementation, Memory::Pooled, threads)?,
+        forced(implementation, Memory::Direct, threads)?,
+    ];
+    let mut warnings: Vec<String> = Vec::new();
+    for w in ds.iter().flat_map(|d| d.warnings()) {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
+    Ok((ds, warnings))
+}
+
 /// The dispatchers an allocation study runs through: the selected one, and pooled and direct
 /// forms of `implementation` with `threads`.
 fn study_dispatchers(
     d: &Dispatcher,
     implementation: &str,
     threads: usize,
-) -> Vec<(String, Dispatcher)> {
-    vec![
-        (format!("selected ({})", source_name(d)), d.clone()),
-        (
-            format!("{implementation}/pooled/t{threads}"),
-            Dispatcher::forced(implementation, Memory::Pooled, threads),
-        ),
-        (
-            format!("{implementation}/direct/t{threads}"),
-            Dispatcher::forced(implementation, Memory::Direct, threads),
-        ),
-    ]
+) -> Result<Vec<(String, Dispatcher)>> {
+    let (forms, _) = study_forms(implementation, threads)?;
+    let mut out = vec![(format!("selected ({})", source_name(d)), d.clone())];
+    for (f, mem) in forms.into_iter().zip([Memory::Pooled, Memory::Direct]) {
+        out.push((format!("{implementation}/{}/t{threads}", mem.name()), f));
+    }
+    Ok(out)
 }
 
 /// A short name for where a dispatcher came from.
@@ -390,7 +412,7 @@ pub fn alloc_study(
 ) -> Result<String> {
     let counted = alloc_counter::installed();
     let mut out = String::from("# Allocation study\n\n");
-    let dispatchers = study_dispatchers(d, implementation, threads);
+    let dispatchers = study_dispatchers(d, implementation, threads)?;
     let head = vec![
         "workload".to_string(),
         "dispatcher".into(),

@@ -1,4 +1,6 @@
 //! SVG charts (plotters): horizontal bars for the comparison and lines for the crossover.
+//! Each chart is drawn in memory and written atomically ([`crate::guard::write_file`]), so an
+//! existing file is replaced whole or not at all.
 
 use anyhow::{anyhow, Result};
 use plotters::coord::ranged1d::SegmentValue;
@@ -27,9 +29,21 @@ fn err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
 
 /// A horizontal bar chart of `bars` (top to bottom in the given order).
 pub fn bar_chart(path: &Path, title: &str, x_label: &str, bars: &[Bar]) -> Result<()> {
+    let mut svg = String::new();
+    draw_bars(&mut svg, path, title, x_label, bars)?;
+    crate::guard::write_file(path, svg.as_bytes())
+}
+
+fn draw_bars(
+    svg: &mut String,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    bars: &[Bar],
+) -> Result<()> {
     let n = bars.len().max(1);
     let height = 120 + 28 * n as u32;
-    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (900, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
     let lo = bars.iter().map(|b| b.value).fold(0.0f64, f64::min);
     let hi = bars.iter().map(|b| b.value).fold(0.0f64, f64::max);
@@ -99,6 +113,19 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
+    let mut svg = String::new();
+    draw_lines(&mut svg, path, title, x_label, y_label, series)?;
+    crate::guard::write_file(path, svg.as_bytes())
+}
+
+fn draw_lines(
+    svg: &mut String,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let (xmin, xmax) = xs.fold((f64::INFINITY, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
     let (xmin, xmax) = if xmin.is_finite() && xmax > xmin {
@@ -112,7 +139,7 @@ pub fn line_chart(
         .fold(0.0f64, f64::max)
         .max(1e-9)
         * 1.1;
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))

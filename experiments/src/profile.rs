@@ -105,19 +105,19 @@ impl Profile {
         self.scopes.iter().find(|s| s.name == name)
     }
 
-    /// Writes the JSON to `path` and the Markdown beside it (same name, `.md`).
+    /// Writes the JSON to `path` and the Markdown beside it (same name, `.md`), each
+    /// atomically (a temporary file, then a rename); errors name the file.
     pub fn write(&self, path: &Path) -> Result<std::path::PathBuf> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-        }
         let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        let md = path.with_extension("md");
-        std::fs::write(&md, self.markdown())
-            .with_context(|| format!("{}: cannot write", md.display()))?;
+        crate::guard::write_file(path, (json + "\n").as_bytes())?;
+        let md = Profile::markdown_path(path);
+        crate::guard::write_file(&md, self.markdown().as_bytes())?;
         Ok(md)
+    }
+
+    /// Where [`Profile::write`] puts the Markdown beside `path`.
+    pub fn markdown_path(path: &Path) -> std::path::PathBuf {
+        path.with_extension("md")
     }
 
     /// The hot-path table: the `n` scopes with the most self time.

@@ -820,7 +820,14 @@ impl Roofline {
 
     /// The log-log roofline chart: the compute roof, one bandwidth roof per level (read), and
     /// every point coloured by implementation.
+    /// Drawn in memory, then written atomically.
     pub fn svg(&self, path: &Path) -> Result<()> {
+        let mut svg = String::new();
+        self.draw(&mut svg, path)?;
+        crate::guard::write_file(path, svg.as_bytes())
+    }
+
+    fn draw(&self, svg: &mut String, path: &Path) -> Result<()> {
         let err = |e: &dyn std::fmt::Debug| anyhow!("{}: cannot draw: {e:?}", path.display());
         let r = &self.roofs;
         let peak = r.peak();
@@ -835,7 +842,7 @@ impl Roofline {
             .max(1e-3)
             * 0.5;
         let ymax = peak * 2.0;
-        let root = SVGBackend::new(path, (1000, 700)).into_drawing_area();
+        let root = SVGBackend::with_string(svg, (1000, 700)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(

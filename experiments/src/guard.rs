@@ -1,0 +1,306 @@
+//! What the `experiments` binary checks before long or large work, so that bad input is
+//! refused at once with a message naming it (exit code 2), never a panic, an abort or a
+//! failure after the work:
+//!
+//! * numeric flags in range ([`at_least_one`], [`positive_ms`], [`non_negative`],
+//!   [`memory_size`]: clap value parsers, so a bad value is a usage error naming the flag);
+//! * output locations writable ([`output_file`]: its folder is created and a probe file
+//!   created and removed next to it), and every write atomic and naming its path
+//!   ([`write_file`]);
+//! * the memory a MatMul sweep holds ([`matmul_footprint`], against [`backends::limits`])
+//!   and a lower bound on its time ([`crossover_estimate`]).
+//!
+//! A refusal is a [`Usage`] error; [`is_usage`] tells the binary which exit code to use.
+
+use anyhow::Result;
+use backends::problem::Problem;
+use backends::{catalog, Op, Shape};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it), so that output
+/// into a closed pipe (`experiments profile --list | head -1`) ends the process quietly as
+/// it does any Unix tool, instead of a panic in `println!`.
+pub fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` only changes this process's disposition of SIGPIPE; it is called first
+    // thing in `main`, before any other thread runs, and no code here relies on SIGPIPE being
+    // ignored (writes to a closed pipe now end the process instead of returning EPIPE).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Bad input: an argument, an input file, an output location, work over a limit (exit 2).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// A [`Usage`] error as an `anyhow` error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+/// Whether `e` (or any error it wraps) is bad input.
+pub fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Usage>())
+}
+
+// ---- Numeric flags (clap value parsers) ---------------------------------------------------
+
+/// A count of at least 1 (`--iters`, `--threads`, `--runs`, ...).
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not a whole number: {e}"))?;
+    if n == 0 {
+        return Err("must be at least 1".into());
+    }
+    Ok(n)
+}
+
+/// Milliseconds, at least 1 and at most a day (`--budget-ms`).
+pub fn positive_ms(text: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not a whole number of milliseconds: {e}"))?;
+    if !(1..=86_400_000).contains(&n) {
+        return Err("expected 1 to 86400000 milliseconds".into());
+    }
+    Ok(n)
+}
+
+/// A finite number ≥ 0 (thresholds and tolerances in percent).
+pub fn non_negative(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not a number: {e}"))?;
+    if !(x.is_finite() && x >= 0.0) {
+        return Err("expected a finite number ≥ 0".into());
+    }
+    Ok(x)
+}
+
+/// A memory size for `--max-memory` (`512M`, `16G`, bytes), not zero.
+pub fn memory_size(text: &str) -> Result<String, String> {
+    match backends::limits::parse_size(text) {
+        Some(0) => Err("must be more than 0 bytes".into()),
+        Some(_) => Ok(text.to_string()),
+        None => Err(format!(
+            "`{text}` is not a size (use e.g. 512M, 16G or a number of bytes)"
+        )),
+    }
+}
+
+/// Applies `--max-memory` (before anything reads the limit).
+pub fn apply_max_memory(value: Option<&str>) -> Result<()> {
+    match value {
+        None => Ok(()),
+        Some(v) => backends::limits::set(v).map_err(|e| usage(format!("--max-memory: {e}"))),
+    }
+}
+
+// ---- Output locations ----------------------------------------------------------------------
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Checks that `path` (named `what` in messages, e.g. `--out`) can be written: not a
+/// directory nor a device, its folder exists (it is created) and a file can be created and
+/// removed there. Nothing that exists is changed.
+pub fn output_file(what: &str, path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(usage(format!("{what}: the path is empty")));
+    }
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_dir() {
+            return Err(usage(format!(
+                "{what} {}: is a directory; give a file path",
+                path.display()
+            )));
+        }
+        if !m.is_file() {
+            return Err(usage(format!(
+                "{what} {}: exists and is not a regular file (it would be replaced)",
+                path.display()
+            )));
+        }
+    }
+    let dir = parent_of(path);
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!(
+            "{what} {}: {} is a file, not a folder",
+            path.display(),
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        usage(format!(
+            "{what} {}: cannot create the folder {}: {e}",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| {
+            usage(format!(
+                "{what} {}: cannot write in {}: {e}",
+                path.display(),
+                dir.display()
+            ))
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (a sibling temporary file, then a rename; the folder
+/// is created); the error names the path.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    backends::table::write_atomic(path, bytes)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))
+}
+
+// ---- MatMul sweeps: memory and time ---------------------------------------------------------
+
+/// Checks that a square n×n MatMul problem held `copies` times (inputs A, B, C0; plus an
+/// output and packing scratch per copy) fits the memory limit.
+pub fn matmul_footprint(what: &str, n: usize, copies: u128) -> Result<()> {
+    let nn = (n as u128) * (n as u128);
+    // Each copy: A, B, C0 and an output C (+ A and B of packing scratch at most), plus the
+    // problem being created (its inputs twice for a moment).
+    let total = nn
+        .checked_mul(6)
+        .and_then(|per| per.checked_mul(copies.checked_add(1)?));
+    backends::limits::check_f32(
+        &format!("{what} at n = {n} ({copies} copies of the 3 n×n inputs, outputs and scratch)"),
+        &[total.unwrap_or(u128::MAX)],
+    )
+    .map_err(|e| usage(e.to_string()))
+}
+
+/// An optimistic MatMul rate per thread (no variant here does better), flop/s.
+pub const FAST_FLOPS_PER_THREAD: f64 = 2e11;
+/// Work above which a sweep refuses to start without `--force`: 10 minutes, estimated from
+/// below.
+pub const REFUSE_ABOVE: Duration = Duration::from_secs(600);
+
+/// Seconds one naive MatMul call at n takes, extrapolated from a call at min(n, 256) (an
+/// underestimate: large naive products run slower per flop).
+pub fn naive_matmul_seconds(n: usize) -> f64 {
+    let flops = |n: usize| 2.0 * (n as f64).powi(3);
+    if n == 0 {
+        return 0.0;
+    }
+    let small = n.min(256);
+    let reference = catalog().reference(Op::Matmul).1;
+    let timed = Shape::parse(Op::Matmul, &small.to_string())
+        .ok()
+        .and_then(|s| Problem::random(Op::Matmul, s, 1).ok())
+        .and_then(|mut p| {
+            p.execute(reference).ok()?;
+            let t = Instant::now();
+            p.execute(reference).ok()?;
+            Some(t.elapsed().as_secs_f64())
+        });
+    match timed {
+        Some(t) => t * flops(n) / flops(small),
+        None => flops(n) / 1e9,
+    }
+}
+
+/// A lower bound on the time of a crossover sweep: per size, its budget, and for each of
+/// `forms` (implementation name, threads) plus the dispatcher's pick, a warm-up call and
+/// three rounds of at least one call.
+pub fn crossover_estimate(sizes: &[usize], forms: &[(&str, usize)], budget: Duration) -> f64 {
+    let mut seconds = 0.0;
+    for &n in sizes {
+        let flops = 2.0 * (n as f64).powi(3);
+        let naive = if forms.iter().any(|f| f.0 == "naive") && n > 64 {
+            naive_matmul_seconds(n)
+        } else {
+            flops / 1e9
+        };
+        let mut per_round = flops / (FAST_FLOPS_PER_THREAD * backends::threads::available() as f64);
+        for &(imp, t) in forms {
+            per_round += if imp == "naive" {
+                naive / t.max(1) as f64
+            } else {
+                flops / (FAST_FLOPS_PER_THREAD * t.max(1) as f64)
+            };
+        }
+        seconds += budget.as_secs_f64() + 4.0 * per_round;
+    }
+    seconds
+}
+
+/// Seconds in words: `42 s`, `3.5 min`, `2.1 h`, `4.0 days`.
+pub fn fmt_seconds(s: f64) -> String {
+    if !s.is_finite() {
+        "forever".into()
+    } else if s < 1.0 {
+        format!("{:.0} ms", s * 1e3)
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86_400.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsers_refuse_absurd_values() {
+        assert!(at_least_one("0").is_err());
+        assert_eq!(at_least_one("2"), Ok(2));
+        assert!(positive_ms("0").is_err());
+        assert!(positive_ms("18446744073709551615").is_err());
+        assert!(non_negative("nan").is_err());
+        assert!(non_negative("-1").is_err());
+        assert!(memory_size("0").is_err());
+    }
+
+    #[test]
+    fn usage_survives_context() {
+        use anyhow::Context;
+        let e: Result<()> = Err(usage("bad"));
+        let e = e.context("while doing x").unwrap_err();
+        assert!(is_usage(&e));
+        assert!(!is_usage(&anyhow::anyhow!("other")));
+    }
+
+    #[test]
+    fn footprint_refuses_huge_sizes_without_overflow() {
+        assert!(matmul_footprint("sweep", 99_999, 5).is_err());
+        assert!(matmul_footprint("sweep", usize::MAX, u128::MAX).is_err());
+        assert!(matmul_footprint("sweep", 64, 5).is_ok());
+    }
+}

@@ -1,0 +1,271 @@
+//! The real `experiments` binary under bad input: every case ends with exit code 2 (bad
+//! input) and a message on stderr naming the input, quickly (before any long work), never
+//! with a panic (101), an abort (134) or a signal; files that existed are left
+//! byte-identical; output into a closed pipe ends quietly.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The signal a write into a closed pipe raises (13 on Linux and the BSDs).
+const SIGPIPE: i32 = 13;
+/// A refusal must come before the work: well within this.
+const FAST: Duration = Duration::from_secs(20);
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_experiments"));
+    c.env_remove("KERNELS_MAX_MEMORY")
+        .env_remove("KERNELS_DISABLE")
+        .env_remove("EXPERIMENTS_SLOW_SCOPE");
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("experiments-bad-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Waits for `child` at most `limit`, killing it past that (the test then fails).
+fn wait_for(mut child: Child, limit: Duration) -> (ExitStatus, String, Duration) {
+    let start = Instant::now();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}: the refusal did not come before the work");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, reader.join().unwrap(), start.elapsed())
+}
+
+/// Runs `args` and checks a refusal: exit 2, quickly, stderr naming every one of `names`,
+/// no panic.
+fn refused(args: &[&str], names: &[&str]) -> String {
+    let mut c = bin();
+    c.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    let (status, err, took) = wait_for(c.spawn().unwrap(), FAST * 3);
+    assert_eq!(
+        status.signal(),
+        None,
+        "{args:?}: killed by a signal; stderr: {err}"
+    );
+    assert_eq!(status.code(), Some(2), "{args:?}: stderr: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    let first = err.lines().next().unwrap_or("");
+    assert!(first.starts_with("error"), "{args:?}: first line `{first}`");
+    for n in names {
+        assert!(
+            err.contains(n),
+            "{args:?}: stderr does not name `{n}`: {err}"
+        );
+    }
+    assert!(took < FAST, "{args:?}: took {took:?}");
+    err
+}
+
+#[test]
+fn crossover_sizes_are_checked_before_allocating() {
+    for size in ["99999", "4294967296", "18446744073709551615"] {
+        refused(&["crossover", "--sizes", size], &[size]);
+    }
+    refused(
+        &["crossover", "--sizes", "16,99999"],
+        &["99999", "memory limit"],
+    );
+    refused(&["crossover", "--sizes", "0"], &["`0`"]);
+    refused(&["crossover", "--sizes", "8x9"], &["8x9"]);
+    refused(&["crossover", "--sizes", "16,abc"], &["abc"]);
+    refused(
+        &["crossover", "--sizes", "18446744073709551616"],
+        &["18446744073709551616"],
+    );
+    refused(
+        &["crossover", "--sizes", "512", "--max-memory", "1M"],
+        &["n = 512", "memory limit"],
+    );
+    refused(
+        &["crossover", "--max-memory=lots"],
+        &["--max-memory", "lots"],
+    );
+    // Hours of naive products: refused with the estimate, unless --force.
+    refused(
+        &[
+            "crossover",
+            "--sizes",
+            "8192",
+            "--impl",
+            "naive",
+            "--max-memory",
+            "1T",
+        ],
+        &["8192", "estimated at least", "--force"],
+    );
+}
+
+#[test]
+fn implementations_and_threads_are_not_substituted() {
+    refused(
+        &["alloc", "--impl", "nosuch"],
+        &["nosuch", "unknown implementation"],
+    );
+    refused(
+        &["alloc", "--impl", "gemm", "--threads", "3000"],
+        &["3000", "gemm"],
+    );
+    refused(
+        &["memory", "--impl", "nosuch"],
+        &["nosuch", "unknown implementation"],
+    );
+    refused(
+        &["crossover", "--impl", "nosuch", "--sizes", "16"],
+        &["nosuch", "unknown implementation"],
+    );
+}
+
+#[test]
+fn absurd_numbers_are_usage_errors() {
+    for (args, name) in [
+        (&["alloc", "--threads", "0"][..], "--threads"),
+        (&["alloc", "--model-steps", "0"], "--model-steps"),
+        (&["memory", "--iters", "0"], "--iters"),
+        (&["profile", "--runs", "0"], "--runs"),
+        (&["profile", "--top", "0"], "--top"),
+        (&["crossover", "--budget-ms", "0"], "--budget-ms"),
+        (&["crossover", "--tolerance", "nan"], "--tolerance"),
+        (&["crossover", "--tolerance=-1"], "--tolerance"),
+        (&["roofline", "--budget-ms", "0"], "--budget-ms"),
+        (
+            &["compare", "a.json", "b.json", "--scope-threshold", "nan"],
+            "--scope-threshold",
+        ),
+        (
+            &["compare", "a.json", "b.json", "--total-threshold", "inf"],
+            "--total-threshold",
+        ),
+        (&["compare", "a.json", "b.json", "--bars", "0"], "--bars"),
+    ] {
+        refused(args, &[name]);
+    }
+    refused(&["profile", "--scenarios", "matmul,nosuch"], &["nosuch"]);
+    refused(&["roofline", "--shapes", "nosuch"], &["nosuch"]);
+    refused(
+        &["--dispatch", "/nonexistent/table.json", "memory"],
+        &["/nonexistent/table.json"],
+    );
+}
+
+fn unchanged(path: &Path, before: &[u8]) {
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        before,
+        "{} changed",
+        path.display()
+    );
+}
+
+#[test]
+fn unwritable_outputs_are_refused_before_the_work() {
+    let d = tmp("outputs");
+    // A regular file where a folder should be: fails for root too.
+    let file = d.join("a-file");
+    std::fs::write(&file, b"a file").unwrap();
+    let bad = file.join("out.md");
+    let bad = bad.to_str().unwrap();
+    let profile = d.join("p.json");
+    std::fs::write(&profile, b"earlier profile").unwrap();
+    for args in [
+        &["profile", "--out", bad][..],
+        &["memory", "--out", bad],
+        &["alloc", "--out", bad],
+        &["crossover", "--out", bad],
+        &["crossover", "--svg", bad],
+        &["roofline", "--out", bad],
+        &["roofline", "--svg", bad],
+        &["compare", "a.json", "b.json", "--out", bad],
+        &["compare", "a.json", "b.json", "--svg", bad],
+    ] {
+        refused(args, &[bad]);
+    }
+    refused(
+        &["profile", "--out", "/proc/experiments-nonexistent/p.json"],
+        &["/proc/experiments-nonexistent/p.json"],
+    );
+    refused(
+        &["profile", "--out", "/dev/null"],
+        &["/dev/null", "not a regular file"],
+    );
+    refused(
+        &["memory", "--out", d.to_str().unwrap()],
+        &["is a directory"],
+    );
+    // The Markdown would replace the profile itself.
+    let md = d.join("p.md");
+    std::fs::write(&md, b"markdown").unwrap();
+    refused(&["profile", "--out", md.to_str().unwrap()], &["p.md"]);
+    // The Markdown beside the profile cannot be written: the earlier profile stays.
+    std::fs::remove_file(&md).unwrap();
+    std::fs::create_dir(&md).unwrap();
+    refused(&["profile", "--out", profile.to_str().unwrap()], &["p.md"]);
+    unchanged(&profile, b"earlier profile");
+    unchanged(&file, b"a file");
+    let mut names: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a-file", "p.json", "p.md"],
+        "no probe or temporary files left"
+    );
+}
+
+/// Runs `args` with stdout into a pipe whose read end closes after `lines` lines; the
+/// program must end with 0 or by SIGPIPE, never a panic.
+fn closed_pipe(args: &[&str], lines: usize) {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    if lines > 0 {
+        let mut r = BufReader::new(out);
+        for _ in 0..lines {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+        }
+        drop(r);
+    } else {
+        drop(out);
+    }
+    let (status, err, _) = wait_for(child, Duration::from_secs(120));
+    assert!(
+        status.code() == Some(0) || status.signal() == Some(SIGPIPE),
+        "{args:?}: {status:?}; stderr: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    for lines in [0, 1] {
+        closed_pipe(&["profile", "--list"], lines);
+        closed_pipe(&["memory", "--iters", "1"], lines);
+    }
+}
