@@ -92,6 +92,14 @@ pub struct TuneArgs {
     /// Tune exactly the shapes one model preset runs (small or medium) instead of the size grid.
     #[arg(long, value_name = "PRESET")]
     pub model: Option<String>,
+    /// With --model: skip the end-to-end race that accepts the per-call table only if the
+    /// preset's decode, full recompute and training step are not slower with it than with the
+    /// embedded default or any single-family table.
+    #[arg(long)]
+    pub no_end_to_end: bool,
+    /// Interleaved rounds of the end-to-end race (default 7, quick 3).
+    #[arg(long, value_name = "N", value_parser = guard::at_least_one)]
+    pub end_to_end_rounds: Option<usize>,
     /// Where to write the table; the report goes beside it (PATH.md and PATH-report/).
     #[arg(long, default_value = "dispatch.json", value_name = "PATH")]
     pub out: PathBuf,

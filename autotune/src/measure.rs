@@ -482,6 +482,15 @@ pub fn candidates(
         .collect()
 }
 
+/// Whether the tuner may choose `v` for a table: the dispatcher honours the memory strategy
+/// only for MatMul (its scratch); every other op runs in the call form its caller picks (the
+/// caller's output buffer, or in place), so for those ops only the pooled form — the one
+/// whose output buffer is reused warm, as a caller's is — is tuned, and a table never records
+/// a direct or in-place choice the runtime would not carry out.
+pub fn tunable(v: &Variant) -> bool {
+    v.op == Op::Matmul || v.memory == Memory::Pooled
+}
+
 /// Whether a variant writes in place (for notes).
 pub fn is_inplace(v: &Variant) -> bool {
     v.memory == Memory::InPlace

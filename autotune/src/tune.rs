@@ -273,7 +273,10 @@ impl State<'_> {
         let problem = Problem::random(op, shape, cfg.seed)?;
         let mut skipped = Vec::new();
         let mut cands: Vec<&'static backends::Variant> = Vec::new();
-        for v in measure::candidates(op, None, cfg.threads.as_deref()) {
+        for v in measure::candidates(op, None, cfg.threads.as_deref())
+            .into_iter()
+            .filter(|v| measure::tunable(v))
+        {
             if let Err(why) = v.runnable() {
                 skipped.push((v.id.clone(), why));
             } else if self.is_excluded(op, &v.id) {
@@ -422,7 +425,7 @@ impl State<'_> {
         let problem = Problem::random(op, shape, cfg.seed)?;
         let vars: Vec<&'static backends::Variant> = measure::candidates(op, None, None)
             .into_iter()
-            .filter(|v| contenders.contains(&v.id))
+            .filter(|v| measure::tunable(v) && contenders.contains(&v.id))
             .collect();
         let settings = Settings {
             counters: false,
@@ -912,6 +915,37 @@ pub fn report_paths(out: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// The end-to-end race of `candidate` for `preset` ([`crate::endtoend`]): the outcome and
+/// the table to write (the candidate, or the contender that beat it on the workload).
+fn end_to_end(
+    candidate: &Table,
+    preset: &str,
+    cfg: &Config,
+    a: &TuneArgs,
+) -> Result<(crate::endtoend::Outcome, Table), Failure> {
+    let model_cfg = models::Config::preset(preset)
+        .map_err(|e| Failure::input(format!("--model {preset}: {e}")))?;
+    let threads = cfg
+        .threads
+        .clone()
+        .unwrap_or_else(backends::threads::counts);
+    let contenders = crate::endtoend::contenders(candidate, &threads);
+    if contenders.is_empty() {
+        return Err(Failure::run("end to end: no contender could be bound"));
+    }
+    let rounds = a.end_to_end_rounds.unwrap_or(if cfg.quick { 3 } else { 7 });
+    eprintln!(
+        "autotune: end to end ({preset}): {} contenders × {rounds} rounds of KV decode, full recompute and a training step",
+        contenders.len()
+    );
+    let outcome = crate::endtoend::race(preset, &model_cfg, &contenders, rounds, |l| {
+        eprintln!("{l}")
+    })
+    .map_err(|e| Failure::run(format!("end to end: {e:#}")))?;
+    let kept = contenders[outcome.chosen].table.clone();
+    Ok((outcome, kept))
+}
+
 /// `autotune` / `autotune tune`.
 pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     crate::guard::apply_max_memory(a.max_memory.as_deref())?;
@@ -955,13 +989,39 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     let mut progress = Progress::auto();
     let run = run(&cfg, source.as_mut(), &mut progress);
     let sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
-    let table = build_table(&run, &sels);
+    let mut table = build_table(&run, &sels);
+    let end_to_end = match cfg.preset {
+        Some(p) if !a.no_end_to_end => Some(end_to_end(&table, p.name, &cfg, a)?),
+        _ => None,
+    };
+    if let Some((o, kept)) = &end_to_end {
+        eprintln!(
+            "autotune: end to end ({}): kept {}{}",
+            o.preset,
+            o.figures[o.chosen].name,
+            if o.chosen == 0 {
+                ""
+            } else {
+                " (the per-call table lost on the workload)"
+            }
+        );
+        table = kept.clone();
+    }
     // The table must load the way `models` loads it before it replaces anything.
     let check_path = a.out.clone();
     backends::Dispatcher::from_table(&table, &check_path, backends::LoadOptions::default())
         .map_err(|e| Failure::run(format!("the new table does not load: {e}")))?;
     crate::report::write(&run, &sels, &table, &a.out, &md, &dir)
         .map_err(|e| Failure::run(format!("writing the report: {e}")))?;
+    if let Some((o, _)) = &end_to_end {
+        // The race's section goes at the end of the Markdown report.
+        let mut text = std::fs::read_to_string(&md)
+            .map_err(|e| Failure::run(format!("{}: cannot read back: {e}", md.display())))?;
+        text.push('\n');
+        text.push_str(&o.markdown());
+        backends::table::write_atomic(&md, text.as_bytes())
+            .map_err(|e| Failure::run(format!("{}: cannot write: {e}", md.display())))?;
+    }
     table
         .write_atomic(&a.out)
         .map_err(|e| Failure::run(e.to_string()))?;

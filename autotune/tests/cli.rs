@@ -218,3 +218,39 @@ fn a_failed_run_leaves_the_earlier_table_untouched() {
     let _ = child.wait();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier table");
 }
+
+#[test]
+fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
+    let d = tmp("e2e");
+    let out = d.join("t.json");
+    let o = run(&[
+        "--quick",
+        "--model",
+        "small",
+        "--ops",
+        "add_bias",
+        "--threads",
+        "1",
+        "--budget",
+        "5",
+        "--end-to-end-rounds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("end to end (small): kept"),
+        "{}",
+        text(&o)
+    );
+    let md = std::fs::read_to_string(d.join("t.md")).unwrap();
+    assert!(md.contains("## End to end (small preset)"), "{md}");
+    for contender in ["tuned (per-call search)", "embedded default", "tiled/t1"] {
+        assert!(md.contains(contender), "{contender} raced: {md}");
+    }
+    assert_eq!(md.matches("**(kept)**").count(), 1, "{md}");
+    // Whatever won, the written table loads the way models load it.
+    let o = inspect(&out, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+}
