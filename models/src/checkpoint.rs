@@ -64,6 +64,10 @@ pub struct TrainingInfo {
     pub val_loss: Option<f32>,
     /// The same in nats per byte of text.
     pub val_loss_per_byte: Option<f32>,
+    /// Held-out tokens the validation loss was computed over: a periodic evaluation scores a
+    /// few batches, the final one the whole split (0 in records written before this field).
+    #[serde(default)]
+    pub val_tokens: usize,
     pub seconds: f64,
     pub dispatch: String,
 }

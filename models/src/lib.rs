@@ -10,7 +10,9 @@
 //!   layout);
 //! * training: [`backward`] (every op's backward, cross-entropy), [`optim`] (AdamW, gradient
 //!   clipping) and [`train`] (the loop behind `models train`);
-//! * [`bench`](mod@bench): the tokens-per-second comparison behind `models bench`.
+//! * [`bench`](mod@bench): the tokens-per-second comparison behind `models bench` (prefill,
+//!   per-token decode, the memory-bandwidth bound, the per-op breakdown of [`profile`] and
+//!   the chart).
 //!
 //! ```no_run
 //! use models::{Model, Mode, Sampler};
@@ -30,6 +32,7 @@ pub mod hf_import;
 pub mod kv_cache;
 pub mod model;
 pub mod optim;
+pub mod profile;
 pub mod sample;
 pub mod tokenizer;
 pub mod train;
@@ -38,6 +41,7 @@ pub mod weights;
 pub use config::Config;
 pub use kv_cache::KvCache;
 pub use model::{Mode, Model};
+pub use profile::Profile;
 pub use sample::Sampler;
 pub use tokenizer::Tokenizer;
 pub use weights::Weights;
@@ -53,6 +57,19 @@ pub const SHIPPED_NAME: &str = "small-shakespeare";
 /// The environment variable naming the default checkpoint directory (overrides the search of
 /// [`find_shipped_checkpoint`]).
 pub const CHECKPOINT_ENV: &str = "MODELS_CHECKPOINT";
+
+/// `n` with thousands separators: 470528 → "470,528".
+pub fn group(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
 
 /// An invalid request (a flag's value, a combination of flags): the CLI exits with status 2
 /// for these, as clap does for the usage errors it finds itself, and 1 for other failures.

@@ -6,13 +6,18 @@
 //! Every error is one line on stderr naming the input at fault.
 
 use anyhow::{Context, Result};
+use backends::dispatch::Source;
+use backends::table::TableError;
 use backends::{Dispatcher, LoadOptions, Memory};
 use clap::{Args, Parser, Subcommand};
+use models::bench::{self, Candidate, Families};
 use models::checkpoint::{self, Format};
+use models::group;
 use models::optim::AdamWConfig;
-use models::train::{train, Existing, TrainOptions, MAX_LR, MAX_STEPS};
+use models::train::{train, Existing, Progress, TrainOptions, MAX_LR, MAX_STEPS};
 use models::{Config, Mode, Model, Sampler, UsageError};
-use std::io::Write;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,9 +29,12 @@ use std::time::{Duration, Instant};
 ///
 ///   cargo run --release -p models -- info --preset small
 ///
-///   cargo run --release -p models -- bench
+///   cargo run --release -p models -- bench --preset small --svg models-bench.svg
 ///
 ///   cargo run --release -p models -- train --data models/data/tinyshakespeare.txt --preset small
+///
+/// Common flags: --implementation NAME (force a family), --threads N, --preset NAME,
+/// --dispatch PATH (a tuned table), --allow-foreign, --json, --json-out PATH, --budget SECONDS.
 ///
 /// Exit status: 0 success, 1 failure, 2 usage error.
 #[derive(Parser)]
@@ -38,15 +46,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate text from a prompt. The text alone goes to stdout (pipeable); statistics go
-    /// to stderr.
+    /// Generate text from a prompt. The text alone goes to stdout (pipeable); the dispatch
+    /// table that served, its warnings and the statistics go to stderr.
     Generate(GenerateArgs),
-    /// Print a checkpoint's or preset's config and exact parameter count (reads the config
-    /// only; the weights are not loaded).
+    /// Print a checkpoint's or preset's config, exact parameter count, tensor shapes and the
+    /// dispatch table that would serve (reads the config only; the weights are not loaded).
     Info(InfoArgs),
-    /// Tokens per second of the small and medium presets: full recompute (the original
-    /// study's method: 10-token prompt, 25 new tokens) and KV cache, under the naive
-    /// kernels, the embedded default table and optionally a tuned table, side by side.
+    /// Tokens per second of the small and medium presets under the embedded default table,
+    /// every forced implementation family at every thread count (and any --dispatch tables):
+    /// full recompute and KV cache over the whole call (the original study's method: 10-token
+    /// prompt, 25 greedy tokens), KV prefill and per-token decode, the fraction of the
+    /// memory-bandwidth bound, the best fixed family, a per-op breakdown of a decode step,
+    /// and an SVG chart.
     Bench(BenchArgs),
     /// Train a model on a text file (the last 10 % is held out for validation), with live
     /// progress, and save checkpoints.
@@ -73,35 +84,125 @@ impl MemoryArgs {
     }
 }
 
-/// Where the kernels come from.
+/// Where the kernels come from: the embedded default table, a table file, or one forced
+/// implementation family.
 #[derive(Args, Clone)]
 struct DispatchArgs {
     /// A dispatch table (`dispatch.json` from `cargo run --release -p autotune`); the
-    /// embedded default table serves when omitted.
-    #[arg(long, value_name = "PATH")]
+    /// embedded default table serves when neither this nor --implementation is given.
+    #[arg(long, value_name = "PATH", conflicts_with = "implementation")]
     dispatch: Option<PathBuf>,
-    /// Load a dispatch table tuned on another machine (its choices may be slow here).
-    #[arg(long)]
-    allow_foreign_table: bool,
+    /// Load the --dispatch table even if it was tuned on another machine (its choices may be
+    /// slow here).
+    #[arg(long, requires = "dispatch")]
+    allow_foreign: bool,
+    /// Force every op to one implementation family (e.g. avx512, gemm, naive) with pooled
+    /// memory. A family that cannot run on this CPU is an error.
+    #[arg(long, value_name = "NAME")]
+    implementation: Option<String>,
+    /// Threads for --implementation (default 1).
+    #[arg(long, value_name = "N", requires = "implementation", value_parser = at_least_one, allow_negative_numbers = true)]
+    threads: Option<usize>,
 }
 
 impl DispatchArgs {
+    /// The dispatcher the flags name (warnings of a forced family are not printed here).
     fn dispatcher(&self) -> Result<Dispatcher> {
+        if let Some(name) = &self.implementation {
+            return forced(name, self.threads.unwrap_or(1));
+        }
         match &self.dispatch {
             None => Ok(Dispatcher::embedded().clone()),
-            Some(p) => {
-                let d = Dispatcher::from_file(
-                    p,
-                    LoadOptions {
-                        allow_foreign: self.allow_foreign_table,
-                    },
-                )
-                .with_context(|| format!("loading dispatch table {}", p.display()))?;
-                print_warnings(&d);
-                Ok(d)
-            }
+            Some(p) => load_table(p, self.allow_foreign),
         }
     }
+}
+
+/// Loads a table file; one from another machine without --allow-foreign is a usage error
+/// saying to pass it.
+fn load_table(p: &Path, allow_foreign: bool) -> Result<Dispatcher> {
+    match Dispatcher::from_file(p, LoadOptions { allow_foreign }) {
+        Ok(d) => Ok(d),
+        Err(TableError::Foreign {
+            path,
+            theirs,
+            their_cpu,
+            ours,
+        }) => Err(UsageError(format!(
+            "{}: tuned on another machine (fingerprint {theirs}, {their_cpu}; this one is {ours}); retune here (cargo run --release -p autotune) or pass --allow-foreign to load it anyway",
+            path.display()
+        ))
+        .into()),
+        Err(e) => Err(e).with_context(|| format!("loading dispatch table {}", p.display())),
+    }
+}
+
+/// What served: "embedded default table", "table PATH" or "forced IMPL/MEMORY/tN".
+fn describe(d: &Dispatcher) -> String {
+    match d.source() {
+        Source::Embedded => "embedded default table".into(),
+        Source::File(p) => format!("table {p}"),
+        Source::Forced(f) => format!("forced {f}"),
+    }
+}
+
+/// Warnings not yet printed: a table file's were printed by the loader as it bound them.
+fn unprinted_warnings(d: &Dispatcher) -> &[String] {
+    match d.source() {
+        Source::File(_) => &[],
+        _ => d.warnings(),
+    }
+}
+
+/// JSON: printed instead of the text (`--json`) and/or written to a file (`--json-out`).
+#[derive(Args, Clone)]
+struct JsonArgs {
+    /// Print JSON on stdout instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON to PATH (atomically: a temporary file renamed into place).
+    #[arg(long, value_name = "PATH")]
+    json_out: Option<PathBuf>,
+}
+
+impl JsonArgs {
+    /// Checks, before any long work, that --json-out can be written.
+    fn check(&self) -> Result<()> {
+        if let Some(p) = &self.json_out {
+            check_output("--json-out", p)?;
+        }
+        Ok(())
+    }
+
+    /// Prints `text` or the JSON of `value` to stdout, and writes the JSON to --json-out.
+    fn emit(&self, value: &impl Serialize, text: impl FnOnce() -> String) -> Result<()> {
+        let json = serde_json::to_string_pretty(value)?;
+        if let Some(p) = &self.json_out {
+            backends::table::write_atomic(p, format!("{json}\n").as_bytes())
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        if self.json {
+            writeln!(out, "{json}")?;
+        } else {
+            write!(out, "{}", text())?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// An output file given by `flag`: not a directory, and its directory writable.
+fn check_output(flag: &str, p: &Path) -> Result<()> {
+    if p.is_dir() {
+        return Err(UsageError(format!(
+            "{flag} {}: is a directory; give a file path",
+            p.display()
+        ))
+        .into());
+    }
+    models::files::check_writable(p).with_context(|| format!("{flag} {}", p.display()))
 }
 
 #[derive(Args)]
@@ -140,11 +241,16 @@ struct GenerateArgs {
 #[derive(Args)]
 struct InfoArgs {
     /// A preset: small or medium.
-    #[arg(long, conflicts_with = "checkpoint")]
+    #[arg(long, value_name = "NAME", conflicts_with = "checkpoint")]
     preset: Option<String>,
     /// A checkpoint directory (default: the shipped one when no preset is given).
     #[arg(long, value_name = "DIR")]
     checkpoint: Option<PathBuf>,
+    /// The dispatch table to report (what generate with the same flags would run on).
+    #[command(flatten)]
+    dispatch: DispatchArgs,
+    #[command(flatten)]
+    json: JsonArgs,
 }
 
 /// The most repetitions `bench` accepts.
@@ -152,26 +258,43 @@ const MAX_REPS: usize = 10_000;
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Also measure under this tuned dispatch table.
+    /// Forced implementation families to measure, comma-separated, or `all`: every family of
+    /// the catalog at every --threads count, those that cannot run here skipped with a note
+    /// (a family named here that cannot run is an error).
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    implementation: Vec<String>,
+    /// Thread counts of the forced families, comma-separated (default: every count the
+    /// catalog offers on this machine).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', value_parser = at_least_one, allow_negative_numbers = true)]
+    threads: Vec<usize>,
+    /// Also measure under this dispatch table (repeatable); the embedded default is always
+    /// measured.
     #[arg(long, value_name = "PATH")]
-    dispatch: Option<PathBuf>,
-    /// Load a table tuned on another machine.
-    #[arg(long)]
-    allow_foreign_table: bool,
-    /// Print the results as JSON on stdout instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Also measure with every op forced to this implementation family (single-threaded,
-    /// pooled), e.g. `--forced avx512 --forced gemm`; repeatable. A family that cannot run
-    /// on this CPU is an error.
-    #[arg(long, value_name = "NAME")]
-    forced: Vec<String>,
+    dispatch: Vec<PathBuf>,
+    /// Load --dispatch tables tuned on another machine.
+    #[arg(long, requires = "dispatch")]
+    allow_foreign: bool,
+    /// Presets to measure, comma-separated.
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ',',
+        default_value = "small,medium"
+    )]
+    preset: Vec<String>,
     /// Repetitions per measurement (the median is reported), 1 to 10000.
     #[arg(long, default_value_t = 5, value_parser = reps, allow_negative_numbers = true)]
     reps: usize,
-    /// Presets to measure.
-    #[arg(long, value_delimiter = ',', default_value = "small,medium")]
-    presets: Vec<String>,
+    /// Where to write the chart (SVG, atomically).
+    #[arg(long, value_name = "PATH", default_value = "models-bench.svg")]
+    svg: PathBuf,
+    #[command(flatten)]
+    json: JsonArgs,
     #[command(flatten)]
     memory: MemoryArgs,
 }
@@ -204,9 +327,15 @@ struct TrainArgs {
     /// Optimiser steps of the schedule (1 to 2147483647).
     #[arg(long, default_value_t = 3000, value_parser = steps, allow_negative_numbers = true)]
     steps: usize,
-    /// Stop after this many minutes even if steps remain (the schedule still assumes --steps).
-    #[arg(long, value_name = "MINUTES", value_parser = minutes, allow_negative_numbers = true)]
-    time_budget: Option<Duration>,
+    /// Stop after this many seconds even if steps remain (the schedule still assumes --steps;
+    /// the checkpoint is saved and evaluated as at the end).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    budget: Option<Duration>,
+    /// Print a plain progress line (step, loss, tokens/s, elapsed, ETA) every SECONDS (0:
+    /// every step) instead of the progress bar. Default: the bar on a terminal, else a line
+    /// every 10 s.
+    #[arg(long, value_name = "SECONDS", value_parser = non_negative_seconds, allow_negative_numbers = true)]
+    log_every: Option<Duration>,
     /// Sequences per batch (at least 1).
     #[arg(long, default_value_t = 32, value_parser = at_least_one, allow_negative_numbers = true)]
     batch: usize,
@@ -232,13 +361,6 @@ struct TrainArgs {
     seed: u64,
     #[command(flatten)]
     dispatch: DispatchArgs,
-    /// Force one implementation family for every op (e.g. gemm, avx512, naive) instead of a
-    /// table; pooled memory. A family that cannot run on this CPU is an error.
-    #[arg(long, value_name = "NAME", conflicts_with = "dispatch")]
-    implementation: Option<String>,
-    /// Threads for --implementation (default 1).
-    #[arg(long, requires = "implementation", value_parser = at_least_one, allow_negative_numbers = true)]
-    threads: Option<usize>,
     #[command(flatten)]
     memory: MemoryArgs,
 }
@@ -309,12 +431,20 @@ fn clip(s: &str) -> std::result::Result<f32, String> {
     Ok(x)
 }
 
-fn minutes(s: &str) -> std::result::Result<Duration, String> {
+fn seconds(s: &str) -> std::result::Result<Duration, String> {
     let x: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if !(x.is_finite() && x > 0.0) {
-        return Err("must be a positive number of minutes".into());
+        return Err("must be a positive number of seconds".into());
     }
-    Duration::try_from_secs_f64(x * 60.0).map_err(|_| "is too long".to_string())
+    Duration::try_from_secs_f64(x).map_err(|_| "is too long".to_string())
+}
+
+fn non_negative_seconds(s: &str) -> std::result::Result<Duration, String> {
+    let x: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if !(x.is_finite() && x >= 0.0) {
+        return Err("must be a number of seconds, at least 0".into());
+    }
+    Duration::try_from_secs_f64(x).map_err(|_| "is too long".to_string())
 }
 
 fn parse_memory(s: &str) -> std::result::Result<String, String> {
@@ -380,19 +510,17 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     }
 }
 
-/// Prints a dispatcher's warnings to stderr, once.
+/// Prints the warnings of `d` the loader did not print already.
 fn print_warnings(d: &Dispatcher) {
-    for w in d.warnings() {
+    for w in unprinted_warnings(d) {
         eprintln!("warning: {w}");
     }
 }
 
 /// A forced dispatcher that runs as named here, or a usage error saying why not.
-fn forced(flag: &str, name: &str, threads: usize) -> Result<Dispatcher> {
-    let d = Dispatcher::try_forced(name, Memory::Pooled, threads)
-        .map_err(|e| UsageError(format!("{flag} {name}: {e}")))?;
-    print_warnings(&d);
-    Ok(d)
+fn forced(name: &str, threads: usize) -> Result<Dispatcher> {
+    Dispatcher::try_forced(name, Memory::Pooled, threads)
+        .map_err(|e| UsageError(format!("--implementation {name}: {e}")).into())
 }
 
 /// The checkpoint directory to use: the one given, else the shipped one.
@@ -420,6 +548,10 @@ fn generate(a: GenerateArgs) -> Result<()> {
         ))
         .into());
     }
+    // Which table serves, once everything is checked (a table file's warnings were printed
+    // as it loaded).
+    eprintln!("dispatch: {}", describe(model.dispatch()));
+    print_warnings(model.dispatch());
     let mut sampler = Sampler::new(a.temperature, a.top_k, a.seed).with_vocab(vocab);
     let mode = if a.no_cache {
         Mode::FullRecompute
@@ -468,102 +600,229 @@ fn preset(name: &str) -> Result<Config> {
     Config::preset(name).map_err(|e| UsageError(format!("{e:#}")).into())
 }
 
+/// `models info --json`.
+#[derive(Serialize)]
+struct InfoJson {
+    /// The preset named, or null for a checkpoint.
+    preset: Option<String>,
+    /// The checkpoint directory, or null for a preset.
+    checkpoint: Option<String>,
+    /// `native` or `hugging_face` (checkpoints only).
+    format: Option<&'static str>,
+    config: Config,
+    parameters: usize,
+    /// Every tensor's name and shape, as the config implies (omitted past 100,000 tensors).
+    tensors: Option<Vec<TensorJson>>,
+    /// The weights file and its size in bytes (null: missing), checkpoints only.
+    weights: Option<WeightsJson>,
+    /// `bytes`, `bpe` (with its merges) or `none` (with the reason), checkpoints only.
+    tokenizer: Option<TokenizerJson>,
+    /// `training.json`, when present and readable.
+    training: Option<checkpoint::TrainingInfo>,
+    dispatch: DispatchJson,
+}
+
+#[derive(Serialize)]
+struct TensorJson {
+    name: String,
+    shape: Vec<usize>,
+    elements: usize,
+}
+
+#[derive(Serialize)]
+struct WeightsJson {
+    path: String,
+    bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct TokenizerJson {
+    kind: &'static str,
+    ids: Option<usize>,
+    merges: Option<usize>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DispatchJson {
+    /// `embedded`, `file` or `forced`.
+    source: &'static str,
+    /// As generate reports it: "embedded default table", "table PATH", "forced NAME".
+    description: String,
+    warnings: Vec<String>,
+}
+
+/// The most tensors `info --json` lists one by one.
+const MAX_LISTED_TENSORS: u128 = 100_000;
+
 fn info(a: InfoArgs) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    a.json.check()?;
+    let d = a.dispatch.dispatcher()?;
+    let dispatch = DispatchJson {
+        source: match d.source() {
+            Source::Embedded => "embedded",
+            Source::File(_) => "file",
+            Source::Forced(_) => "forced",
+        },
+        description: describe(&d),
+        warnings: d.warnings().to_vec(),
+    };
+    let tensors = |cfg: &Config| {
+        (cfg.tensor_count() <= MAX_LISTED_TENSORS).then(|| {
+            models::weights::specs(cfg)
+                .into_iter()
+                .map(|t| TensorJson {
+                    elements: t.len(),
+                    name: t.name,
+                    shape: t.shape,
+                })
+                .collect()
+        })
+    };
+    let dispatch_lines = |j: &DispatchJson| {
+        let mut t = format!("dispatch: {}\n", j.description);
+        for w in &j.warnings {
+            t += &format!("dispatch warning: {w}\n");
+        }
+        t
+    };
     if let Some(p) = &a.preset {
         let cfg = preset(p)?;
-        writeln!(out, "preset {p}")?;
-        writeln!(out, "{}", serde_json::to_string_pretty(&cfg)?)?;
-        writeln!(out, "parameters: {}", group(cfg.checked_param_count()?))?;
-        return Ok(());
+        let n = cfg.checked_param_count()?;
+        let j = InfoJson {
+            preset: Some(p.clone()),
+            checkpoint: None,
+            format: None,
+            tensors: tensors(&cfg),
+            config: cfg,
+            parameters: n,
+            weights: None,
+            tokenizer: None,
+            training: None,
+            dispatch,
+        };
+        return a.json.emit(&j, || {
+            format!(
+                "preset {p}\n{}\nparameters: {}\n{}",
+                serde_json::to_string_pretty(&j.config).unwrap_or_default(),
+                group(n),
+                dispatch_lines(&j.dispatch)
+            )
+        });
     }
     let dir = checkpoint_dir(a.checkpoint.as_deref())?;
     let h = checkpoint::inspect(&dir)?;
-    writeln!(out, "checkpoint {}", dir.display())?;
-    writeln!(out, "{}", serde_json::to_string_pretty(&h.config)?)?;
-    writeln!(
-        out,
-        "parameters: {}",
-        group(h.config.checked_param_count()?)
-    )?;
-    writeln!(
-        out,
-        "format: {}",
-        match h.format {
-            Format::Native => "this project's",
-            Format::HuggingFace => "Hugging Face GPT-2",
-        }
-    )?;
-    match &h.weights {
-        (p, Some(size)) => writeln!(out, "weights: {} ({size} bytes)", p.display())?,
-        (p, None) => writeln!(out, "weights: {} is missing", p.display())?,
-    }
-    match &h.tokenizer {
-        Ok(models::Tokenizer::Bytes) => writeln!(out, "tokenizer: bytes (256 ids)")?,
-        Ok(models::Tokenizer::Bpe { merges }) => writeln!(
-            out,
-            "tokenizer: byte-level BPE, 256 bytes + {} merges",
-            merges.len()
-        )?,
-        Err(why) => writeln!(out, "tokenizer: none usable ({why})")?,
-    }
+    let n = h.config.checked_param_count()?;
     let tf = dir.join(checkpoint::TRAINING_FILE);
-    if let Ok(text) = std::fs::read_to_string(&tf) {
-        writeln!(out, "training ({}):\n{}", tf.display(), text.trim_end())?;
-    }
-    Ok(())
-}
-
-/// 470528 → "470,528".
-fn group(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
+    let training_text = std::fs::read_to_string(&tf).ok();
+    let j = InfoJson {
+        preset: None,
+        checkpoint: Some(dir.display().to_string()),
+        format: Some(match h.format {
+            Format::Native => "native",
+            Format::HuggingFace => "hugging_face",
+        }),
+        tensors: tensors(&h.config),
+        config: h.config.clone(),
+        parameters: n,
+        weights: Some(WeightsJson {
+            path: h.weights.0.display().to_string(),
+            bytes: h.weights.1,
+        }),
+        tokenizer: Some(match &h.tokenizer {
+            Ok(models::Tokenizer::Bytes) => TokenizerJson {
+                kind: "bytes",
+                ids: Some(256),
+                merges: None,
+                error: None,
+            },
+            Ok(models::Tokenizer::Bpe { merges }) => TokenizerJson {
+                kind: "bpe",
+                ids: Some(256 + merges.len()),
+                merges: Some(merges.len()),
+                error: None,
+            },
+            Err(why) => TokenizerJson {
+                kind: "none",
+                ids: None,
+                merges: None,
+                error: Some(why.clone()),
+            },
+        }),
+        training: h.training.clone(),
+        dispatch,
+    };
+    a.json.emit(&j, || {
+        let mut t = format!(
+            "checkpoint {}\n{}\nparameters: {}\n",
+            dir.display(),
+            serde_json::to_string_pretty(&h.config).unwrap_or_default(),
+            group(n)
+        );
+        t += &format!(
+            "format: {}\n",
+            match h.format {
+                Format::Native => "this project's",
+                Format::HuggingFace => "Hugging Face GPT-2",
+            }
+        );
+        match &h.weights {
+            (p, Some(size)) => t += &format!("weights: {} ({size} bytes)\n", p.display()),
+            (p, None) => t += &format!("weights: {} is missing\n", p.display()),
         }
-        out.push(ch);
-    }
-    out
+        match &h.tokenizer {
+            Ok(models::Tokenizer::Bytes) => t += "tokenizer: bytes (256 ids)\n",
+            Ok(models::Tokenizer::Bpe { merges }) => {
+                t += &format!(
+                    "tokenizer: byte-level BPE, 256 bytes + {} merges\n",
+                    merges.len()
+                )
+            }
+            Err(why) => t += &format!("tokenizer: none usable ({why})\n"),
+        }
+        if let Some(text) = &training_text {
+            t += &format!("training ({}):\n{}\n", tf.display(), text.trim_end());
+        }
+        t + &dispatch_lines(&j.dispatch)
+    })
 }
 
 fn bench(a: BenchArgs) -> Result<()> {
     a.memory.apply()?;
-    let mut presets = Vec::new();
-    for p in &a.presets {
-        presets.push((p.clone(), preset(p)?));
+    let mut presets: Vec<(String, Config)> = Vec::new();
+    for p in &a.preset {
+        if !presets.iter().any(|(n, _)| n == p) {
+            presets.push((p.clone(), preset(p)?));
+        }
     }
-    let mut tables = vec![
-        (
-            "naive".to_string(),
-            Dispatcher::forced("naive", Memory::Direct, 1),
-        ),
-        ("default".to_string(), Dispatcher::embedded().clone()),
-    ];
-    if let Some(p) = &a.dispatch {
-        let d = Dispatcher::from_file(
-            p,
-            LoadOptions {
-                allow_foreign: a.allow_foreign_table,
-            },
-        )
-        .with_context(|| format!("loading dispatch table {}", p.display()))?;
-        print_warnings(&d);
-        tables.push((format!("tuned ({})", p.display()), d));
+    let mut candidates = vec![Candidate::embedded()];
+    for p in &a.dispatch {
+        let d = load_table(p, a.allow_foreign)?;
+        candidates.push(Candidate::file(&p.display().to_string(), d));
     }
-    for name in &a.forced {
-        tables.push((format!("forced {name}"), forced("--forced", name, 1)?));
+    let families = Families::parse(&a.implementation);
+    let threads = (!a.threads.is_empty()).then_some(a.threads.as_slice());
+    let (forced, skipped) = bench::forced_candidates(&families, threads)?;
+    candidates.extend(forced);
+    // Outputs are checked before the minutes of measuring.
+    check_output("--svg", &a.svg)?;
+    a.json.check()?;
+    for k in &skipped {
+        eprintln!("note: skipping {}: {}", k.name, k.reason);
     }
-    let results = models::bench::run(&presets, &tables, a.reps, !a.json)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if a.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
-    } else {
-        write!(out, "{}", models::bench::table(&results))?;
+    for c in &candidates {
+        for w in unprinted_warnings(&c.dispatcher) {
+            eprintln!("warning: {}: {w}", c.name);
+        }
     }
-    Ok(())
+    let report = bench::run(&presets, &candidates, skipped, a.reps, |line| {
+        eprintln!("{line}")
+    })?;
+    let svg = bench::chart::svg(&report)?;
+    backends::table::write_atomic(&a.svg, svg.as_bytes())
+        .with_context(|| format!("writing the chart {}", a.svg.display()))?;
+    eprintln!("chart: {}", a.svg.display());
+    a.json.emit(&report, || bench::text(&report))
 }
 
 fn train_cmd(a: TrainArgs) -> Result<()> {
@@ -587,13 +846,20 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     } else {
         given.unwrap_or_else(Config::small)
     };
-    let dispatch = match &a.implementation {
-        Some(name) => forced("--implementation", name, a.threads.unwrap_or(1))?,
-        None => a.dispatch.dispatcher()?,
-    };
+    let dispatch = a.dispatch.dispatcher()?;
+    if dispatch.source() != &Source::Embedded {
+        print_warnings(&dispatch);
+    }
     let mut opts = TrainOptions::new(a.data, config, a.out);
     opts.steps = a.steps;
-    opts.time_budget = a.time_budget;
+    opts.time_budget = a.budget;
+    opts.progress = match a.log_every {
+        Some(every) => Progress::Lines { every },
+        None if std::io::stderr().is_terminal() => Progress::Bar,
+        None => Progress::Lines {
+            every: Duration::from_secs(10),
+        },
+    };
     opts.batch = a.batch;
     opts.seq_len = a.seq_len;
     opts.adamw = AdamWConfig {

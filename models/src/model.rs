@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::kv_cache::KvCache;
+use crate::profile::{NoProfile, Part, Profile, Profiler};
 use crate::sample::Sampler;
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
@@ -119,7 +120,7 @@ impl Model {
     /// Runs `tokens` (in one batch) at the cache's next positions and returns the logits of
     /// the last one. Errors if the cache would overflow the context or an id is out of range.
     pub fn prefill<'c>(&self, cache: &'c mut KvCache, tokens: &[u32]) -> Result<&'c [f32]> {
-        self.forward(cache, tokens, false)?;
+        self.forward(cache, tokens, false, &mut NoProfile)?;
         let v = self.config.vocab_size;
         Ok(&cache.logits[..v])
     }
@@ -129,17 +130,37 @@ impl Model {
         self.prefill(cache, std::slice::from_ref(&token))
     }
 
+    /// [`Model::decode`] with the time of each op family added to `profile` (one clock
+    /// reading per op; allocation-free like `decode`).
+    pub fn decode_profiled<'c>(
+        &self,
+        cache: &'c mut KvCache,
+        token: u32,
+        profile: &mut Profile,
+    ) -> Result<&'c [f32]> {
+        self.forward(cache, std::slice::from_ref(&token), false, profile)?;
+        let v = self.config.vocab_size;
+        Ok(&cache.logits[..v])
+    }
+
     /// The logits `[tokens.len(), vocab]` of every position of `tokens` (one forward pass
     /// from position 0, no cache kept).
     pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
         let mut cache = self.try_session()?;
-        self.forward(&mut cache, tokens, true)?;
+        self.forward(&mut cache, tokens, true, &mut NoProfile)?;
         Ok(cache.logits[..tokens.len() * self.config.vocab_size].to_vec())
     }
 
     /// The forward pass of `tokens` at positions `cache.pos..`; logits of every row when
-    /// `all_logits`, else of the last row only (in `cache.logits[..vocab]`).
-    fn forward(&self, s: &mut KvCache, tokens: &[u32], all_logits: bool) -> Result<()> {
+    /// `all_logits`, else of the last row only (in `cache.logits[..vocab]`). `prof` is told
+    /// which [`Part`] each stretch of work belongs to ([`NoProfile`]: compiled away).
+    fn forward<P: Profiler>(
+        &self,
+        s: &mut KvCache,
+        tokens: &[u32],
+        all_logits: bool,
+        prof: &mut P,
+    ) -> Result<()> {
         let cfg = &self.config;
         let d = &self.dispatch;
         let w = &self.weights;
@@ -160,6 +181,7 @@ impl Model {
         let (nh, hd) = (cfg.heads, cfg.head_dim());
         let eps = cfg.layer_norm_eps;
         let rows = Rows::new(n, c);
+        prof.begin();
 
         // Embedding: token rows gathered, position rows added.
         for (i, &t) in tokens.iter().enumerate() {
@@ -169,7 +191,9 @@ impl Model {
             }
             s.x[i * c..(i + 1) * c].copy_from_slice(&w.wte[t * c..(t + 1) * c]);
         }
+        prof.lap(Part::Embedding);
         d.add_inplace(&mut s.x[..n * c], &w.wpe[p * c..(p + n) * c])?;
+        prof.lap(Part::Adds);
         let b0 = &w.blocks[0];
         d.layernorm(
             rows,
@@ -185,6 +209,7 @@ impl Model {
                 rstd: &mut s.rstd[..n],
             },
         )?;
+        prof.lap(Part::LayerNorm);
 
         let total = p + n;
         let scale = 1.0 / (hd as f32).sqrt();
@@ -198,7 +223,9 @@ impl Model {
                 0.0,
                 &mut s.qkv[..n * 3 * c],
             )?;
+            prof.lap(Part::QkvMatmul);
             d.add_bias_inplace(Rows::new(n, 3 * c), &mut s.qkv[..n * 3 * c], &b.qkv_b)?;
+            prof.lap(Part::Adds);
             // Append keys and values to the cache.
             for i in 0..n {
                 let row = &s.qkv[i * 3 * c..(i + 1) * 3 * c];
@@ -206,6 +233,7 @@ impl Model {
                 s.k[l][t * c..(t + 1) * c].copy_from_slice(&row[c..2 * c]);
                 s.v[l][t * c..(t + 1) * c].copy_from_slice(&row[2 * c..]);
             }
+            prof.lap(Part::KvCopy);
             // Attention, head by head.
             for hh in 0..nh {
                 let off = hh * hd;
@@ -220,7 +248,9 @@ impl Model {
                     0.0,
                     sc,
                 )?;
+                prof.lap(Part::AttnScores);
                 d.softmax_causal_inplace(Rows::new(n, total), scale, p, sc)?;
+                prof.lap(Part::Softmax);
                 d.matmul(
                     &Gemm::new(n, total, hd).with_strides(total, c, c),
                     1.0,
@@ -229,6 +259,7 @@ impl Model {
                     0.0,
                     &mut s.att[off..],
                 )?;
+                prof.lap(Part::AttnValues);
             }
             // Output projection, residual add and LayerNorm 2.
             d.matmul(
@@ -239,7 +270,9 @@ impl Model {
                 0.0,
                 &mut s.proj[..n * c],
             )?;
+            prof.lap(Part::ProjMatmul);
             d.add_bias_inplace(rows, &mut s.proj[..n * c], &b.proj_b)?;
+            prof.lap(Part::Adds);
             d.add_layernorm(
                 rows,
                 eps,
@@ -256,6 +289,7 @@ impl Model {
                     rstd: &mut s.rstd[..n],
                 },
             )?;
+            prof.lap(Part::LayerNorm);
             std::mem::swap(&mut s.x, &mut s.x2);
             // MLP.
             d.matmul(
@@ -266,8 +300,11 @@ impl Model {
                 0.0,
                 &mut s.fc[..n * h],
             )?;
+            prof.lap(Part::MlpUpMatmul);
             d.add_bias_inplace(Rows::new(n, h), &mut s.fc[..n * h], &b.fc_b)?;
+            prof.lap(Part::Adds);
             d.gelu_inplace(GeluKind::Tanh, &mut s.fc[..n * h])?;
+            prof.lap(Part::Gelu);
             d.matmul(
                 &Gemm::new(n, h, c),
                 1.0,
@@ -276,7 +313,9 @@ impl Model {
                 0.0,
                 &mut s.fc2[..n * c],
             )?;
+            prof.lap(Part::MlpDownMatmul);
             d.add_bias_inplace(rows, &mut s.fc2[..n * c], &b.fc2_b)?;
+            prof.lap(Part::Adds);
             // Residual add and the next LayerNorm (the next block's first, or the final one).
             let (gamma, beta) = match w.blocks.get(l + 1) {
                 Some(next) => (&next.ln1_g, &next.ln1_b),
@@ -295,6 +334,7 @@ impl Model {
                     rstd: &mut s.rstd[..n],
                 },
             )?;
+            prof.lap(Part::LayerNorm);
             std::mem::swap(&mut s.x, &mut s.x2);
         }
         s.pos = total;
@@ -309,6 +349,8 @@ impl Model {
             0.0,
             &mut s.logits[..m * v],
         )?;
+        prof.lap(Part::LmHead);
+        prof.end();
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 use crate::backward::{forward_backward, loss, Workspace};
 use crate::checkpoint::{self, TrainingInfo};
 use crate::config::Config;
+use crate::group;
 use crate::model::Model;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::tokenizer::Tokenizer;
@@ -28,6 +29,19 @@ pub enum Existing {
     Resume,
     /// Start afresh and replace it at the first save (`--force`).
     Replace,
+}
+
+/// How [`train`] shows its progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A live progress bar (for a terminal).
+    Bar,
+    /// A plain line (step, loss, tokens/s, elapsed, ETA) whenever `every` has passed since
+    /// the last one, and one at each evaluation: for logs and pipes, where a bar shows
+    /// nothing until the end. `Duration::ZERO`: a line every step.
+    Lines { every: Duration },
+    /// Nothing but the start and end summaries.
+    Off,
 }
 
 /// The largest `--steps` (AdamW's bias correction counts steps in an `i32`).
@@ -62,7 +76,7 @@ pub struct TrainOptions {
     pub eval_batches: usize,
     pub seed: u64,
     pub dispatch: Dispatcher,
-    pub progress: bool,
+    pub progress: Progress,
     /// What to do when `out` already holds a checkpoint.
     pub existing: Existing,
 }
@@ -87,7 +101,7 @@ impl TrainOptions {
             eval_batches: 8,
             seed: 1337,
             dispatch: Dispatcher::embedded().clone(),
-            progress: true,
+            progress: Progress::Bar,
             existing: Existing::Refuse,
         }
     }
@@ -167,7 +181,7 @@ impl TrainOptions {
             return usage("the periodic evaluation needs at least one batch".into());
         }
         if self.time_budget.is_some_and(|b| b.is_zero()) {
-            return usage("--time-budget must be more than 0 minutes".into());
+            return usage("--budget must be more than 0 seconds".into());
         }
         Ok(())
     }
@@ -227,17 +241,14 @@ fn start_step_of<A, B, C>(resumed: &Option<(A, B, usize, C)>) -> usize {
     resumed.as_ref().map_or(0, |r| r.2)
 }
 
-/// 470528 → "470,528".
-fn group(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+/// `secs` as `h:mm:ss`.
+fn clock(secs: f64) -> String {
+    let s = if secs.is_finite() {
+        secs.max(0.0) as u64
+    } else {
+        0
+    };
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// Why a run stopped because its numbers stopped being numbers.
@@ -401,8 +412,13 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         );
     }
     let bytes_per_token = val_text.len() as f64 / val_ids.len().max(1) as f64;
+    let dispatch_name = match opts.dispatch.source() {
+        backends::dispatch::Source::Embedded => "embedded default table".to_string(),
+        backends::dispatch::Source::File(p) => format!("table {p}"),
+        backends::dispatch::Source::Forced(f) => format!("forced {f}"),
+    };
     eprintln!(
-        "training {} parameters on {} ({} steps of {}×{seq} tokens{}) into {}",
+        "training {} parameters on {} ({} steps of {}×{seq} tokens{}) into {} (dispatch: {dispatch_name})",
         group(cfg.param_count()),
         opts.data.display(),
         opts.steps,
@@ -433,11 +449,16 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
     let mut tokens = vec![0u32; n];
     let mut targets = vec![0u32; n];
 
-    let bar = if opts.progress {
+    let bar = if opts.progress == Progress::Bar {
         ProgressBar::new(opts.steps as u64)
     } else {
         ProgressBar::hidden()
     };
+    let line_every = match opts.progress {
+        Progress::Lines { every } => Some(every),
+        _ => None,
+    };
+    let mut last_line: Option<Instant> = None;
     bar.set_style(
         ProgressStyle::with_template(
             "{elapsed_precise} [{wide_bar}] {pos}/{len} steps, ETA {eta}  {msg}",
@@ -446,11 +467,6 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         .progress_chars("=> "),
     );
     bar.set_position(start_step as u64);
-    let dispatch_name = match opts.dispatch.source() {
-        backends::dispatch::Source::Embedded => "embedded default table".to_string(),
-        backends::dispatch::Source::File(p) => format!("table {p}"),
-        backends::dispatch::Source::Forced(f) => format!("forced {f}"),
-    };
     let start = Instant::now();
     let (prev_tokens, prev_seconds) = prev
         .as_ref()
@@ -471,7 +487,16 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
     let stop = opts.stop_at.map_or(opts.steps, |s| s.min(opts.steps));
     while step < opts.steps {
         if opts.time_budget.is_some_and(|b| start.elapsed() >= b) {
-            bar.println(format!("time budget reached after {step} steps"));
+            let m = format!(
+                "time budget of {} s reached after {step} steps",
+                opts.time_budget.map_or(0.0, |b| b.as_secs_f64())
+            );
+            // A hidden bar prints nothing, not even this.
+            if opts.progress == Progress::Bar {
+                bar.println(m);
+            } else {
+                eprintln!("{m}");
+            }
             break;
         }
         if step >= stop {
@@ -523,8 +548,31 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
             last_val.map_or("-".to_string(), |v| format!("{v:.3}")),
         ));
         info.train_loss = smooth.unwrap_or(l);
-        if opts.eval_every > 0 && step % opts.eval_every == 0 && step < stop {
-            let (v, _) = evaluate(&model, &mut eval_ws, &val_ids, Some(opts.eval_batches))?;
+        let evaluating = opts.eval_every > 0 && step % opts.eval_every == 0 && step < stop;
+        // A plain progress line when its interval has passed (evaluations print their own).
+        let line = |val: Option<f32>| {
+            // Time left: the steps still to run at this run's pace, capped by the budget.
+            let mut eta = (stop - step) as f64 * secs / (step - start_step) as f64;
+            if let Some(b) = opts.time_budget {
+                eta = eta.min((b.as_secs_f64() - secs).max(0.0));
+            }
+            format!(
+                "step {step}/{}  loss {:.4}{}  lr {lr:.2e}  {tps:.0} tok/s  elapsed {}  eta {}",
+                opts.steps,
+                smooth.unwrap_or(l),
+                val.map_or(String::new(), |v| format!("  val {v:.4}")),
+                clock(secs),
+                clock(eta)
+            )
+        };
+        if let Some(every) = line_every {
+            if !evaluating && last_line.is_none_or(|t| t.elapsed() >= every) {
+                eprintln!("{}", line(None));
+                last_line = Some(Instant::now());
+            }
+        }
+        if evaluating {
+            let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, Some(opts.eval_batches))?;
             if !v.is_finite() {
                 bar.finish_and_clear();
                 return Err(diverged(
@@ -536,11 +584,19 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
                 ));
             }
             last_val = Some(v as f32);
+            // The record of this save is complete: the periodic estimate of the held-out loss.
+            info.val_loss = Some(v as f32);
+            info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
+            info.val_tokens = scored;
             info.steps = step;
             info.tokens_seen = prev_tokens + (step - start_step) * n;
             info.seconds = prev_seconds + start.elapsed().as_secs_f64();
             checkpoint::save_with(&model, out, Some(&info), Some(&opt))?;
             last_saved = Some(step);
+            if line_every.is_some() {
+                eprintln!("{}  saved", line(last_val));
+                last_line = Some(Instant::now());
+            }
         }
     }
     bar.finish_and_clear();
@@ -559,6 +615,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
     }
     info.val_loss = Some(v as f32);
     info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
+    info.val_tokens = scored;
     eprintln!(
         "{step} steps in {:.1} s; train loss {:.4}; validation loss {:.4} nats/token ({:.4} nats/byte) over {scored} held-out tokens",
         info.seconds,

@@ -5,7 +5,7 @@
 
 use backends::{Dispatcher, Memory};
 use models::checkpoint::{self, OPTIMIZER_FILE};
-use models::train::{train, Existing, TrainOptions};
+use models::train::{train, Existing, Progress, TrainOptions};
 use models::{Config, Model, Tokenizer, UsageError};
 use std::path::{Path, PathBuf};
 
@@ -46,7 +46,7 @@ fn opts(dir: &Path, out: &str) -> TrainOptions {
     o.batch = 2;
     o.warmup = 2;
     o.eval_every = 2;
-    o.progress = false;
+    o.progress = Progress::Off;
     // One deterministic implementation for both runs.
     o.dispatch = Dispatcher::forced("naive", Memory::Pooled, 1);
     o

@@ -8,7 +8,7 @@
 //! while we count.
 
 use backends::{catalog, Bucket, Dispatcher, Memory, Op};
-use models::{Config, Model, Sampler, Tokenizer};
+use models::{Config, Model, Profile, Sampler, Tokenizer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -51,8 +51,9 @@ fn single_threaded(d: &Dispatcher) -> bool {
 }
 
 /// Allocations while decoding from a 7-token prompt to the full context, after one
-/// untimed pass over the whole context has warmed the buffer pool for every size.
-fn allocations(model: &Model, sampler: &mut Sampler) -> usize {
+/// untimed pass over the whole context has warmed the buffer pool for every size; with
+/// `profile`, through `decode_profiled` (the breakdown of `models bench`).
+fn allocations(model: &Model, sampler: &mut Sampler, mut profile: Option<&mut Profile>) -> usize {
     let mut cache = model.session();
     let prompt: Vec<u32> = b"ROMEO:\n".iter().map(|&b| b as u32).collect();
     let ctx = model.config.context;
@@ -61,7 +62,11 @@ fn allocations(model: &Model, sampler: &mut Sampler) -> usize {
         let mut tok = sampler.sample(model.prefill(&mut cache, &prompt).unwrap());
         let before = ALLOCS.load(Ordering::SeqCst);
         while cache.len() < ctx {
-            let logits = model.decode(&mut cache, tok).expect("decode");
+            let logits = match profile.as_deref_mut() {
+                Some(p) => model.decode_profiled(&mut cache, tok, p),
+                None => model.decode(&mut cache, tok),
+            }
+            .expect("decode");
             tok = sampler.sample(logits);
         }
         let n = ALLOCS.load(Ordering::SeqCst) - before;
@@ -118,7 +123,7 @@ fn main() {
                 Sampler::new(0.8, 40, 7).with_vocab(cfg.vocab_size),
             ),
         ] {
-            let n = allocations(&model, &mut sampler);
+            let n = allocations(&model, &mut sampler, None);
             let steps = cfg.context - 7;
             let crate_allocates = ALLOCATES_INTERNALLY.iter().any(|k| name.contains(k));
             println!(
@@ -134,6 +139,19 @@ fn main() {
                 failed = true;
             }
         }
+    }
+    // Profiled decoding allocates nothing either.
+    let model = base.clone().with_dispatch(Dispatcher::embedded().clone());
+    let mut profile = Profile::new();
+    let n = allocations(&model, &mut Sampler::greedy(), Some(&mut profile));
+    println!(
+        "{:<24} {:<16} allocations over {} decoded tokens: {n}",
+        "embedded, profiled",
+        "greedy",
+        cfg.context - 7
+    );
+    if n != 0 {
+        failed = true;
     }
     if failed {
         eprintln!("FAILED: KV-cache decoding allocated");
