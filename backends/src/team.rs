@@ -63,6 +63,8 @@ struct Shared {
     panicked: AtomicBool,
     /// Per helper: whether it is parked (or about to), so the caller knows whom to unpark.
     parked: Vec<AtomicBool>,
+    /// Helpers that have started (the team is handed out once all have).
+    started: AtomicUsize,
 }
 
 impl Shared {
@@ -122,6 +124,7 @@ impl Team {
             done: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             parked: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            started: AtomicUsize::new(0),
         });
         let mut helpers = Vec::with_capacity(n);
         for i in 0..n {
@@ -137,6 +140,11 @@ impl Team {
                 // parallelism (none at all: the caller runs every part).
                 Err(_) => break,
             }
+        }
+        // Wait until every helper has started (thread start-up allocates and pins): after
+        // this, calls on the team allocate nothing, on any thread.
+        while shared.started.load(Ordering::Acquire) < helpers.len() {
+            thread::yield_now();
         }
         Team {
             threads,
@@ -211,6 +219,9 @@ fn helper(sh: Arc<Shared>, index: usize, cpu: Option<usize>) {
     if let Some(c) = cpu {
         crate::threads::pin_current_to(c);
     }
+    // The handle `park` needs, made now rather than at the first park.
+    let _ = thread::current();
+    sh.started.fetch_add(1, Ordering::Release);
     // The epoch a new team starts at: a call made before this thread got here has already
     // moved past it, and is then seen as new.
     let mut seen = 0;
