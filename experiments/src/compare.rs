@@ -11,9 +11,14 @@
 //! A scope with a single call in either run has no measured spread, so it is shown but not
 //! judged (status `unchanged`, with a note). The run's total wall time is judged against the
 //! total threshold alone. Everything (times, machines, parameters) comes from the files.
+//!
+//! Two runs are only comparable when they were taken the same way: the [`Settings`] check
+//! lists every setting ([`crate::profile::SETTINGS`], the machine fingerprint, allocation
+//! counting) in which they differ, and those an older profile did not record. The binary
+//! refuses differing settings unless asked to compare anyway, and then says so everywhere.
 
 use crate::plot::{self, Bar, BarKind};
-use crate::profile::{plain, Profile};
+use crate::profile::{plain, Profile, SETTINGS};
 use crate::report::{fmt_ns, fmt_pct, markdown_table};
 use anyhow::Result;
 use std::path::Path;
@@ -89,6 +94,135 @@ pub struct Row {
     pub note: String,
 }
 
+/// One setting in which the two runs differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingDiff {
+    /// The setting, as the user knows it (`--quick`, `machine`, ...).
+    pub name: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// How the two runs' settings relate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// Settings that differ: the runs are not comparable.
+    pub differing: Vec<SettingDiff>,
+    /// Settings a profile did not record (an older profile), with which one lacks it.
+    pub unknown: Vec<String>,
+}
+
+impl Settings {
+    /// The differing settings in one line: `--quick (old true, new false), --runs (...)`.
+    pub fn differing_text(&self) -> String {
+        self.differing
+            .iter()
+            .map(|d| format!("{} (old {}, new {})", d.name, d.old, d.new))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The differing settings' names: `--quick, --runs`.
+    pub fn differing_names(&self) -> String {
+        self.differing
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The unknown settings in one line.
+    pub fn unknown_text(&self) -> String {
+        self.unknown.join(", ")
+    }
+}
+
+/// How two values of a setting differ, in words: lists (the scenarios) by what only one of
+/// them has, at most [`LIST_SHOWN`] names each; anything else by both values.
+fn value_diff(name: &str, a: &serde_json::Value, b: &serde_json::Value) -> SettingDiff {
+    let (old, new) = match (a.as_array(), b.as_array()) {
+        (Some(x), Some(y)) => {
+            // `p`'s length, and the members `q` lacks.
+            let only = |p: &[serde_json::Value], q: &[serde_json::Value], other: &str| {
+                let names: Vec<String> = p.iter().filter(|v| !q.contains(v)).map(plain).collect();
+                match names.len() {
+                    0 => p.len().to_string(),
+                    k if k > LIST_SHOWN => format!(
+                        "{}, {k} not in {other}: {} …",
+                        p.len(),
+                        names[..LIST_SHOWN].join(", ")
+                    ),
+                    k => format!("{}, {k} not in {other}: {}", p.len(), names.join(", ")),
+                }
+            };
+            let same_members = x.iter().all(|v| y.contains(v)) && y.iter().all(|v| x.contains(v));
+            if same_members {
+                // Another order (or repeats): show both whole.
+                (plain(a), plain(b))
+            } else {
+                (only(x, y, "new"), only(y, x, "old"))
+            }
+        }
+        _ => (plain(a), plain(b)),
+    };
+    SettingDiff {
+        name: name.to_string(),
+        old,
+        new,
+    }
+}
+
+/// How many names of a list setting a difference shows.
+pub const LIST_SHOWN: usize = 4;
+
+/// Compares how `old` and `new` were taken: every setting of [`SETTINGS`] (from the
+/// parameters), the machine fingerprint and allocation counting. A setting absent from a
+/// profile (written before it was recorded) is unknown, not different.
+pub fn settings(old: &Profile, new: &Profile) -> Settings {
+    let mut out = Settings::default();
+    let missing = |a: bool, b: bool| match (a, b) {
+        (true, true) => "not recorded in either profile",
+        (true, false) => "not recorded in the old profile",
+        _ => "not recorded in the new profile",
+    };
+    for (key, name) in SETTINGS {
+        match (old.parameters.get(key), new.parameters.get(key)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => out.differing.push(value_diff(name, a, b)),
+            (a, b) => out
+                .unknown
+                .push(format!("{name} ({})", missing(a.is_none(), b.is_none()))),
+        }
+    }
+    let (fo, fnew) = (&old.machine.fingerprint, &new.machine.fingerprint);
+    if fo.is_empty() || fnew.is_empty() {
+        out.unknown.push(format!(
+            "the machine fingerprint ({})",
+            missing(fo.is_empty(), fnew.is_empty())
+        ));
+    } else if fo != fnew {
+        let m = |p: &Profile| {
+            format!(
+                "{}, {} threads, fingerprint {}",
+                p.machine.cpu, p.machine.threads, p.machine.fingerprint
+            )
+        };
+        out.differing.push(SettingDiff {
+            name: "the machine".into(),
+            old: m(old),
+            new: m(new),
+        });
+    }
+    if old.allocations_counted != new.allocations_counted {
+        out.differing.push(SettingDiff {
+            name: "allocation counting".into(),
+            old: old.allocations_counted.to_string(),
+            new: new.allocations_counted.to_string(),
+        });
+    }
+    out
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -98,8 +232,11 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// The total wall time row.
     pub total: Row,
-    /// Plain warnings about what differs between the runs besides the code (machine,
-    /// parameters, generator).
+    /// Settings in which the runs differ or that are unknown: when any differ, the runs are
+    /// not comparable (the binary refuses them unless told to compare anyway).
+    pub settings: Settings,
+    /// Plain notes about what else differs between the runs besides the code (parameters
+    /// that are not settings, such as the slow switch; the generator).
     pub notes: Vec<String>,
     pub old_when: String,
     pub new_when: String,
@@ -236,20 +373,11 @@ pub fn compare(
     };
 
     let mut notes = Vec::new();
-    if old.machine.fingerprint != new.machine.fingerprint {
-        notes.push(format!(
-            "The runs come from different machines: old on {} ({} threads, fingerprint {}), new on {} ({} threads, fingerprint {}). Deltas mix machine and code differences.",
-            old.machine.cpu,
-            old.machine.threads,
-            old.machine.fingerprint,
-            new.machine.cpu,
-            new.machine.threads,
-            new.machine.fingerprint
-        ));
-    }
     let mut keys: Vec<&String> = old.parameters.keys().chain(new.parameters.keys()).collect();
     keys.sort();
     keys.dedup();
+    // The settings are judged by `settings`; the other parameters are stated here.
+    keys.retain(|k| !SETTINGS.iter().any(|(s, _)| s == k));
     for k in keys {
         let (a, b) = (old.parameters.get(k), new.parameters.get(k));
         if a != b {
@@ -260,9 +388,6 @@ pub fn compare(
                 show(b)
             ));
         }
-    }
-    if old.allocations_counted != new.allocations_counted {
-        notes.push("Only one of the runs counted allocations.".into());
     }
     if old.generator != new.generator {
         notes.push(format!(
@@ -276,6 +401,7 @@ pub fn compare(
         thresholds: t,
         rows,
         total,
+        settings: settings(old, new),
         notes,
         old_when: old.timestamp.clone(),
         new_when: new.timestamp.clone(),
@@ -311,9 +437,41 @@ impl Comparison {
         self.rows.iter().filter(|r| r.status == s).count()
     }
 
+    /// Whether the runs were taken with different settings (their deltas mix settings and
+    /// code).
+    pub fn not_comparable(&self) -> bool {
+        !self.settings.differing.is_empty()
+    }
+
+    /// The loud warning about differing settings, when they differ.
+    pub fn settings_warning(&self) -> Option<String> {
+        self.not_comparable().then(|| {
+            format!(
+                "NOT COMPARABLE: the runs were taken with different settings: {}. Compared anyway (--allow-different-settings): every delta mixes the settings with the code.",
+                self.settings.differing_text()
+            )
+        })
+    }
+
+    /// The warning about settings a profile did not record, when there are any.
+    pub fn unknown_warning(&self) -> Option<String> {
+        (!self.settings.unknown.is_empty()).then(|| {
+            format!(
+                "Unknown settings: {} (an older profile?); the runs may not be comparable.",
+                self.settings.unknown_text()
+            )
+        })
+    }
+
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from("# Profile comparison\n\n");
+        if let Some(w) = self.settings_warning() {
+            s.push_str(&format!("> **⚠ {w}**\n\n"));
+        }
+        if let Some(w) = self.unknown_warning() {
+            s.push_str(&format!("> **Warning:** {w}\n\n"));
+        }
         s.push_str(&format!(
             "- old: `{}` ({}, {})\n- new: `{}` ({}, {})\n- thresholds: scope {}%, total {}%; a change inside either run's noise band (median ± {}·MAD of the calls) counts as unchanged\n",
             self.old_name,
@@ -342,6 +500,12 @@ impl Comparison {
             self.total.status.name()
         ));
         s.push_str(&format!("\n**Verdict: {}**\n", self.verdict()));
+        if self.not_comparable() {
+            s.push_str("\n## Settings that differ (the runs are not comparable)\n\n");
+            for d in &self.settings.differing {
+                s.push_str(&format!("- {}: old {}, new {}\n", d.name, d.old, d.new));
+            }
+        }
         if !self.notes.is_empty() {
             s.push_str("\n## Differences besides the code\n\n");
             for n in &self.notes {
@@ -390,11 +554,16 @@ impl Comparison {
     /// One line: what the exit code says.
     pub fn verdict(&self) -> String {
         let regs = self.regressions();
+        let prefix = if self.not_comparable() {
+            "(NOT COMPARABLE: different settings) "
+        } else {
+            ""
+        };
         if regs.is_empty() {
-            "no regression beyond the thresholds".into()
+            format!("{prefix}no regression beyond the thresholds")
         } else {
             format!(
-                "REGRESSION in {}",
+                "{prefix}REGRESSION in {}",
                 regs.iter()
                     .map(|r| format!("{} ({})", r.scope, fmt_pct(r.delta_pct)))
                     .collect::<Vec<_>>()
@@ -405,7 +574,14 @@ impl Comparison {
 
     /// A short terminal summary.
     pub fn summary(&self) -> String {
-        let mut s = format!(
+        let mut s = String::new();
+        if let Some(w) = self.settings_warning() {
+            s.push_str(&format!("WARNING: {w}\n"));
+        }
+        if let Some(w) = self.unknown_warning() {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        s.push_str(&format!(
             "compare {} -> {}: {} regressed, {} improved, {} unchanged; total {} ({})\n",
             self.old_name,
             self.new_name,
@@ -414,15 +590,11 @@ impl Comparison {
             self.count(Status::Unchanged),
             fmt_pct(self.total.delta_pct),
             self.total.status.name()
-        );
+        ));
         for n in &self.notes {
             s.push_str(&format!("note: {n}\n"));
         }
-        let mut changed: Vec<&Row> = self
-            .rows
-            .iter()
-            .filter(|r| matches!(r.status, Status::Regressed | Status::Improved))
-            .collect();
+        let mut changed = self.changed();
         changed.sort_by(|a, b| b.delta_pct.abs().total_cmp(&a.delta_pct.abs()));
         for r in changed.iter().take(10) {
             s.push_str(&format!(
@@ -438,33 +610,132 @@ impl Comparison {
         s
     }
 
-    /// An SVG bar chart of the `n` largest changes (by |delta %|).
-    pub fn svg(&self, path: &Path, n: usize) -> Result<()> {
-        let mut rows: Vec<&Row> = self
-            .rows
+    /// The scopes judged regressed or improved (the total not included).
+    pub fn changed(&self) -> Vec<&Row> {
+        self.rows
             .iter()
-            .chain(std::iter::once(&self.total))
-            .filter(|r| r.delta_pct.is_finite())
-            .collect();
+            .filter(|r| matches!(r.status, Status::Regressed | Status::Improved))
+            .collect()
+    }
+
+    /// The bars of the chart: the (at most) `n` changed scopes with the largest |delta %|,
+    /// sorted by change (most regressed first, most improved last). Unchanged scopes are
+    /// left out: their deltas are noise, warm-ups or single calls, and would set the scale.
+    pub fn chart_bars(&self, n: usize) -> Vec<Bar> {
+        let mut rows = self.changed();
+        rows.retain(|r| r.delta_pct.is_finite());
         rows.sort_by(|a, b| b.delta_pct.abs().total_cmp(&a.delta_pct.abs()));
-        let bars: Vec<Bar> = rows
-            .iter()
-            .take(n)
+        rows.truncate(n);
+        rows.sort_by(|a, b| b.delta_pct.total_cmp(&a.delta_pct));
+        rows.iter()
             .map(|r| Bar {
-                label: format!("{} ({})", r.scope, r.status.name()),
+                label: r.scope.clone(),
                 value: r.delta_pct,
-                kind: match r.status {
-                    Status::Regressed => BarKind::Bad,
-                    Status::Improved => BarKind::Good,
-                    _ => BarKind::Neutral,
+                text: format!(
+                    "{} ({} → {})",
+                    plot::signed_percent(r.delta_pct),
+                    fmt_ns(r.old_ns.unwrap_or(0.0)),
+                    fmt_ns(r.new_ns.unwrap_or(0.0))
+                ),
+                kind: if r.status == Status::Regressed {
+                    BarKind::Bad
+                } else {
+                    BarKind::Good
                 },
             })
-            .collect();
-        plot::bar_chart(
-            path,
-            &format!("Largest changes: {} vs {}", self.new_name, self.old_name),
-            "change of median time per call, % (red: regressed, green: improved, grey: unchanged)",
-            &bars,
-        )
+            .collect()
+    }
+
+    /// An SVG bar chart of the changed scopes (at most `n`, the largest changes), coloured
+    /// by status and sorted by change; the total wall time, the verdict and any warning
+    /// about settings sit above it, and what it leaves out is said below it.
+    pub fn svg(&self, path: &Path, n: usize) -> Result<()> {
+        let bars = self.chart_bars(n);
+        let changed = self.changed().len();
+        let mut notes = Vec::new();
+        if let Some(w) = self.settings_warning() {
+            notes.push((w, BarKind::Bad));
+        }
+        if let Some(w) = self.unknown_warning() {
+            notes.push((w, BarKind::Bad));
+        }
+        let t = &self.total;
+        notes.push((
+            format!(
+                "Total wall time {} → {} ({}): {}{}",
+                fmt_ns(t.old_ns.unwrap_or(0.0)),
+                fmt_ns(t.new_ns.unwrap_or(0.0)),
+                fmt_pct(t.delta_pct),
+                t.status.name(),
+                match t.status {
+                    Status::Regressed | Status::Improved =>
+                        format!(" (beyond {} %)", self.thresholds.total_pct),
+                    _ => String::new(),
+                }
+            ),
+            match t.status {
+                Status::Regressed => BarKind::Bad,
+                Status::Improved => BarKind::Good,
+                _ => BarKind::Neutral,
+            },
+        ));
+        let scopes = self.count(Status::Regressed);
+        let verdict = if !self.regressed() {
+            "no regression beyond the thresholds".to_string()
+        } else {
+            let mut parts = Vec::new();
+            if scopes > 0 {
+                parts.push(format!(
+                    "{scopes} scope{} (red bars)",
+                    if scopes == 1 { "" } else { "s" }
+                ));
+            }
+            if self.total.status == Status::Regressed {
+                parts.push("the total wall time".into());
+            }
+            format!("REGRESSION in {} (exit code 1)", parts.join(" and "))
+        };
+        notes.push((
+            format!("Verdict: {verdict}"),
+            if self.regressed() {
+                BarKind::Bad
+            } else {
+                BarKind::Neutral
+            },
+        ));
+        let title = if self.not_comparable() {
+            format!(
+                "NOT COMPARABLE (different settings: {}): {} vs {}",
+                self.settings.differing_names(),
+                self.new_name,
+                self.old_name
+            )
+        } else {
+            format!("Profile comparison: {} vs {}", self.new_name, self.old_name)
+        };
+        let spec = plot::BarChart {
+            title,
+            notes,
+            key: vec![
+                (BarKind::Bad, format!("regressed ({})", self.count(Status::Regressed))),
+                (BarKind::Good, format!("improved ({})", self.count(Status::Improved))),
+            ],
+            x_label: "change of the median time per call (old → new)".into(),
+            footer: format!(
+                "{} of {} changed scopes shown (beyond {} % and outside both runs' noise bands). Not shown: {} unchanged (within the threshold or the noise, or single calls such as warm-ups), {} added, {} removed.",
+                bars.len(),
+                changed,
+                self.thresholds.scope_pct,
+                self.count(Status::Unchanged),
+                self.count(Status::Added),
+                self.count(Status::Removed)
+            ),
+            bars,
+            empty: format!(
+                "No scope changed beyond {} % and the noise",
+                self.thresholds.scope_pct
+            ),
+        };
+        plot::bar_chart(path, &spec)
     }
 }

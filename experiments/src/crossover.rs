@@ -7,7 +7,7 @@
 //! the dispatcher's pick is **OK** when it is the winner or within the noise band of it
 //! (the larger of the two medians' 2·MAD and `tolerance_pct` of the winner's median).
 
-use crate::plot::{self, Series};
+use crate::plot::{self, Marker, Series};
 use crate::report::markdown_table;
 use crate::stats;
 use anyhow::{anyhow, Result};
@@ -318,12 +318,39 @@ impl Sweep {
         s
     }
 
-    /// GFLOP/s against n, one line per form plus the dispatcher's pick.
+    /// GFLOP/s against n on log-log axes: one line per form, in the implementation's colour
+    /// (one thread: its colour, all threads: a darker shade with triangles; direct memory
+    /// dashed), the dispatcher's pick as a wide faint line with a ring per size in the colour
+    /// of the implementation it picked there, and a red cross where the verdict is MISS.
     pub fn svg(&self, path: &Path) -> Result<()> {
-        let mut series: Vec<Series> = self
-            .form_names()
-            .into_iter()
-            .map(|f| Series {
+        let base = plot::implementation_colour(&self.implementation);
+        let mut series: Vec<Series> = Vec::new();
+        // The pick first, so that the forms are drawn over its highlight.
+        series.push(Series {
+            name: format!("dispatcher pick ({})", self.dispatcher),
+            points: self
+                .points
+                .iter()
+                .map(|p| (p.n as f64, flops(p.n) / p.timings[p.picked].median_ns))
+                .collect(),
+            colour: plotters::style::RGBColor(0, 0, 0),
+            dashed: false,
+            width: 8,
+            alpha: 0.15,
+            marker: Marker::None,
+        });
+        for f in self.form_names() {
+            let Some(v) = self
+                .points
+                .iter()
+                .flat_map(|p| p.timings.iter())
+                .find(|t| t.variant.id == f)
+                .map(|t| t.variant)
+            else {
+                continue;
+            };
+            let many = v.threads > 1;
+            series.push(Series {
                 points: self
                     .points
                     .iter()
@@ -335,22 +362,69 @@ impl Sweep {
                     })
                     .collect(),
                 name: f,
-            })
+                colour: if many { plot::darker(base, 0.45) } else { base },
+                dashed: v.memory == Memory::Direct,
+                width: 2,
+                alpha: 1.0,
+                marker: if many {
+                    Marker::Triangle
+                } else {
+                    Marker::Circle
+                },
+            });
+        }
+        let mut picked: Vec<&str> = Vec::new();
+        for p in &self.points {
+            let i = p.timings[p.picked].variant.implementation;
+            if !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        for i in picked {
+            series.push(Series {
+                name: format!("  picks {i} here"),
+                points: self
+                    .points
+                    .iter()
+                    .filter(|p| p.timings[p.picked].variant.implementation == i)
+                    .map(|p| (p.n as f64, flops(p.n) / p.timings[p.picked].median_ns))
+                    .collect(),
+                colour: plot::implementation_colour(i),
+                dashed: false,
+                width: 0,
+                alpha: 1.0,
+                marker: Marker::Ring,
+            });
+        }
+        let misses: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .filter(|p| !p.ok)
+            .map(|p| (p.n as f64, flops(p.n) / p.timings[p.picked].median_ns))
             .collect();
-        series.push(Series {
-            name: format!("dispatcher pick ({})", self.dispatcher),
-            points: self
-                .points
-                .iter()
-                .map(|p| (p.n as f64, flops(p.n) / p.timings[p.picked].median_ns))
-                .collect(),
-        });
+        if !misses.is_empty() {
+            series.push(Series {
+                name: "  MISS: slower than the winner".into(),
+                points: misses,
+                colour: plot::RED,
+                dashed: false,
+                width: 0,
+                alpha: 1.0,
+                marker: Marker::Cross,
+            });
+        }
         plot::line_chart(
             path,
-            &format!("MatMul n×n×n: {} memory × threads", self.implementation),
-            "n (log scale)",
-            "GFLOP/s",
-            &series,
+            &plot::LineChart {
+                title: format!(
+                    "MatMul n×n×n: {} memory × threads, and the dispatcher's pick",
+                    self.implementation
+                ),
+                x_label: "n (log scale)".into(),
+                y_label: "GFLOP/s (log scale)".into(),
+                x_pow2: true,
+                series,
+            },
         )
     }
 }

@@ -2,7 +2,7 @@
 //! refused at once with a message naming it (exit code 2), never a panic, an abort or a
 //! failure after the work:
 //!
-//! * numeric flags in range ([`at_least_one`], [`positive_ms`], [`non_negative`],
+//! * numeric flags in range ([`at_least_one`], [`seconds`], [`non_negative`],
 //!   [`memory_size`]: clap value parsers, so a bad value is a usage error naming the flag);
 //! * output locations writable ([`output_file`]: its folder is created and a probe file
 //!   created and removed next to it), and every write atomic and naming its path
@@ -68,16 +68,27 @@ pub fn at_least_one(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-/// Milliseconds, at least 1 and at most a day (`--budget-ms`).
-pub fn positive_ms(text: &str) -> Result<u64, String> {
-    let n: u64 = text
+/// The shortest budget [`seconds`] accepts: 1 ms (a shorter one could not time anything).
+pub const MIN_BUDGET: Duration = Duration::from_millis(1);
+/// The longest budget [`seconds`] accepts: a day.
+pub const MAX_BUDGET: Duration = Duration::from_secs(86_400);
+
+/// A time budget in seconds, fractional allowed (`--budget 0.4`), from 0.001 to 86400: the
+/// workspace's one spelling of a budget is `--budget SECONDS` (see the README's command-line
+/// convention).
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    let x: f64 = text
         .trim()
         .parse()
-        .map_err(|e| format!("`{text}` is not a whole number of milliseconds: {e}"))?;
-    if !(1..=86_400_000).contains(&n) {
-        return Err("expected 1 to 86400000 milliseconds".into());
+        .map_err(|e| format!("`{text}` is not a number of seconds: {e}"))?;
+    if !(x.is_finite() && x >= MIN_BUDGET.as_secs_f64() && x <= MAX_BUDGET.as_secs_f64()) {
+        return Err(format!(
+            "expected {} to {} seconds (fractions allowed, e.g. 0.4)",
+            MIN_BUDGET.as_secs_f64(),
+            MAX_BUDGET.as_secs()
+        ));
     }
-    Ok(n)
+    Ok(Duration::from_secs_f64(x))
 }
 
 /// A finite number ≥ 0 (thresholds and tolerances in percent).
@@ -281,8 +292,14 @@ mod tests {
     fn parsers_refuse_absurd_values() {
         assert!(at_least_one("0").is_err());
         assert_eq!(at_least_one("2"), Ok(2));
-        assert!(positive_ms("0").is_err());
-        assert!(positive_ms("18446744073709551615").is_err());
+        assert!(seconds("0").is_err());
+        assert!(seconds("0.0001").is_err());
+        assert!(seconds("nan").is_err());
+        assert!(seconds("inf").is_err());
+        assert!(seconds("1e300").is_err());
+        assert!(seconds("-1").is_err());
+        assert_eq!(seconds("0.4"), Ok(Duration::from_millis(400)));
+        assert_eq!(seconds("2"), Ok(Duration::from_secs(2)));
         assert!(non_negative("nan").is_err());
         assert!(non_negative("-1").is_err());
         assert!(memory_size("0").is_err());

@@ -15,10 +15,10 @@ static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
 
 /// Profiles and studies of the kernel harness.
 ///
-/// Every study runs the ops through a dispatcher, the same path applications use: by default
-/// the dispatch table embedded in `backends`, or a tuned table given with `--dispatch`
-/// (written by `cargo run --release -p autotune`). Build with `--release`: debug timings mean
-/// little.
+/// The studies (profile, memory, alloc, crossover) run the ops through a dispatcher, the same
+/// path applications use: by default the dispatch table embedded in `backends`, or a tuned
+/// table given with the command's `--dispatch PATH` (written by `cargo run --release -p
+/// autotune`). Build with `--release`: debug timings mean little.
 ///
 /// Typical use:
 ///   experiments profile --out runs/base.json           # profile the study's scenarios
@@ -29,18 +29,25 @@ static ALLOC: alloc_counter::CountingAlloc = alloc_counter::CountingAlloc;
 ///
 /// Exit codes: 0 success (for compare: no regression), 1 a failure while running (for compare:
 /// a regression), 2 bad input (arguments, input files, output paths that cannot be written,
-/// work over the memory or time limits). Output paths are checked before any work starts.
+/// profiles taken with different settings, work over the memory or time limits). Output
+/// paths are checked before any work starts.
 #[derive(Parser, Debug)]
 #[command(name = "experiments", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
-    /// Dispatch table to load (JSON from the autotuner) instead of the embedded default.
-    #[arg(long, global = true, value_name = "PATH")]
-    dispatch: Option<PathBuf>,
-    /// Load a dispatch table tuned on another machine (with a warning).
-    #[arg(long, global = true)]
-    allow_foreign: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The dispatch table of the commands that run ops through a dispatcher. Only those commands
+/// take these flags, so a flag that would do nothing (`compare --dispatch`) is refused.
+#[derive(Args, Debug)]
+struct DispatchArgs {
+    /// Dispatch table to load (JSON from the autotuner) instead of the embedded default.
+    #[arg(long, value_name = "PATH")]
+    dispatch: Option<PathBuf>,
+    /// Load a dispatch table tuned on another machine (with a warning); needs --dispatch.
+    #[arg(long, requires = "dispatch")]
+    allow_foreign: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,7 +72,13 @@ enum Command {
     /// regresses beyond --total-threshold percent. Differences in machine or parameters are
     /// stated in the report.
     ///
-    /// Exit codes: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file).
+    /// Profiles taken with different settings (quick, runs, scenarios, dispatch, build,
+    /// KERNELS_DISABLE, allocation counting, machine fingerprint) are refused unless
+    /// --allow-different-settings is given; the report then says loudly that they are not
+    /// comparable. A setting an older profile did not record is unknown: a warning.
+    ///
+    /// Exit codes: 0 no regression, 1 regression, 2 bad input (unreadable or malformed file,
+    /// different settings without --allow-different-settings).
     #[command(verbatim_doc_comment)]
     Compare(CompareArgs),
     /// Pooled vs direct vs in-place buffers per op, and fused add_layernorm vs Add then
@@ -93,9 +106,10 @@ struct RooflineArgs {
     /// A few shapes with short budgets (seconds): for tests and smoke runs.
     #[arg(long)]
     quick: bool,
-    /// Time budget per shape in milliseconds (all its variants together; ≥ 5 rounds).
-    #[arg(long, default_value_t = 400, value_name = "MS", value_parser = guard::positive_ms)]
-    budget_ms: u64,
+    /// Time budget per shape in seconds, fractions allowed (all its variants together; ≥ 5
+    /// rounds; --quick caps it at 0.015).
+    #[arg(long, default_value = "0.4", value_name = "SECONDS", value_parser = guard::seconds)]
+    budget: Duration,
     /// Every memory strategy and thread count, not only pooled/t1.
     #[arg(long)]
     all_forms: bool,
@@ -112,9 +126,14 @@ struct RooflineArgs {
 
 #[derive(Args, Debug)]
 struct ProfileArgs {
-    /// Where to write the JSON profile; the Markdown goes beside it (.md).
-    #[arg(long, default_value = "profile.json", value_name = "PATH")]
-    out: PathBuf,
+    /// Where to write the JSON profile; the Markdown goes beside it (.md). Default:
+    /// profile.json, or no files when --json is given.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Print the profile's JSON on stdout instead of the hot-path table (files are then
+    /// written only when --out is given).
+    #[arg(long, conflicts_with = "top")]
+    json: bool,
     /// Only the small scenarios (a few seconds even in a debug build): for tests and smoke runs.
     #[arg(long)]
     quick: bool,
@@ -124,12 +143,14 @@ struct ProfileArgs {
     /// Measured calls per scenario (default: 3 for MatMul, 5 for the others).
     #[arg(long, value_name = "N", value_parser = guard::at_least_one)]
     runs: Option<usize>,
-    /// List the scenarios and exit.
-    #[arg(long)]
+    /// List the scenarios and exit (takes no other flag).
+    #[arg(long, exclusive = true)]
     list: bool,
     /// Rows of the hot-path table printed at the end.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = guard::at_least_one)]
     top: usize,
+    #[command(flatten)]
+    dispatch: DispatchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -147,18 +168,23 @@ struct CompareArgs {
     /// Write the Markdown report here (default: not written; the summary is printed).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// Write an SVG bar chart of the largest changes here.
+    /// Write an SVG bar chart of the changed scopes here (regressed red, improved green,
+    /// sorted by change).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
-    /// Bars in the chart.
-    #[arg(long, default_value_t = 15, value_name = "N", value_parser = guard::at_least_one)]
+    /// Most bars in the chart (the largest changes; needs --svg).
+    #[arg(long, default_value_t = 15, value_name = "N", value_parser = guard::at_least_one, requires = "svg")]
     bars: usize,
+    /// Compare profiles taken with different settings anyway; the summary, the report and
+    /// the chart then say that they are not comparable.
+    #[arg(long)]
+    allow_different_settings: bool,
 }
 
 #[derive(Args, Debug)]
 struct MemoryArgs {
     /// Implementation to study (`avx2`, `gemm`, ...; default: the dispatcher's choice per op).
-    #[arg(long = "impl", value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     implementation: Option<String>,
     /// Timed iterations per figure.
     #[arg(long, default_value_t = 200, value_name = "N", value_parser = guard::at_least_one)]
@@ -166,13 +192,15 @@ struct MemoryArgs {
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    dispatch: DispatchArgs,
 }
 
 #[derive(Args, Debug)]
 struct AllocArgs {
     /// MatMul implementation of the pooled/direct rows (default: the fastest single-threaded
     /// one, by a short race at n = 128).
-    #[arg(long = "impl", value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     implementation: Option<String>,
     /// Threads of the pooled/direct rows.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = guard::at_least_one)]
@@ -183,20 +211,23 @@ struct AllocArgs {
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    dispatch: DispatchArgs,
 }
 
 #[derive(Args, Debug)]
 struct CrossoverArgs {
     /// MatMul implementation whose memory × threads forms are compared (default: the fastest
     /// single-threaded one, by a short race at n = 128).
-    #[arg(long = "impl", value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     implementation: Option<String>,
     /// Comma-separated sizes n ≥ 1 (default: 16,24,32,48,64,96,128,192,256,384,512,768,1024).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     sizes: Vec<String>,
-    /// Time budget per size in milliseconds (all variants together; at least 3 rounds).
-    #[arg(long, default_value_t = 600, value_name = "MS", value_parser = guard::positive_ms)]
-    budget_ms: u64,
+    /// Time budget per size in seconds, fractions allowed (all variants together; at least 3
+    /// rounds).
+    #[arg(long, default_value = "0.6", value_name = "SECONDS", value_parser = guard::seconds)]
+    budget: Duration,
     /// Smallest noise band in percent: a pick this close to the winner counts as OK.
     #[arg(long, default_value_t = 3.0, value_name = "PCT", value_parser = guard::non_negative)]
     tolerance: f64,
@@ -210,17 +241,21 @@ struct CrossoverArgs {
     /// Also write the Markdown here.
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
-    /// Write an SVG plot (GFLOP/s against n) here.
+    /// Write an SVG plot (GFLOP/s against n, log-log) here.
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
+    #[command(flatten)]
+    dispatch: DispatchArgs,
 }
 
-fn dispatcher(cli: &Cli) -> Result<(Dispatcher, String)> {
-    match &cli.dispatch {
+/// The dispatcher the command's `--dispatch` names (or the embedded default) and how the
+/// profile records it.
+fn dispatcher(a: &DispatchArgs) -> Result<(Dispatcher, String)> {
+    match &a.dispatch {
         None => Ok((Dispatcher::embedded().clone(), "embedded".into())),
         Some(p) => {
             let opts = LoadOptions {
-                allow_foreign: cli.allow_foreign,
+                allow_foreign: a.allow_foreign,
             };
             let d = Dispatcher::from_file(p, opts)
                 .map_err(|e| usage(e.to_string()))
@@ -240,7 +275,7 @@ fn outputs(paths: &[(&str, Option<&Path>)]) -> Result<()> {
     Ok(())
 }
 
-fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
+fn run_profile(a: &ProfileArgs) -> Result<ExitCode> {
     let mut all = profile::op_scenarios();
     all.extend(experiments::model_study::scenarios());
     if a.list {
@@ -255,17 +290,25 @@ fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let md = profile::Profile::markdown_path(&a.out);
-    if md == a.out {
-        return Err(usage(format!(
-            "--out {}: the Markdown goes beside the JSON with the extension .md; give another name (e.g. profile.json)",
-            a.out.display()
-        )));
+    // With --json the JSON goes to stdout; files only where --out asks for them.
+    let out: Option<PathBuf> = match (&a.out, a.json) {
+        (Some(p), _) => Some(p.clone()),
+        (None, false) => Some(PathBuf::from("profile.json")),
+        (None, true) => None,
+    };
+    if let Some(out) = &out {
+        let md = profile::Profile::markdown_path(out);
+        if &md == out {
+            return Err(usage(format!(
+                "--out {}: the Markdown goes beside the JSON with the extension .md; give another name (e.g. profile.json)",
+                out.display()
+            )));
+        }
+        outputs(&[
+            ("--out", Some(out)),
+            ("the Markdown beside --out", Some(&md)),
+        ])?;
     }
-    outputs(&[
-        ("--out", Some(&a.out)),
-        ("the Markdown beside --out", Some(&md)),
-    ])?;
     for f in &a.scenarios {
         if !all
             .iter()
@@ -288,7 +331,7 @@ fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
             if a.quick { " with --quick" } else { "" }
         )));
     }
-    let (d, name) = dispatcher(cli)?;
+    let (d, name) = dispatcher(&a.dispatch)?;
     let opts = profile::Options {
         quick: a.quick,
         filter: a.scenarios.clone(),
@@ -296,13 +339,25 @@ fn run_profile(cli: &Cli, a: &ProfileArgs) -> Result<ExitCode> {
         dispatch: name,
     };
     let p = profile::run(&chosen, &d, &opts)?;
-    let md = p.write(&a.out)?;
-    println!(
-        "Hot path (by self time), wall time {}:\n",
-        experiments::report::fmt_ns(p.wall_ns as f64)
-    );
-    print!("{}", p.hot_path(a.top));
-    println!("\nwrote {} and {}", a.out.display(), md.display());
+    let written = match &out {
+        Some(out) => Some((out, p.write(out)?)),
+        None => None,
+    };
+    if a.json {
+        println!("{}", p.to_json()?);
+        if let Some((out, md)) = written {
+            eprintln!("wrote {} and {}", out.display(), md.display());
+        }
+    } else {
+        println!(
+            "Hot path (by self time), wall time {}:\n",
+            experiments::report::fmt_ns(p.wall_ns as f64)
+        );
+        print!("{}", p.hot_path(a.top));
+        if let Some((out, md)) = written {
+            println!("\nwrote {} and {}", out.display(), md.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -321,6 +376,14 @@ fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
         &a.new.display().to_string(),
         t,
     );
+    if !c.settings.differing.is_empty() && !a.allow_different_settings {
+        return Err(usage(format!(
+            "{} and {} were taken with different settings: {}. Their times are not comparable; profile both the same way, or pass --allow-different-settings to compare them anyway",
+            a.old.display(),
+            a.new.display(),
+            c.settings.differing_text()
+        )));
+    }
     print!("{}", c.summary());
     if let Some(out) = &a.out {
         guard::write_file(out, c.markdown().as_bytes())?;
@@ -337,18 +400,18 @@ fn run_compare(a: &CompareArgs) -> Result<ExitCode> {
     })
 }
 
-fn run_memory(cli: &Cli, a: &MemoryArgs) -> Result<ExitCode> {
+fn run_memory(a: &MemoryArgs) -> Result<ExitCode> {
     outputs(&[("--out", a.out.as_deref())])?;
     if let Some(imp) = &a.implementation {
         // Refuses an unknown implementation or one that cannot run here; says which ops it
         // lacks (those rows use the dispatcher's choice).
         let d = memory::forced(imp, backends::Memory::Pooled, 1)
-            .with_context(|| format!("--impl {imp}"))?;
+            .with_context(|| format!("--implementation {imp}"))?;
         for w in d.warnings() {
             eprintln!("warning: {w} (in this study those ops use the dispatcher's choice)");
         }
     }
-    let (d, _) = dispatcher(cli)?;
+    let (d, _) = dispatcher(&a.dispatch)?;
     let md = memory::memory_study(&d, a.implementation.as_deref(), a.iters)?;
     print!("{md}");
     if let Some(out) = &a.out {
@@ -357,16 +420,16 @@ fn run_memory(cli: &Cli, a: &MemoryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_alloc(cli: &Cli, a: &AllocArgs) -> Result<ExitCode> {
+fn run_alloc(a: &AllocArgs) -> Result<ExitCode> {
     outputs(&[("--out", a.out.as_deref())])?;
-    let (d, _) = dispatcher(cli)?;
+    let (d, _) = dispatcher(&a.dispatch)?;
     let imp = match &a.implementation {
         Some(i) => i.clone(),
         None => crossover::fastest_implementation()?,
     };
     let (_, warnings) = memory::study_forms(&imp, a.threads).with_context(|| {
         format!(
-            "--impl {imp} --threads {}: the pooled and direct rows cannot run as named",
+            "--implementation {imp} --threads {}: the pooled and direct rows cannot run as named",
             a.threads
         )
     })?;
@@ -402,7 +465,7 @@ fn crossover_sizes(given: &[String]) -> Result<Vec<usize>> {
         .collect()
 }
 
-fn run_crossover(cli: &Cli, a: &CrossoverArgs) -> Result<ExitCode> {
+fn run_crossover(a: &CrossoverArgs) -> Result<ExitCode> {
     guard::apply_max_memory(a.max_memory.as_deref())?;
     outputs(&[("--out", a.out.as_deref()), ("--svg", a.svg.as_deref())])?;
     let sizes = crossover_sizes(&a.sizes)?;
@@ -410,25 +473,25 @@ fn run_crossover(cli: &Cli, a: &CrossoverArgs) -> Result<ExitCode> {
     for &n in &sizes {
         guard::matmul_footprint("crossover", n, 5)?;
     }
-    let (d, name) = dispatcher(cli)?;
+    let (d, name) = dispatcher(&a.dispatch)?;
     let implementation = match &a.implementation {
         Some(i) => {
             // An unknown implementation, or one that cannot run here, is refused by name.
             memory::forced(i, backends::Memory::Pooled, 1)
-                .with_context(|| format!("--impl {i}"))?;
+                .with_context(|| format!("--implementation {i}"))?;
             if !backends::catalog()
                 .of(Op::Matmul)
                 .any(|v| v.implementation == i && v.runnable().is_ok())
             {
                 return Err(usage(format!(
-                    "--impl {i}: it has no MatMul variant that runs here (see `autotune list --ops matmul`)"
+                    "--implementation {i}: it has no MatMul variant that runs here (see `autotune list --ops matmul`)"
                 )));
             }
             i.clone()
         }
         None => crossover::fastest_implementation()?,
     };
-    let budget = Duration::from_millis(a.budget_ms);
+    let budget = a.budget;
     let max_t = backends::threads::available();
     // The forms the sweep will time (those of the catalog), for the estimate.
     let mut forms: Vec<(&str, usize)> = Vec::new();
@@ -451,11 +514,11 @@ fn run_crossover(cli: &Cli, a: &CrossoverArgs) -> Result<ExitCode> {
     let est = guard::crossover_estimate(&sizes, &forms, budget);
     if est > guard::REFUSE_ABOVE.as_secs_f64() && !a.force {
         return Err(usage(format!(
-            "crossover of `{implementation}` at n = {}: estimated at least {} ({} size(s) × (budget {} ms + 4 calls of each of {} variants)); this refuses work estimated above {}: pass --force to run it anyway, or give smaller --sizes",
+            "crossover of `{implementation}` at n = {}: estimated at least {} ({} size(s) × (--budget {} s + 4 calls of each of {} variants)); this refuses work estimated above {}: pass --force to run it anyway, or give smaller --sizes or a smaller --budget",
             sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","),
             guard::fmt_seconds(est),
             sizes.len(),
-            a.budget_ms,
+            budget.as_secs_f64(),
             forms.len() + 1,
             guard::fmt_seconds(guard::REFUSE_ABOVE.as_secs_f64())
         )));
@@ -503,7 +566,7 @@ fn run_roofline(a: &RooflineArgs) -> Result<ExitCode> {
     }
     let opts = roofline::Options {
         quick: a.quick,
-        budget: Duration::from_millis(a.budget_ms),
+        budget: a.budget,
         all_forms: a.all_forms,
         filter: a.shapes.clone(),
     };
@@ -522,11 +585,11 @@ fn main() -> ExitCode {
     guard::reset_sigpipe();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Profile(a) => run_profile(&cli, a),
+        Command::Profile(a) => run_profile(a),
         Command::Compare(a) => run_compare(a),
-        Command::Memory(a) => run_memory(&cli, a),
-        Command::Alloc(a) => run_alloc(&cli, a),
-        Command::Crossover(a) => run_crossover(&cli, a),
+        Command::Memory(a) => run_memory(a),
+        Command::Alloc(a) => run_alloc(a),
+        Command::Crossover(a) => run_crossover(a),
         Command::Roofline(a) => run_roofline(a),
     };
     match result {

@@ -33,6 +33,22 @@ pub const SLOW_ENV: &str = "EXPERIMENTS_SLOW_SCOPE";
 /// How many times a slowed scenario repeats each run's work.
 pub const SLOW_FACTOR: usize = 3;
 
+/// The parameters that describe *how* a run was taken, as opposed to the code it measured:
+/// two profiles whose settings differ are not comparable (`compare` refuses them unless told
+/// otherwise). Each is `(key in "parameters", what it is)`. Every profile this build writes
+/// records all of them (`runs` is `"default"` without `--runs`, `kernels_disable` is `"none"`
+/// without `KERNELS_DISABLE`); older profiles may lack some, which `compare` reports as
+/// unknown. The machine fingerprint and allocation counting are settings too, kept in their
+/// own fields. The slow switch ([`SLOW_ENV`]) is not a setting: it stands for a code change.
+pub const SETTINGS: [(&str, &str); 6] = [
+    ("quick", "--quick"),
+    ("runs", "--runs"),
+    ("scenarios", "--scenarios"),
+    ("dispatch", "--dispatch"),
+    ("build", "the build (debug or release)"),
+    ("kernels_disable", "KERNELS_DISABLE"),
+];
+
 /// The tool that wrote a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generator {
@@ -108,11 +124,16 @@ impl Profile {
     /// Writes the JSON to `path` and the Markdown beside it (same name, `.md`), each
     /// atomically (a temporary file, then a rename); errors name the file.
     pub fn write(&self, path: &Path) -> Result<std::path::PathBuf> {
-        let json = serde_json::to_string_pretty(self)?;
+        let json = self.to_json()?;
         crate::guard::write_file(path, (json + "\n").as_bytes())?;
         let md = Profile::markdown_path(path);
         crate::guard::write_file(&md, self.markdown().as_bytes())?;
         Ok(md)
+    }
+
+    /// The profile as the JSON [`Profile::write`] writes (pretty-printed, no final newline).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
     }
 
     /// Where [`Profile::write`] puts the Markdown beside `path`.
@@ -487,9 +508,13 @@ pub fn run(scenarios: &[Scenario], d: &Dispatcher, opts: &Options) -> Result<Pro
     parameters.insert("dispatch".into(), opts.dispatch.clone().into());
     parameters.insert("scenarios".into(), names.into());
     parameters.insert("quick".into(), opts.quick.into());
-    if let Some(r) = opts.runs {
-        parameters.insert("runs".into(), r.into());
-    }
+    parameters.insert(
+        "runs".into(),
+        match opts.runs {
+            Some(r) => r.into(),
+            None => "default".into(),
+        },
+    );
     parameters.insert(
         "build".into(),
         if cfg!(debug_assertions) {
@@ -499,9 +524,14 @@ pub fn run(scenarios: &[Scenario], d: &Dispatcher, opts: &Options) -> Result<Pro
         }
         .into(),
     );
-    if let Ok(mask) = std::env::var("KERNELS_DISABLE") {
-        parameters.insert("kernels_disable".into(), mask.into());
-    }
+    parameters.insert(
+        "kernels_disable".into(),
+        match std::env::var("KERNELS_DISABLE") {
+            Ok(mask) if !mask.trim().is_empty() => mask,
+            _ => "none".to_string(),
+        }
+        .into(),
+    );
     if !slow.is_empty() {
         parameters.insert(
             "slow_scope".into(),

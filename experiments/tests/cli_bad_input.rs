@@ -107,7 +107,7 @@ fn crossover_sizes_are_checked_before_allocating() {
             "crossover",
             "--sizes",
             "8192",
-            "--impl",
+            "--implementation",
             "naive",
             "--max-memory",
             "1T",
@@ -119,19 +119,19 @@ fn crossover_sizes_are_checked_before_allocating() {
 #[test]
 fn implementations_and_threads_are_not_substituted() {
     refused(
-        &["alloc", "--impl", "nosuch"],
+        &["alloc", "--implementation", "nosuch"],
         &["nosuch", "unknown implementation"],
     );
     refused(
-        &["alloc", "--impl", "gemm", "--threads", "3000"],
+        &["alloc", "--implementation", "gemm", "--threads", "3000"],
         &["3000", "gemm"],
     );
     refused(
-        &["memory", "--impl", "nosuch"],
+        &["memory", "--implementation", "nosuch"],
         &["nosuch", "unknown implementation"],
     );
     refused(
-        &["crossover", "--impl", "nosuch", "--sizes", "16"],
+        &["crossover", "--implementation", "nosuch", "--sizes", "16"],
         &["nosuch", "unknown implementation"],
     );
 }
@@ -144,10 +144,14 @@ fn absurd_numbers_are_usage_errors() {
         (&["memory", "--iters", "0"], "--iters"),
         (&["profile", "--runs", "0"], "--runs"),
         (&["profile", "--top", "0"], "--top"),
-        (&["crossover", "--budget-ms", "0"], "--budget-ms"),
+        (&["crossover", "--budget", "0"], "--budget"),
+        (&["crossover", "--budget", "0.0001"], "--budget"),
+        (&["crossover", "--budget", "nan"], "--budget"),
+        (&["crossover", "--budget", "1e9"], "--budget"),
         (&["crossover", "--tolerance", "nan"], "--tolerance"),
         (&["crossover", "--tolerance=-1"], "--tolerance"),
-        (&["roofline", "--budget-ms", "0"], "--budget-ms"),
+        (&["roofline", "--budget", "0"], "--budget"),
+        (&["roofline", "--budget=-0.5"], "--budget"),
         (
             &["compare", "a.json", "b.json", "--scope-threshold", "nan"],
             "--scope-threshold",
@@ -163,9 +167,37 @@ fn absurd_numbers_are_usage_errors() {
     refused(&["profile", "--scenarios", "matmul,nosuch"], &["nosuch"]);
     refused(&["roofline", "--shapes", "nosuch"], &["nosuch"]);
     refused(
-        &["--dispatch", "/nonexistent/table.json", "memory"],
+        &["memory", "--dispatch", "/nonexistent/table.json"],
         &["/nonexistent/table.json"],
     );
+}
+
+#[test]
+fn flags_that_would_do_nothing_are_refused() {
+    // Commands without a dispatcher take no dispatch table.
+    refused(
+        &["compare", "a.json", "b.json", "--dispatch", "t.json"],
+        &["--dispatch"],
+    );
+    refused(&["roofline", "--dispatch", "t.json"], &["--dispatch"]);
+    // The table flags belong to the command, not before it.
+    refused(&["--dispatch", "t.json", "memory"], &["--dispatch"]);
+    // --allow-foreign without a table to allow.
+    for cmd in ["profile", "memory", "alloc", "crossover"] {
+        refused(&[cmd, "--allow-foreign"], &["--dispatch"]);
+    }
+    // --bars without a chart; --top without the table it sizes; --list with anything else.
+    refused(&["compare", "a.json", "b.json", "--bars", "3"], &["--svg"]);
+    refused(&["profile", "--json", "--top", "3"], &["--json", "--top"]);
+    refused(&["profile", "--list", "--quick"], &["--list"]);
+    // The retired spellings are gone, not aliases.
+    for (args, flag) in [
+        (&["memory", "--impl", "gemm"][..], "--impl"),
+        (&["crossover", "--budget-ms", "100"], "--budget-ms"),
+        (&["roofline", "--budget-ms", "100"], "--budget-ms"),
+    ] {
+        refused(args, &[flag]);
+    }
 }
 
 fn unchanged(path: &Path, before: &[u8]) {

@@ -30,6 +30,18 @@ fn scope(name: &str, calls: u64, median: f64, min: u64, max: u64, mad: f64) -> S
     }
 }
 
+/// The settings a profile of this build records, all equal between the test profiles.
+fn settings() -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("quick".into(), false.into());
+    m.insert("runs".into(), "default".into());
+    m.insert("scenarios".into(), serde_json::json!(["a"]));
+    m.insert("dispatch".into(), "embedded".into());
+    m.insert("build".into(), "release".into());
+    m.insert("kernels_disable".into(), "none".into());
+    m
+}
+
 fn profile(scopes: Vec<ScopeStats>, wall_ns: u64) -> Profile {
     Profile {
         format: FORMAT.into(),
@@ -40,7 +52,7 @@ fn profile(scopes: Vec<ScopeStats>, wall_ns: u64) -> Profile {
         },
         timestamp: "2026-01-01T00:00:00Z".into(),
         machine: Machine::detect(),
-        parameters: serde_json::Map::new(),
+        parameters: settings(),
         wall_ns,
         allocations_counted: true,
         scopes,
@@ -142,22 +154,125 @@ fn compare_says_when_machines_or_parameters_differ() {
     new.machine.fingerprint = "x86_64-0000000000000000".into();
     new.parameters
         .insert("dispatch".into(), "tuned.json".into());
+    new.parameters
+        .insert("slow_scope".into(), "a (work ×3, test switch)".into());
     let c = compare(&old, &new, "o", "n", Thresholds::default());
+    // Machine and dispatch table are settings: the runs are not comparable.
+    assert!(c.not_comparable());
+    let names: Vec<&str> = c
+        .settings
+        .differing
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(names, ["--dispatch", "the machine"], "{:?}", c.settings);
+    assert!(c.settings.differing_text().contains("Some Other CPU"));
+    assert!(c.settings.differing_text().contains("tuned.json"));
+    // The slow switch is not a setting (it stands for a code change): a note.
     assert!(
-        c.notes
-            .iter()
-            .any(|n| n.contains("different machines") && n.contains("Some Other CPU")),
+        c.notes.iter().any(|n| n.contains("`slow_scope`")),
         "{:?}",
         c.notes
     );
-    assert!(
-        c.notes
-            .iter()
-            .any(|n| n.contains("`dispatch`") && n.contains("tuned.json")),
-        "{:?}",
-        c.notes
+    for text in [c.markdown(), c.summary()] {
+        assert!(text.contains("NOT COMPARABLE"), "{text}");
+        assert!(text.contains("Some Other CPU"), "{text}");
+    }
+    assert!(c.verdict().contains("NOT COMPARABLE"));
+}
+
+#[test]
+fn every_setting_is_checked_and_missing_ones_are_unknown() {
+    let old = profile(vec![scope("a", 3, 10.0, 9, 11, 1.0)], 100);
+    for (key, value, name) in [
+        ("quick", serde_json::json!(true), "--quick"),
+        ("runs", serde_json::json!(7), "--runs"),
+        ("scenarios", serde_json::json!(["a", "b"]), "--scenarios"),
+        ("dispatch", serde_json::json!("t.json"), "--dispatch"),
+        ("build", serde_json::json!("debug"), "the build"),
+        (
+            "kernels_disable",
+            serde_json::json!("avx512"),
+            "KERNELS_DISABLE",
+        ),
+    ] {
+        let mut new = old.clone();
+        new.parameters.insert(key.into(), value);
+        let c = compare(&old, &new, "o", "n", Thresholds::default());
+        assert_eq!(c.settings.differing.len(), 1, "{key}: {:?}", c.settings);
+        assert!(c.settings.differing[0].name.starts_with(name), "{key}");
+        assert!(c.settings.unknown.is_empty());
+    }
+    let mut new = old.clone();
+    new.allocations_counted = false;
+    let c = compare(&old, &new, "o", "n", Thresholds::default());
+    assert_eq!(c.settings.differing[0].name, "allocation counting");
+    // A list shows what only one run has.
+    let mut new = old.clone();
+    new.parameters
+        .insert("scenarios".into(), serde_json::json!(["a", "b", "c"]));
+    let c = compare(&old, &new, "o", "n", Thresholds::default());
+    assert_eq!(
+        c.settings.differing_text(),
+        "--scenarios (old 1, new 3, 2 not in old: b, c)"
     );
-    assert!(c.markdown().contains("different machines"));
+    // An older profile that did not record its settings: unknown, a warning, comparable.
+    let mut older = old.clone();
+    older.parameters.clear();
+    let c = compare(&older, &old, "o", "n", Thresholds::default());
+    assert!(!c.not_comparable());
+    assert_eq!(c.settings.unknown.len(), 6, "{:?}", c.settings);
+    assert!(c.settings.unknown[0].contains("not recorded in the old profile"));
+    for text in [c.markdown(), c.summary()] {
+        assert!(text.contains("Unknown settings: --quick"), "{text}");
+    }
+}
+
+#[test]
+fn chart_bars_are_the_changed_scopes_sorted_by_change() {
+    let old = profile(
+        vec![
+            scope("up/run", 5, 1000.0, 990, 1010, 5.0),
+            scope("down/run", 5, 1000.0, 990, 1010, 5.0),
+            scope("bigdown/run", 5, 1000.0, 990, 1010, 5.0),
+            scope("noise/run", 5, 1000.0, 500, 5000, 900.0),
+            scope("warm/up", 1, 1000.0, 1000, 1000, 0.0),
+        ],
+        1000,
+    );
+    let new = profile(
+        vec![
+            scope("up/run", 5, 1300.0, 1290, 1310, 5.0),
+            scope("down/run", 5, 900.0, 890, 910, 5.0),
+            scope("bigdown/run", 5, 500.0, 490, 510, 5.0),
+            scope("noise/run", 5, 3000.0, 500, 5000, 900.0),
+            scope("warm/up", 1, 9000.0, 9000, 9000, 0.0),
+        ],
+        1000,
+    );
+    let c = compare(&old, &new, "o", "n", Thresholds::default());
+    let bars = c.chart_bars(10);
+    let labels: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
+    // Unchanged scopes (noise, a single-call warm-up at +800 %) are left out.
+    assert_eq!(labels, ["up/run", "down/run", "bigdown/run"]);
+    use experiments::plot::BarKind;
+    let kinds: Vec<BarKind> = bars.iter().map(|b| b.kind).collect();
+    assert_eq!(kinds, [BarKind::Bad, BarKind::Good, BarKind::Good]);
+    assert!(bars[0].text.starts_with("+30.0 %"), "{}", bars[0].text);
+    // With room for two: the two largest changes, still sorted by change.
+    let labels: Vec<String> = c.chart_bars(2).into_iter().map(|b| b.label).collect();
+    assert_eq!(labels, ["up/run", "bigdown/run"]);
+    // The chart: red and green bars, the left-out scopes counted below it.
+    let dir = tempdir("bars");
+    let path = dir.join("chart.svg");
+    c.svg(&path, 10).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        svg.contains("#C82828") && svg.contains("#288C46"),
+        "red and green"
+    );
+    assert!(!svg.contains("warm/up") && !svg.contains("noise/run"));
+    assert!(svg.contains("2 unchanged"), "{svg}");
 }
 
 #[test]
@@ -277,6 +392,64 @@ fn slowed_scope_is_flagged_and_identical_runs_pass() {
     let o = run_compare(&base, &again, &args);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
     assert!(text(&o).contains("again.json"), "{}", text(&o));
+}
+
+#[test]
+fn profiles_with_different_settings_are_refused_unless_allowed() {
+    let dir = tempdir("settings");
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    for (path, runs) in [(&a, "3"), (&b, "4")] {
+        let o = bin()
+            .args([
+                "profile",
+                "--quick",
+                "--scenarios",
+                "gelu_1k",
+                "--runs",
+                runs,
+                "--out",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Refused: exit 2, naming the setting and the flag that overrides.
+    let report = dir.join("r.md");
+    let o = run_compare(&a, &b, &["--out", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--runs (old 3, new 4)") && err.contains("--allow-different-settings"),
+        "{err}"
+    );
+    assert!(!report.exists(), "nothing written on a refusal");
+    // Allowed: compared, with the warning in the text, the Markdown and the chart's title.
+    let svg = dir.join("c.svg");
+    let o = run_compare(
+        &a,
+        &b,
+        &[
+            "--allow-different-settings",
+            "--out",
+            report.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    assert!(
+        text(&o).starts_with("WARNING: NOT COMPARABLE"),
+        "{}",
+        text(&o)
+    );
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        md.contains("NOT COMPARABLE") && md.contains("--runs"),
+        "{md}"
+    );
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.contains("NOT COMPARABLE (different settings: --runs)"));
 }
 
 #[test]
