@@ -271,7 +271,11 @@ pub fn within_noise(m1: f64, s1: f64, m2: f64, s2: f64, rel: f64) -> bool {
     d <= s1 + s2 || d < rel * m1.min(m2)
 }
 
-/// Races `variants` on `problem`. `skip` may keep a variant out (e.g. predicted far too slow).
+/// Races `variants` on `problem`: each one this CPU can run is verified (when `ctx.verify`),
+/// warmed up, calibrated and sampled round-robin. Variants that cannot run here are listed
+/// in [`Outcome::skipped`], wrong ones in [`Outcome::excluded`]. There is no parameter to
+/// keep a variant out: a caller that wants one left out (e.g. predicted far too slow, as the
+/// tuner does) leaves it out of `variants`.
 pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outcome {
     let s = ctx.settings;
     let mut out = Outcome {

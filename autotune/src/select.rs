@@ -18,6 +18,12 @@
 //! and faster, so crossovers sit where the medians cross. Runs of one variant become ranges:
 //! the first starts at 0, the last is open-ended, and neighbouring ranges meet at the
 //! geometric mean of the last size of one and the first of the next.
+//!
+//! Notes: every choice that is not a clear win carries a note naming the other contender
+//! (never the chosen variant itself), the measured gap in percent and which test of the noise
+//! it passes ([`Rule::gap_words`]), in words that match that figure. [`Selection::notes`]
+//! describes the variant finally chosen at each size, after smoothing, so a note always
+//! agrees with the table's chosen column.
 
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +96,13 @@ pub struct PointChoice {
     pub fastest: Option<usize>,
     /// Indices of the candidates within the noise of the fastest (including it).
     pub acceptable: Vec<usize>,
-    /// Why the winner is not simply the fastest, or that it won within the noise.
+    /// Why the winner is not simply the fastest, or that it won within the noise: names the
+    /// other contender (never the winner itself), the measured gap in percent and whether
+    /// that gap is within the noise as [`Rule::tie`] defines it. `None` for a clear win.
     pub note: Option<String>,
+    /// The tie-break that put the winner before the faster `fastest` (e.g. "fewer
+    /// threads"); `None` when the fastest won.
+    pub preferred_for: Option<&'static str>,
 }
 
 impl Rule {
@@ -104,6 +115,35 @@ impl Rule {
             b.spread_ns,
             self.rel_noise,
         )
+    }
+
+    /// How `slower` compares with `faster`, in words that match the figures: the gap in
+    /// percent (`slower`'s median over `faster`'s, less one), followed by `dir` — the word the
+    /// sentence needs ("faster" when its subject is `faster`, "slower" when it is `slower`) —
+    /// then whether the gap is within the noise and by which of the two tests of
+    /// [`Rule::tie`]: under the relative threshold, or under the sum of the two MADs (both
+    /// in percent of the faster median, so the reader can add them up).
+    pub fn gap_words(&self, slower: &Cand, faster: &Cand, dir: &str) -> String {
+        let base = faster.median_ns.min(slower.median_ns).max(1e-9);
+        let d = (slower.median_ns - faster.median_ns).abs();
+        let pct = 100.0 * d / base;
+        let threshold = 100.0 * self.rel_noise;
+        let mads = format!(
+            "{:.1}% + {:.1}%",
+            100.0 * slower.spread_ns / base,
+            100.0 * faster.spread_ns / base
+        );
+        let noise = if d < self.rel_noise * base {
+            format!("within the noise (under the {threshold:.0}% threshold)")
+        } else if d <= slower.spread_ns + faster.spread_ns {
+            format!("within the noise (under the sum of their MADs, {mads})")
+        } else {
+            format!("beyond the noise (over the {threshold:.0}% threshold and their MADs, {mads})")
+        };
+        // One more decimal next to the threshold, so "3.0% ... under the 3% threshold" is
+        // never printed for 2.96%.
+        let digits = if (pct - threshold).abs() < 0.05 { 2 } else { 1 };
+        format!("{pct:.digits$}% {dir}, {noise}")
     }
 
     /// The decision at one size.
@@ -129,6 +169,7 @@ impl Rule {
                 fastest: None,
                 acceptable: vec![],
                 note: None,
+                preferred_for: None,
             };
         };
         let f = &p.cands[fastest];
@@ -145,27 +186,38 @@ impl Rule {
                 note: fallback.then(|| {
                     "only early-pruned candidates remain here (the others were excluded): chose the fastest of them".to_string()
                 }),
+                preferred_for: None,
             };
         }
-        // Tie-breaks among the acceptable, in order (see the module docs).
+        // Tie-breaks among the acceptable, in order (see the module docs). Each candidate a
+        // criterion drops is remembered with it, so the note can say what separated the
+        // winner from the fastest.
         let mut pool = acceptable.clone();
-        let mut broken_by = None;
+        let mut dropped_by: Vec<(usize, &'static str)> = Vec::new();
         type Getter = fn(&Cand) -> Option<f64>;
         // Then fewer threads: within the noise a single thread leaves the other cores free,
         // and its timing depends less on what else runs, so choices repeat run to run.
         // Then a fixed order, so that equally fast siblings resolve the same way in every
         // run: pooled memory before in place before direct (no allocation, no fresh pages),
         // and the implementation needing fewer CPU features.
-        let criteria: [(&str, Getter, f64); 5] = [
-            ("cache misses", |c| c.cache_misses, self.misses_margin),
-            ("instructions", |c| c.instructions, self.instructions_margin),
-            ("threads", |c| thread_count(&c.variant), 0.0),
+        let criteria: [(&'static str, Getter, f64); 5] = [
+            ("fewer cache misses", |c| c.cache_misses, self.misses_margin),
             (
-                "allocation (pooled, in place, direct)",
+                "fewer instructions",
+                |c| c.instructions,
+                self.instructions_margin,
+            ),
+            ("fewer threads", |c| thread_count(&c.variant), 0.0),
+            (
+                "less allocation (pooled before in place before direct)",
                 |c| memory_rank(&c.variant),
                 0.0,
             ),
-            ("CPU features needed", |c| feature_rank(&c.variant), 0.0),
+            (
+                "fewer CPU features needed",
+                |c| feature_rank(&c.variant),
+                0.0,
+            ),
         ];
         for (name, get, margin) in criteria {
             if pool.len() < 2 {
@@ -174,51 +226,64 @@ impl Rule {
             let vals: Option<Vec<f64>> = pool.iter().map(|&i| get(&p.cands[i])).collect();
             let Some(vals) = vals else { continue };
             let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
-            let kept: Vec<usize> = pool
+            type Valued = Vec<(usize, f64)>;
+            let (kept, gone): (Valued, Valued) = pool
                 .iter()
-                .zip(&vals)
-                .filter(|(_, &v)| v <= min * (1.0 + margin) + 1e-9)
-                .map(|(&i, _)| i)
-                .collect();
-            if kept.len() < pool.len() {
-                broken_by.get_or_insert(name);
-                pool = kept;
-            }
+                .copied()
+                .zip(vals)
+                .partition(|&(_, v)| v <= min * (1.0 + margin) + 1e-9);
+            dropped_by.extend(gone.iter().map(|&(i, _)| (i, name)));
+            pool = kept.into_iter().map(|(i, _)| i).collect();
         }
         let winner = *pool
             .iter()
             .min_by(|&&a, &&b| p.cands[a].median_ns.total_cmp(&p.cands[b].median_ns))
             .expect("pool is never empty");
-        let others: Vec<&str> = acceptable
-            .iter()
-            .filter(|&&i| i != winner)
-            .map(|&i| p.cands[i].variant.as_str())
-            .collect();
+        let why_dropped = |i: usize| {
+            dropped_by
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map(|(_, name)| *name)
+        };
         let note = if winner != fastest {
-            let w = &p.cands[winner];
+            // The fastest lost a tie-break: name it, the margin and the criterion that
+            // dropped it.
             Some(format!(
-                "tie within noise with {} ({:+.1}%): chose fewer {}",
+                "{} is {}; chose this one for {}",
                 f.variant,
-                (w.median_ns / f.median_ns - 1.0) * 100.0,
-                broken_by.unwrap_or("?")
+                self.gap_words(&p.cands[winner], f, "faster"),
+                why_dropped(fastest).unwrap_or("the lower median")
             ))
         } else {
-            Some(match broken_by {
-                Some(by) => format!(
-                    "tie within noise with {}: kept, fewer {by}",
-                    others.join(", ")
-                ),
-                None => format!(
-                    "tie within noise with {}: kept the lower median (no counter difference)",
-                    others.join(", ")
-                ),
-            })
+            // The fastest won; its closest rival within the noise is named.
+            let rival = acceptable
+                .iter()
+                .copied()
+                .filter(|&i| i != winner)
+                .min_by(|&a, &b| p.cands[a].median_ns.total_cmp(&p.cands[b].median_ns))
+                .expect("more than one acceptable");
+            let more = acceptable.len() - 2;
+            Some(format!(
+                "{} is {}{}; kept the fastest{}",
+                p.cands[rival].variant,
+                self.gap_words(&p.cands[rival], f, "slower"),
+                if more > 0 {
+                    format!(", and {more} more within the noise")
+                } else {
+                    String::new()
+                },
+                match why_dropped(rival) {
+                    Some(by) => format!(", which also has {by}"),
+                    None => ", the lower median (no tie-break tells them apart)".to_string(),
+                }
+            ))
         };
         PointChoice {
             winner: Some(winner),
             fastest: Some(fastest),
             acceptable,
             note,
+            preferred_for: (winner != fastest).then(|| why_dropped(fastest)).flatten(),
         }
     }
 }
@@ -245,6 +310,10 @@ pub struct Selection {
     pub choices: Vec<PointChoice>,
     /// The variant chosen at each point (after smoothing), `None` where nothing was usable.
     pub chosen: Vec<Option<String>>,
+    /// The note on the chosen variant at each point (see [`PointChoice::note`]): why it is
+    /// not simply the fastest, or which rival was within the noise; it names the other
+    /// contender with the measured gap, never the chosen variant itself.
+    pub notes: Vec<Option<String>>,
     pub ranges: Vec<RangeChoice>,
 }
 
@@ -386,6 +455,9 @@ pub fn select(rule: &Rule, mut points: Vec<Point>) -> Selection {
             }
         }
     }
+    let point_notes: Vec<Option<String>> = (0..n)
+        .map(|i| chosen_note(rule, &points[i], &choices[i], chosen[i].as_deref()))
+        .collect();
     // Runs into ranges.
     let mut ranges: Vec<RangeChoice> = Vec::new();
     let mut start = 0;
@@ -408,21 +480,14 @@ pub fn select(rule: &Rule, mut points: Vec<Point>) -> Selection {
         } else {
             None
         };
-        let mut notes = Vec::new();
-        for &j in &pts {
-            if let Some(note) = &choices[j].note {
-                notes.push(format!("size {}: {note}", points[j].size));
-            }
-            if let Some(w) = choices[j].winner {
-                let wid = &points[j].cands[w].variant;
-                if *wid != id {
-                    notes.push(format!(
-                        "size {}: {wid} was preferred here but {id} is within the noise; kept {id} so the choice does not flap",
-                        points[j].size
-                    ));
-                }
-            }
-        }
+        let notes: Vec<String> = pts
+            .iter()
+            .filter_map(|&j| {
+                point_notes[j]
+                    .as_ref()
+                    .map(|n| format!("size {}: {n}", points[j].size))
+            })
+            .collect();
         let representative = pts[pts.len() / 2];
         ranges.push(RangeChoice {
             min,
@@ -438,6 +503,43 @@ pub fn select(rule: &Rule, mut points: Vec<Point>) -> Selection {
         points,
         choices,
         chosen,
+        notes: point_notes,
         ranges,
     }
+}
+
+/// The note on the variant finally chosen at one point, `chosen`, after smoothing: the
+/// point's own note when the chosen is the point's winner; otherwise what the smoothing did,
+/// naming the fastest and the tie-break winner where they differ from the chosen (never the
+/// chosen itself as its rival) with the measured gaps.
+fn chosen_note(rule: &Rule, p: &Point, ch: &PointChoice, chosen: Option<&str>) -> Option<String> {
+    let c = index_of(p, chosen?)?;
+    let (w, f) = (ch.winner?, ch.fastest?);
+    if c == w {
+        return ch.note.clone();
+    }
+    let (cc, fc, wc) = (&p.cands[c], &p.cands[f], &p.cands[w]);
+    let kept = "kept this one: it is within the noise here and the smoothing across sizes keeps it, so the choice does not flap";
+    Some(if c == f {
+        format!(
+            "the tie-break alone would pick {} for {}; it is {}; kept the fastest: the smoothing across sizes keeps it, so the choice does not flap",
+            wc.variant,
+            ch.preferred_for.unwrap_or("the lower median"),
+            rule.gap_words(wc, fc, "slower")
+        )
+    } else if w == f {
+        format!(
+            "{} is {}; {kept}",
+            fc.variant,
+            rule.gap_words(cc, fc, "faster")
+        )
+    } else {
+        format!(
+            "{} is {}, and the tie-break prefers {} for {}; {kept}",
+            fc.variant,
+            rule.gap_words(cc, fc, "faster"),
+            wc.variant,
+            ch.preferred_for.unwrap_or("the lower median")
+        )
+    })
 }

@@ -51,10 +51,10 @@ impl Config {
     pub fn from_args(a: &TuneArgs) -> Result<Config, Failure> {
         let ops = cli::parse_ops(&a.ops)?;
         let threads = cli::parse_threads(&a.threads)?;
-        let preset = match &a.model {
+        let preset = match &a.preset {
             None => None,
             Some(m) => Some(Preset::from_name(m).ok_or_else(|| {
-                Failure::input(format!("--model {m}: expected `small` or `medium`"))
+                Failure::input(format!("--preset {m}: expected `small` or `medium`"))
             })?),
         };
         let budget = a.budget.unwrap_or(if a.quick { 35.0 } else { 480.0 });
@@ -924,7 +924,7 @@ fn end_to_end(
     a: &TuneArgs,
 ) -> Result<(crate::endtoend::Outcome, Table), Failure> {
     let model_cfg = models::Config::preset(preset)
-        .map_err(|e| Failure::input(format!("--model {preset}: {e}")))?;
+        .map_err(|e| Failure::input(format!("--preset {preset}: {e}")))?;
     let threads = cfg
         .threads
         .clone()

@@ -13,7 +13,7 @@ use crate::measure::{self, RaceCtx, Settings};
 use crate::plan;
 use crate::stats::geomean;
 use backends::problem::Problem;
-use backends::{Dispatcher, LoadOptions, Op};
+use backends::Op;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -62,16 +62,10 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
     crate::guard::apply_max_memory(a.max_memory.as_deref())?;
     let ops = cli::parse_ops(&a.ops)?;
     let threads = cli::parse_threads(&a.threads)?;
-    if let Some(p) = &a.json {
-        crate::guard::output_file("--json", p)?;
+    if let Some(p) = &a.json_out {
+        crate::guard::output_file("--json-out", p)?;
     }
-    let d = Dispatcher::from_file(
-        &a.table,
-        LoadOptions {
-            allow_foreign: a.allow_foreign,
-        },
-    )
-    .map_err(|e| Failure::input(e.to_string()))?;
+    let d = cli::load_dispatcher(&a.dispatch, a.allow_foreign)?;
     let budget = Duration::from_secs_f64(a.budget.unwrap_or(if a.quick { 40.0 } else { 240.0 }));
     let mut source = cli::open_counters()?;
     cli::warm_pools();
@@ -159,11 +153,15 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
     if shapes.is_empty() {
         return Err(Failure::run("no held-out shape was measured"));
     }
-    let v = summarize(&a.table.display().to_string(), shapes);
-    print(&v);
-    if let Some(p) = &a.json {
-        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-        crate::guard::write_file(p, text.as_bytes()).map_err(Failure::run)?;
+    let v = summarize(&a.dispatch.display().to_string(), shapes);
+    let json = || serde_json::to_string_pretty(&v).unwrap_or_default();
+    if a.json {
+        println!("{}", json());
+    } else {
+        print(&v);
+    }
+    if let Some(p) = &a.json_out {
+        crate::guard::write_file(p, json().as_bytes()).map_err(Failure::run)?;
     }
     Ok(())
 }

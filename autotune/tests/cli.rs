@@ -92,6 +92,7 @@ fn bad_arguments_are_clear_errors_not_panics() {
         &["measure", "--op", "matmul", "--shape", "8x"],
         &["measure", "--op", "softmax", "--shape", "100"],
         &["--ops", "frobnicate", "--quick"],
+        &["--preset", "huge", "--quick"],
         &["--model", "huge", "--quick"],
         &["--budget", "-3"],
         &["--threads", "3000", "--quick"],
@@ -225,7 +226,7 @@ fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
     let out = d.join("t.json");
     let o = run(&[
         "--quick",
-        "--model",
+        "--preset",
         "small",
         "--ops",
         "add_bias",
@@ -253,4 +254,216 @@ fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
     // Whatever won, the written table loads the way models load it.
     let o = inspect(&out, &[]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The embedded default table.
+fn default_table() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../backends/src/default_table.json")
+}
+
+/// A copy of the default table in `dir` that claims another machine, so it loads only with
+/// `--allow-foreign` (with a warning).
+fn foreign_table(dir: &Path) -> PathBuf {
+    let mut t = backends::table::Table::load(&default_table()).unwrap();
+    t.machine.fingerprint = "elsewhere-0000000000000000".into();
+    t.machine.cpu = "Another CPU".into();
+    let p = dir.join("foreign.json");
+    t.write_atomic(&p).unwrap();
+    p
+}
+
+#[test]
+fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
+    let table = foreign_table(&tmp("inspect-json"));
+    let o = inspect(&table, &["--allow-foreign", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["header"]["format"], "kernel-dispatch");
+    assert!(v["header"]["machine"]["fingerprint"].is_string());
+    let entries = v["entries"].as_array().unwrap();
+    let parsed = backends::table::Table::load(&table).unwrap();
+    assert_eq!(entries.len(), parsed.entries.len());
+    assert!(entries.iter().all(|e| e["variant"].is_string()));
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("another machine")),
+        "{warnings:?}"
+    );
+    assert!(v["served"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["op"] == "matmul" && s["bucket"] == "m1"));
+    // Text: each load warning appears once in all the output, not on stdout and stderr both.
+    let o = inspect(&table, &["--allow-foreign"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = text(&o);
+    assert_eq!(all.matches("tuned on another machine").count(), 1, "{all}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("warnings: 1"));
+}
+
+#[test]
+fn a_foreign_table_is_refused_naming_the_flag() {
+    let table = foreign_table(&tmp("foreign"));
+    let o = inspect(&table, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("pass --allow-foreign"), "{}", text(&o));
+    let o = run(&["validate", "--dispatch", table.to_str().unwrap(), "--quick"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("pass --allow-foreign"), "{}", text(&o));
+}
+
+#[test]
+fn compare_json_lists_differing_ranges_and_the_agreement() {
+    let d = tmp("compare");
+    let a = default_table();
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert!(v["counted"].as_u64().unwrap() > 0);
+    assert_eq!(v["agreement"].as_f64(), Some(1.0));
+    assert!(v["differing"].as_array().unwrap().is_empty());
+    // B changes the choice of the first range A counts.
+    let mut tb = backends::table::Table::load(&a).unwrap();
+    let first = v["ranges"][0].clone();
+    let e = tb
+        .entries
+        .iter_mut()
+        .find(|e| {
+            e.op == first["op"].as_str().unwrap()
+                && e.bucket.name() == first["bucket"].as_str().unwrap()
+                && e.variant == first["a_variant"].as_str().unwrap()
+        })
+        .unwrap();
+    let other = e.evidence.runner_up.clone().unwrap().variant;
+    e.variant = other.clone();
+    let b = d.join("b.json");
+    tb.write_atomic(&b).unwrap();
+    let o = run(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let diff = v["differing"].as_array().unwrap();
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    assert_eq!(diff[0]["a_variant"], first["a_variant"]);
+    assert_eq!(diff[0]["b_variant"], other.as_str());
+    assert!(diff[0]["a_lead"].as_f64().unwrap() > 0.10);
+    let (n, agree) = (v["counted"].as_f64().unwrap(), v["agree"].as_f64().unwrap());
+    assert_eq!(agree, n - 1.0);
+    assert!((v["agreement"].as_f64().unwrap() - agree / n).abs() < 1e-12);
+}
+
+#[test]
+fn validate_writes_json_out_and_prints_json() {
+    let d = tmp("validate");
+    let out = d.join("v.json");
+    let table = foreign_table(&d);
+    let o = run(&[
+        "validate",
+        "--dispatch",
+        table.to_str().unwrap(),
+        "--allow-foreign",
+        "--quick",
+        "--ops",
+        "add",
+        "--threads",
+        "1",
+        "--budget",
+        "3",
+        "--json",
+        "--json-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert!(!written["shapes"].as_array().unwrap().is_empty());
+    assert!(written["dispatched_vs_oracle"].as_f64().unwrap() >= 1.0 - 1e-9);
+}
+
+#[test]
+fn renamed_flags_take_the_new_spellings() {
+    // The old spellings of validate are gone (a usage error, not silently ignored).
+    for args in [
+        &["validate", "--table", "t.json"][..],
+        &["validate", "--json", "out.json"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+    // --preset (and its old spelling --model) is checked and named as --preset.
+    for flag in ["--preset", "--model"] {
+        let o = run(&[flag, "huge", "--quick"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("--preset huge"), "{}", text(&o));
+    }
+    // A preset measures its own shapes: a square cap would be accepted and ignored.
+    let o = run(&["--preset", "small", "--max-square", "64", "--quick"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--max-square"), "{}", text(&o));
+    assert!(text(&o).contains("--preset"), "{}", text(&o));
+}
+
+#[test]
+fn the_report_folder_holds_only_this_runs_files() {
+    let d = tmp("stale");
+    let out = d.join("t.json");
+    let tune = |ops: &str| {
+        let o = run(&[
+            "--quick",
+            "--ops",
+            ops,
+            "--threads",
+            "1",
+            "--budget",
+            "4",
+            "--refine",
+            "0",
+            "--max-square",
+            "32",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let names = || {
+        let mut v: Vec<String> = std::fs::read_dir(d.join("t-report"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    tune("add,gelu_tanh,matmul");
+    let first = names();
+    assert!(first.iter().any(|n| n.starts_with("matmul-")), "{first:?}");
+    assert!(first.contains(&"gelu_tanh-all.svg".to_string()));
+    // Files the report does not write are the user's: they stay.
+    std::fs::write(d.join("t-report").join("notes.txt"), "mine").unwrap();
+    std::fs::write(d.join("t-report").join("my-plot.svg"), "<svg/>").unwrap();
+    tune("add");
+    assert_eq!(
+        names(),
+        [
+            "add-all.svg",
+            "measurements.json",
+            "my-plot.svg",
+            "notes.txt"
+        ]
+    );
+    let md = std::fs::read_to_string(d.join("t.md")).unwrap();
+    assert!(md.contains("t-report/add-all.svg") && !md.contains("matmul-"));
 }

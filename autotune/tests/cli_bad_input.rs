@@ -350,9 +350,15 @@ fn unwritable_outputs_are_refused_before_measuring() {
         &["t.md"],
     );
     unchanged(&md, b"markdown");
-    // validate --json is checked before the table is even read.
+    // validate --json-out is checked before the table is even read.
     refused(
-        &["validate", "--table", "missing.json", "--json", under_file],
+        &[
+            "validate",
+            "--dispatch",
+            "missing.json",
+            "--json-out",
+            under_file,
+        ],
         &[],
         2,
         &[under_file],

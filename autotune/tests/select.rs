@@ -357,3 +357,194 @@ fn equal_siblings_resolve_by_memory_then_features() {
     );
     assert_eq!(rule.choose(&p).winner, Some(1));
 }
+
+/// The candidate ids named in `note`, in order of first appearance.
+fn named_in<'a>(note: &str, p: &'a Point) -> Vec<&'a str> {
+    let mut found: Vec<(usize, &str)> = p
+        .cands
+        .iter()
+        .filter_map(|c| note.find(&c.variant).map(|at| (at, c.variant.as_str())))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The first "P% faster" / "P% slower" figure of `note` after byte `from`.
+fn first_gap(note: &str, from: usize) -> (f64, &'static str) {
+    let rest = &note[from..];
+    let at = ["% faster", "% slower"]
+        .iter()
+        .filter_map(|w| rest.find(w))
+        .min()
+        .unwrap_or_else(|| panic!("no gap figure in `{note}`"));
+    let dir = if rest[at..].starts_with("% faster") {
+        "faster"
+    } else {
+        "slower"
+    };
+    let digits = rest[..at]
+        .rsplit(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+        .next()
+        .unwrap();
+    (digits.parse().unwrap(), dir)
+}
+
+/// Checks every note of a selection: it never names the chosen variant (so never as its own
+/// rival), its first-named variant is the rival whose measured gap to the chosen it states,
+/// to the printed precision and in the right direction, and "within the noise" appears
+/// exactly when the rule calls the two a tie, with the test that holds.
+fn check_notes(rule: &Rule, sel: &autotune::select::Selection) {
+    for (i, note) in sel.notes.iter().enumerate() {
+        let p = &sel.points[i];
+        let chosen = sel.chosen[i].as_deref();
+        let fastest = sel.choices[i].fastest.map(|f| p.cands[f].variant.as_str());
+        if chosen != fastest {
+            assert!(
+                note.is_some(),
+                "size {}: a slower choice needs a note",
+                p.size
+            );
+        }
+        let (Some(note), Some(chosen)) = (note, chosen) else {
+            continue;
+        };
+        assert!(
+            !note.contains(chosen),
+            "size {}: the note names the chosen {chosen}: {note}",
+            p.size
+        );
+        let named = named_in(note, p);
+        let Some(&rival_id) = named.first() else {
+            assert!(note.contains("pruned"), "a note without a rival: {note}");
+            continue;
+        };
+        let c = p.cands.iter().find(|x| x.variant == chosen).unwrap();
+        let r = p.cands.iter().find(|x| x.variant == rival_id).unwrap();
+        let (pct, dir) = first_gap(note, note.find(rival_id).unwrap());
+        let (slow, fast) = if r.median_ns < c.median_ns {
+            (c, r)
+        } else {
+            (r, c)
+        };
+        let gap = 100.0 * (slow.median_ns - fast.median_ns) / fast.median_ns;
+        assert!(
+            (pct - gap).abs() <= 0.051,
+            "stated {pct}%, measured {gap}%: {note}"
+        );
+        assert_eq!(
+            dir,
+            if r.median_ns < c.median_ns {
+                "faster"
+            } else {
+                "slower"
+            },
+            "{note}"
+        );
+        let tie = rule.tie(c, r);
+        assert_eq!(note.contains("within the noise"), tie, "{note}");
+        assert_eq!(note.contains("beyond the noise"), !tie, "{note}");
+        if note.contains("under the 3% threshold") {
+            assert!(gap < 3.0, "{note}");
+        }
+        if note.contains("under the sum of their MADs") {
+            assert!(gap >= 3.0 - 1e-9, "{note}");
+            assert!(
+                slow.median_ns - fast.median_ns <= slow.spread_ns + fast.spread_ns,
+                "{note}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_note_names_the_real_rival_with_the_measured_gap() {
+    let rule = Rule::default();
+    // The report's case at 327.7K: the fastest t2 variant and a t1 tie-break winner are
+    // within the noise, and the smoothing keeps a third variant from the neighbouring sizes.
+    let (g2, a2, g1) = (
+        "matmul/gemm/pooled/t2",
+        "matmul/avx512/pooled/t2",
+        "matmul/gemm/pooled/t1",
+    );
+    let pts = vec![
+        point(
+            100,
+            vec![c(g2, 100.0, 1.0), c(a2, 130.0, 1.0), c(g1, 150.0, 1.0)],
+        ),
+        point(
+            200,
+            vec![c(g2, 100.7, 1.0), c(a2, 100.0, 1.0), c(g1, 102.0, 1.0)],
+        ),
+        point(
+            300,
+            vec![c(g2, 100.0, 1.0), c(a2, 130.0, 1.0), c(g1, 150.0, 1.0)],
+        ),
+    ];
+    let sel = select(&rule, pts);
+    assert_eq!(sel.chosen[1].as_deref(), Some(g2));
+    let note = sel.notes[1].as_deref().unwrap();
+    assert!(note.starts_with(&format!("{a2} is 0.7% faster")), "{note}");
+    assert!(note.contains(&format!("the tie-break prefers {g1} for fewer threads")));
+    assert!(note.contains("does not flap"));
+    check_notes(&rule, &sel);
+    // A variant kept 16.1% slower is called that, with the spreads that make it a tie.
+    let pts = vec![point(
+        10,
+        vec![
+            c("softmax/avx2/pooled/t2", 100.0, 9.0),
+            c("softmax/avx2/pooled/t1", 116.1, 9.0),
+        ],
+    )];
+    let sel = select(&rule, pts);
+    assert_eq!(sel.chosen[0].as_deref(), Some("softmax/avx2/pooled/t1"));
+    let note = sel.notes[0].as_deref().unwrap();
+    assert!(
+        note.starts_with("softmax/avx2/pooled/t2 is 16.1% faster, within the noise (under the sum of their MADs, 9.0% + 9.0%)"),
+        "{note}"
+    );
+    assert!(!note.contains("slightly"));
+    check_notes(&rule, &sel);
+}
+
+#[test]
+fn notes_never_name_the_chosen_and_match_the_margin_for_any_input() {
+    let rule = Rule::default();
+    let ids = [
+        "matmul/avx2/pooled/t1",
+        "matmul/avx2/direct/t2",
+        "matmul/gemm/pooled/t2",
+        "matmul/tiled/pooled/t1",
+    ];
+    let mut seed = 987_654_321u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as f64 / (1u64 << 31) as f64
+    };
+    let mut noted = 0;
+    for _ in 0..400 {
+        let n = 1 + (next() * 10.0) as usize;
+        let pts: Vec<Point> = (0..n)
+            .map(|i| {
+                point(
+                    (i as u64 + 1) * 10,
+                    ids.iter()
+                        .map(|id| {
+                            let mut x = c(id, 100.0 + next() * 25.0, next() * 12.0);
+                            if next() < 0.3 {
+                                x.cache_misses = Some(1000.0 * (1.0 + next()));
+                                x.instructions = Some(5000.0 * (1.0 + next() * 0.1));
+                            }
+                            x
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let sel = select(&rule, pts);
+        noted += sel.notes.iter().flatten().count();
+        check_notes(&rule, &sel);
+    }
+    assert!(noted > 500, "the sweep exercises the notes ({noted})");
+}
