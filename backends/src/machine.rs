@@ -34,10 +34,11 @@ impl Machine {
             .map(|f| f.name().to_string())
             .collect();
         let threads = crate::threads::available();
+        let cpu_caches = kernels::cpu::caches();
         let caches = Caches {
-            l1d: cache_size(1, "Data").or_else(|| cpuid_cache(1, 1)),
-            l2: cache_size(2, "Unified").or_else(|| cpuid_cache(2, 3)),
-            l3: cache_size(3, "Unified").or_else(|| cpuid_cache(3, 3)),
+            l1d: cache_size(1, "Data").or_else(|| cpuid_cache(&cpu_caches.l1d)),
+            l2: cache_size(2, "Unified").or_else(|| cpuid_cache(&cpu_caches.l2)),
+            l3: cache_size(3, "Unified").or_else(|| cpu_caches.l3.as_ref().and_then(cpuid_cache)),
         };
         let fingerprint = fingerprint(&arch, &cpu, &features, threads, &caches);
         Machine {
@@ -104,38 +105,9 @@ fn cache_size(level: u32, kind: &str) -> Option<u64> {
     None
 }
 
-/// A cache's size from CPUID's deterministic cache parameters (leaf 4 on Intel, 0x8000_001D
-/// on AMD), for VMs whose `/sys` has no cache directory. `kind`: 1 data, 3 unified.
-#[cfg(target_arch = "x86_64")]
-fn cpuid_cache(level: u32, kind: u32) -> Option<u64> {
-    use std::arch::x86_64::{__cpuid, __cpuid_count};
-    // CPUID is available on every x86_64 CPU; the leaves are checked against the maxima first.
-    let max_ext = __cpuid(0x8000_0000).eax;
-    let leaf = if __cpuid(0).ebx == 0x6874_7541 && max_ext >= 0x8000_001D {
-        0x8000_001D // "Auth"enticAMD
-    } else if __cpuid(0).eax >= 4 {
-        4
-    } else {
-        return None;
-    };
-    for sub in 0..16 {
-        let r = __cpuid_count(leaf, sub);
-        let ty = r.eax & 0x1f;
-        if ty == 0 {
-            break;
-        }
-        if ty == kind && (r.eax >> 5) & 0x7 == level {
-            let ways = ((r.ebx >> 22) & 0x3ff) as u64 + 1;
-            let parts = ((r.ebx >> 12) & 0x3ff) as u64 + 1;
-            let line = (r.ebx & 0xfff) as u64 + 1;
-            let sets = r.ecx as u64 + 1;
-            return Some(ways * parts * line * sets);
-        }
-    }
-    None
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn cpuid_cache(_level: u32, _kind: u32) -> Option<u64> {
-    None
+/// A cache's size as CPUID reported it to [`kernels::cpu::caches`] (deterministic cache
+/// parameters: leaf 4 on Intel, 0x8000_001D on AMD), for VMs whose `/sys` has no cache
+/// directory; `None` where kernels fell back to its defaults (no CPUID, e.g. off x86_64).
+fn cpuid_cache(level: &kernels::cpu::CacheLevel) -> Option<u64> {
+    (level.source == kernels::cpu::CacheSource::Cpuid).then_some(level.size as u64)
 }

@@ -1,20 +1,51 @@
-//! Quick single-thread GFLOP/s table for the MatMul kernels of this crate.
+//! Quick single-thread GFLOP/s tables for the MatMul kernels of this crate.
 //!
 //! ```text
 //! cargo run --release -p kernels --example matmul_speed            # default sizes
 //! cargo run --release -p kernels --example matmul_speed -- 512 1x256x1024 300x257x129t
+//! cargo run --release -p kernels --example matmul_speed -- --blocking
+//! cargo run --release -p kernels --example matmul_speed -- --blocking --rounds 15 \
+//!     --params avx512:256,336,2048 --params avx2:320,120,1536 1024 2048
+//! KERNELS_DISABLE=avx512 cargo run --release -p kernels --example matmul_speed -- --blocking
 //! ```
 //!
-//! Each argument is `n` (an n×n×n product) or `MxKxN`, optionally followed by `t` for
-//! transposed B. Every kernel's output is checked against the naive reference once, then timed
-//! for about 0.3 s; the table shows the median GFLOP/s over the timed batches. This is a quick
-//! look, not the harness's measurement (that is `autotune`); absolute numbers drift on shared
-//! machines, so compare kernels within one run.
+//! Each size argument is `n` (an n×n×n product) or `MxKxN`, optionally followed by `t` for
+//! transposed B.
+//!
+//! **Kernel table** (no `--blocking`): every kernel's output is checked against the naive
+//! reference once, then timed for about 0.3 s; the table shows the median GFLOP/s over the
+//! timed batches.
+//!
+//! **Blocking comparison** (`--blocking`, default sizes 256, 512, 1024, 2048): for each
+//! available SIMD kernel, its hand-tuned constants (`HAND_TUNED`), the model's choice for this
+//! machine (`default_params()`) and any `--params ISA:kc,mc,nc[,mr,nr]` sets, timed in
+//! interleaved rounds (each round times every variant once, in an order that alternates
+//! between rounds, and samples the FMA peak with `kernels::probe::fma_loop`); the table
+//! shows the median GFLOP/s over the rounds, the spread (min–max), the median as a % of the
+//! median FMA peak, and each variant's median ratio to the hand-tuned one over the rounds.
+//! On Linux, time is this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that time spent
+//! descheduled on a busy machine does not count; elsewhere the wall clock.
+//!
+//! This is a quick look, not the harness's measurement (that is `autotune`); absolute numbers
+//! drift on shared machines, so compare kernels within one run.
 
-use kernels::matmul::{avx2, avx512, naive, tiled, Gemm, MatMulFn};
+use kernels::cpu::{self, Feature};
+use kernels::matmul::{avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn};
+use kernels::probe;
 use std::time::{Duration, Instant};
 
 type ScratchFn = fn(&Gemm) -> usize;
+type WithFn = fn(
+    &BlockingParams,
+    &Gemm,
+    f32,
+    &[f32],
+    &[f32],
+    f32,
+    &mut [f32],
+    &mut [f32],
+) -> kernels::Result<()>;
+type ScratchWithFn = fn(&BlockingParams, &Gemm) -> kernels::Result<usize>;
 
 fn parse(arg: &str) -> Gemm {
     let (dims, tb) = match arg.strip_suffix('t') {
@@ -45,13 +76,17 @@ fn fill(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Median GFLOP/s of `f` on `g`, or `None` when it refuses (feature unavailable).
-fn measure(g: &Gemm, f: MatMulFn, scratch_len: ScratchFn, reference: &[f32]) -> Option<f64> {
-    let a = fill(g.a_len(), 1);
-    let b = fill(g.b_len(), 2);
-    let mut c = vec![0.0f32; g.c_len()];
-    let mut scratch = vec![0.0f32; scratch_len(g)];
-    f(g, 1.0, &a, &b, 0.0, &mut c, &mut scratch).ok()?;
+fn label(g: &Gemm) -> String {
+    format!(
+        "{}×{}×{}{}",
+        g.m,
+        g.k,
+        g.n,
+        if g.trans_b { "ᵀ" } else { "" }
+    )
+}
+
+fn check_close(g: &Gemm, c: &[f32], reference: &[f32]) {
     let worst = c
         .iter()
         .zip(reference)
@@ -61,6 +96,16 @@ fn measure(g: &Gemm, f: MatMulFn, scratch_len: ScratchFn, reference: &[f32]) -> 
         worst <= 1e-3 * (g.k as f32).sqrt().max(1.0),
         "wrong result: {worst}"
     );
+}
+
+/// Median GFLOP/s of `f` on `g`, or `None` when it refuses (feature unavailable).
+fn measure(g: &Gemm, f: MatMulFn, scratch_len: ScratchFn, reference: &[f32]) -> Option<f64> {
+    let a = fill(g.a_len(), 1);
+    let b = fill(g.b_len(), 2);
+    let mut c = vec![0.0f32; g.c_len()];
+    let mut scratch = vec![0.0f32; scratch_len(g)];
+    f(g, 1.0, &a, &b, 0.0, &mut c, &mut scratch).ok()?;
+    check_close(g, &c, reference);
     // Batch size so that one batch takes ≥ ~2 ms.
     let t0 = Instant::now();
     f(g, 1.0, &a, &b, 0.0, &mut c, &mut scratch).unwrap();
@@ -79,24 +124,7 @@ fn measure(g: &Gemm, f: MatMulFn, scratch_len: ScratchFn, reference: &[f32]) -> 
     Some(rates[rates.len() / 2])
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let sizes: Vec<Gemm> = if args.is_empty() {
-        [
-            "64",
-            "128",
-            "256",
-            "512",
-            "1024",
-            "1x256x1024",
-            "1x256x1024t",
-        ]
-        .iter()
-        .map(|s| parse(s))
-        .collect()
-    } else {
-        args.iter().map(|s| parse(s)).collect()
-    };
+fn kernel_table(sizes: &[Gemm]) {
     let kernels: [(&str, MatMulFn, ScratchFn); 4] = [
         ("naive", naive::matmul, naive::scratch_len),
         ("tiled", tiled::matmul, tiled::scratch_len),
@@ -108,19 +136,12 @@ fn main() {
         print!("{name:>10}");
     }
     println!("   (GFLOP/s, median, 1 thread)");
-    for g in &sizes {
+    for g in sizes {
         let a = fill(g.a_len(), 1);
         let b = fill(g.b_len(), 2);
         let mut reference = vec![0.0f32; g.c_len()];
         naive::matmul(g, 1.0, &a, &b, 0.0, &mut reference, &mut []).unwrap();
-        let label = format!(
-            "{}×{}×{}{}",
-            g.m,
-            g.k,
-            g.n,
-            if g.trans_b { "ᵀ" } else { "" }
-        );
-        print!("{label:>16}");
+        print!("{:>16}", label(g));
         for (name, f, s) in &kernels {
             // The naive loop is only worth timing on small problems.
             if *name == "naive" && g.flops() > 2.0 * 256.0 * 256.0 * 256.0 {
@@ -134,4 +155,311 @@ fn main() {
         }
         println!();
     }
+}
+
+/// One SIMD kernel with its explicit-parameter entry points.
+struct Isa {
+    name: &'static str,
+    feature: Feature,
+    run: WithFn,
+    scratch: ScratchWithFn,
+    hand: BlockingParams,
+    model: BlockingParams,
+}
+
+fn isas() -> Vec<Isa> {
+    vec![
+        Isa {
+            name: "avx512",
+            feature: Feature::Avx512,
+            run: avx512::matmul_with,
+            scratch: avx512::scratch_len_with,
+            hand: avx512::HAND_TUNED,
+            model: avx512::default_params(),
+        },
+        Isa {
+            name: "avx2",
+            feature: Feature::Avx2,
+            run: avx2::matmul_with,
+            scratch: avx2::scratch_len_with,
+            hand: avx2::HAND_TUNED,
+            model: avx2::default_params(),
+        },
+    ]
+}
+
+/// `ISA:kc,mc,nc[,mr,nr]` → (ISA name, parameters based on `base` for the tile).
+fn parse_params(spec: &str, isas: &[Isa]) -> (String, BlockingParams) {
+    let (isa, nums) = spec.split_once(':').expect("--params ISA:kc,mc,nc[,mr,nr]");
+    let base = isas
+        .iter()
+        .find(|i| i.name == isa)
+        .unwrap_or_else(|| panic!("unknown ISA `{isa}` (avx512, avx2)"))
+        .hand;
+    let v: Vec<usize> = nums
+        .split(',')
+        .map(|s| s.parse().expect("a number"))
+        .collect();
+    let p = match v[..] {
+        [kc, mc, nc] => BlockingParams { kc, mc, nc, ..base },
+        [kc, mc, nc, mr, nr] => BlockingParams { mr, nr, kc, mc, nc },
+        _ => panic!("--params ISA:kc,mc,nc[,mr,nr]"),
+    };
+    (isa.to_string(), p)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One timed variant at one size.
+struct Run {
+    isa: usize,
+    name: String,
+    params: BlockingParams,
+    g: Gemm,
+    scratch: Vec<f32>,
+    rates: Vec<f64>,
+}
+
+/// Nanoseconds of CPU time this thread has used (Linux: `CLOCK_THREAD_CPUTIME_ID`, exact to
+/// the nanosecond, unlike `/proc/thread-self/schedstat`, which lags by up to a scheduler
+/// tick), or `None` where that is not available.
+#[cfg(target_os = "linux")]
+fn cpu_ns() -> Option<u64> {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` from the C library std links, with a valid clock id and a
+    // pointer to a `struct timespec` (two 64-bit fields on 64-bit Linux) it may write.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_ns() -> Option<u64> {
+    None
+}
+
+/// Times `f` by this thread's CPU time where the OS reports it (so time spent descheduled
+/// on a busy machine does not count), else by the wall clock; seconds.
+fn time_it(f: impl FnOnce()) -> f64 {
+    let (c0, t0) = (cpu_ns(), Instant::now());
+    f();
+    let wall = t0.elapsed().as_secs_f64();
+    match (c0, cpu_ns()) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 * 1e-9,
+        _ => wall,
+    }
+}
+
+/// GFLOP/s of one call of the FMA probe (≈ 15 ms).
+fn peak_sample(feature: Feature) -> f64 {
+    let iters = 8_000_000;
+    let mut s = 0.0;
+    let dt = time_it(|| s = probe::fma_loop(feature, iters, 0.5).expect("feature checked"));
+    std::hint::black_box(s);
+    probe::fma_flops(feature, iters) as f64 / dt / 1e9
+}
+
+fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParams)]) {
+    let isas: Vec<Isa> = isas()
+        .into_iter()
+        .filter(|i| cpu::available(i.feature))
+        .collect();
+    let c = cpu::caches();
+    println!("caches: {c:?}");
+    if isas.is_empty() {
+        println!("no SIMD kernel available here");
+        return;
+    }
+    let mut runs: Vec<Run> = Vec::new();
+    for (ii, isa) in isas.iter().enumerate() {
+        println!(
+            "{}: hand-tuned {:?}\n{}: model      {:?}",
+            isa.name, isa.hand, isa.name, isa.model
+        );
+        let mut variants = vec![
+            ("hand".to_string(), isa.hand),
+            ("model".to_string(), isa.model),
+        ];
+        for (_, p) in extra.iter().filter(|(n, _)| n == isa.name) {
+            variants.push((format!("{}×{}", p.mr, p.nr), *p));
+        }
+        for g in sizes {
+            for (name, p) in &variants {
+                let len = match (isa.scratch)(p, g) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        println!("{}: {name}: {e}", isa.name);
+                        continue;
+                    }
+                };
+                runs.push(Run {
+                    isa: ii,
+                    name: name.clone(),
+                    params: *p,
+                    g: *g,
+                    scratch: vec![0.0; len],
+                    rates: Vec::new(),
+                });
+            }
+        }
+    }
+    // Operands per size, and a correctness check of every variant.
+    let mut operands: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = sizes
+        .iter()
+        .map(|g| (fill(g.a_len(), 1), fill(g.b_len(), 2), vec![0.0; g.c_len()]))
+        .collect();
+    for (si, g) in sizes.iter().enumerate() {
+        let (a, b, _) = &operands[si];
+        let mut reference = vec![0.0f32; g.c_len()];
+        // The first variant of the first ISA is the reference for the others (the naive loop
+        // is too slow at these sizes); each variant must agree with it.
+        let first = runs.iter_mut().find(|r| r.g == *g).expect("a variant");
+        (isas[first.isa].run)(
+            &first.params,
+            g,
+            1.0,
+            a,
+            b,
+            0.0,
+            &mut reference,
+            &mut first.scratch,
+        )
+        .unwrap();
+        for r in runs.iter_mut().filter(|r| r.g == *g) {
+            let mut c = vec![0.0f32; g.c_len()];
+            (isas[r.isa].run)(&r.params, g, 1.0, a, b, 0.0, &mut c, &mut r.scratch).unwrap();
+            check_close(g, &c, &reference);
+        }
+    }
+    let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); isas.len()];
+    for round in 0..rounds {
+        for (ii, isa) in isas.iter().enumerate() {
+            peaks[ii].push(peak_sample(isa.feature));
+        }
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..runs.len()).collect()
+        } else {
+            (0..runs.len()).rev().collect()
+        };
+        for i in order {
+            let r = &mut runs[i];
+            let si = sizes.iter().position(|g| *g == r.g).expect("a size");
+            let (a, b, c) = &mut operands[si];
+            let run = isas[r.isa].run;
+            // Enough calls for ≥ ~30 ms.
+            let reps = ((3e9 / r.g.flops().max(1.0)).ceil() as usize).clamp(1, 1000);
+            if r.g.flops() < 1e9 {
+                run(&r.params, &r.g, 1.0, a, b, 0.0, c, &mut r.scratch).unwrap();
+            }
+            let dt = time_it(|| {
+                for _ in 0..reps {
+                    run(&r.params, &r.g, 1.0, a, b, 0.0, c, &mut r.scratch).unwrap();
+                }
+            });
+            r.rates.push(r.g.flops() * reps as f64 / dt / 1e9);
+        }
+    }
+    let peak: Vec<f64> = peaks.iter_mut().map(|p| median(p)).collect();
+    for (ii, isa) in isas.iter().enumerate() {
+        println!(
+            "\n{} (FMA peak {:.1} GFLOP/s, median of {rounds} samples; {rounds} rounds)",
+            isa.name, peak[ii]
+        );
+        println!(
+            "{:>16} {:>24} {:>9} {:>15} {:>7} {:>9}",
+            "m×k×n", "blocking", "GFLOP/s", "min–max", "% peak", "÷ hand"
+        );
+        for g in sizes {
+            let hand: Vec<f64> = runs
+                .iter()
+                .find(|r| r.isa == ii && r.g == *g && r.name == "hand")
+                .map(|r| r.rates.clone())
+                .unwrap_or_default();
+            for r in runs.iter().filter(|r| r.isa == ii && r.g == *g) {
+                let mut v = r.rates.clone();
+                let med = median(&mut v);
+                let mut ratios: Vec<f64> = r.rates.iter().zip(&hand).map(|(x, h)| x / h).collect();
+                let ratio = if ratios.is_empty() {
+                    f64::NAN
+                } else {
+                    median(&mut ratios)
+                };
+                println!(
+                    "{:>16} {:>24} {:>9.1} {:>7.1}–{:<7.1} {:>6.1}% {:>9.3}",
+                    label(g),
+                    format!(
+                        "{} ({},{},{})",
+                        r.name, r.params.kc, r.params.mc, r.params.nc
+                    ),
+                    med,
+                    v[0],
+                    v[v.len() - 1],
+                    100.0 * med / peak[ii],
+                    ratio
+                );
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let blocking = args.iter().any(|a| a == "--blocking");
+    args.retain(|a| a != "--blocking");
+    let mut rounds = 9;
+    let mut extra = Vec::new();
+    let mut sizes = Vec::new();
+    let isa_list = isas();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rounds" => rounds = it.next().and_then(|s| s.parse().ok()).expect("--rounds N"),
+            "--params" => extra.push(parse_params(&it.next().expect("--params SPEC"), &isa_list)),
+            s => sizes.push(parse(s)),
+        }
+    }
+    if blocking {
+        if sizes.is_empty() {
+            sizes = ["256", "512", "1024", "2048"]
+                .iter()
+                .map(|s| parse(s))
+                .collect();
+        }
+        blocking_table(&sizes, rounds.max(1), &extra);
+        return;
+    }
+    if sizes.is_empty() {
+        sizes = [
+            "64",
+            "128",
+            "256",
+            "512",
+            "1024",
+            "1x256x1024",
+            "1x256x1024t",
+        ]
+        .iter()
+        .map(|s| parse(s))
+        .collect();
+    }
+    kernel_table(&sizes);
 }

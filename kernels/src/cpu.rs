@@ -4,6 +4,13 @@
 //! comes from the `KERNELS_DISABLE` environment variable (a comma-separated list such as
 //! `avx512,avx2`, read once) and from [`disable`], so test suites can exercise the fallback
 //! paths on a machine that has every feature.
+//!
+//! [`caches`] describes the data caches (size, ways, line, sharing) from CPUID, for the
+//! SGEMM blocking model.
+
+mod caches;
+
+pub use caches::{caches, CacheLevel, CacheSource, Caches, FALLBACK as FALLBACK_CACHES};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,4 +1,5 @@
-//! The one error type kernels return: a wrong shape or buffer length, or a missing CPU feature.
+//! The one error type kernels return: a wrong shape or buffer length, invalid explicit
+//! blocking parameters, or a missing CPU feature.
 
 use crate::cpu::Feature;
 
@@ -17,6 +18,10 @@ pub enum KernelError {
     /// The shape itself is invalid (a stride shorter than a row, zero columns for a row op...).
     #[error("{op}: invalid shape: {reason}")]
     Shape { op: &'static str, reason: String },
+    /// Explicit blocking parameters a kernel cannot use (a micro-tile it does not have, a
+    /// block size of zero, not a multiple of the micro-tile, or beyond the bounds).
+    #[error("{op}: invalid blocking parameters: {reason}")]
+    Blocking { op: &'static str, reason: String },
     /// The kernel needs a CPU feature that this machine lacks or that `KERNELS_DISABLE` masks.
     #[error("needs {feature}, which is unavailable: {reason}")]
     Unsupported { feature: Feature, reason: String },

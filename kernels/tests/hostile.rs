@@ -15,7 +15,7 @@
 
 use kernels::cpu::{self, Feature};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::{self, Gemm, MatMulFn};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn};
 use kernels::{add, gelu, layernorm, probe, softmax, KernelError, Result, Rows};
 use proptest::prelude::*;
 use std::hint::black_box;
@@ -322,18 +322,28 @@ fn matmuls() -> Vec<MatMul> {
             name: "avx2",
             f: matmul::avx2::matmul,
             scratch_len: matmul::avx2::scratch_len,
-            max_scratch: 16
-                + matmul::avx2::MC * matmul::avx2::KC
-                + matmul::avx2::KC * matmul::avx2::NC,
+            max_scratch: matmul::avx2::default_params().max_scratch_len(),
+            feature: Some(Feature::Avx2),
+        },
+        MatMul {
+            name: "avx2 small blocks",
+            f: avx2_small,
+            scratch_len: avx2_small_scratch,
+            max_scratch: small(matmul::avx2::TILES[0]).max_scratch_len(),
             feature: Some(Feature::Avx2),
         },
         MatMul {
             name: "avx512",
             f: matmul::avx512::matmul,
             scratch_len: matmul::avx512::scratch_len,
-            max_scratch: 16
-                + matmul::avx512::MC * matmul::avx512::KC
-                + matmul::avx512::KC * matmul::avx512::NC,
+            max_scratch: matmul::avx512::default_params().max_scratch_len(),
+            feature: Some(Feature::Avx512),
+        },
+        MatMul {
+            name: "avx512 small blocks",
+            f: avx512_small,
+            scratch_len: avx512_small_scratch,
+            max_scratch: small(matmul::avx512::TILES[0]).max_scratch_len(),
             feature: Some(Feature::Avx512),
         },
         #[cfg(target_arch = "aarch64")]
@@ -346,6 +356,50 @@ fn matmuls() -> Vec<MatMul> {
             feature: Some(Feature::Neon),
         },
     ]
+}
+
+/// The smallest blocks for a micro-tile (kc = 3, two micro-tiles of rows, one of columns), so
+/// that small shapes cross every block boundary of the packed loops.
+fn small((mr, nr): (usize, usize)) -> BlockingParams {
+    BlockingParams {
+        mr,
+        nr,
+        kc: 3,
+        mc: 2 * mr,
+        nc: nr,
+    }
+}
+
+fn avx2_small(
+    g: &Gemm,
+    al: f32,
+    a: &[f32],
+    b: &[f32],
+    be: f32,
+    c: &mut [f32],
+    s: &mut [f32],
+) -> Result<()> {
+    matmul::avx2::matmul_with(&small(matmul::avx2::TILES[0]), g, al, a, b, be, c, s)
+}
+
+fn avx2_small_scratch(g: &Gemm) -> usize {
+    matmul::avx2::scratch_len_with(&small(matmul::avx2::TILES[0]), g).unwrap()
+}
+
+fn avx512_small(
+    g: &Gemm,
+    al: f32,
+    a: &[f32],
+    b: &[f32],
+    be: f32,
+    c: &mut [f32],
+    s: &mut [f32],
+) -> Result<()> {
+    matmul::avx512::matmul_with(&small(matmul::avx512::TILES[0]), g, al, a, b, be, c, s)
+}
+
+fn avx512_small_scratch(g: &Gemm) -> usize {
+    matmul::avx512::scratch_len_with(&small(matmul::avx512::TILES[0]), g).unwrap()
 }
 
 /// Elements spanned by `rows` rows of `cols` with row stride `ld`, without overflow.
@@ -485,6 +539,56 @@ fn gemm_strategy() -> impl Strategy<Value = Gemm> {
     ]
 }
 
+/// Whether `p` is valid for a kernel with micro-tiles `tiles`, by the documented rules.
+fn params_valid(p: &BlockingParams, tiles: &[(usize, usize)]) -> bool {
+    use matmul::blocking::{MAX_KC, MAX_MC, MAX_NC};
+    tiles.contains(&(p.mr, p.nr))
+        && (1..=MAX_KC).contains(&p.kc)
+        && (1..=MAX_MC).contains(&p.mc)
+        && p.mc.is_multiple_of(p.mr)
+        && (1..=MAX_NC).contains(&p.nc)
+        && p.nc.is_multiple_of(p.nr)
+}
+
+/// Blocking parameters: a kernel's micro-tile with small blocks (valid or off by a little),
+/// or fields taken from the hostile values.
+fn params_strategy() -> impl Strategy<Value = BlockingParams> {
+    let tile = prop::sample::select(vec![
+        (6usize, 16usize),
+        (6, 64),
+        (4, 24),
+        (0, 16),
+        (6, 0),
+        (1, 1),
+    ]);
+    let field = || {
+        prop_oneof![
+            4 => 0usize..200,
+            1 => prop::sample::select(EXTREME.to_vec()),
+            1 => prop::sample::select(vec![4095usize, 4096, 4097, 8191, 8192, 8193]),
+        ]
+    };
+    let sized = (tile.clone(), 1usize..6, 1usize..5, 1usize..4, 0usize..3).prop_map(
+        |((mr, nr), kc, mb, nb, off)| BlockingParams {
+            mr,
+            nr,
+            kc,
+            mc: (mb * mr).saturating_sub(off / 2),
+            nc: (nb * nr).saturating_add(off % 2),
+        },
+    );
+    prop_oneof![
+        2 => sized,
+        1 => (tile, field(), field(), field()).prop_map(|((mr, nr), kc, mc, nc)| BlockingParams {
+            mr,
+            nr,
+            kc,
+            mc,
+            nc,
+        }),
+    ]
+}
+
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 1024,
@@ -506,6 +610,65 @@ proptest! {
     ) {
         for k in matmuls() {
             check_matmul(&k, &g, alpha, beta, &lens);
+        }
+    }
+
+    /// Explicit blocking parameters, hostile or not, through `matmul_with` and
+    /// `scratch_len_with` of both SIMD kernels: an invalid value (decided here, independently
+    /// of the kernels) is a `Blocking` error that writes nothing and never panics; a valid one
+    /// computes the exact product with exactly the scratch `scratch_len_with` asked for.
+    #[test]
+    fn matmul_with_hostile_params(
+        p in params_strategy(),
+        g in (small_dim(), small_dim(), small_dim(), any::<bool>(), any::<bool>())
+            .prop_map(|(m, k, n, ta, tb)| Gemm::new(m, k, n).with_trans(ta, tb)),
+        beta in prop::sample::select(vec![0.0f32, 1.0, -1.0]),
+    ) {
+        type WithFn = fn(&BlockingParams, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]) -> Result<()>;
+        type ScratchWithFn = fn(&BlockingParams, &Gemm) -> Result<usize>;
+        type WithKernel = (&'static str, WithFn, ScratchWithFn, &'static [(usize, usize)], Feature);
+        let kernels: [WithKernel; 2] = [
+            ("avx2", matmul::avx2::matmul_with, matmul::avx2::scratch_len_with,
+                matmul::avx2::TILES, Feature::Avx2),
+            ("avx512", matmul::avx512::matmul_with, matmul::avx512::scratch_len_with,
+                matmul::avx512::TILES, Feature::Avx512),
+        ];
+        for (name, f, sl, tiles, feature) in kernels {
+            let what = format!("{name} {p:?} {g:?}");
+            let valid = params_valid(&p, tiles);
+            let scratch = no_panic(&what, || sl(&p, &g));
+            match &scratch {
+                Ok(n) => {
+                    prop_assert!(valid, "{}: scratch_len_with accepted invalid params", what);
+                    prop_assert!(*n <= p.max_scratch_len(), "{}: scratch {}", what, n);
+                }
+                Err(e) => {
+                    prop_assert!(!valid, "{}: refused valid params: {}", what, e);
+                    prop_assert!(matches!(e, KernelError::Blocking { .. }), "{}: {}", what, e);
+                }
+            }
+            let a = Guarded::ints(g.a_len(), 1);
+            let b = Guarded::ints(g.b_len(), 2);
+            let mut c = Guarded::ints(g.c_len(), 3);
+            let mut s = Guarded::new(scratch.clone().unwrap_or(64), |_| f32::NAN);
+            let before = c.bits();
+            let r = no_panic(&what, || f(&p, &g, 1.0, a.get(), b.get(), beta, c.get_mut(), s.get_mut()));
+            c.assert_canaries(&format!("{what}: C"));
+            s.assert_canaries(&format!("{what}: scratch"));
+            assert_outcome(&what, &r, valid, Some(feature));
+            match r {
+                Ok(()) => {
+                    let c0: Vec<f32> = before.iter().map(|&x| f32::from_bits(x)).collect();
+                    let want = reference(&g, 1.0, a.get(), b.get(), beta, &c0);
+                    prop_assert_eq!(c.get(), &want[..], "{}: wrong result", what);
+                }
+                Err(e) => {
+                    prop_assert_eq!(c.bits(), before, "{}: C written before the error {}", what, e);
+                    if !valid {
+                        prop_assert!(matches!(e, KernelError::Blocking { .. }), "{}: {}", what, e);
+                    }
+                }
+            }
         }
     }
 

@@ -6,10 +6,14 @@
 //!   elements of a packed A column and issues 12 FMAs. Two B vectors and one broadcast bring
 //!   the total to 15 of the 16 ymm registers; 12 independent accumulators cover the FMA
 //!   latency (4 cycles × 2 pipes needs ≥ 8).
-//! * **Cache blocking**: `KC` = 256 so the reused B micro-panel (KC × NR × 4 B = 16 KiB) sits
-//!   in half of a 32 KiB L1 while A micro-panels (6 KiB each) stream from L2; `MC` = 144
-//!   (24 micro-panels, a 144 KiB packed A block) stays in L2; `NC` = 1536 keeps the packed B
-//!   block (1.5 MiB) in L3 and bounds the scratch.
+//! * **Cache blocking** is chosen at run time by [`blocking::model`] from the machine's caches
+//!   (on Zen 3 and Zen 4: `kc` = 256, so the reused B micro-panel, 16 KiB, and the streaming
+//!   A micro-panel, 6 KiB, share the L1; `mc` = 192 / 384, the packed A block in 3 of the 8
+//!   L2 ways; `nc` = 3840, the packed B block in the core's share of L3), or given by a tuner
+//!   through [`matmul_with`]. [`HAND_TUNED`] keeps the earlier constants (256, 144, 1536).
+//!   The C tile is prefetched into L1 at the start of each packed micro-kernel: from the
+//!   second KC block on C returns from L3 or DRAM, and waiting on it cost ≈ 10 % at 1024³ and
+//!   2048³ on Zen 4 (measured with and without, interleaved).
 //! * **Packing**: A into `MR`-row micro-panels (`[p][r]`), B into `NR`-column micro-panels
 //!   (`[p][j]`), zero-padded at the right edge; transposes and strides are absorbed here. Edge
 //!   rows use a micro-kernel instantiated for fewer rows; edge columns are stored through
@@ -20,25 +24,32 @@
 //!   uses 1×64 tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
 //!
 //! Every intrinsic lives in `#[target_feature(enable = "avx2,fma")]` functions that are private
-//! and reached only through [`matmul`], which checks the CPU first.
+//! and reached only through [`matmul`] and [`matmul_with`], which check the CPU first.
 
-use super::blocking::{Blocking, Body};
+use super::blocking::{self, Blocking, BlockingParams, Body};
 use super::Gemm;
-use crate::cpu::Feature;
+use crate::cpu::{self, Feature};
 use crate::Result;
+use std::sync::OnceLock;
 
-/// Rows of the micro-tile.
+/// Rows of the default micro-tile.
 pub const MR: usize = 6;
-/// ymm vectors per micro-tile row.
+/// ymm vectors per row of the default micro-tile.
 const NV: usize = 2;
-/// Columns of the micro-tile.
+/// Columns of the default micro-tile.
 pub const NR: usize = 8 * NV;
-/// Depth of a packed block.
-pub const KC: usize = 256;
-/// Rows of a packed A block (a multiple of `MR`).
-pub const MC: usize = 24 * MR;
-/// Columns of a packed B block (a multiple of `NR`).
-pub const NC: usize = 96 * NR;
+/// The micro-tiles (`mr`, `nr`) this kernel has, the default first.
+pub const TILES: &[(usize, usize)] = &[(MR, NR)];
+
+/// The blocking chosen by hand before the model existed (`kc` = 256, `mc` = 144,
+/// `nc` = 1536, picked on a Zen 4): a fixed reference point for comparisons and tuners.
+pub const HAND_TUNED: BlockingParams = BlockingParams {
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 24 * MR,
+    nc: 96 * NR,
+};
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
@@ -48,30 +59,74 @@ const DIRECT_M: usize = 12;
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 6;
 
-// `Blocking::pack_sizes` relies on the blocks being whole micro-tiles.
-const _: () = assert!(MC.is_multiple_of(MR) && NC.is_multiple_of(NR));
+const _: () = assert!(blocking::valid_const(&HAND_TUNED, TILES));
 
-/// This kernel's blocking, for the shared plan and scratch size.
-const BLOCKING: Blocking = Blocking {
-    mr: MR,
-    nr: NR,
-    kc: KC,
-    mc: MC,
-    nc: NC,
-    tiny: TINY,
-    direct_m: DIRECT_M,
-};
-
-/// Scratch this kernel needs: a packed A block (≤ `MC`×`KC`) and a packed B block
-/// (≤ `KC`×`NC`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
-/// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 1.7 MiB).
-pub fn scratch_len(g: &Gemm) -> usize {
-    BLOCKING.scratch_len(g)
+/// The blocking used by [`matmul`] and [`scratch_len`]: the [`blocking::model`]'s choice for
+/// this machine's caches ([`cpu::caches`]), computed once, so both always agree.
+fn default_blocking() -> &'static Blocking {
+    static DEFAULT: OnceLock<Blocking> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        let p = blocking::model(cpu::caches(), MR, NR);
+        // The model's output always passes the check (its tests say so); the hand-tuned
+        // values are a guard, not a path expected to run.
+        Blocking::new(p, TILES, TINY, DIRECT_M)
+            .unwrap_or(Blocking::trusted(HAND_TUNED, TINY, DIRECT_M))
+    })
 }
 
-/// `C = α·op(A)·op(B) + β·C` with AVX2 and FMA; [`crate::KernelError::Unsupported`] when the
-/// CPU lacks them (or they are masked).
+/// The blocking [`matmul`] uses on this machine: the model's choice from its caches.
+pub fn default_params() -> BlockingParams {
+    *default_blocking().params()
+}
+
+/// Scratch [`matmul`] needs: a packed A block (≤ `mc`×`kc`) and a packed B block
+/// (≤ `kc`×`nc`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
+/// it takes an unpacked path. At most [`default_params`]`().max_scratch_len()`.
+pub fn scratch_len(g: &Gemm) -> usize {
+    default_blocking().scratch_len(g)
+}
+
+/// Scratch [`matmul_with`] needs with `params`; [`crate::KernelError::Blocking`] when this
+/// kernel cannot use them (see [`BlockingParams::check`]).
+pub fn scratch_len_with(params: &BlockingParams, g: &Gemm) -> Result<usize> {
+    Ok(Blocking::new(*params, TILES, TINY, DIRECT_M)?.scratch_len(g))
+}
+
+/// `C = α·op(A)·op(B) + β·C` with AVX2, FMA and the machine's default blocking;
+/// [`crate::KernelError::Unsupported`] when the CPU lacks them (or they are masked).
 pub fn matmul(
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    run(default_blocking(), g, alpha, a, b, beta, c, scratch)
+}
+
+/// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
+/// [`scratch_len_with`]`(params, g)` elements. Parameters this kernel cannot use are a
+/// [`crate::KernelError::Blocking`], checked before anything is written.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with(
+    params: &BlockingParams,
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let blk = Blocking::new(*params, TILES, TINY, DIRECT_M)?;
+    run(&blk, g, alpha, a, b, beta, c, scratch)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    blk: &Blocking,
     g: &Gemm,
     alpha: f32,
     a: &[f32],
@@ -84,9 +139,10 @@ pub fn matmul(
     let body: Option<Body> = Some(imp::run);
     #[cfg(not(target_arch = "x86_64"))]
     let body: Option<Body> = None;
-    // SAFETY: `imp::run` needs AVX2 and FMA, a checked shape, `scratch_len(g)` elements of scratch
-    // and a nonzero problem: exactly what `run_checked` establishes before calling it.
-    unsafe { BLOCKING.run_checked(Feature::Avx2, body, g, alpha, a, b, beta, c, scratch) }
+    // SAFETY: `imp::run` needs AVX2 and FMA, a checked shape, `scratch_len` elements of
+    // scratch for `blk`, a nonzero problem and a blocking checked against `TILES`: exactly
+    // what `run_checked` establishes before calling it (`blk` was built by `Blocking::new`).
+    unsafe { blk.run_checked(Feature::Avx2, body, g, alpha, a, b, beta, c, scratch) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -127,9 +183,10 @@ mod imp {
     /// only the lanes set in `masks` are valid columns (B is read and C written through them);
     /// without it all 8·V columns are.
     ///
-    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `MR`) and B a packed,
-    /// zero-padded micro-panel (`b_ps` = `NR`) whose full width may be read even on an edge;
-    /// otherwise the strides are taken from `o`.
+    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
+    /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns)
+    /// whose full width may be read even on an edge; otherwise the strides are taken from `o`
+    /// (and `PA`, `PB` are unused).
     ///
     /// # Safety
     /// AVX2 and FMA must be available. For r < R, p < k and every valid column j, the A
@@ -138,15 +195,35 @@ mod imp {
     /// or B.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn tile<const R: usize, const V: usize, const PACKED: bool, const EDGE: bool>(
+    unsafe fn tile<
+        const R: usize,
+        const V: usize,
+        const PACKED: bool,
+        const EDGE: bool,
+        const PA: usize,
+        const PB: usize,
+    >(
         k: usize,
         o: Operands,
         masks: [__m256i; V],
         alpha: f32,
         beta: f32,
     ) {
-        let (a_rs, a_ps) = if PACKED { (1, MR) } else { (o.a_rs, o.a_ps) };
-        let b_ps = if PACKED { NR } else { o.b_ps };
+        let (a_rs, a_ps) = if PACKED { (1, PA) } else { (o.a_rs, o.a_ps) };
+        let b_ps = if PACKED { PB } else { o.b_ps };
+        if PACKED {
+            // Bring the C tile into L1 now, so that its loads (β ≠ 0) and stores after the k
+            // loop do not wait on memory: C is the one operand not packed, and from the second
+            // KC block on it comes back from L3 or DRAM for every tile.
+            for r in 0..R {
+                let row = o.c.wrapping_add(r * o.ldc) as *const i8;
+                for v in 0..V {
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(32 * v));
+                }
+                // The last element too: a row that does not start on a line spans one more.
+                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(32 * V - 4));
+            }
+        }
         let mut acc = [[_mm256_setzero_ps(); V]; R];
         let mut a = o.a;
         let mut b = o.b;
@@ -204,12 +281,12 @@ mod imp {
         }
     }
 
-    /// Dispatches a tile of `rows` rows to the instantiation for that count.
+    /// Dispatches a packed tile of `rows` rows to the instantiation for that count.
     macro_rules! by_rows {
-        ($rows:expr, $v:literal, $packed:literal, $edge:literal, $k:expr, $o:expr, $masks:expr,
+        ($rows:expr, $v:expr, $edge:literal, $pa:expr, $pb:expr, $k:expr, $o:expr, $masks:expr,
          $al:expr, $be:expr; $($r:literal)*) => {
             match $rows {
-                $($r => tile::<$r, $v, $packed, $edge>($k, $o, $masks, $al, $be),)*
+                $($r => tile::<$r, $v, true, $edge, $pa, $pb>($k, $o, $masks, $al, $be),)*
                 _ => unreachable!("tile rows out of range"),
             }
         };
@@ -218,10 +295,13 @@ mod imp {
     /// Entry point after the checks.
     ///
     /// # Safety
-    /// AVX2 and FMA must be available; `g.check(a, b, c)` must have passed, `scratch` must
-    /// hold `scratch_len(g)` elements, and m, n, k must be nonzero.
+    /// AVX2 and FMA must be available; `blk` must have been checked against [`TILES`];
+    /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
+    /// elements, and m, n, k must be nonzero.
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn run(
+        blk: &Blocking,
         g: &Gemm,
         alpha: f32,
         a: &[f32],
@@ -230,13 +310,17 @@ mod imp {
         c: &mut [f32],
         scratch: &mut [f32],
     ) {
-        // SAFETY (for the three calls): same preconditions as this function.
+        // SAFETY (for the three calls): same preconditions as this function; the micro-tile
+        // is one of `TILES` (checked), and `packed` is written for it.
         unsafe {
-            match BLOCKING.plan(g) {
+            match blk.plan(g) {
                 Plan::Trivial => {}
                 Plan::Direct => direct(g, alpha, a, b, beta, c),
                 Plan::Dots => dots(g, alpha, a, b, beta, c),
-                Plan::Packed => packed(g, alpha, a, b, beta, c, scratch),
+                Plan::Packed => match (blk.params().mr, blk.params().nr) {
+                    (6, 16) => packed::<6, 2, 16>(blk, g, alpha, a, b, beta, c, scratch),
+                    _ => unreachable!("micro-tile not in TILES"),
+                },
             }
         }
     }
@@ -306,9 +390,9 @@ mod imp {
             // `g.c_len()`. `c` is a distinct `&mut`.
             unsafe {
                 if cols == w {
-                    tile::<R, V, false, false>(g.k, o, row_masks::<V>(cols), alpha, beta)
+                    tile::<R, V, false, false, 0, 0>(g.k, o, row_masks::<V>(cols), alpha, beta)
                 } else {
-                    tile::<R, V, false, true>(g.k, o, row_masks::<V>(cols), alpha, beta)
+                    tile::<R, V, false, true, 0, 0>(g.k, o, row_masks::<V>(cols), alpha, beta)
                 }
             };
             j += w;
@@ -379,12 +463,15 @@ mod imp {
         }
     }
 
-    /// The five blocked loops over packed blocks.
+    /// The five blocked loops over packed blocks, for the micro-tile `MR`×`NR` (`NR` = 8·`NV`)
+    /// with the block sizes of `blk`.
     ///
     /// # Safety
-    /// As [`run`].
+    /// As [`run`], and `blk`'s micro-tile is `MR`×`NR`.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn packed(
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed<const MR: usize, const NV: usize, const NR: usize>(
+        blk: &Blocking,
         g: &Gemm,
         alpha: f32,
         a: &[f32],
@@ -393,23 +480,25 @@ mod imp {
         c: &mut [f32],
         scratch: &mut [f32],
     ) {
-        let (a_size, b_size) = BLOCKING.pack_sizes(g);
+        const { assert!(NR == 8 * NV && MR <= 6) };
+        let p = blk.params();
+        debug_assert_eq!((p.mr, p.nr), (MR, NR));
+        let (a_size, b_size) = blk.pack_sizes(g);
         // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
         let off = scratch.as_ptr().align_offset(64).min(16);
         let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);
         let c_ptr = c.as_mut_ptr();
-        for jc in (0..g.n).step_by(NC) {
-            let nc = (g.n - jc).min(NC);
-            for pc in (0..g.k).step_by(KC) {
-                let kc = (g.k - pc).min(KC);
+        for jc in (0..g.n).step_by(p.nc) {
+            let nc = (g.n - jc).min(p.nc);
+            for pc in (0..g.k).step_by(p.kc) {
+                let kc = (g.k - pc).min(p.kc);
                 let beta = if pc == 0 { beta } else { 1.0 };
                 pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
-                for ic in (0..g.m).step_by(MC) {
-                    let mc = (g.m - ic).min(MC);
+                for ic in (0..g.m).step_by(p.mc) {
+                    let mc = (g.m - ic).min(p.mc);
                     pack_a::<MR>(g, a, ic, mc, pc, kc, pa);
                     for jr in (0..nc).step_by(NR) {
                         let cols = (nc - jr).min(NR);
-                        let masks = row_masks::<NV>(cols);
                         let b_tile = pb[jr * kc..].as_ptr();
                         for ir in (0..mc).step_by(MR) {
                             let rows = (mc - ir).min(MR);
@@ -425,21 +514,31 @@ mod imp {
                             // SAFETY: AVX2 and FMA are enabled. The A panel at ir·kc holds
                             // kc·MR packed elements (rows ≥ `rows` are not read); the B panel
                             // at jr·kc holds kc·NR (zero-padded) elements; both lie in `pa`/`pb`
-                            // (sized by `pack_sizes`). C element (r, l) for r < rows and
-                            // l < cols is (ic+ir+r, jc+jr+l) of the m×n C, in bounds by
-                            // `g.check`; scratch and C are distinct buffers.
+                            // (sized by `pack_sizes` for this blocking, whose micro-tile is
+                            // MR×NR). C element (r, l) for r < rows and l < cols is
+                            // (ic+ir+r, jc+jr+l) of the m×n C, in bounds by `g.check`; scratch
+                            // and C are distinct buffers. Edge tiles have rows < MR ≤ 6, so
+                            // the arms for 1..=5 rows cover them (those with rows ≥ MR are
+                            // never taken).
+                            // The lane masks are made where a tile needs them: kept live
+                            // across the loop they would take registers a full tile needs.
                             unsafe {
+                                let unused = [_mm256_setzero_si256(); NV]; // Ignored without EDGE.
                                 match (rows == MR, cols == NR) {
-                                    (true, true) => {
-                                        tile::<MR, NV, true, false>(kc, o, masks, alpha, beta)
-                                    }
-                                    (true, false) => {
-                                        tile::<MR, NV, true, true>(kc, o, masks, alpha, beta)
-                                    }
-                                    (false, true) => by_rows!(rows, 2, true, false, kc, o,
-                                        masks, alpha, beta; 1 2 3 4 5),
-                                    (false, false) => by_rows!(rows, 2, true, true, kc, o,
-                                        masks, alpha, beta; 1 2 3 4 5),
+                                    (true, true) => tile::<MR, NV, true, false, MR, NR>(
+                                        kc, o, unused, alpha, beta,
+                                    ),
+                                    (true, false) => tile::<MR, NV, true, true, MR, NR>(
+                                        kc,
+                                        o,
+                                        row_masks::<NV>(cols),
+                                        alpha,
+                                        beta,
+                                    ),
+                                    (false, true) => by_rows!(rows, NV, false, MR, NR, kc, o,
+                                        unused, alpha, beta; 1 2 3 4 5),
+                                    (false, false) => by_rows!(rows, NV, true, MR, NR, kc, o,
+                                        row_masks::<NV>(cols), alpha, beta; 1 2 3 4 5),
                                 }
                             }
                         }

@@ -8,14 +8,16 @@
 //!   latency, and there is one broadcast per 4 FMAs: the earlier 14×32 tile (one broadcast
 //!   per 2 FMAs) ran about 5 % slower at 512³ on Zen 4, whose broadcasts compete with the
 //!   FMAs. Edge panels use tiles instantiated for fewer rows or vectors.
-//! * **Cache blocking**: `KC` = 512, so that for k ≤ 512 each C tile is loaded and stored
-//!   once, and the packed A block (`MC` = 168 rows × KC × 4 B = 336 KiB) and the B
-//!   micro-panel the inner loop reuses (KC × NR × 4 B = 128 KiB) share the 1 MiB L2; the A
-//!   micro-panel (12 KiB) stays in L1 while it is reused. `NC` = 1536 keeps the packed B block
-//!   (3 MiB) in L3 and bounds the scratch. On the Zen 4 this was tuned on (measured FMA peak
-//!   ~117 GFLOP/s; a zmm FMA executes as two 256-bit halves, so AVX2 has the same peak) this
-//!   reaches 111–113 GFLOP/s at n = 256…512 and ~107 at 2048; KC = 192, 256 and 384 measured
-//!   within 1 % at 512³ and 5 % slower at 2048³.
+//! * **Cache blocking** is chosen at run time by [`blocking::model`] from the machine's caches,
+//!   or given by a tuner through [`matmul_with`]. The B micro-panel of this wide tile
+//!   (kc × 64 floats) cannot stay in a 32 KiB L1 at a useful depth, so the model keeps it in
+//!   one L2 way: on Zen 4 `kc` = 512 (each C tile loaded and stored once for k ≤ 512),
+//!   `mc` = 192 (the packed A block, 384 KiB, in 3 of the 8 L2 ways), `nc` from the core's
+//!   share of L3 (1920 on a Zen 4 CCD, capped at 4096). [`HAND_TUNED`] keeps the constants
+//!   tuned on that Zen 4 before the model (512, 168, 1536; measured FMA peak ~117 GFLOP/s
+//!   there, a zmm FMA executing as two 256-bit halves; 111–113 GFLOP/s at n = 256…512 and
+//!   ~107 at 2048; kc = 192, 256 and 384 within 1 % at 512³ and 5 % slower at 2048³). The C
+//!   tile is prefetched into L1 at the start of each packed micro-kernel (≈ +3 % at 2048³).
 //! * **Packing**: A into `MR`-row micro-panels (`[p][r]`), B into `NR`-column micro-panels
 //!   (`[p][j]`), zero-padded at the right edge; transposes and strides are absorbed here, so the
 //!   micro-kernel only ever sees unit strides. Edge rows use a micro-kernel instantiated for
@@ -30,25 +32,32 @@
 //!   m == 1 with B transposed is a set of dot products (8 columns at a time).
 //!
 //! Every intrinsic lives in `#[target_feature(enable = "avx512f")]` functions that are private
-//! and reached only through [`matmul`], which checks the CPU first.
+//! and reached only through [`matmul`] and [`matmul_with`], which check the CPU first.
 
-use super::blocking::{Blocking, Body};
+use super::blocking::{self, Blocking, BlockingParams, Body};
 use super::Gemm;
-use crate::cpu::Feature;
+use crate::cpu::{self, Feature};
 use crate::Result;
+use std::sync::OnceLock;
 
-/// Rows of the micro-tile.
+/// Rows of the default micro-tile.
 pub const MR: usize = 6;
-/// zmm vectors per micro-tile row.
+/// zmm vectors per row of the default micro-tile.
 const NV: usize = 4;
-/// Columns of the micro-tile.
+/// Columns of the default micro-tile.
 pub const NR: usize = 16 * NV;
-/// Depth of a packed block (see the module docs for the cache reasoning).
-pub const KC: usize = 512;
-/// Rows of a packed A block (a multiple of `MR`).
-pub const MC: usize = 28 * MR;
-/// Columns of a packed B block (a multiple of `NR`).
-pub const NC: usize = 24 * NR;
+/// The micro-tiles (`mr`, `nr`) this kernel has, the default first.
+pub const TILES: &[(usize, usize)] = &[(MR, NR)];
+
+/// The blocking hand-tuned on a Zen 4 before the model existed (`kc` = 512, `mc` = 168,
+/// `nc` = 1536; see the module docs): a fixed reference point for comparisons and tuners.
+pub const HAND_TUNED: BlockingParams = BlockingParams {
+    mr: MR,
+    nr: NR,
+    kc: 512,
+    mc: 28 * MR,
+    nc: 24 * NR,
+};
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
@@ -62,30 +71,74 @@ const DR: usize = 8;
 #[cfg(target_arch = "x86_64")]
 const ROW_V: usize = 12;
 
-// `Blocking::pack_sizes` relies on the blocks being whole micro-tiles.
-const _: () = assert!(MC.is_multiple_of(MR) && NC.is_multiple_of(NR));
+const _: () = assert!(blocking::valid_const(&HAND_TUNED, TILES));
 
-/// This kernel's blocking, for the shared plan and scratch size.
-const BLOCKING: Blocking = Blocking {
-    mr: MR,
-    nr: NR,
-    kc: KC,
-    mc: MC,
-    nc: NC,
-    tiny: TINY,
-    direct_m: DIRECT_M,
-};
-
-/// Scratch this kernel needs: a packed A block (≤ `MC`×`KC`) and a packed B block
-/// (≤ `KC`×`NC`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
-/// it takes an unpacked path. At most `16 + MC·KC + KC·NC` floats (≈ 3.3 MiB).
-pub fn scratch_len(g: &Gemm) -> usize {
-    BLOCKING.scratch_len(g)
+/// The blocking used by [`matmul`] and [`scratch_len`]: the [`blocking::model`]'s choice for
+/// this machine's caches ([`cpu::caches`]), computed once, so both always agree.
+fn default_blocking() -> &'static Blocking {
+    static DEFAULT: OnceLock<Blocking> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        let p = blocking::model(cpu::caches(), MR, NR);
+        // The model's output always passes the check (its tests say so); the hand-tuned
+        // values are a guard, not a path expected to run.
+        Blocking::new(p, TILES, TINY, DIRECT_M)
+            .unwrap_or(Blocking::trusted(HAND_TUNED, TINY, DIRECT_M))
+    })
 }
 
-/// `C = α·op(A)·op(B) + β·C` with AVX-512F; [`crate::KernelError::Unsupported`] when the CPU
-/// lacks it (or it is masked).
+/// The blocking [`matmul`] uses on this machine: the model's choice from its caches.
+pub fn default_params() -> BlockingParams {
+    *default_blocking().params()
+}
+
+/// Scratch [`matmul`] needs: a packed A block (≤ `mc`×`kc`) and a packed B block
+/// (≤ `kc`×`nc`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
+/// it takes an unpacked path. At most [`default_params`]`().max_scratch_len()`.
+pub fn scratch_len(g: &Gemm) -> usize {
+    default_blocking().scratch_len(g)
+}
+
+/// Scratch [`matmul_with`] needs with `params`; [`crate::KernelError::Blocking`] when this
+/// kernel cannot use them (see [`BlockingParams::check`]).
+pub fn scratch_len_with(params: &BlockingParams, g: &Gemm) -> Result<usize> {
+    Ok(Blocking::new(*params, TILES, TINY, DIRECT_M)?.scratch_len(g))
+}
+
+/// `C = α·op(A)·op(B) + β·C` with AVX-512F and the machine's default blocking;
+/// [`crate::KernelError::Unsupported`] when the CPU lacks it (or it is masked).
 pub fn matmul(
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    run(default_blocking(), g, alpha, a, b, beta, c, scratch)
+}
+
+/// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
+/// [`scratch_len_with`]`(params, g)` elements. Parameters this kernel cannot use are a
+/// [`crate::KernelError::Blocking`], checked before anything is written.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with(
+    params: &BlockingParams,
+    g: &Gemm,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let blk = Blocking::new(*params, TILES, TINY, DIRECT_M)?;
+    run(&blk, g, alpha, a, b, beta, c, scratch)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    blk: &Blocking,
     g: &Gemm,
     alpha: f32,
     a: &[f32],
@@ -98,9 +151,10 @@ pub fn matmul(
     let body: Option<Body> = Some(imp::run);
     #[cfg(not(target_arch = "x86_64"))]
     let body: Option<Body> = None;
-    // SAFETY: `imp::run` needs AVX-512F, a checked shape, `scratch_len(g)` elements of scratch
-    // and a nonzero problem: exactly what `run_checked` establishes before calling it.
-    unsafe { BLOCKING.run_checked(Feature::Avx512, body, g, alpha, a, b, beta, c, scratch) }
+    // SAFETY: `imp::run` needs AVX-512F, a checked shape, `scratch_len` elements of scratch
+    // for `blk`, a nonzero problem and a blocking checked against `TILES`: exactly what
+    // `run_checked` establishes before calling it (`blk` was built by `Blocking::new`).
+    unsafe { blk.run_checked(Feature::Avx512, body, g, alpha, a, b, beta, c, scratch) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -159,9 +213,10 @@ mod imp {
     /// The micro-kernel: an `R`×(16·`V`) tile of `C = α·A·B + β·C` over depth `k`, with the
     /// valid columns of each vector given by `masks` (at least one lane of `masks[0]`).
     ///
-    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `MR`) and B a packed,
-    /// zero-padded micro-panel (`b_ps` = `NR`) whose full width may be read; otherwise the
-    /// strides are taken from `o` and B is read through `masks`.
+    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
+    /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns)
+    /// whose full width may be read; otherwise the strides are taken from `o` (and `PA`, `PB`
+    /// are unused) and B is read through `masks`.
     ///
     /// # Safety
     /// AVX-512F must be available. For r < R, p < k and every lane j set in `masks`
@@ -170,15 +225,34 @@ mod imp {
     /// row), and C must not alias A or B.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn tile<const R: usize, const V: usize, const PACKED: bool>(
+    unsafe fn tile<
+        const R: usize,
+        const V: usize,
+        const PACKED: bool,
+        const PA: usize,
+        const PB: usize,
+    >(
         k: usize,
         o: Operands,
         masks: [__mmask16; V],
         alpha: f32,
         beta: f32,
     ) {
-        let (a_rs, a_ps) = if PACKED { (1, MR) } else { (o.a_rs, o.a_ps) };
-        let b_ps = if PACKED { NR } else { o.b_ps };
+        let (a_rs, a_ps) = if PACKED { (1, PA) } else { (o.a_rs, o.a_ps) };
+        let b_ps = if PACKED { PB } else { o.b_ps };
+        if PACKED {
+            // Bring the C tile into L1 now, so that its loads (β ≠ 0) and stores after the k
+            // loop do not wait on memory: C is the one operand not packed, and from the second
+            // KC block on it comes back from L3 or DRAM for every tile.
+            for r in 0..R {
+                let row = o.c.wrapping_add(r * o.ldc) as *const i8;
+                for v in 0..V {
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(64 * v));
+                }
+                // The last element too: a row that does not start on a line spans one more.
+                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(64 * V - 4));
+            }
+        }
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         let mut a = o.a;
         let mut b = o.b;
@@ -239,11 +313,11 @@ mod imp {
         }
     }
 
-    /// Dispatches an edge tile of `rows` (< R_MAX) rows to the instantiation for that count.
+    /// Dispatches a packed edge tile of `rows` rows to the instantiation for that count.
     macro_rules! by_rows {
-        ($rows:expr, $v:literal, $packed:literal, $k:expr, $o:expr, $masks:expr, $al:expr, $be:expr; $($r:literal)*) => {
+        ($rows:expr, $v:literal, $pa:expr, $pb:expr, $k:expr, $o:expr, $masks:expr, $al:expr, $be:expr; $($r:literal)*) => {
             match $rows {
-                $($r => tile::<$r, $v, $packed>($k, $o, $masks, $al, $be),)*
+                $($r => tile::<$r, $v, true, $pa, $pb>($k, $o, $masks, $al, $be),)*
                 _ => unreachable!("tile rows out of range"),
             }
         };
@@ -252,10 +326,13 @@ mod imp {
     /// Entry point after the checks.
     ///
     /// # Safety
-    /// AVX-512F must be available; `g.check(a, b, c)` must have passed, `scratch` must hold
-    /// `scratch_len(g)` elements, and m, n, k must be nonzero.
+    /// AVX-512F must be available; `blk` must have been checked against [`TILES`];
+    /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
+    /// elements, and m, n, k must be nonzero.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn run(
+        blk: &Blocking,
         g: &Gemm,
         alpha: f32,
         a: &[f32],
@@ -264,13 +341,17 @@ mod imp {
         c: &mut [f32],
         scratch: &mut [f32],
     ) {
-        // SAFETY (for the three calls): same preconditions as this function.
+        // SAFETY (for the three calls): same preconditions as this function; the micro-tile
+        // is one of `TILES` (checked), and `packed` is instantiated for it.
         unsafe {
-            match BLOCKING.plan(g) {
+            match blk.plan(g) {
                 Plan::Trivial => {}
                 Plan::Direct => direct(g, alpha, a, b, beta, c),
                 Plan::Dots => dots(g, alpha, a, b, beta, c),
-                Plan::Packed => packed(g, alpha, a, b, beta, c, scratch),
+                Plan::Packed => match (blk.params().mr, blk.params().nr) {
+                    (MR, NR) => packed(blk, g, alpha, a, b, beta, c, scratch),
+                    _ => unreachable!("micro-tile not in TILES"),
+                },
             }
         }
     }
@@ -471,7 +552,7 @@ mod imp {
             // p < k, at the offset `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B lanes read
             // are op(B)[p][j+l] for l < cols (masks), at p·ldb + j + l < `g.b_len()`. C lanes
             // are (i+r, j+l) at (i+r)·ldc + j + l < `g.c_len()`. `c` is a distinct `&mut`.
-            unsafe { tile::<R, V, false>(g.k, o, row_masks::<V>(cols), alpha, beta) };
+            unsafe { tile::<R, V, false, 0, 0>(g.k, o, row_masks::<V>(cols), alpha, beta) };
             j += w;
         }
     }
@@ -530,12 +611,15 @@ mod imp {
         }
     }
 
-    /// The five blocked loops over packed blocks.
+    /// The five blocked loops over packed blocks, for the micro-tile `MR`×`NR` with the
+    /// block sizes of `blk`.
     ///
     /// # Safety
-    /// As [`run`].
+    /// As [`run`], and `blk`'s micro-tile is `MR`×`NR`.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn packed(
+        blk: &Blocking,
         g: &Gemm,
         alpha: f32,
         a: &[f32],
@@ -544,19 +628,21 @@ mod imp {
         c: &mut [f32],
         scratch: &mut [f32],
     ) {
-        let (a_size, b_size) = BLOCKING.pack_sizes(g);
+        let p = blk.params();
+        debug_assert_eq!((p.mr, p.nr), (MR, NR));
+        let (a_size, b_size) = blk.pack_sizes(g);
         // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
         let off = scratch.as_ptr().align_offset(64).min(16);
         let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);
         let c_ptr = c.as_mut_ptr();
-        for jc in (0..g.n).step_by(NC) {
-            let nc = (g.n - jc).min(NC);
-            for pc in (0..g.k).step_by(KC) {
-                let kc = (g.k - pc).min(KC);
+        for jc in (0..g.n).step_by(p.nc) {
+            let nc = (g.n - jc).min(p.nc);
+            for pc in (0..g.k).step_by(p.kc) {
+                let kc = (g.k - pc).min(p.kc);
                 let beta = if pc == 0 { beta } else { 1.0 };
                 pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
-                for ic in (0..g.m).step_by(MC) {
-                    let mc = (g.m - ic).min(MC);
+                for ic in (0..g.m).step_by(p.mc) {
+                    let mc = (g.m - ic).min(p.mc);
                     pack_a::<MR>(g, a, ic, mc, pc, kc, pa);
                     for jr in (0..nc).step_by(NR) {
                         let masks = row_masks::<NV>(nc - jr);
@@ -575,28 +661,30 @@ mod imp {
                             // SAFETY: AVX-512F is enabled. The A panel at ir·kc holds kc·MR
                             // packed elements (rows ≥ `rows` are not read); the B panel at
                             // jr·kc holds kc·NR (zero-padded) elements; both lie in `pa`/`pb`
-                            // (sized by `pack_sizes`). C element (r, l) for r < rows and l <
-                            // nc - jr (the masks) is ((ic+ir+r), jc+jr+l) of the m×n C, in
-                            // bounds by `g.check`; scratch and C are distinct buffers.
+                            // (sized by `pack_sizes` for this blocking, whose micro-tile is
+                            // MR×NR). C element (r, l) for r < rows and l < nc - jr (the
+                            // masks) is ((ic+ir+r), jc+jr+l) of the m×n C, in bounds by
+                            // `g.check`; scratch and C are distinct buffers.
                             // A last panel narrower than NR uses a tile of just enough vectors
                             // (same packed layout, less work).
                             unsafe {
                                 let nv = (nc - jr).div_ceil(16).min(NV);
                                 if rows == MR && nv == NV {
-                                    tile::<MR, NV, true>(kc, o, masks, alpha, beta)
+                                    tile::<MR, NV, true, MR, NR>(kc, o, masks, alpha, beta)
                                 } else {
+                                    let m = masks;
                                     match nv {
                                         1 => {
-                                            by_rows!(rows, 1, true, kc, o, [masks[0]], alpha, beta; 1 2 3 4 5 6)
+                                            by_rows!(rows, 1, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6)
                                         }
                                         2 => {
-                                            by_rows!(rows, 2, true, kc, o, [masks[0], masks[1]], alpha, beta; 1 2 3 4 5 6)
+                                            by_rows!(rows, 2, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
                                         }
                                         3 => {
-                                            by_rows!(rows, 3, true, kc, o, [masks[0], masks[1], masks[2]], alpha, beta; 1 2 3 4 5 6)
+                                            by_rows!(rows, 3, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
                                         }
                                         _ => {
-                                            by_rows!(rows, 4, true, kc, o, masks, alpha, beta; 1 2 3 4 5)
+                                            by_rows!(rows, 4, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5)
                                         }
                                     }
                                 }

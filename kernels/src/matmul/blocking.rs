@@ -1,15 +1,64 @@
 //! What the BLIS-style SIMD kernels ([`super::avx2`], [`super::avx512`]) share besides
-//! packing: the plan chosen for a shape and the scratch it needs, given a kernel's
-//! [`Blocking`] (its micro-tile, cache blocks and unpacked-path thresholds). Both functions
-//! depend on the shape only, so the scratch a caller allocates always matches the plan.
+//! packing: their cache blocking ([`BlockingParams`], chosen at run time by [`model`] from
+//! the machine's caches, or given explicitly by a tuner), the plan chosen for a shape and the
+//! scratch it needs. The plan and the scratch depend on the shape and the blocking only, so
+//! the scratch a caller allocates with a kernel's `scratch_len` (or `scratch_len_with` for
+//! explicit parameters) always matches what the kernel then uses.
+//!
+//! # The blocking model
+//!
+//! [`model`] derives the block sizes from the cache hierarchy ([`crate::cpu::caches`]) in the
+//! manner of Low, Igual, Smith and Quintana-Ortí, "Analytical Modeling Is Enough for
+//! High-Performance BLIS" (ACM TOMS 43(2), 2016). The loops are BLIS's: `jc` (`nc` columns:
+//! pack a `kc`×`nc` block of B) → `pc` (`kc`) → `ic` (`mc` rows: pack an `mc`×`kc` block of
+//! A) → `jr` (one `kc`×`nr` sliver of packed B) → `ir` (one `mr`×`kc` sliver of packed A) →
+//! micro-kernel. Sizes are counted in cache *ways*: `x` contiguous bytes occupy
+//! ⌈x / V⌉ ways of every set of a cache whose way holds V = size / ways bytes, so blocks
+//! budgeted in ways cannot evict one another through conflicts. With S = 4 bytes per f32,
+//! W the ways a core may use (a shared cache's ways divided by its `shared_by`):
+//!
+//! * **kc (L1).** B's sliver (`kc`×`nr`) is reused by every A sliver of the block (loop
+//!   `ir`) and A's sliver (`mr`×`kc`) streams past it, so both should sit in L1: kc is the
+//!   largest value with ⌈mr·kc·S / V₁⌉ + ⌈nr·kc·S / V₁⌉ ≤ W₁ − 2, i.e. kc = max over
+//!   a = 1 … W₁ − 3 of min(a·V₁ / (mr·S), (W₁ − 2 − a)·V₁ / (nr·S)). Two ways are left: one
+//!   for the C micro-tile's lines, one for the next A sliver streaming in (Low et al. leave
+//!   one; the C tile is now prefetched at the start of each micro-kernel, so it is in L1
+//!   while the slivers are).
+//! * **Wide micro-tiles.** When that kc is below 256 (with 6×64 on a 32 KiB 8-way L1 it is
+//!   80), the C tile's load and store, once per kc steps, would no longer be small next to
+//!   the kc steps of FMAs (the AVX-512 kernel's hand tuning on Zen 4 found kc = 192 5 %
+//!   slower than 512 at 2048³). B's sliver then lives in L2 and is re-read from it for
+//!   each A sliver (the L2 bandwidth allows it: (mr + nr)·S bytes per mr·nr FMAs), taking
+//!   one L2 way: kc = V₂ / (nr·S). On Zen 4 this gives the hand-tuned kc = 512.
+//! * **mc (L2).** A's block is reused by every B sliver (loop `jr`) and belongs in L2,
+//!   beside B's sliver (⌈kc·nr·S / V₂⌉ ways, b) and one way for C and the B block streaming
+//!   in from L3: Low et al. give A's block all of the W₂ − 1 − b ways left. Here it gets half
+//!   of them, a = ⌊(W₂ − 1 − b) / 2⌋ ≥ 1, and mc = ⌊a·V₂ / (kc·S)⌋ rounded down to a
+//!   multiple of mr. Refined by measurement: on Zen 4 (AVX2, kc = 256) the full share
+//!   (mc = 768, A's block ¾ of the L2) measured 0.96 and 0.99 of the hand-tuned mc = 144 at
+//!   512³ and 1024³, while mc = 288 … 384 measured 1.02–1.04 (medians of 11 interleaved
+//!   rounds, noise ≈ ±3 %); the L2 also holds the lines prefetched for C and those of the
+//!   next B sliver and block on their way in.
+//! * **nc (L3).** B's block is reused by every A block (loop `ic`) and belongs in the core's
+//!   share of the L3, less one way for the rest: nc = ⌊(L3 per core)·(W₃ − 1)/W₃ / (kc·S)⌋.
+//!   Without an L3, B's block gets the L2 ways A's block left, ⌊(W₂ − 1 − b) − a⌋ ≥ 1.
+//! * **Bounds.** kc is rounded down to a multiple of 16 and kept in 128 ..= 1024; mc is kept
+//!   in mr ..= [`MAX_MC`]; nc is capped at 4096 (A is packed ⌈n/nc⌉ times: beyond that the
+//!   saving is below measurement noise while the scratch grows) and kept ≥ 4·nr; all are
+//!   multiples of the micro-tile, so the result always passes [`BlockingParams::check`].
+//!
+//! The unit tests below give the model's output for Zen 3, Zen 4, Skylake-X and an Arm core
+//! with a shared 4 MiB L2, computed by hand. The SIMD kernels compute their default blocking
+//! once (a `OnceLock` each), so `scratch_len` and `matmul` always use the same one.
 
 use super::{finish_trivial, Gemm};
-use crate::cpu::{self, Feature};
-use crate::{check_len, Result};
+use crate::cpu::{self, Caches, Feature};
+use crate::{check_len, KernelError, Result};
 
 /// A kernel's `#[target_feature]` entry point, reached only through
 /// [`Blocking::run_checked`].
-pub(super) type Body = unsafe fn(&Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
+pub(super) type Body =
+    unsafe fn(&Blocking, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
 
 /// How a problem is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,21 +73,115 @@ pub(super) enum Plan {
     Packed,
 }
 
-/// A kernel's blocking parameters.
-pub(super) struct Blocking {
-    /// Rows and columns of the micro-tile.
+/// The cache blocking of a BLIS-style SGEMM: the micro-tile (`mr`×`nr`, registers) and the
+/// packed blocks (`kc` deep; `mc` rows of A, `nc` columns of B). A kernel accepts a value
+/// only when [`BlockingParams::check`] passes for its micro-tiles: `mr`×`nr` one of them,
+/// `kc` in 1..=[`MAX_KC`], `mc` a nonzero multiple of `mr` up to [`MAX_MC`], `nc` a nonzero
+/// multiple of `nr` up to [`MAX_NC`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockingParams {
+    /// Rows of the micro-tile.
     pub mr: usize,
+    /// Columns of the micro-tile.
     pub nr: usize,
-    /// Depth, rows and columns of the packed blocks.
+    /// Depth of the packed blocks (the k extent of one pass of the micro-kernel).
     pub kc: usize,
+    /// Rows of the packed A block.
     pub mc: usize,
+    /// Columns of the packed B block.
     pub nc: usize,
-    /// Problems no larger than this in every dimension skip packing when B is not transposed.
-    pub tiny: usize,
-    /// With B not transposed, up to this many rows skip packing.
-    pub direct_m: usize,
 }
 
+/// Largest accepted `kc`.
+pub const MAX_KC: usize = 4096;
+/// Largest accepted `mc`.
+pub const MAX_MC: usize = 4096;
+/// Largest accepted `nc`.
+pub const MAX_NC: usize = 8192;
+
+impl BlockingParams {
+    /// `Ok` when these parameters are valid for a kernel whose micro-tiles are `tiles`
+    /// (`(mr, nr)` pairs), else a [`KernelError::Blocking`] saying which rule failed.
+    pub fn check(&self, tiles: &[(usize, usize)]) -> Result<()> {
+        let fail = |reason: String| {
+            Err(KernelError::Blocking {
+                op: "matmul",
+                reason,
+            })
+        };
+        let p = self;
+        if !tiles.contains(&(p.mr, p.nr)) {
+            return fail(format!(
+                "micro-tile {}×{} is not one of this kernel's ({})",
+                p.mr,
+                p.nr,
+                tiles
+                    .iter()
+                    .map(|(m, n)| format!("{m}×{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !(1..=MAX_KC).contains(&p.kc) {
+            return fail(format!("kc = {} is outside 1..={MAX_KC}", p.kc));
+        }
+        if p.mc == 0 || !p.mc.is_multiple_of(p.mr) || p.mc > MAX_MC {
+            return fail(format!(
+                "mc = {} is not a nonzero multiple of mr = {} up to {MAX_MC}",
+                p.mc, p.mr
+            ));
+        }
+        if p.nc == 0 || !p.nc.is_multiple_of(p.nr) || p.nc > MAX_NC {
+            return fail(format!(
+                "nc = {} is not a nonzero multiple of nr = {} up to {MAX_NC}",
+                p.nc, p.nr
+            ));
+        }
+        Ok(())
+    }
+
+    /// The most scratch (in f32) a kernel asks for with these parameters, whatever the shape:
+    /// `16 + ⌈mc·kc⌉₁₆ + kc·nc` (16 floats of alignment slack, the packed A block rounded to
+    /// whole cache lines, the packed B block); saturating, so any value gives an answer.
+    pub fn max_scratch_len(&self) -> usize {
+        let a = self.mc.saturating_mul(self.kc).saturating_add(15) / 16 * 16;
+        16usize
+            .saturating_add(a)
+            .saturating_add(self.kc.saturating_mul(self.nc))
+    }
+}
+
+/// [`BlockingParams::check`] as a `const fn` (true when it would pass), for compile-time
+/// assertions about a kernel's constant parameters.
+pub(super) const fn valid_const(p: &BlockingParams, tiles: &[(usize, usize)]) -> bool {
+    let mut i = 0;
+    let mut tile = false;
+    while i < tiles.len() {
+        tile |= tiles[i].0 == p.mr && tiles[i].1 == p.nr;
+        i += 1;
+    }
+    tile && p.mr > 0
+        && p.nr > 0
+        && p.kc >= 1
+        && p.kc <= MAX_KC
+        && p.mc > 0
+        && p.mc.is_multiple_of(p.mr)
+        && p.mc <= MAX_MC
+        && p.nc > 0
+        && p.nc.is_multiple_of(p.nr)
+        && p.nc <= MAX_NC
+}
+
+/// A kernel's run-time blocking: parameters that passed [`BlockingParams::check`] for it
+/// (only [`Blocking::new`] builds one) and its unpacked-path thresholds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Blocking {
+    p: BlockingParams,
+    /// Problems no larger than this in every dimension skip packing when B is not transposed.
+    tiny: usize,
+    /// With B not transposed, up to this many rows skip packing.
+    direct_m: usize,
+}
 /// The shape actually computed: a matrix-vector product becomes a vector-matrix one
 /// (see [`super::as_row_problem`]); every other shape is itself.
 pub(super) fn canonical(g: &Gemm) -> Gemm {
@@ -50,6 +193,28 @@ fn round_up(x: usize, to: usize) -> usize {
 }
 
 impl Blocking {
+    /// A kernel's blocking: `p` checked against the kernel's micro-tiles `tiles`.
+    pub(super) fn new(
+        p: BlockingParams,
+        tiles: &[(usize, usize)],
+        tiny: usize,
+        direct_m: usize,
+    ) -> Result<Blocking> {
+        p.check(tiles)?;
+        Ok(Blocking { p, tiny, direct_m })
+    }
+
+    /// A blocking from parameters known to be valid at compile time (assert
+    /// [`valid_const`] for them in a `const` item): the guard value of a kernel's default.
+    pub(super) const fn trusted(p: BlockingParams, tiny: usize, direct_m: usize) -> Blocking {
+        Blocking { p, tiny, direct_m }
+    }
+
+    /// The (checked) parameters.
+    pub(super) fn params(&self) -> &BlockingParams {
+        &self.p
+    }
+
     /// The plan for a canonical shape.
     pub(super) fn plan(&self, g: &Gemm) -> Plan {
         let tiny = g.m <= self.tiny && g.n <= self.tiny && g.k <= self.tiny;
@@ -68,11 +233,14 @@ impl Blocking {
     /// block is rounded to whole cache lines so the B block starts 64-byte aligned too.
     /// Dimensions are clamped to the block sizes before rounding up to whole micro-tiles
     /// (the same result, as `mc` and `nc` are multiples of `mr` and `nr`), so no shape makes
-    /// the rounding overflow; the sizes are at most `mc·kc` (rounded to 16) and `kc·nc`.
+    /// the rounding overflow; the sizes are at most `mc·kc` (rounded to 16) and `kc·nc`,
+    /// which the bounds of [`BlockingParams::check`] keep far from overflowing
+    /// ([`MAX_MC`]·[`MAX_KC`] + [`MAX_KC`]·[`MAX_NC`] < 2³²).
     pub(super) fn pack_sizes(&self, g: &Gemm) -> (usize, usize) {
-        let kc = g.k.min(self.kc);
-        let mc = round_up(g.m.min(self.mc), self.mr);
-        let nc = round_up(g.n.min(self.nc), self.nr);
+        let p = &self.p;
+        let kc = g.k.min(p.kc);
+        let mc = round_up(g.m.min(p.mc), p.mr);
+        let nc = round_up(g.n.min(p.nc), p.nr);
         (round_up(mc * kc, 16), kc * nc)
     }
 
@@ -99,7 +267,8 @@ impl Blocking {
     /// # Safety
     /// `body` must need nothing beyond what is established before it is called: `feature`
     /// available, `g.check(a, b, c)` passed for the shape it receives, `scratch` holding
-    /// [`Blocking::scratch_len`] elements, and m, n, k ≥ 1.
+    /// [`Blocking::scratch_len`] elements, m, n, k ≥ 1, and `self` (checked against the
+    /// kernel's micro-tiles when it was built) as its blocking.
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn run_checked(
         &self,
@@ -127,13 +296,254 @@ impl Blocking {
         let Some(body) = body else {
             unreachable!("{feature:?} reported available on a target without its kernel")
         };
-        // SAFETY: `cpu::require` confirmed `feature`; `g.check` confirmed, with checked
-        // arithmetic (no length wrapped), that every index the (restated) shape implies is
-        // inside `a`, `b` and `c`, so no such index overflows either; the scratch length was checked
-        // against the original shape, whose plan and scratch are those of its restatement
+        // SAFETY: `cpu::require` confirmed `feature`; `self` was checked against the kernel's
+        // micro-tiles when it was built; `g.check` confirmed, with checked arithmetic (no
+        // length wrapped), that every index the (restated) shape implies is inside `a`, `b`
+        // and `c`, so no such index overflows either; the scratch length was checked against
+        // the original shape, whose plan and scratch are those of its restatement
         // (`scratch_len` restates too); `finish_trivial` returned for m, n or k = 0. That is
         // all `body` needs, per this function's contract.
-        unsafe { body(&g, alpha, a, b, beta, c, scratch) };
+        unsafe { body(self, &g, alpha, a, b, beta, c, scratch) };
         Ok(())
+    }
+}
+
+/// Bytes per element (f32).
+const S: usize = 4;
+/// `kc` is a multiple of this (whole 64-byte lines of packed B rows, an even trip count).
+const KC_STEP: usize = 16;
+/// The least `kc` the model returns.
+const KC_MIN: usize = 128;
+/// The least `kc` for which keeping B's micro-panel in L1 is worth it (see the model).
+const KC_L1_MIN: usize = 256;
+/// The largest `kc` the model returns.
+const KC_CAP: usize = 1024;
+/// The largest `nc` the model returns.
+const NC_CAP: usize = 4096;
+
+/// Ways of `level` one core may use: its ways divided among the cores sharing it, at least 1.
+fn core_ways(level: &cpu::CacheLevel) -> usize {
+    (level.ways / level.shared_by.max(1)).max(1)
+}
+
+/// The blocking model (see the module docs) for an `mr`×`nr` micro-tile on the caches `c`.
+/// Pure: the same caches give the same parameters, and they always pass
+/// [`BlockingParams::check`] for `(mr, nr)` when 1 ≤ mr ≤ [`MAX_MC`] and 1 ≤ nr ≤ [`MAX_NC`].
+pub fn model(c: &Caches, mr: usize, nr: usize) -> BlockingParams {
+    let (mr, nr) = (mr.clamp(1, MAX_MC), nr.clamp(1, MAX_NC));
+    let (l1, l2) = (&c.l1d, &c.l2);
+
+    // kc (L1): the A and B slivers in W1 − 2 ways, split between them at the best way count.
+    let (v1, w1) = (l1.way_bytes(), core_ways(l1));
+    let budget1 = w1.saturating_sub(2).max(2);
+    let kc_l1 = (1..budget1)
+        .map(|wa| {
+            (wa.saturating_mul(v1) / (mr * S)).min((budget1 - wa).saturating_mul(v1) / (nr * S))
+        })
+        .max()
+        .unwrap_or(0);
+    // Too shallow for a wide tile: B's sliver lives in L2 instead, one way of it.
+    let (v2, w2) = (l2.way_bytes(), core_ways(l2));
+    let kc = if kc_l1 >= KC_L1_MIN {
+        kc_l1
+    } else {
+        (v2 / (nr * S)).max(kc_l1)
+    };
+    let kc = (kc.min(KC_CAP) / KC_STEP * KC_STEP).max(KC_MIN);
+
+    // mc (L2): A's block in half the ways left after B's sliver and one way.
+    let b_ways = l2.ways_for(kc * nr * S);
+    let left = w2.saturating_sub(1 + b_ways);
+    let a_ways = (left / 2).max(1);
+    let mc = (a_ways.saturating_mul(v2) / (kc * S) / mr * mr).clamp(mr, MAX_MC / mr * mr);
+
+    // nc (L3): B's block in the core's share of the L3 less one way; without an L3, in the L2
+    // ways A's block left.
+    let nc_bytes = match &c.l3 {
+        Some(l3) => {
+            let w3 = l3.ways.max(1);
+            l3.per_core() / w3 * (w3 - 1).max(1)
+        }
+        None => left.saturating_sub(a_ways).max(1).saturating_mul(v2),
+    };
+    let nc = ((nc_bytes / (kc * S)).min(NC_CAP) / nr * nr)
+        .max(4 * nr)
+        .min(MAX_NC / nr * nr);
+    BlockingParams { mr, nr, kc, mc, nc }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::CacheLevel;
+
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+
+    fn caches(l1: CacheLevel, l2: CacheLevel, l3: Option<CacheLevel>) -> Caches {
+        Caches { l1d: l1, l2, l3 }
+    }
+
+    fn zen3_caches() -> Caches {
+        caches(
+            CacheLevel::new(32 * KIB, 8, 64, 1),
+            CacheLevel::new(512 * KIB, 8, 64, 1),
+            Some(CacheLevel::new(32 * MIB, 16, 64, 8)),
+        )
+    }
+
+    fn zen4_caches() -> Caches {
+        caches(
+            CacheLevel::new(32 * KIB, 8, 64, 1),
+            CacheLevel::new(MIB, 8, 64, 1),
+            Some(CacheLevel::new(32 * MIB, 16, 64, 8)),
+        )
+    }
+
+    /// An 18-core Skylake-X: 1.375 MiB of 11-way L3 per core.
+    fn skylake_x_caches() -> Caches {
+        caches(
+            CacheLevel::new(32 * KIB, 8, 64, 1),
+            CacheLevel::new(MIB, 16, 64, 1),
+            Some(CacheLevel::new(18 * 1408 * KIB, 11, 64, 18)),
+        )
+    }
+
+    /// An Arm cluster: 64 KiB 4-way L1d, 4 MiB 16-way L2 shared by 4 cores, no L3.
+    fn arm_4mib_l2() -> Caches {
+        caches(
+            CacheLevel::new(64 * KIB, 4, 64, 1),
+            CacheLevel::new(4 * MIB, 16, 64, 4),
+            None,
+        )
+    }
+
+    fn p(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize) -> BlockingParams {
+        BlockingParams { mr, nr, kc, mc, nc }
+    }
+
+    // Hand computations (S = 4 bytes; V = bytes per way; ⌊⌋ are the roundings).
+
+    #[test]
+    fn zen3() {
+        // 6×16: V1 = 4 KiB, 6 ways for the slivers: 2 for A (⌊2·4096/24⌋ = 341), 4 for B
+        // (⌊4·4096/64⌋ = 256) → kc = 256. V2 = 64 KiB: B's sliver (16 KiB) 1 way, A gets
+        // ⌊(8 − 1 − 1)/2⌋ = 3 ways = 192 KiB → mc = 196608/1024 = 192. L3: 4 MiB per core,
+        // 15/16 of it = 3840 KiB → nc = 3840.
+        assert_eq!(model(&zen3_caches(), 6, 16), p(6, 16, 256, 192, 3840));
+        // 6×64: the L1 allows kc = 80 (1 way of A, 5 of B: ⌊5·4096/256⌋) < 256, so B's sliver
+        // takes one L2 way: kc = 65536/256 = 256; A 3 ways → mc = 192; nc = 3840 (60·64).
+        assert_eq!(model(&zen3_caches(), 6, 64), p(6, 64, 256, 192, 3840));
+    }
+
+    #[test]
+    fn zen4() {
+        // 6×64: kc from one L2 way of 128 KiB: 131072/256 = 512 (the hand-tuned value); B's
+        // sliver 128 KiB = 1 way, A 3 ways = 384 KiB → mc = 393216/2048 = 192; nc =
+        // 3840 KiB / 2 KiB = 1920.
+        assert_eq!(model(&zen4_caches(), 6, 64), p(6, 64, 512, 192, 1920));
+        // 6×16: kc = 256 as on Zen 3 (same L1); A 3 ways of 128 KiB → mc = 384; nc = 3840.
+        assert_eq!(model(&zen4_caches(), 6, 16), p(6, 16, 256, 384, 3840));
+    }
+
+    #[test]
+    fn skylake_x() {
+        // 6×16: kc = 256; V2 = 64 KiB, 16 ways: B 1, A ⌊14/2⌋ = 7 ways = 448 KiB → 448 rows,
+        // ⌊448/6⌋·6 = 444. L3: 1408 KiB per core, 10/11 of it = 1280 KiB → nc = 1280.
+        assert_eq!(model(&skylake_x_caches(), 6, 16), p(6, 16, 256, 444, 1280));
+        // 6×64: kc = 65536/256 = 256; same mc; nc = 1280 (20·64).
+        assert_eq!(model(&skylake_x_caches(), 6, 64), p(6, 64, 256, 444, 1280));
+    }
+
+    #[test]
+    fn arm_without_l3() {
+        // 8×12: V1 = 16 KiB, 4 ways → 2 for the slivers, 1 each: min(16384/32, 16384/48) =
+        // 341 → kc = 336. L2 per core: 16/4 = 4 ways of 256 KiB; B's sliver 1 way, A
+        // ⌊(4 − 2)/2⌋ = 1 way → mc = ⌊262144/1344⌋ = 195 → 192; no L3: B's block in the one
+        // way left → nc = 195 → 192.
+        assert_eq!(model(&arm_4mib_l2(), 8, 12), p(8, 12, 336, 192, 192));
+        // 6×16: kc = min(16384/24, 16384/64) = 256; mc = 262144/1024 = 256 → 252; nc = 256.
+        assert_eq!(model(&arm_4mib_l2(), 6, 16), p(6, 16, 256, 252, 256));
+    }
+
+    #[test]
+    fn the_fallback_hierarchy() {
+        // Zen 3's L1 and L2; L3 8 MiB/4 cores: 2 MiB · 15/16 / 1 KiB = 1920.
+        assert_eq!(
+            model(&cpu::FALLBACK_CACHES, 6, 16),
+            p(6, 16, 256, 192, 1920)
+        );
+    }
+
+    #[test]
+    fn output_is_always_valid() {
+        let sizes = [
+            1,
+            1000,
+            4 * KIB,
+            32 * KIB,
+            48 * KIB,
+            512 * KIB,
+            2 * MIB,
+            64 * MIB,
+            1 << 32,
+        ];
+        let counts = [1, 2, 3, 4, 8, 11, 12, 16, 20, 256];
+        let tiles = [
+            (1, 1),
+            (6, 16),
+            (6, 64),
+            (14, 32),
+            (8, 48),
+            (4096, 8192),
+            (100, 3),
+        ];
+        for &s1 in &sizes {
+            for &w in &counts {
+                for &sh in &counts[..6] {
+                    for &s2 in &sizes {
+                        let l3 = [None, Some(CacheLevel::new(s2 * 4, w, 64, sh))];
+                        for l3 in l3 {
+                            let c = caches(
+                                CacheLevel::new(s1, w, 64, 1),
+                                CacheLevel::new(s2, w, 64, sh),
+                                l3,
+                            );
+                            for &(mr, nr) in &tiles {
+                                let b = model(&c, mr, nr);
+                                assert_eq!(b.check(&[(mr, nr)]), Ok(()), "{c:?} {mr}×{nr}: {b:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn check_refuses_bad_params() {
+        let tiles = [(6, 16)];
+        assert!(p(6, 16, 256, 144, 1536).check(&tiles).is_ok());
+        for bad in [
+            p(6, 64, 256, 144, 1536),
+            p(6, 16, 0, 144, 1536),
+            p(6, 16, MAX_KC + 1, 144, 1536),
+            p(6, 16, 256, 0, 1536),
+            p(6, 16, 256, 145, 1536),
+            p(6, 16, 256, MAX_MC + 6, 1536),
+            p(6, 16, 256, 144, 0),
+            p(6, 16, 256, 144, 1537),
+            p(6, 16, 256, 144, MAX_NC + 16),
+        ] {
+            assert!(
+                matches!(bad.check(&tiles), Err(KernelError::Blocking { .. })),
+                "{bad:?}"
+            );
+            assert!(!valid_const(&bad, &tiles), "{bad:?}");
+        }
+        assert_eq!(
+            p(6, 16, usize::MAX, usize::MAX, 1).max_scratch_len(),
+            usize::MAX
+        );
     }
 }

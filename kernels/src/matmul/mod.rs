@@ -14,16 +14,22 @@
 //!   module's `scratch_len(&gemm)` elements, so kernels never allocate.
 //!
 //! [`naive`] is the reference: a triple loop with f32 accumulation that is easy to trust.
+//!
+//! The BLIS-style [`avx2`] and [`avx512`] kernels take their cache blocking from
+//! [`blocking::model`] at run time (from [`crate::cpu::caches`]); their `matmul_with` and
+//! `scratch_len_with` take explicit [`BlockingParams`] instead, for a tuner.
 
 pub mod avx2;
 pub mod avx512;
-mod blocking;
+pub mod blocking;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
 #[cfg(target_arch = "x86_64")]
 mod pack;
 pub mod tiled;
+
+pub use blocking::BlockingParams;
 
 use crate::{check_len, KernelError, Result};
 
