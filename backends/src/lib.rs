@@ -13,6 +13,7 @@
 pub mod adapters;
 pub mod aligned;
 pub mod catalog;
+pub mod cli_args;
 pub mod dispatch;
 pub mod exec;
 pub mod limits;

@@ -19,18 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Restores the default action of SIGPIPE (the Rust runtime ignores it), so that output
-/// into a closed pipe (`experiments profile --list | head -1`) ends the process quietly as
-/// it does any Unix tool, instead of a panic in `println!`.
-pub fn reset_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: `signal` only changes this process's disposition of SIGPIPE; it is called first
-    // thing in `main`, before any other thread runs, and no code here relies on SIGPIPE being
-    // ignored (writes to a closed pipe now end the process instead of returning EPIPE).
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
+pub use backends::cli_args::{at_least_one, fmt_seconds, memory_size, non_negative, reset_sigpipe};
 
 /// Bad input: an argument, an input file, an output location, work over a limit (exit 2).
 #[derive(Debug)]
@@ -56,18 +45,6 @@ pub fn is_usage(e: &anyhow::Error) -> bool {
 
 // ---- Numeric flags (clap value parsers) ---------------------------------------------------
 
-/// A count of at least 1 (`--iters`, `--threads`, `--runs`, ...).
-pub fn at_least_one(text: &str) -> Result<usize, String> {
-    let n: usize = text
-        .trim()
-        .parse()
-        .map_err(|e| format!("`{text}` is not a whole number: {e}"))?;
-    if n == 0 {
-        return Err("must be at least 1".into());
-    }
-    Ok(n)
-}
-
 /// The shortest budget [`seconds`] accepts: 1 ms (a shorter one could not time anything).
 pub const MIN_BUDGET: Duration = Duration::from_millis(1);
 /// The longest budget [`seconds`] accepts: a day.
@@ -89,29 +66,6 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs_f64(x))
-}
-
-/// A finite number ≥ 0 (thresholds and tolerances in percent).
-pub fn non_negative(text: &str) -> Result<f64, String> {
-    let x: f64 = text
-        .trim()
-        .parse()
-        .map_err(|e| format!("`{text}` is not a number: {e}"))?;
-    if !(x.is_finite() && x >= 0.0) {
-        return Err("expected a finite number ≥ 0".into());
-    }
-    Ok(x)
-}
-
-/// A memory size for `--max-memory` (`512M`, `16G`, bytes), not zero.
-pub fn memory_size(text: &str) -> Result<String, String> {
-    match backends::limits::parse_size(text) {
-        Some(0) => Err("must be more than 0 bytes".into()),
-        Some(_) => Ok(text.to_string()),
-        None => Err(format!(
-            "`{text}` is not a size (use e.g. 512M, 16G or a number of bytes)"
-        )),
-    }
 }
 
 /// Applies `--max-memory` (before anything reads the limit).
@@ -265,23 +219,6 @@ pub fn crossover_estimate(sizes: &[usize], forms: &[(&str, usize)], budget: Dura
         seconds += budget.as_secs_f64() + 4.0 * per_round;
     }
     seconds
-}
-
-/// Seconds in words: `42 s`, `3.5 min`, `2.1 h`, `4.0 days`.
-pub fn fmt_seconds(s: f64) -> String {
-    if !s.is_finite() {
-        "forever".into()
-    } else if s < 1.0 {
-        format!("{:.0} ms", s * 1e3)
-    } else if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3600.0)
-    } else {
-        format!("{:.1} days", s / 86_400.0)
-    }
 }
 
 #[cfg(test)]

@@ -455,14 +455,8 @@ fn parse_memory(s: &str) -> std::result::Result<String, String> {
 }
 
 fn main() {
-    #[cfg(unix)]
-    // SAFETY: called first in `main`, before any other thread exists; restoring the default
-    // disposition of SIGPIPE (which Rust's runtime sets to "ignore") only changes what a write
-    // to a closed pipe does: the process ends quietly, as Unix tools do (`models info | head`),
-    // instead of `println!` panicking on EPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // A closed pipe (`models info | head`) ends the process quietly, as Unix tools do.
+    backends::cli_args::reset_sigpipe();
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Generate(a) => generate(a),
