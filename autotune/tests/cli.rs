@@ -306,7 +306,9 @@ fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
     assert!(o.status.success(), "{}", text(&o));
     let all = text(&o);
     assert_eq!(all.matches("tuned on another machine").count(), 1, "{all}");
-    assert!(String::from_utf8_lossy(&o.stdout).contains("warnings: 1"));
+    // One warning here (another machine); more where KERNELS_DISABLE makes entries skip.
+    let count = format!("warnings: {}", warnings.len());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&count), "{all}");
 }
 
 #[test]
