@@ -11,6 +11,7 @@
 //! that lacks its features.
 
 pub mod add;
+pub mod attention;
 pub mod cpu;
 mod error;
 pub mod gelu;
