@@ -9,6 +9,8 @@ use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
 use anyhow::{bail, Context, Result};
 use backends::Dispatcher;
+use kernels::attention::{Attention, AttentionFn, Qkv};
+use kernels::cpu::{available, Feature};
 use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
@@ -22,6 +24,26 @@ pub struct Model {
     pub weights: Weights,
     pub tokenizer: Tokenizer,
     dispatch: Dispatcher,
+    /// The fused attention form, or `None` for [`best_attention`] (chosen per forward pass,
+    /// so a feature masked later is honoured).
+    attention: Option<AttentionFn>,
+}
+
+/// The fastest fused attention form this CPU runs: AVX-512F, then AVX2 + FMA, then NEON,
+/// else the reference, by [`kernels::cpu`] detection (so `KERNELS_DISABLE` is honoured). A
+/// stand-in until attention is an op of the backends catalog.
+pub fn best_attention() -> AttentionFn {
+    if available(Feature::Avx512) {
+        return kernels::attention::avx512::attention;
+    }
+    if available(Feature::Avx2) {
+        return kernels::attention::avx2::attention;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if available(Feature::Neon) {
+        return kernels::attention::neon::attention;
+    }
+    kernels::attention::naive::attention
 }
 
 /// How [`Model::generate`] runs the forward pass.
@@ -73,6 +95,7 @@ impl Model {
             weights,
             tokenizer,
             dispatch: Dispatcher::embedded().clone(),
+            attention: None,
         })
     }
 
@@ -99,6 +122,14 @@ impl Model {
     /// Replaces the dispatcher in place.
     pub fn set_dispatch(&mut self, dispatch: Dispatcher) {
         self.dispatch = dispatch;
+    }
+
+    /// Runs attention with `form` instead of [`best_attention`]'s choice (`None` restores it).
+    /// [`kernels::attention::naive::attention`] is the unfused computation the model ran
+    /// before the fused kernel (the three naive ops per head), for comparisons.
+    pub fn with_attention(mut self, form: Option<AttentionFn>) -> Model {
+        self.attention = form;
+        self
     }
 
     /// The dispatcher every op goes through.
@@ -213,6 +244,7 @@ impl Model {
 
         let total = p + n;
         let scale = 1.0 / (hd as f32).sqrt();
+        let attend = self.attention.unwrap_or_else(best_attention);
         for (l, b) in w.blocks.iter().enumerate() {
             // QKV projection.
             d.matmul(
@@ -234,33 +266,35 @@ impl Model {
                 s.v[l][t * c..(t + 1) * c].copy_from_slice(&row[2 * c..]);
             }
             prof.lap(Part::KvCopy);
-            // Attention, head by head.
-            for hh in 0..nh {
-                let off = hh * hd;
-                let sc = &mut s.scores[..n * total];
-                d.matmul(
-                    &Gemm::new(n, hd, total)
-                        .with_trans(false, true)
-                        .with_strides(3 * c, c, total),
-                    1.0,
-                    &s.qkv[off..],
-                    &s.k[l][off..],
-                    0.0,
-                    sc,
-                )?;
-                prof.lap(Part::AttnScores);
-                d.softmax_causal_inplace(Rows::new(n, total), scale, p, sc)?;
-                prof.lap(Part::Softmax);
-                d.matmul(
-                    &Gemm::new(n, total, hd).with_strides(total, c, c),
-                    1.0,
-                    sc,
-                    &s.v[l][off..],
-                    0.0,
-                    &mut s.att[off..],
-                )?;
-                prof.lap(Part::AttnValues);
+            // Past the cache append, the last layer of a pass that wants only the last row's
+            // logits runs that row alone (trimmed prefill): the query row n - 1 attends to
+            // every key, its output and residual go to row 0, and the rest of the layer runs
+            // one row (`n` and `rows` rebound below), which the LM head then reads.
+            let first = if !all_logits && l + 1 == w.blocks.len() {
+                n - 1
+            } else {
+                0
+            };
+            let m = n - first;
+            // Fused attention: every head of the query rows `first..n` (positions
+            // `p + first..p + n`) against the `total` cached keys and values.
+            attend(
+                &Attention::new(m, p + first, nh, hd).with_strides(3 * c, c, c),
+                scale,
+                0..nh,
+                Qkv {
+                    q: &s.qkv[first * 3 * c..n * 3 * c],
+                    k: &s.k[l][..total * c],
+                    v: &s.v[l][..total * c],
+                },
+                &mut s.att[..m * c],
+                &mut s.scores[..total],
+            )?;
+            if first > 0 {
+                s.x.copy_within(first * c..n * c, 0);
             }
+            prof.lap(Part::Attention);
+            let (n, rows) = (m, Rows::new(m, c));
             // Output projection, residual add and LayerNorm 2.
             d.matmul(
                 &Gemm::new(n, c, c),
@@ -339,12 +373,12 @@ impl Model {
         }
         s.pos = total;
 
-        // LM head: logits = ln_f(x) · headᵀ.
-        let (first, m) = if all_logits { (0, n) } else { (n - 1, 1) };
+        // LM head: logits = ln_f(x) · headᵀ (the last row is row 0 after a trimmed pass).
+        let m = if all_logits { n } else { 1 };
         d.matmul(
             &Gemm::new(m, c, v).with_trans(false, true),
             1.0,
-            &s.ln[first * c..n * c],
+            &s.ln[..m * c],
             w.head(),
             0.0,
             &mut s.logits[..m * v],
@@ -430,5 +464,67 @@ impl Model {
     /// The exact number of parameters.
     pub fn param_count(&self) -> usize {
         self.weights.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bit patterns, so that NaN compares and -0 differs from 0.
+    fn bits(x: &[f32]) -> Vec<u32> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The trimmed forward (last row only past the last layer's cache append) against the
+    /// full one: the same last-row logits within f32 rounding, the same cache bit for bit, from
+    /// an empty cache and after a cached prefix.
+    #[test]
+    fn trimmed_prefill_matches_the_full_forward_and_caches_the_same() {
+        let model = Model::init(Config::small(), Tokenizer::Bytes, 5).unwrap();
+        let (ctx, c, vocab) = (
+            model.config.context,
+            model.config.width,
+            model.config.vocab_size,
+        );
+        for len in [1, 2, 7, ctx - 1] {
+            let tokens: Vec<u32> = (0..len).map(|i| (i * 37 + 11) as u32 % 256).collect();
+            for prefix in [0, len / 2] {
+                let (mut full, mut trim) = (model.session(), model.session());
+                if prefix > 0 {
+                    for s in [&mut full, &mut trim] {
+                        model
+                            .forward(s, &tokens[..prefix], false, &mut NoProfile)
+                            .unwrap();
+                    }
+                }
+                let rest = &tokens[prefix..];
+                model
+                    .forward(&mut full, rest, true, &mut NoProfile)
+                    .unwrap();
+                model
+                    .forward(&mut trim, rest, false, &mut NoProfile)
+                    .unwrap();
+                let n = rest.len();
+                let want = &full.logits[(n - 1) * vocab..n * vocab];
+                let got = &trim.logits[..vocab];
+                let scale = want.iter().fold(1.0f32, |m, x| m.max(x.abs()));
+                for (j, (&g, &w)) in got.iter().zip(want).enumerate() {
+                    // The trimmed layer's MatMuls may be served by another kernel (m = 1
+                    // instead of n) summing in another order: a few ulps of the largest
+                    // logit, far below 1e-5 of it.
+                    assert!(
+                        (g - w).abs() <= 1e-5 * scale,
+                        "len {len} prefix {prefix}: logit {j}: {g} vs {w}"
+                    );
+                }
+                assert_eq!(full.pos, trim.pos);
+                let used = full.pos * c;
+                for l in 0..model.config.layers {
+                    assert_eq!(bits(&full.k[l][..used]), bits(&trim.k[l][..used]), "k {l}");
+                    assert_eq!(bits(&full.v[l][..used]), bits(&trim.v[l][..used]), "v {l}");
+                }
+            }
+        }
     }
 }

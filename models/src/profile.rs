@@ -22,12 +22,8 @@ pub enum Part {
     QkvMatmul,
     /// New keys and values copied into the cache (not a dispatcher op).
     KvCopy,
-    /// Attention scores q·Kᵀ, every head.
-    AttnScores,
-    /// The causal softmax of the scores.
-    Softmax,
-    /// Attention's weighted sum of the values.
-    AttnValues,
+    /// Fused attention (scores, causal softmax, weighted sum of the values), every head.
+    Attention,
     /// The attention output projection.
     ProjMatmul,
     /// The MLP's first matmul (width → hidden).
@@ -46,13 +42,11 @@ pub enum Part {
 
 impl Part {
     /// Every part, in the order of the forward pass.
-    pub const ALL: [Part; 13] = [
+    pub const ALL: [Part; 11] = [
         Part::Embedding,
         Part::QkvMatmul,
         Part::KvCopy,
-        Part::AttnScores,
-        Part::Softmax,
-        Part::AttnValues,
+        Part::Attention,
         Part::ProjMatmul,
         Part::MlpUpMatmul,
         Part::Gelu,
@@ -68,9 +62,7 @@ impl Part {
             Part::Embedding => "embedding gather",
             Part::QkvMatmul => "qkv matmul",
             Part::KvCopy => "kv cache copy",
-            Part::AttnScores => "attention scores (matmul)",
-            Part::Softmax => "attention softmax",
-            Part::AttnValues => "attention weighted sum",
+            Part::Attention => "attention (fused)",
             Part::ProjMatmul => "proj matmul",
             Part::MlpUpMatmul => "mlp up matmul",
             Part::Gelu => "gelu",
