@@ -199,7 +199,7 @@ impl Problem {
     }
 
     /// The a-priori bound on |fused - reference| for every column of head `h`, row `i`
-    /// (see the module docs); NaN when an input of the row is not finite.
+    /// (see the module docs); not finite only where the reference output is not either.
     fn bounds(&self, i: usize, h: usize) -> Vec<f64> {
         let s = &self.shape;
         let (hd, total) = (s.head_dim, self.total());

@@ -224,33 +224,13 @@ impl Attention {
                 heads.start, heads.end, self.heads
             )));
         }
-        check_stride("q_stride", self.rows, width, self.q_stride)?;
-        check_stride("kv_stride", total, width, self.kv_stride)?;
-        check_stride("out_stride", self.rows, width, self.out_stride)?;
-        check_len(
-            OP,
-            "q",
-            qkv.q.len(),
-            span("q_stride", self.rows, width, self.q_stride)?,
-        )?;
-        check_len(
-            OP,
-            "k",
-            qkv.k.len(),
-            span("kv_stride", total, width, self.kv_stride)?,
-        )?;
-        check_len(
-            OP,
-            "v",
-            qkv.v.len(),
-            span("kv_stride", total, width, self.kv_stride)?,
-        )?;
-        check_len(
-            OP,
-            "out",
-            out.len(),
-            span("out_stride", self.rows, width, self.out_stride)?,
-        )?;
+        let q = Operand::new("q", "q_stride", self.rows, self.q_stride);
+        let kv = |name| Operand::new(name, "kv_stride", total, self.kv_stride);
+        let o = Operand::new("out", "out_stride", self.rows, self.out_stride);
+        q.check(width, qkv.q.len())?;
+        kv("k").check(width, qkv.k.len())?;
+        kv("v").check(width, qkv.v.len())?;
+        o.check(width, out.len())?;
         check_len(OP, "scratch", scratch.len(), total)?;
         Ok(self.rows > 0 && self.head_dim > 0 && heads.start < heads.end)
     }
@@ -260,14 +240,35 @@ fn shape_error(reason: String) -> KernelError {
     KernelError::Shape { op: OP, reason }
 }
 
-/// With more than one row, a row stride must hold a whole row of `width` columns.
-fn check_stride(name: &'static str, rows: usize, width: usize, stride: usize) -> Result<()> {
-    if rows > 1 && stride < width {
-        return Err(shape_error(format!(
-            "{name} = {stride} is shorter than a row of {width}"
-        )));
+/// One strided operand: its buffer's name, its stride's name, its rows and its stride.
+struct Operand {
+    buffer: &'static str,
+    stride_name: &'static str,
+    rows: usize,
+    stride: usize,
+}
+
+impl Operand {
+    fn new(buffer: &'static str, stride_name: &'static str, rows: usize, stride: usize) -> Self {
+        Operand {
+            buffer,
+            stride_name,
+            rows,
+            stride,
+        }
     }
-    Ok(())
+
+    /// With more than one row the stride must hold a whole row of `width` columns, and the
+    /// buffer must hold the span of every row.
+    fn check(&self, width: usize, len: usize) -> Result<()> {
+        let (name, stride) = (self.stride_name, self.stride);
+        if self.rows > 1 && stride < width {
+            return Err(shape_error(format!(
+                "{name} = {stride} is shorter than a row of {width}"
+            )));
+        }
+        check_len(OP, self.buffer, len, span(name, self.rows, width, stride)?)
+    }
 }
 
 /// `(rows - 1)·stride + width` (0 without rows or columns), checked.
