@@ -591,7 +591,6 @@ mod tests {
         let cold = CacheState::Cold { bytes: 14_000_000 };
         // A 256×768 weight (786,432 bytes) needs 18 copies to span 14 MB.
         assert_eq!(cold.copies(Op::Matmul, 786_432), 18);
-        assert!(18 * 786_432 >= 14_000_000 && 17 * 786_432 < 14_000_000);
         // An operand already larger than the working set is cold by itself.
         assert_eq!(cold.copies(Op::Matmul, 20_000_000), 1);
         // Tiny operands stop at the cap rather than allocating without bound.
