@@ -1,7 +1,7 @@
 //! Every runnable catalog variant against the reference on random and awkward shapes.
 
-use backends::problem::{matmul_problem, Problem};
 use backends::op::ShapeKind;
+use backends::problem::{matmul_problem, Problem};
 use backends::{catalog, Op, Shape};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -14,7 +14,9 @@ const AWKWARD: &[usize] = &[
 
 /// The ops of one shape family, from their specs (a new op is covered without a list here).
 fn ops_of(kind: ShapeKind) -> impl Iterator<Item = Op> {
-    Op::ALL.into_iter().filter(move |op| op.shape_kind() == kind)
+    Op::ALL
+        .into_iter()
+        .filter(move |op| op.shape_kind() == kind)
 }
 
 fn verify_all(p: &Problem) -> Result<(), String> {

@@ -20,7 +20,15 @@ fn embedded_table_binds_its_entries() {
         let op = Op::from_name(&e.op).unwrap();
         let want = catalog().find(&e.variant).map(|(_, v)| v);
         for size in [e.min, e.upper()] {
-            let got = d.lookup(op, Key { bucket: e.bucket, size }).variant();
+            let got = d
+                .lookup(
+                    op,
+                    Key {
+                        bucket: e.bucket,
+                        size,
+                    },
+                )
+                .variant();
             match want {
                 Some(v) if v.runnable().is_ok() => assert_eq!(got.id, v.id, "{op} at {size}"),
                 _ => {
@@ -39,7 +47,10 @@ fn embedded_table_binds_its_entries() {
 fn an_op_missing_from_the_table_gets_its_fastest_own_vector_form() {
     let table = Table::parse(DEFAULT_TABLE, Path::new("default_table.json")).unwrap();
     for op in [Op::BiasGelu, Op::BiasGeluBackward] {
-        assert!(table.entries_of(op).next().is_none(), "{op} is in the table");
+        assert!(
+            table.entries_of(op).next().is_none(),
+            "{op} is in the table"
+        );
         let want = ["avx512", "avx2", "neon"]
             .into_iter()
             .zip([Feature::Avx512, Feature::Avx2, Feature::Neon])
@@ -70,13 +81,18 @@ fn fused_calls_equal_the_unfused_calls() {
     }
     for (rows, cols) in [(0, 7), (1, 1), (3, 17), (10, 1024), (64, 1023)] {
         let s = Rows::new(rows, cols);
-        let x: Vec<f32> = (0..s.len()).map(|i| ((i * 37) % 101) as f32 / 10.0 - 5.0).collect();
+        let x: Vec<f32> = (0..s.len())
+            .map(|i| ((i * 37) % 101) as f32 / 10.0 - 5.0)
+            .collect();
         let b: Vec<f32> = (0..cols).map(|j| (j % 13) as f32 / 6.0 - 1.0).collect();
-        let dy: Vec<f32> = (0..s.len()).map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0).collect();
+        let dy: Vec<f32> = (0..s.len())
+            .map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0)
+            .collect();
         let mut pre = vec![0.0; s.len()];
         d.add_bias(s, &x, &b, &mut pre).unwrap();
         let mut want_dx = vec![0.0; s.len()];
-        d.gelu_backward(GeluKind::Tanh, &pre, &dy, &mut want_dx).unwrap();
+        d.gelu_backward(GeluKind::Tanh, &pre, &dy, &mut want_dx)
+            .unwrap();
         d.gelu_inplace(GeluKind::Tanh, &mut pre).unwrap();
 
         let mut y = vec![0.0; s.len()];
@@ -112,11 +128,19 @@ fn fused_calls_refuse_bad_lengths() {
 #[test]
 fn cost_models_cover_every_op() {
     for op in Op::ALL {
-        let small = backends::Shape::parse(op, if op == Op::Matmul { "8" } else { "4x64" }).unwrap();
-        let big = backends::Shape::parse(op, if op == Op::Matmul { "64" } else { "64x64" }).unwrap();
+        let small =
+            backends::Shape::parse(op, if op == Op::Matmul { "8" } else { "4x64" }).unwrap();
+        let big =
+            backends::Shape::parse(op, if op == Op::Matmul { "64" } else { "64x64" }).unwrap();
         let (cs, cb) = (op.spec().cost(small), op.spec().cost(big));
         assert_eq!(cs.flop_bound, op == Op::Matmul, "{op}");
-        assert!(cs.work() > 0.0 && cb.work() > cs.work(), "{op}: {cs:?} {cb:?}");
-        assert!(cs.bytes >= 8.0 * small.elems() as f64, "{op} moves at least x and y");
+        assert!(
+            cs.work() > 0.0 && cb.work() > cs.work(),
+            "{op}: {cs:?} {cb:?}"
+        );
+        assert!(
+            cs.bytes >= 8.0 * small.elems() as f64,
+            "{op} moves at least x and y"
+        );
     }
 }

@@ -60,7 +60,11 @@ pub struct Impl {
 impl Impl {
     /// One implementation of the op `S`: `kernel` has `S`'s kernel type, so a kernel cannot
     /// be registered under another op.
-    pub fn new<S: Registered>(name: &'static str, requires: Option<Feature>, kernel: S::Kernel) -> Impl {
+    pub fn new<S: Registered>(
+        name: &'static str,
+        requires: Option<Feature>,
+        kernel: S::Kernel,
+    ) -> Impl {
         Impl {
             name,
             requires,

@@ -43,7 +43,12 @@ pub fn implementations() -> Vec<Impl> {
         Some(Feature::Avx512)
     );
     add::register!(v, "avx512", kernels::add::avx512, Some(Feature::Avx512));
-    bias_gelu::register!(v, "avx512", kernels::bias_gelu::avx512, Some(Feature::Avx512));
+    bias_gelu::register!(
+        v,
+        "avx512",
+        kernels::bias_gelu::avx512,
+        Some(Feature::Avx512)
+    );
     #[cfg(target_arch = "aarch64")]
     {
         gelu::register!(v, "neon", kernels::gelu::neon, Some(Feature::Neon));

@@ -55,7 +55,13 @@ impl AddBiasKernel {
         })
     }
 
-    pub fn call_inplace(self, threads: usize, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
+    pub fn call_inplace(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &mut [f32],
+        bias: &[f32],
+    ) -> Result<()> {
         check_eq("add_bias", "bias", bias.len(), shape.cols)?;
         exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
     }
@@ -100,14 +106,13 @@ impl OpSpec for Add {
     }
 
     fn execute(k: AddKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (a, rest) = p.inputs.split_at_mut(1);
-        if run.inplace() {
-            k.call_inplace(run.threads, &mut a[0], &rest[0])?;
-            return Ok(vec![]);
-        }
-        let mut out = run.alloc(a[0].len());
-        k.call(run.threads, &a[0], &rest[0], &mut out)?;
-        Ok(vec![out])
+        let t = run.threads;
+        super::run_pair(
+            run,
+            p,
+            |a, b| k.call_inplace(t, a, b),
+            |a, b, out| k.call(t, a, b, out),
+        )
     }
 
     /// Exact: one IEEE addition per element on both sides.
@@ -135,19 +140,20 @@ impl OpSpec for AddBias {
     /// `[x, bias]`, uniform in [-1, 1).
     fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
         let r = rows(Self::NAME, shape)?;
-        Ok(vec![gen.uniform(r.len(), -1.0, 1.0), gen.uniform(r.cols, -1.0, 1.0)])
+        Ok(vec![
+            gen.uniform(r.len(), -1.0, 1.0),
+            gen.uniform(r.cols, -1.0, 1.0),
+        ])
     }
 
     fn execute(k: AddBiasKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let r = p.rows();
-        let (x, rest) = p.inputs.split_at_mut(1);
-        if run.inplace() {
-            k.call_inplace(run.threads, r, &mut x[0], &rest[0])?;
-            return Ok(vec![]);
-        }
-        let mut out = run.alloc(x[0].len());
-        k.call(run.threads, r, &x[0], &rest[0], &mut out)?;
-        Ok(vec![out])
+        let (r, t) = (p.rows(), run.threads);
+        super::run_pair(
+            run,
+            p,
+            |x, b| k.call_inplace(t, r, x, b),
+            |x, b, out| k.call(t, r, x, b, out),
+        )
     }
 
     /// Exact: one IEEE addition per element on both sides.
@@ -157,11 +163,7 @@ impl OpSpec for AddBias {
 
     /// One add per element; x, y and the bias row.
     fn cost(shape: Shape) -> Cost {
-        let (n, cols) = match shape {
-            Shape::Rows(r) => (r.len(), r.cols),
-            _ => (shape.elems(), 0),
-        };
-        Cost::streaming(1.0, n, 2 * n + cols)
+        super::bias_cost(1.0, shape, 2)
     }
 
     /// The biases of the qkv, projection and MLP-up products.

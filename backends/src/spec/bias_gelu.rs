@@ -4,12 +4,16 @@
 //! (a sum over rows) to the caller.
 
 use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use crate::catalog::{RowsPairFn, RowsPairInplaceFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
 use crate::op::{Key, Shape, ShapeKind};
 use crate::pool::Buf;
 use crate::problem::Problem;
 use kernels::{check_eq, Result, Rows};
+
+/// `dx = dy · gelu'(x + bias)` from x, bias and dy, for one row group.
+pub type BiasGeluBackwardFn = fn(Rows, &[f32], &[f32], &[f32], &mut [f32]) -> Result<()>;
 
 /// `y = gelu_tanh(x + bias)`, the bias broadcast over rows.
 pub struct BiasGelu;
@@ -19,19 +23,32 @@ pub struct BiasGeluBackward;
 /// One fused forward implementation.
 #[derive(Clone, Copy)]
 pub struct BiasGeluKernel {
-    pub run: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>,
-    pub inplace: fn(Rows, &mut [f32], &[f32]) -> Result<()>,
+    pub run: RowsPairFn,
+    pub inplace: RowsPairInplaceFn,
 }
 
 impl BiasGeluKernel {
-    pub fn call(self, threads: usize, shape: Rows, x: &[f32], bias: &[f32], y: &mut [f32]) -> Result<()> {
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &[f32],
+        bias: &[f32],
+        y: &mut [f32],
+    ) -> Result<()> {
         check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
         exec::rows_map(threads, shape, &[x], y, |s, _, i, y| {
             (self.run)(s, i[0], bias, y)
         })
     }
 
-    pub fn call_inplace(self, threads: usize, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
+    pub fn call_inplace(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &mut [f32],
+        bias: &[f32],
+    ) -> Result<()> {
         check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
         exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
     }
@@ -40,7 +57,7 @@ impl BiasGeluKernel {
 /// One fused backward implementation.
 #[derive(Clone, Copy)]
 pub struct BiasGeluBackwardKernel {
-    pub run: fn(Rows, &[f32], &[f32], &[f32], &mut [f32]) -> Result<()>,
+    pub run: BiasGeluBackwardFn,
 }
 
 impl BiasGeluBackwardKernel {
@@ -90,13 +107,6 @@ fn mlp(d: ModelDims) -> Vec<Shape> {
     vec![Shape::Rows(Rows::new(d.tokens, d.mlp))]
 }
 
-fn n_cols(shape: Shape) -> (usize, usize) {
-    match shape {
-        Shape::Rows(r) => (r.len(), r.cols),
-        _ => (shape.elems(), 0),
-    }
-}
-
 impl OpSpec for BiasGelu {
     type Kernel = BiasGeluKernel;
     const NAME: &'static str = "bias_gelu";
@@ -106,19 +116,20 @@ impl OpSpec for BiasGelu {
     /// `[x, bias]`: x uniform in [-4, 4) (GELU's test range), the bias in [-1, 1).
     fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
         let r = rows(Self::NAME, shape)?;
-        Ok(vec![gen.uniform(r.len(), -4.0, 4.0), gen.uniform(r.cols, -1.0, 1.0)])
+        Ok(vec![
+            gen.uniform(r.len(), -4.0, 4.0),
+            gen.uniform(r.cols, -1.0, 1.0),
+        ])
     }
 
     fn execute(k: BiasGeluKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let r = p.rows();
-        let (x, rest) = p.inputs.split_at_mut(1);
-        if run.inplace() {
-            k.call_inplace(run.threads, r, &mut x[0], &rest[0])?;
-            return Ok(vec![]);
-        }
-        let mut y = run.alloc(x[0].len());
-        k.call(run.threads, r, &x[0], &rest[0], &mut y)?;
-        Ok(vec![y])
+        let (r, t) = (p.rows(), run.threads);
+        super::run_pair(
+            run,
+            p,
+            |x, b| k.call_inplace(t, r, x, b),
+            |x, b, y| k.call(t, r, x, b, y),
+        )
     }
 
     /// `x + bias` is the same f32 addition in every implementation and the reference, so
@@ -129,8 +140,7 @@ impl OpSpec for BiasGelu {
 
     /// GELU's 8 FLOP per element and the add; x, y and the bias row.
     fn cost(shape: Shape) -> Cost {
-        let (n, cols) = n_cols(shape);
-        Cost::streaming(9.0, n, 2 * n + cols)
+        super::bias_cost(9.0, shape, 2)
     }
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
@@ -167,8 +177,7 @@ impl OpSpec for BiasGeluBackward {
 
     /// The GELU backward's 12 FLOP per element and the add; x, dy, dx and the bias row.
     fn cost(shape: Shape) -> Cost {
-        let (n, cols) = n_cols(shape);
-        Cost::streaming(13.0, n, 3 * n + cols)
+        super::bias_cost(13.0, shape, 3)
     }
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {

@@ -212,6 +212,34 @@ pub(crate) fn wrong_shape(op: &'static str, shape: Shape) -> kernels::KernelErro
     }
 }
 
+/// Runs an op whose inputs are `[x, b]` and whose output may overwrite `x` (add, bias add,
+/// bias + GELU): `inplace` over `inputs[0]`, or `out` into a buffer of `run`'s strategy.
+pub(crate) fn run_pair(
+    run: Run,
+    p: &mut Problem,
+    inplace: impl FnOnce(&mut [f32], &[f32]) -> kernels::Result<()>,
+    out: impl FnOnce(&[f32], &[f32], &mut [f32]) -> kernels::Result<()>,
+) -> kernels::Result<Vec<Buf>> {
+    let (x, rest) = p.inputs.split_at_mut(1);
+    if run.inplace() {
+        inplace(&mut x[0], &rest[0])?;
+        return Ok(vec![]);
+    }
+    let mut y = run.alloc(x[0].len());
+    out(&x[0], &rest[0], &mut y)?;
+    Ok(vec![y])
+}
+
+/// The cost of a row op with a bias row: `per_elem` FLOP per element, `streams` full
+/// matrices moved and the bias read once.
+pub(crate) fn bias_cost(per_elem: f64, shape: Shape, streams: usize) -> Cost {
+    let (n, cols) = match shape {
+        Shape::Rows(r) => (r.len(), r.cols),
+        _ => (shape.elems(), 0),
+    };
+    Cost::streaming(per_elem, n, streams * n + cols)
+}
+
 /// The bound of the element-wise transcendental ops (GELU and its fusions): the vector
 /// approximations' documented absolute error (≤ 1e-6 on |x| ≤ 10) plus 4 ulps.
 pub(crate) fn gelu_tolerance<'a>() -> Tolerance<'a> {

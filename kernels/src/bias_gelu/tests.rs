@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 type Fwd = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 type Inpl = fn(Rows, &mut [f32], &[f32]) -> Result<()>;
 type Bwd = fn(Rows, &[f32], &[f32], &[f32], &mut [f32]) -> Result<()>;
+type GeluBwd = fn(GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
 /// One implementation with the unfused pair of the same ISA (bias add, GELU forward and
 /// backward), which it must match bit for bit.
@@ -22,7 +23,7 @@ struct Form {
     bwd: Bwd,
     add_bias: Fwd,
     gelu_inplace: fn(GeluKind, &mut [f32]) -> Result<()>,
-    gelu_backward: fn(GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>,
+    gelu_backward: GeluBwd,
 }
 
 macro_rules! form {
@@ -54,9 +55,17 @@ fn forms() -> Vec<Form> {
             let s = Rows::new(1, 1);
             let mut y = [0.0];
             let r = (f.fwd)(s, &[1.0], &[1.0], &mut y);
-            assert!(matches!(r, Err(KernelError::Unsupported { .. })), "{}", f.name);
+            assert!(
+                matches!(r, Err(KernelError::Unsupported { .. })),
+                "{}",
+                f.name
+            );
             let r = (f.bwd)(s, &[1.0], &[1.0], &[1.0], &mut y);
-            assert!(matches!(r, Err(KernelError::Unsupported { .. })), "{}", f.name);
+            assert!(
+                matches!(r, Err(KernelError::Unsupported { .. })),
+                "{}",
+                f.name
+            );
             assert_eq!(y, [0.0], "{} wrote without its feature", f.name);
             false
         }
@@ -169,7 +178,12 @@ fn every_form_is_bit_identical_to_its_own_unfused_pair() {
             (f.bwd)(s, &x, &b, &dy, &mut dx).unwrap();
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&y), bits(&pre), "{} forward, cols {cols}", f.name);
-            assert_eq!(bits(&dx), bits(&want_dx), "{} backward, cols {cols}", f.name);
+            assert_eq!(
+                bits(&dx),
+                bits(&want_dx),
+                "{} backward, cols {cols}",
+                f.name
+            );
         }
     }
 }
@@ -178,7 +192,15 @@ fn every_form_is_bit_identical_to_its_own_unfused_pair() {
 /// position (full vectors and the masked tail).
 #[test]
 fn specials_pass_through_as_in_the_unfused_form() {
-    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e30];
+    let specials = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1e30,
+        -1e30,
+    ];
     for f in forms() {
         for cols in [5, 8, 17, 33] {
             let s = Rows::new(specials.len(), cols);
@@ -195,12 +217,28 @@ fn specials_pass_through_as_in_the_unfused_form() {
             // NaN, ±∞ and zeros must match exactly; huge finite sums (±1e30) within the
             // vector GELU's relative error.
             let ok = |g: f32, w: f32| {
-                let tol = if w.is_finite() { 4.0 * U * w.abs() } else { 0.0 };
+                let tol = if w.is_finite() {
+                    4.0 * U * w.abs()
+                } else {
+                    0.0
+                };
                 close(g, w, tol) && g.is_nan() == w.is_nan() && g.is_finite() == w.is_finite()
             };
             for i in 0..s.len() {
-                assert!(ok(y[i], want_y[i]), "{} y[{i}] {} vs {}", f.name, y[i], want_y[i]);
-                assert!(ok(dx[i], want_dx[i]), "{} dx[{i}] {} vs {}", f.name, dx[i], want_dx[i]);
+                assert!(
+                    ok(y[i], want_y[i]),
+                    "{} y[{i}] {} vs {}",
+                    f.name,
+                    y[i],
+                    want_y[i]
+                );
+                assert!(
+                    ok(dx[i], want_dx[i]),
+                    "{} dx[{i}] {} vs {}",
+                    f.name,
+                    dx[i],
+                    want_dx[i]
+                );
             }
         }
     }
@@ -223,7 +261,15 @@ fn bad_lengths_are_errors_without_writes() {
         let huge = Rows::new(usize::MAX / 2, 3);
         assert!((f.fwd)(huge, &x, &b[..3], &mut y).is_err(), "{}", f.name);
         assert!((f.inpl)(huge, &mut y, &b[..3]).is_err(), "{}", f.name);
-        assert!((f.bwd)(huge, &x, &b[..3], &dy, &mut y).is_err(), "{}", f.name);
-        assert!(y.iter().chain(&short).all(|&v| v == 7.0), "{} wrote", f.name);
+        assert!(
+            (f.bwd)(huge, &x, &b[..3], &dy, &mut y).is_err(),
+            "{}",
+            f.name
+        );
+        assert!(
+            y.iter().chain(&short).all(|&v| v == 7.0),
+            "{} wrote",
+            f.name
+        );
     }
 }
