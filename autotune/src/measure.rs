@@ -516,24 +516,10 @@ fn close_race(live: &[Live], rel: f64) -> bool {
     within_noise(v[0].0, v[0].1, v[1].0, v[1].1, rel)
 }
 
-/// Work of one call: floating-point operations for MatMul, else bytes moved (approximate:
-/// every input and output element read or written once).
+/// Work of one call: floating-point operations for MatMul, else bytes moved (every input
+/// and output element read or written once), from the op's spec.
 pub fn work(op: Op, shape: &backends::Shape) -> f64 {
-    match shape {
-        backends::Shape::MatMul(g) => 2.0 * g.m as f64 * g.k as f64 * g.n as f64,
-        _ => {
-            let n = shape.elems() as f64;
-            let streams = match op {
-                Op::GeluTanh | Op::GeluErf | Op::Softmax | Op::SoftmaxCausal => 2.0,
-                Op::Layernorm | Op::AddBias => 2.0,
-                Op::GeluTanhBackward | Op::GeluErfBackward | Op::SoftmaxBackward | Op::Add => 3.0,
-                Op::AddLayernorm => 4.0,
-                Op::LayernormBackward => 3.0,
-                Op::Matmul => 1.0,
-            };
-            n * streams * 4.0
-        }
-    }
+    op.spec().cost(*shape).work()
 }
 
 /// GFLOP/s for MatMul, GB/s otherwise.

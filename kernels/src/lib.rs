@@ -11,6 +11,7 @@
 //! that lacks its features.
 
 pub mod add;
+pub mod bias_gelu;
 pub mod cpu;
 mod error;
 pub mod gelu;
