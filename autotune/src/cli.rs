@@ -169,6 +169,12 @@ pub struct MeasureArgs {
     /// KERNELS_MAX_MEMORY, else 80 % of available memory).
     #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
     pub max_memory: Option<String>,
+    /// Time MatMul with its weight operand (B) cold: copies rotated call by call over at
+    /// least SIZE bytes (e.g. 14M, a model's per-step working set), as inside a model where
+    /// every other layer's weights pass through between two uses. Default: warm (a tight
+    /// loop).
+    #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
+    pub cold: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -496,6 +502,12 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
         );
     }
     let problem = Problem::random(op, shape, a.seed).map_err(Failure::input)?;
+    let cache = match a.cold.as_deref().and_then(backends::limits::parse_size) {
+        Some(bytes) => measure::CacheState::Cold {
+            bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+        },
+        None => measure::CacheState::Warm,
+    };
     let mut source = open_counters()?;
     warm_pools();
     let far = measure::after(Duration::from_secs(3600));
@@ -509,6 +521,7 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
             hard_deadline: far,
             verify: true,
             protect: &[],
+            cache,
         },
     );
     let is_mm = op == Op::Matmul;
@@ -534,11 +547,15 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
         }
         println!("{}", serde_json::to_string_pretty(&arr).unwrap_or_default());
     } else {
+        let operand = problem.inputs.get(1).map_or(0, |b| b.len() * 4);
         println!(
-            "{op} {shape} (key {} size {}), {} source",
+            "{op} {shape} (key {} size {}), {} source, operands {}",
             shape.key().bucket.name(),
             shape.key().size,
-            source.kind().name()
+            source.kind().name(),
+            cache
+                .describe(op, operand)
+                .unwrap_or_else(|| "warm (a tight loop)".into())
         );
         let w = rows.iter().map(|r| r.variant.len()).max().unwrap_or(10);
         println!(

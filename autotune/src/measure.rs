@@ -165,6 +165,52 @@ pub struct RaceCtx<'a> {
     pub verify: bool,
     /// Variants never pruned (validation keeps the dispatched choice fully sampled).
     pub protect: &'a [String],
+    /// The operand state to time in ([`CacheState`]).
+    pub cache: CacheState,
+}
+
+/// The cache state a race times its operands in.
+///
+/// Alone in a loop, a MatMul's weights stay in L1/L2 between calls; inside a model every
+/// other layer's weights (and the KV cache) pass through between two uses of the same
+/// weights, so a decode step reads them from wherever a working set of that size lives. A
+/// `Cold` race rotates copies of the weight operand (MatMul's B) spanning at least the given
+/// bytes, so each call finds its B as the workload leaves it, while the activation operand
+/// stays warm as the previous op left it. The copies are made before timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheState {
+    /// The operands as the previous call left them (a tight loop).
+    #[default]
+    Warm,
+    /// Weights rotated over at least this many bytes (a model's per-step working set).
+    Cold { bytes: usize },
+}
+
+/// The most copies of a weight operand a cold race rotates through.
+const MAX_COPIES: usize = 256;
+
+impl CacheState {
+    /// How a table entry's evidence and the report name this state, for an operand of
+    /// `operand_bytes`: `None` when the race was warm (the default).
+    pub fn describe(self, op: Op, operand_bytes: usize) -> Option<String> {
+        let copies = self.copies(op, operand_bytes);
+        (copies > 1).then(|| {
+            format!(
+                "cold: weights rotated over {copies} copies ({:.1} MB)",
+                (copies * operand_bytes) as f64 / 1e6
+            )
+        })
+    }
+
+    /// Copies of an operand of `operand_bytes` that span the cold working set (1: warm).
+    pub fn copies(self, op: Op, operand_bytes: usize) -> usize {
+        match self {
+            CacheState::Cold { bytes } if op == Op::Matmul && bytes > operand_bytes => {
+                bytes.div_ceil(operand_bytes.max(1)).clamp(1, MAX_COPIES)
+            }
+            _ => 1,
+        }
+    }
 }
 
 /// Calls between restores of the first input for ops with an in-place form.
@@ -187,15 +233,45 @@ pub fn timer_overhead_ns() -> f64 {
 struct Runner {
     problem: Problem,
     pristine: Option<backends::AlignedVec>,
+    /// Further copies of the weight operand (input 1) a cold race swaps in call by call.
+    rotation: Vec<backends::AlignedVec>,
+    next: usize,
 }
 
 impl Runner {
-    fn new(problem: &Problem) -> Runner {
+    fn new(problem: &Problem, cache: CacheState) -> Runner {
         let pristine = problem.op.has_inplace().then(|| problem.inputs[0].clone());
+        let copies = match problem.inputs.get(1) {
+            Some(w) => cache.copies(problem.op, w.len() * std::mem::size_of::<f32>()),
+            None => 1,
+        };
+        // The copies are allocated only if they fit the memory limit (else the race is warm).
+        let fits = copies > 1
+            && backends::limits::check_f32(
+                "the rotated weight copies of a cold race",
+                &[problem.inputs[1].len() as u128 * copies as u128],
+            )
+            .is_ok();
+        let rotation = if fits {
+            (1..copies).map(|_| problem.inputs[1].clone()).collect()
+        } else {
+            Vec::new()
+        };
         Runner {
             problem: problem.clone(),
             pristine,
+            rotation,
+            next: 0,
         }
+    }
+
+    /// Swaps the next weight copy in (a pointer swap, outside the kernel's work).
+    fn rotate(&mut self) {
+        if self.rotation.is_empty() {
+            return;
+        }
+        std::mem::swap(&mut self.problem.inputs[1], &mut self.rotation[self.next]);
+        self.next = (self.next + 1) % self.rotation.len();
     }
 
     fn restore(&mut self) {
@@ -234,6 +310,7 @@ impl Runner {
             }
             let t0 = Instant::now();
             for _ in 0..n {
+                self.rotate();
                 let out = self.problem.execute(v).map_err(|e| e.to_string())?;
                 black_box(&out);
             }
@@ -282,7 +359,7 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
         verified_here: ctx.verify,
         ..Outcome::default()
     };
-    let mut runner = Runner::new(problem);
+    let mut runner = Runner::new(problem, ctx.cache);
     let mut live: Vec<Live> = Vec::new();
     for &v in variants {
         if let Err(why) = v.runnable() {
@@ -439,24 +516,10 @@ fn close_race(live: &[Live], rel: f64) -> bool {
     within_noise(v[0].0, v[0].1, v[1].0, v[1].1, rel)
 }
 
-/// Work of one call: floating-point operations for MatMul, else bytes moved (approximate:
-/// every input and output element read or written once).
+/// Work of one call: floating-point operations for MatMul, else bytes moved (every input
+/// and output element read or written once), from the op's spec.
 pub fn work(op: Op, shape: &backends::Shape) -> f64 {
-    match shape {
-        backends::Shape::MatMul(g) => 2.0 * g.m as f64 * g.k as f64 * g.n as f64,
-        _ => {
-            let n = shape.elems() as f64;
-            let streams = match op {
-                Op::GeluTanh | Op::GeluErf | Op::Softmax | Op::SoftmaxCausal => 2.0,
-                Op::Layernorm | Op::AddBias => 2.0,
-                Op::GeluTanhBackward | Op::GeluErfBackward | Op::SoftmaxBackward | Op::Add => 3.0,
-                Op::AddLayernorm => 4.0,
-                Op::LayernormBackward => 3.0,
-                Op::Matmul => 1.0,
-            };
-            n * streams * 4.0
-        }
-    }
+    op.spec().cost(*shape).work()
 }
 
 /// GFLOP/s for MatMul, GB/s otherwise.
@@ -503,4 +566,48 @@ pub fn is_inplace(v: &Variant) -> bool {
 /// A deadline `d` from now.
 pub fn after(d: Duration) -> Instant {
     Instant::now() + d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cold_race_rotates_matmul_weights_over_the_working_set_only() {
+        let cold = CacheState::Cold { bytes: 14_000_000 };
+        // A 256×768 weight (786,432 bytes) needs 18 copies to span 14 MB.
+        assert_eq!(cold.copies(Op::Matmul, 786_432), 18);
+        // An operand already larger than the working set is cold by itself.
+        assert_eq!(cold.copies(Op::Matmul, 20_000_000), 1);
+        // Tiny operands stop at the cap rather than allocating without bound.
+        assert_eq!(cold.copies(Op::Matmul, 4), MAX_COPIES);
+        // Only MatMul has a weight operand; element-wise and row ops stay warm.
+        assert_eq!(cold.copies(Op::AddBias, 1024), 1);
+        assert_eq!(CacheState::Warm.copies(Op::Matmul, 1024), 1);
+        assert_eq!(CacheState::Warm.describe(Op::Matmul, 1024), None);
+        let d = cold.describe(Op::Matmul, 786_432).unwrap();
+        assert!(d.contains("18 copies") && d.contains("14.2 MB"), "{d}");
+    }
+
+    #[test]
+    fn the_rotation_visits_every_copy_once_per_cycle() {
+        let g = kernels::matmul::Gemm::new(1, 8, 8);
+        let p = backends::problem::matmul_problem(g, 1.0, 0.0, 3);
+        let mut r = Runner::new(&p, CacheState::Cold { bytes: 4 * 64 * 5 });
+        assert_eq!(r.rotation.len(), 4, "five copies of a 256-byte B");
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            r.rotate();
+            seen.push(r.problem.inputs[1].as_ptr() as usize);
+        }
+        let mut first: Vec<usize> = seen[..5].to_vec();
+        first.sort_unstable();
+        first.dedup();
+        assert_eq!(first.len(), 5, "five distinct buffers in a cycle");
+        assert_eq!(seen[..5], seen[5..], "the same order every cycle");
+        // Every copy holds the same values, so verification against one is valid for all.
+        for c in &r.rotation {
+            assert_eq!(&c[..], &p.inputs[1][..]);
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! token; `small_m`: 2 ≤ m ≤ 64; `large_m`: m > 64) and, inside the bucket, its work m·k·n.
 
 use backends::op::ShapeKind;
+use backends::spec::ModelDims;
 use backends::{Op, Shape};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -57,45 +58,17 @@ impl Preset {
         [1, 10, self.ctx]
     }
 
-    /// Exactly the shapes this preset runs for `op` (T in {1, 10, ctx}).
+    /// Exactly the shapes this preset runs for `op` (T in {1, 10, ctx}), from the op's spec.
     pub fn shapes(&self, op: Op) -> Vec<Shape> {
-        let (c, h, v, hd) = (self.width, self.mlp, self.vocab, self.width / self.heads);
         let mut out = Vec::new();
-        for t in self.seq_lens() {
-            match op {
-                Op::Matmul => {
-                    for (m, k, n) in [(t, c, 3 * c), (t, c, c), (t, c, h), (t, h, c)] {
-                        out.push(Shape::MatMul(Gemm::new(m, k, n)));
-                    }
-                    // The layouts the model really uses, since a variant's speed depends on
-                    // them: the LM head multiplies by the [vocab, width] weights transposed;
-                    // per head, Q·Kᵀ reads Q from the fused qkv rows and K from the cache
-                    // transposed, and P·V reads V's head columns from the cache.
-                    out.push(Shape::MatMul(Gemm::new(t, c, v).with_trans(false, true)));
-                    out.push(Shape::MatMul(
-                        Gemm::new(t, hd, t)
-                            .with_trans(false, true)
-                            .with_strides(3 * c, c, t),
-                    ));
-                    out.push(Shape::MatMul(Gemm::new(t, t, hd).with_strides(t, c, c)));
-                }
-                Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward => {
-                    out.push(Shape::Elems(t * h))
-                }
-                Op::Add => out.push(Shape::Elems(t * c)),
-                Op::AddBias => {
-                    for cols in [3 * c, c, h] {
-                        out.push(Shape::Rows(Rows::new(t, cols)));
-                    }
-                }
-                Op::Softmax | Op::SoftmaxCausal | Op::SoftmaxBackward => {
-                    out.push(Shape::Rows(Rows::new(t, t)));
-                    out.push(Shape::Rows(Rows::new(t, t + 1)));
-                }
-                Op::Layernorm | Op::AddLayernorm | Op::LayernormBackward => {
-                    out.push(Shape::Rows(Rows::new(t, c)))
-                }
-            }
+        for tokens in self.seq_lens() {
+            out.extend(op.spec().model_shapes(ModelDims {
+                tokens,
+                width: self.width,
+                mlp: self.mlp,
+                vocab: self.vocab,
+                heads: self.heads,
+            }));
         }
         dedup(out)
     }

@@ -355,12 +355,15 @@ fn markdown(
                 .unwrap_or("-".into());
             let _ = writeln!(
                 s,
-                "| {} | `{}` | {} ± {} at {} | {ru} | {} |",
+                "| {} | `{}` | {} ± {} at {}{} | {ru} | {} |",
                 range_text(e),
                 e.variant,
                 fmt_ns(ev.median_ns),
                 fmt_ns(ev.spread_ns),
                 ev.measured_size.map(fmt_size).unwrap_or("-".into()),
+                ev.cache_state
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" ({c})")),
                 counters_text(&counters, ev.median_ns)
             );
         }

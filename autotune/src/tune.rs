@@ -96,6 +96,31 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The cache state races time in: with `--preset`, MatMul weights cold over the preset's
+    /// per-step working set (every weight and the full KV cache pass through the caches once
+    /// per decode step), as the model leaves them; otherwise warm.
+    pub fn cache(&self) -> measure::CacheState {
+        let Some(p) = &self.preset else {
+            return measure::CacheState::Warm;
+        };
+        match models::Config::preset(p.name) {
+            Ok(m) => measure::CacheState::Cold {
+                bytes: m
+                    .param_count()
+                    .saturating_add(2 * m.layers * m.context * m.width)
+                    .saturating_mul(4),
+            },
+            Err(_) => measure::CacheState::Warm,
+        }
+    }
+}
+
+/// Bytes of a problem's weight operand (input 1, MatMul's B), 0 without one.
+fn weight_bytes(p: &Problem) -> usize {
+    p.inputs.get(1).map_or(0, |b| b.len() * 4)
+}
+
 /// The measurements at one shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PointRecord {
@@ -106,6 +131,9 @@ pub struct PointRecord {
     /// Measured by the refinement (only the contenders raced).
     pub refined: bool,
     pub outcome: Outcome,
+    /// The operands' cache state when it was not warm ([`measure::CacheState::describe`]).
+    #[serde(default)]
+    pub cache: Option<String>,
 }
 
 impl PointRecord {
@@ -352,6 +380,7 @@ impl State<'_> {
                 hard_deadline: hard,
                 verify: verify_here,
                 protect: &[],
+                cache: cfg.cache(),
             },
         );
         for (id, why) in &outcome.excluded {
@@ -370,6 +399,7 @@ impl State<'_> {
             size: key.size,
             refined: contenders.is_some(),
             outcome,
+            cache: cfg.cache().describe(op, weight_bytes(&problem)),
         });
         Ok(self.points.last().expect("just pushed"))
     }
@@ -441,6 +471,7 @@ impl State<'_> {
                 hard_deadline: hard,
                 verify: false,
                 protect: contenders,
+                cache: cfg.cache(),
             },
         );
         for (id, why) in &outcome.excluded {
@@ -883,6 +914,7 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 cache_misses: counters.and_then(|x| x.cache_misses),
                 task_clock_ns: counters.and_then(|x| x.task_clock_ns),
                 page_faults: counters.and_then(|x| x.page_faults),
+                cache_state: recs.iter().find_map(|p| p.cache.clone()),
                 runner_up: sel.runner_up(rep).map(|ru| RunnerUp {
                     variant: ru.variant.clone(),
                     median_ns: ru.median_ns,
@@ -938,12 +970,8 @@ fn end_to_end(
         "autotune: end to end ({preset}): {} contenders × {rounds} rounds of KV decode, full recompute and a training step",
         contenders.len()
     );
-    let outcome = crate::endtoend::race(preset, &model_cfg, &contenders, rounds, |l| {
-        eprintln!("{l}")
-    })
-    .map_err(|e| Failure::run(format!("end to end: {e:#}")))?;
-    let kept = contenders[outcome.chosen].table.clone();
-    Ok((outcome, kept))
+    crate::endtoend::accept(preset, &model_cfg, contenders, rounds, |l| eprintln!("{l}"))
+        .map_err(|e| Failure::run(format!("end to end: {e:#}")))
 }
 
 /// `autotune` / `autotune tune`.

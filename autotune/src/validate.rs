@@ -113,6 +113,7 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
                 hard_deadline: end,
                 verify: false,
                 protect: &protect,
+                cache: measure::CacheState::Warm,
             },
         );
         let Some(best) = outcome.best() else {

@@ -149,8 +149,9 @@ fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
         "add,matmul",
         "--threads",
         "1",
+        // Enough budget that the confirmation pass runs on a loaded machine too.
         "--budget",
-        "6",
+        "20",
         "--refine",
         "1",
         "--confirm",

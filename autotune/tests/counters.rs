@@ -140,6 +140,7 @@ fn run_race(src: &mut dyn CounterSource) -> autotune::measure::Outcome {
             hard_deadline: far,
             verify: true,
             protect: &[],
+            cache: autotune::measure::CacheState::Warm,
         },
     )
 }

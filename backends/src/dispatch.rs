@@ -18,12 +18,9 @@
 use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
 use crate::exec;
 use crate::op::{Bucket, Key, Op};
-use crate::pool::Buf;
+use crate::spec::{Registered, Run};
 use crate::table::{Table, TableError};
-use kernels::gelu::GeluKind;
-use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::Gemm;
-use kernels::{Result, Rows};
+use kernels::Result;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -253,10 +250,23 @@ impl Dispatcher {
         d
     }
 
-    /// Gives every (op, bucket) without a usable range the fallback's ranges, else the
-    /// op's reference variant.
+    /// Gives every (op, bucket) without a usable range the fallback's ranges. Without a
+    /// fallback (the embedded table itself): an op the table has entries for gets its
+    /// reference in the buckets it leaves empty (which its keys never reach); an op the
+    /// table does not know at all (one added after the table was tuned) gets the fastest own
+    /// vector form this CPU runs ([`fastest_own`]) in every bucket, so a new op is not served
+    /// by the naive reference until a table is retuned.
     fn fill_holes(&mut self, fallback: Option<&Dispatcher>) {
+        let most_threads = self
+            .slots
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|r| r.bound.threads)
+            .max()
+            .unwrap_or(1);
         for op in Op::ALL {
+            let known = self.slots[op as usize].iter().any(|s| !s.is_empty());
             for b in Bucket::ALL {
                 let slot = &mut self.slots[op as usize][b.index()];
                 if !slot.is_empty() {
@@ -265,7 +275,11 @@ impl Dispatcher {
                 *slot = match fallback {
                     Some(f) => f.slots[op as usize][b.index()].clone(),
                     None => {
-                        let (index, v) = catalog().reference(op);
+                        let (index, v) = if known {
+                            catalog().reference(op)
+                        } else {
+                            fastest_own(op, most_threads)
+                        };
                         vec![Range {
                             max: u64::MAX,
                             bound: Bound::of(index, v),
@@ -420,255 +434,20 @@ impl Dispatcher {
             .collect()
     }
 
-    // ---- MatMul -------------------------------------------------------------------------
-
-    /// `C = α·op(A)·op(B) + β·C` into the caller's C (scratch by the bound memory strategy).
-    pub fn matmul(
-        &self,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) -> Result<()> {
-        let bd = self.lookup(Op::Matmul, Key::matmul(g.m, g.k, g.n));
-        match bd.kernel {
-            Kernel::MatMul { run, scratch_len } => exec::matmul(
-                run,
-                scratch_len,
-                bd.memory,
-                bd.threads,
-                g,
-                alpha,
-                a,
-                b,
-                beta,
-                c,
-            ),
-            _ => Err(exec::mismatch("matmul")),
-        }
-    }
-
-    /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
-    pub fn matmul_new(&self, g: &Gemm, alpha: f32, a: &[f32], b: &[f32]) -> Result<Buf> {
-        let g = Gemm { ldc: g.n, ..*g };
-        let bd = self.lookup(Op::Matmul, Key::matmul(g.m, g.k, g.n));
-        let mut c = exec::alloc(bd.memory, g.m * g.n);
-        match bd.kernel {
-            Kernel::MatMul { run, scratch_len } => exec::matmul(
-                run,
-                scratch_len,
-                bd.memory,
-                bd.threads,
-                &g,
-                alpha,
-                a,
-                b,
-                0.0,
-                &mut c,
-            )?,
-            _ => return Err(exec::mismatch("matmul")),
-        }
-        Ok(c)
-    }
-
-    // ---- GELU ---------------------------------------------------------------------------
-
-    fn gelu_op(kind: GeluKind) -> Op {
-        match kind {
-            GeluKind::Tanh => Op::GeluTanh,
-            GeluKind::Erf => Op::GeluErf,
-        }
-    }
-
-    /// `y = gelu(x)`.
-    pub fn gelu(&self, kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
-        exec::gelu(bd.kernel, bd.threads, kind, x, y)
-    }
-
-    /// `gelu(x)` into a new buffer from the bound strategy.
-    pub fn gelu_new(&self, kind: GeluKind, x: &[f32]) -> Result<Buf> {
-        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
-        let mut y = exec::alloc(bd.memory, x.len());
-        exec::gelu(bd.kernel, bd.threads, kind, x, &mut y)?;
-        Ok(y)
-    }
-
-    /// `x = gelu(x)`.
-    pub fn gelu_inplace(&self, kind: GeluKind, x: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Self::gelu_op(kind), Key::elems(x.len()));
-        exec::gelu_inplace(bd.kernel, bd.threads, kind, x)
-    }
-
-    /// `dx = dy · gelu'(x)`.
-    pub fn gelu_backward(
-        &self,
-        kind: GeluKind,
-        x: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        let op = match kind {
-            GeluKind::Tanh => Op::GeluTanhBackward,
-            GeluKind::Erf => Op::GeluErfBackward,
+    /// The kernel and run of the variant bound to spec `S` at `key`, typed: the per-op call
+    /// methods (in each op's spec module) go through here. Binding puts only `S`'s variants
+    /// in `S`'s slot, so the `None` arm cannot happen; it is an error, not a panic, all the
+    /// same.
+    #[inline]
+    pub(crate) fn pick<S: Registered>(&self, key: Key) -> Result<(S::Kernel, Run)> {
+        let bd = self.lookup(S::OP, key);
+        let run = Run {
+            memory: bd.memory,
+            threads: bd.threads,
         };
-        let bd = self.lookup(op, Key::elems(x.len()));
-        exec::gelu_backward(bd.kernel, bd.threads, kind, x, dy, dx)
-    }
-
-    // ---- Softmax ------------------------------------------------------------------------
-
-    /// `y = softmax(x)` over rows.
-    pub fn softmax(&self, shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
-        exec::softmax(bd.kernel, bd.threads, shape, None, x, y)
-    }
-
-    /// `softmax(x)` into a new buffer from the bound strategy.
-    pub fn softmax_new(&self, shape: Rows, x: &[f32]) -> Result<Buf> {
-        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
-        let mut y = exec::alloc(bd.memory, x.len());
-        exec::softmax(bd.kernel, bd.threads, shape, None, x, &mut y)?;
-        Ok(y)
-    }
-
-    /// `x = softmax(x)` over rows.
-    pub fn softmax_inplace(&self, shape: Rows, x: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Op::Softmax, Key::elems(shape.len()));
-        exec::softmax_inplace(bd.kernel, bd.threads, shape, None, x)
-    }
-
-    /// Fused `scale`, causal mask (row r sees columns ≤ r + offset) and softmax, into `y`.
-    pub fn softmax_causal(
-        &self,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &[f32],
-        y: &mut [f32],
-    ) -> Result<()> {
-        let bd = self.lookup(Op::SoftmaxCausal, Key::elems(shape.len()));
-        exec::softmax(bd.kernel, bd.threads, shape, Some((scale, offset)), x, y)
-    }
-
-    /// The fused causal softmax in place.
-    pub fn softmax_causal_inplace(
-        &self,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &mut [f32],
-    ) -> Result<()> {
-        let bd = self.lookup(Op::SoftmaxCausal, Key::elems(shape.len()));
-        exec::softmax_inplace(bd.kernel, bd.threads, shape, Some((scale, offset)), x)
-    }
-
-    /// `dx = y ⊙ (dy − rowsum(y ⊙ dy))`.
-    pub fn softmax_backward(
-        &self,
-        shape: Rows,
-        y: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        let bd = self.lookup(Op::SoftmaxBackward, Key::elems(shape.len()));
-        exec::softmax_backward(bd.kernel, bd.threads, shape, y, dy, dx)
-    }
-
-    // ---- LayerNorm ----------------------------------------------------------------------
-
-    /// `y = LayerNorm(x)`, saving mean and rstd.
-    pub fn layernorm(
-        &self,
-        shape: Rows,
-        eps: f32,
-        x: &[f32],
-        p: Affine,
-        out: LayerNormOut,
-    ) -> Result<()> {
-        let bd = self.lookup(Op::Layernorm, Key::elems(shape.len()));
-        exec::layernorm(bd.kernel, bd.threads, shape, eps, x, None, p, out)
-    }
-
-    /// `sum = x + residual; y = LayerNorm(sum)`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_layernorm(
-        &self,
-        shape: Rows,
-        eps: f32,
-        x: &[f32],
-        residual: &[f32],
-        sum: &mut [f32],
-        p: Affine,
-        out: LayerNormOut,
-    ) -> Result<()> {
-        let bd = self.lookup(Op::AddLayernorm, Key::elems(shape.len()));
-        exec::layernorm(
-            bd.kernel,
-            bd.threads,
-            shape,
-            eps,
-            x,
-            Some((residual, sum)),
-            p,
-            out,
-        )
-    }
-
-    /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
-    pub fn layernorm_backward(
-        &self,
-        shape: Rows,
-        saved: Saved,
-        dy: &[f32],
-        grads: LayerNormGrads,
-    ) -> Result<()> {
-        let bd = self.lookup(Op::LayernormBackward, Key::elems(shape.len()));
-        exec::layernorm_backward(bd.kernel, shape, saved, dy, grads)
-    }
-
-    // ---- Add ----------------------------------------------------------------------------
-
-    /// `out = a + b`.
-    pub fn add(&self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Op::Add, Key::elems(a.len()));
-        exec::add(bd.kernel, bd.threads, a, b, out)
-    }
-
-    /// `a + b` into a new buffer from the bound strategy.
-    pub fn add_new(&self, a: &[f32], b: &[f32]) -> Result<Buf> {
-        let bd = self.lookup(Op::Add, Key::elems(a.len()));
-        let mut out = exec::alloc(bd.memory, a.len());
-        exec::add(bd.kernel, bd.threads, a, b, &mut out)?;
-        Ok(out)
-    }
-
-    /// `a += b`.
-    pub fn add_inplace(&self, a: &mut [f32], b: &[f32]) -> Result<()> {
-        let bd = self.lookup(Op::Add, Key::elems(a.len()));
-        exec::add_inplace(bd.kernel, bd.threads, a, b)
-    }
-
-    /// `out = x + bias`, the bias broadcast over rows.
-    pub fn add_bias(&self, shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result<()> {
-        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
-        exec::add_bias(bd.kernel, bd.threads, shape, x, bias, out)
-    }
-
-    /// `x + bias` into a new buffer from the bound strategy.
-    pub fn add_bias_new(&self, shape: Rows, x: &[f32], bias: &[f32]) -> Result<Buf> {
-        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
-        let mut out = exec::alloc(bd.memory, shape.len());
-        exec::add_bias(bd.kernel, bd.threads, shape, x, bias, &mut out)?;
-        Ok(out)
-    }
-
-    /// `x += bias`, the bias broadcast over rows.
-    pub fn add_bias_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-        let bd = self.lookup(Op::AddBias, Key::elems(shape.len()));
-        exec::add_bias_inplace(bd.kernel, bd.threads, shape, x, bias)
+        S::unwrap(&bd.kernel)
+            .map(|k| (k, run))
+            .ok_or_else(|| exec::mismatch(S::NAME))
     }
 }
 
@@ -689,6 +468,32 @@ fn thread_sibling(id: &str, op: Op) -> Option<(VariantIndex, &'static Variant)> 
         })
         .max_by_key(|(_, s)| s.threads)
         .map(|(i, s)| (i as VariantIndex, s))
+}
+
+/// For an op no table entry names: its widest own vector form this CPU runs (AVX-512, AVX2,
+/// NEON), pooled, with the most threads up to `max_threads` (the most the table binds
+/// anywhere; the thread split only engages above its size threshold, so small calls still
+/// run on one thread); the reference where none runs.
+fn fastest_own(op: Op, max_threads: usize) -> (VariantIndex, &'static Variant) {
+    const ORDER: [&str; 3] = ["avx512", "avx2", "neon"];
+    ORDER
+        .iter()
+        .find_map(|name| {
+            catalog()
+                .variants()
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    s.op == op
+                        && s.implementation == *name
+                        && s.memory == Memory::Pooled
+                        && s.threads <= max_threads.max(1)
+                        && s.runnable().is_ok()
+                })
+                .max_by_key(|(_, s)| s.threads)
+        })
+        .map(|(i, s)| (i as VariantIndex, s))
+        .unwrap_or_else(|| catalog().reference(op))
 }
 
 /// The first runnable variant of `v`'s op, memory strategy and threads in an order of

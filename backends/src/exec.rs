@@ -1,15 +1,15 @@
-//! Running one kernel with a thread count and a memory strategy.
+//! Running one kernel with a thread count and a memory strategy: the thread splits the op
+//! specs (`crate::spec`) call with their typed kernels.
 //!
 //! Multi-threaded forms split the output into disjoint blocks (rows of C, or columns when
 //! m = 1; chunks of a vector; groups of rows) and run the single-threaded kernel on each block
 //! on the fork-join team of that size ([`crate::team`]). Every split is computed from a shape the kernel checks
 //! first, so a wrong shape is an error before any thread starts.
 
-use crate::catalog::{Kernel, Memory};
+use crate::catalog::{AddLayerNormFn, LayerNormFn, Memory};
 use crate::pool::{self, Buf};
 use crate::threads;
-use kernels::gelu::GeluKind;
-use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::{Gemm, MatMulFn};
 use kernels::{check_eq, KernelError, Result, Rows};
 use std::marker::PhantomData;
@@ -271,239 +271,89 @@ where
     })
 }
 
-/// LayerNorm forward (optionally fused with a residual add into `sum`), split by rows.
-#[allow(clippy::too_many_arguments)]
+/// LayerNorm forward, split by rows: `run` on each row group's x, y, mean and rstd.
 pub fn layernorm(
-    kernel: Kernel,
+    run: LayerNormFn,
     threads: usize,
     shape: Rows,
     eps: f32,
     x: &[f32],
-    residual: Option<(&[f32], &mut [f32])>,
     p: Affine,
     out: LayerNormOut,
 ) -> Result<()> {
-    let op = if residual.is_some() {
-        "add_layernorm"
-    } else {
-        "layernorm"
-    };
-    kernels::layernorm::check_forward(op, shape, x, &p, &out)?;
-    let (res, sum) = match residual {
-        Some((r, s)) => {
-            check_eq(op, "residual", r.len(), shape.len())?;
-            check_eq(op, "sum", s.len(), shape.len())?;
-            (Some(r), Some(Disjoint::new(s)))
-        }
-        None => (None, None),
-    };
+    kernels::layernorm::check_forward("layernorm", shape, x, &p, &out)?;
+    layernorm_parts(threads, shape, out, &mut [], |part, e, o, _| {
+        run(part, eps, &x[e], p, o)
+    })
+}
+
+/// The fused residual add + LayerNorm (`sum = x + residual`, `y = LayerNorm(sum)`), split
+/// by rows.
+#[allow(clippy::too_many_arguments)]
+pub fn add_layernorm(
+    run: AddLayerNormFn,
+    threads: usize,
+    shape: Rows,
+    eps: f32,
+    x: &[f32],
+    residual: &[f32],
+    sum: &mut [f32],
+    p: Affine,
+    out: LayerNormOut,
+) -> Result<()> {
+    const OP: &str = "add_layernorm";
+    kernels::layernorm::check_forward(OP, shape, x, &p, &out)?;
+    check_eq(OP, "residual", residual.len(), shape.len())?;
+    check_eq(OP, "sum", sum.len(), shape.len())?;
+    layernorm_parts(threads, shape, out, sum, |part, e, o, s| {
+        run(part, eps, &x[e.clone()], &residual[e], s, p, o)
+    })
+}
+
+/// Splits a LayerNorm forward's outputs by row groups: `f` gets the group's shape, its
+/// element range, its rows of y, mean and rstd, and its part of `extra` (split like y; empty
+/// when `extra` is). The caller has checked every length against `shape`.
+fn layernorm_parts<F>(
+    threads: usize,
+    shape: Rows,
+    out: LayerNormOut,
+    extra: &mut [f32],
+    f: F,
+) -> Result<()>
+where
+    F: Fn(Rows, Range<usize>, LayerNormOut, &mut [f32]) -> Result<()> + Sync + Send,
+{
     let (y, mean, rstd) = (
         Disjoint::new(out.y),
         Disjoint::new(out.mean),
         Disjoint::new(out.rstd),
     );
+    let extra = Disjoint::new(extra);
     run_parts(threads, 0..shape.rows, 1, split_rows(shape), |r| {
         let e = elems(&r, shape.cols);
         let part = Rows::new(r.len(), shape.cols);
-        // SAFETY: the parts are disjoint row ranges; y and sum are split by their elements,
-        // mean and rstd by their rows.
-        let o = unsafe {
-            LayerNormOut {
-                y: y.part(e.clone()),
-                mean: mean.part(r.clone()),
-                rstd: rstd.part(r.clone()),
-            }
+        // SAFETY: the parts are disjoint row ranges; y and `extra` are split by their
+        // elements, mean and rstd by their rows (an empty `extra` yields empty parts).
+        let (o, x) = unsafe {
+            (
+                LayerNormOut {
+                    y: y.part(e.clone()),
+                    mean: mean.part(r.clone()),
+                    rstd: rstd.part(r.clone()),
+                },
+                extra.part(e.clone()),
+            )
         };
-        match (kernel, res, &sum) {
-            (Kernel::LayerNorm { run }, None, _) => run(part, eps, &x[e], p, o),
-            (Kernel::AddLayerNorm { run }, Some(res), Some(sum)) => {
-                // SAFETY: as above.
-                let s = unsafe { sum.part(e.clone()) };
-                run(part, eps, &x[e.clone()], &res[e], s, p, o)
-            }
-            _ => Err(mismatch(op)),
-        }
+        f(part, e, o, x)
     })
 }
 
-/// The error for a kernel handed to the wrong op (a bug in the caller, reported, not panicked).
+/// The error for a variant handed to a problem or call of another op (a bug in the caller,
+/// reported, not panicked). Typed kernels make it unreachable inside this crate.
 pub fn mismatch(op: &'static str) -> KernelError {
     KernelError::Shape {
         op,
         reason: "the bound variant implements another op".into(),
-    }
-}
-
-/// GELU forward of one kind, out of place.
-pub fn gelu(
-    kernel: Kernel,
-    threads: usize,
-    kind: GeluKind,
-    x: &[f32],
-    y: &mut [f32],
-) -> Result<()> {
-    match kernel {
-        Kernel::Gelu { run, kind: k, .. } if k == kind => {
-            map1(threads, x, y, |x, y| run(kind, x, y))
-        }
-        _ => Err(mismatch("gelu")),
-    }
-}
-
-/// GELU forward of one kind, in place.
-pub fn gelu_inplace(kernel: Kernel, threads: usize, kind: GeluKind, x: &mut [f32]) -> Result<()> {
-    match kernel {
-        Kernel::Gelu {
-            inplace, kind: k, ..
-        } if k == kind => map_inplace(threads, x, |_, x| inplace(kind, x)),
-        _ => Err(mismatch("gelu")),
-    }
-}
-
-/// GELU backward of one kind.
-pub fn gelu_backward(
-    kernel: Kernel,
-    threads: usize,
-    kind: GeluKind,
-    x: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-) -> Result<()> {
-    match kernel {
-        Kernel::GeluBackward { run, kind: k } if k == kind => {
-            map2(threads, x, dy, dx, |x, dy, dx| run(kind, x, dy, dx))
-        }
-        _ => Err(mismatch("gelu_backward")),
-    }
-}
-
-/// Softmax over rows (plain, or causal with scale and offset), out of place.
-pub fn softmax(
-    kernel: Kernel,
-    threads: usize,
-    shape: Rows,
-    causal: Option<(f32, usize)>,
-    x: &[f32],
-    y: &mut [f32],
-) -> Result<()> {
-    match (kernel, causal) {
-        (Kernel::Softmax { run, .. }, None) => {
-            rows_map(threads, shape, &[x], y, |s, _, i, y| run(s, i[0], y))
-        }
-        (Kernel::SoftmaxCausal { run, .. }, Some((scale, offset))) => {
-            rows_map(threads, shape, &[x], y, |s, r0, i, y| {
-                run(s, scale, offset + r0, i[0], y)
-            })
-        }
-        _ => Err(mismatch("softmax")),
-    }
-}
-
-/// Softmax over rows (plain, or causal with scale and offset), in place.
-pub fn softmax_inplace(
-    kernel: Kernel,
-    threads: usize,
-    shape: Rows,
-    causal: Option<(f32, usize)>,
-    x: &mut [f32],
-) -> Result<()> {
-    match (kernel, causal) {
-        (Kernel::Softmax { inplace, .. }, None) => {
-            rows_inplace(threads, shape, x, |s, _, x| inplace(s, x))
-        }
-        (Kernel::SoftmaxCausal { inplace, .. }, Some((scale, offset))) => {
-            rows_inplace(threads, shape, x, |s, r0, x| {
-                inplace(s, scale, offset + r0, x)
-            })
-        }
-        _ => Err(mismatch("softmax")),
-    }
-}
-
-/// Softmax backward.
-pub fn softmax_backward(
-    kernel: Kernel,
-    threads: usize,
-    shape: Rows,
-    y: &[f32],
-    dy: &[f32],
-    dx: &mut [f32],
-) -> Result<()> {
-    match kernel {
-        Kernel::SoftmaxBackward { run } => rows_map(threads, shape, &[y, dy], dx, |s, _, i, dx| {
-            run(s, i[0], i[1], dx)
-        }),
-        _ => Err(mismatch("softmax_backward")),
-    }
-}
-
-/// LayerNorm backward (single-threaded: it accumulates parameter gradients over rows).
-pub fn layernorm_backward(
-    kernel: Kernel,
-    shape: Rows,
-    saved: Saved,
-    dy: &[f32],
-    grads: LayerNormGrads,
-) -> Result<()> {
-    match kernel {
-        Kernel::LayerNormBackward { run } => run(shape, saved, dy, grads),
-        _ => Err(mismatch("layernorm_backward")),
-    }
-}
-
-/// `out = a + b`.
-pub fn add(kernel: Kernel, threads: usize, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
-    match kernel {
-        Kernel::Add { run, .. } => map2(threads, a, b, out, run),
-        _ => Err(mismatch("add")),
-    }
-}
-
-/// `a += b`.
-pub fn add_inplace(kernel: Kernel, threads: usize, a: &mut [f32], b: &[f32]) -> Result<()> {
-    match kernel {
-        Kernel::Add { inplace, .. } => {
-            check_eq("add", "b", b.len(), a.len())?;
-            map_inplace(threads, a, |r, a| inplace(a, &b[r]))
-        }
-        _ => Err(mismatch("add")),
-    }
-}
-
-/// `out = x + bias` (bias broadcast over rows).
-pub fn add_bias(
-    kernel: Kernel,
-    threads: usize,
-    shape: Rows,
-    x: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-) -> Result<()> {
-    match kernel {
-        Kernel::AddBias { run, .. } => {
-            check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-            rows_map(threads, shape, &[x], out, |s, _, i, o| {
-                run(s, i[0], bias, o)
-            })
-        }
-        _ => Err(mismatch("add_bias")),
-    }
-}
-
-/// `x += bias` (bias broadcast over rows).
-pub fn add_bias_inplace(
-    kernel: Kernel,
-    threads: usize,
-    shape: Rows,
-    x: &mut [f32],
-    bias: &[f32],
-) -> Result<()> {
-    match kernel {
-        Kernel::AddBias { inplace, .. } => {
-            check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-            rows_inplace(threads, shape, x, |s, _, x| inplace(s, x, bias))
-        }
-        _ => Err(mismatch("add_bias")),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The plug-board between kernels and their users.
 //!
+//! * [`spec`]: one typed spec per op (kernel type, keying, inputs, reference tolerance,
+//!   work model, thread split), from which the catalog, problems and dispatcher derive.
 //! * [`catalog`]: every **variant** (implementation × memory strategy × threads) with a stable
 //!   id such as `matmul/avx512/pooled/t1`, and whether it can run on this CPU.
 //! * [`aligned`]: cache-line-aligned f32 storage for every buffer handed to a kernel.
@@ -21,6 +23,7 @@ pub mod machine;
 pub mod op;
 pub mod pool;
 pub mod problem;
+pub mod spec;
 pub mod table;
 pub mod team;
 pub mod threads;

@@ -5,24 +5,7 @@ use kernels::Rows;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// One tunable operation. Its name (`matmul`, `gelu_tanh`, ...) is the first part of a variant id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    Matmul,
-    GeluTanh,
-    GeluErf,
-    GeluTanhBackward,
-    GeluErfBackward,
-    Softmax,
-    SoftmaxCausal,
-    SoftmaxBackward,
-    Layernorm,
-    AddLayernorm,
-    LayernormBackward,
-    Add,
-    AddBias,
-}
+pub use crate::spec::Op;
 
 /// How an op's problem is shaped, which decides how it is split over threads and keyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,41 +17,11 @@ pub enum ShapeKind {
     Rows,
 }
 
+/// What the harness asks of an op, each answered by its spec ([`Op::spec`]).
 impl Op {
-    /// Every op, in catalog order.
-    pub const ALL: [Op; 13] = [
-        Op::Matmul,
-        Op::GeluTanh,
-        Op::GeluErf,
-        Op::GeluTanhBackward,
-        Op::GeluErfBackward,
-        Op::Softmax,
-        Op::SoftmaxCausal,
-        Op::SoftmaxBackward,
-        Op::Layernorm,
-        Op::AddLayernorm,
-        Op::LayernormBackward,
-        Op::Add,
-        Op::AddBias,
-    ];
-
     /// The op's name as used in variant ids and tables.
     pub fn name(self) -> &'static str {
-        match self {
-            Op::Matmul => "matmul",
-            Op::GeluTanh => "gelu_tanh",
-            Op::GeluErf => "gelu_erf",
-            Op::GeluTanhBackward => "gelu_tanh_backward",
-            Op::GeluErfBackward => "gelu_erf_backward",
-            Op::Softmax => "softmax",
-            Op::SoftmaxCausal => "softmax_causal",
-            Op::SoftmaxBackward => "softmax_backward",
-            Op::Layernorm => "layernorm",
-            Op::AddLayernorm => "add_layernorm",
-            Op::LayernormBackward => "layernorm_backward",
-            Op::Add => "add",
-            Op::AddBias => "add_bias",
-        }
+        self.spec().name()
     }
 
     /// Parses an op name.
@@ -78,27 +31,18 @@ impl Op {
 
     /// The shape family of this op's problems.
     pub fn shape_kind(self) -> ShapeKind {
-        match self {
-            Op::Matmul => ShapeKind::MatMul,
-            Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
-                ShapeKind::Elems
-            }
-            _ => ShapeKind::Rows,
-        }
+        self.spec().shape_kind()
     }
 
     /// Whether the op has an in-place form (its output may overwrite its first input).
     pub fn has_inplace(self) -> bool {
-        matches!(
-            self,
-            Op::GeluTanh | Op::GeluErf | Op::Softmax | Op::SoftmaxCausal | Op::Add | Op::AddBias
-        )
+        self.spec().inplace()
     }
 
     /// Whether the op may be split over threads (the LayerNorm backward accumulates
     /// parameter gradients across rows, so it stays single-threaded).
     pub fn parallel(self) -> bool {
-        !matches!(self, Op::LayernormBackward)
+        self.spec().parallel()
     }
 }
 

@@ -71,6 +71,10 @@ pub struct Evidence {
     pub task_clock_ns: Option<f64>,
     #[serde(default)]
     pub page_faults: Option<f64>,
+    /// The operands' cache state when the figures were not measured warm (e.g. a preset's
+    /// weights rotated over its working set); `None`: warm, in a tight loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_state: Option<String>,
     #[serde(default)]
     pub runner_up: Option<RunnerUp>,
     /// A note from the selection rule (for example, a tie broken by cache misses).

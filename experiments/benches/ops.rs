@@ -52,7 +52,7 @@ fn plan() -> Vec<(Op, Vec<String>)> {
                 }
                 Op::Layernorm | Op::AddLayernorm | Op::LayernormBackward => ln.clone(),
                 Op::Add => elems(&[study::ADD]),
-                Op::AddBias => vec![format!("{br}x{bc}")],
+                Op::AddBias | Op::BiasGelu | Op::BiasGeluBackward => vec![format!("{br}x{bc}")],
                 Op::Matmul => unreachable!("filtered above"),
             };
             (op, shapes)

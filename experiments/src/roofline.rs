@@ -446,30 +446,15 @@ pub fn shapes(quick: bool) -> Vec<(String, Op, String)> {
     v
 }
 
-/// (nominal FLOP, compulsory bytes, working-set bytes, traffic kind) of one problem.
+/// (nominal FLOP, compulsory bytes, working-set bytes, traffic kind) of one problem, from
+/// the op's spec.
 fn cost(op: Op, shape: Shape) -> (f64, f64, usize, Traffic) {
-    match shape {
-        Shape::MatMul(g) => {
-            let b = 4 * (g.m * g.k + g.k * g.n + g.m * g.n);
-            (2.0 * (g.m * g.k * g.n) as f64, b as f64, b, Traffic::Read)
-        }
-        _ => {
-            let (n, rows, cols) = match shape {
-                Shape::Rows(r) => (r.len(), r.rows, r.cols),
-                _ => (shape.elems(), 1, shape.elems()),
-            };
-            let (per_elem, floats) = match op {
-                Op::GeluTanh | Op::GeluErf => (8.0, 2 * n),
-                Op::Softmax | Op::SoftmaxCausal => (5.0, 2 * n),
-                // x, y, γ, β, mean, rstd.
-                Op::Layernorm => (8.0, 2 * n + 2 * cols + 2 * rows),
-                Op::Add => (1.0, 3 * n),
-                _ => (1.0, 2 * n),
-            };
-            let b = 4 * floats;
-            (per_elem * n as f64, b as f64, b, Traffic::Copy)
-        }
-    }
+    let c = op.spec().cost(shape);
+    let traffic = match shape {
+        Shape::MatMul(_) => Traffic::Read,
+        _ => Traffic::Copy,
+    };
+    (c.flops, c.bytes, c.bytes as usize, traffic)
 }
 
 /// Calls per timed sample so that one sample lasts at least ~20 µs.

@@ -12,6 +12,7 @@
 
 pub mod add;
 pub mod attention;
+pub mod bias_gelu;
 pub mod cpu;
 mod error;
 pub mod gelu;

@@ -12,7 +12,6 @@ use crate::config::Config;
 use crate::model::Model;
 use crate::weights::Weights;
 use anyhow::{bail, Result};
-use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -34,7 +33,7 @@ struct LayerActs {
     ln2: Vec<f32>,
     mean2: Vec<f32>,
     rstd2: Vec<f32>,
-    /// MLP pre-activation and GELU output, `[N, hidden]`.
+    /// The MLP's up-projection before its bias, and the GELU output, `[N, hidden]`.
     fc_pre: Vec<f32>,
     fc_act: Vec<f32>,
 }
@@ -338,8 +337,9 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
             0.0,
             &mut a.fc_pre,
         )?;
-        d.add_bias_inplace(Rows::new(n, h), &mut a.fc_pre, &blk.fc_b)?;
-        d.gelu(GeluKind::Tanh, &a.fc_pre, &mut a.fc_act)?;
+        // fc_pre keeps the product without its bias; the fused backward adds it again, the
+        // same f32 sum, so the gradient is exactly the unfused one.
+        d.bias_gelu(Rows::new(n, h), &a.fc_pre, &blk.fc_b, &mut a.fc_act)?;
         d.matmul(
             &Gemm::new(n, h, c),
             1.0,
@@ -484,7 +484,13 @@ fn backward(
             0.0,
             &mut ws.d_fc,
         )?;
-        d.gelu_backward(GeluKind::Tanh, &a.fc_pre, &ws.d_fc, &mut ws.d_fc_pre)?;
+        d.bias_gelu_backward(
+            Rows::new(n, h),
+            &a.fc_pre,
+            &blk.fc_b,
+            &ws.d_fc,
+            &mut ws.d_fc_pre,
+        )?;
         add_colsum(&ws.d_fc_pre, h, &mut gb.fc_b);
         d.matmul(
             &Gemm::new(c, n, h).with_trans(true, false),

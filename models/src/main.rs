@@ -55,8 +55,9 @@ enum Command {
     /// Tokens per second of the small and medium presets under the embedded default table,
     /// every forced implementation family at every thread count (and any --dispatch tables):
     /// full recompute and KV cache over the whole call (the original study's method: 10-token
-    /// prompt, 25 greedy tokens), KV prefill and per-token decode, the fraction of the
-    /// memory-bandwidth bound, the best fixed family, a per-op breakdown of a decode step,
+    /// prompt, 25 greedy tokens), KV prefill and per-token decode, training steps per
+    /// second, the fraction of the memory-bandwidth bound, the best fixed family, each
+    /// table's ratio to the best of everything else, a per-op breakdown of a decode step,
     /// and an SVG chart.
     Bench(BenchArgs),
     /// Train a model on a text file (the last 10 % is held out for validation), with live
@@ -290,6 +291,10 @@ struct BenchArgs {
     /// Repetitions per measurement (the median is reported), 1 to 10000.
     #[arg(long, default_value_t = 5, value_parser = reps, allow_negative_numbers = true)]
     reps: usize,
+    /// Skip the training-step measurement (one forward + backward of 8 sequences of the full
+    /// context per repetition; the slowest part for the naive and tiled families).
+    #[arg(long)]
+    no_train: bool,
     /// Where to write the chart (SVG, atomically).
     #[arg(long, value_name = "PATH", default_value = "models-bench.svg")]
     svg: PathBuf,
@@ -809,9 +814,14 @@ fn bench(a: BenchArgs) -> Result<()> {
             eprintln!("warning: {}: {w}", c.name);
         }
     }
-    let report = bench::run(&presets, &candidates, skipped, a.reps, |line| {
-        eprintln!("{line}")
-    })?;
+    let report = bench::run(
+        &presets,
+        &candidates,
+        skipped,
+        a.reps,
+        !a.no_train,
+        |line| eprintln!("{line}"),
+    )?;
     let svg = bench::chart::svg(&report)?;
     backends::table::write_atomic(&a.svg, svg.as_bytes())
         .with_context(|| format!("writing the chart {}", a.svg.display()))?;

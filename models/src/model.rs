@@ -11,7 +11,6 @@ use anyhow::{bail, Context, Result};
 use backends::Dispatcher;
 use kernels::attention::{Attention, AttentionFn, Qkv};
 use kernels::cpu::{available, Feature};
-use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -335,9 +334,8 @@ impl Model {
                 &mut s.fc[..n * h],
             )?;
             prof.lap(Part::MlpUpMatmul);
-            d.add_bias_inplace(Rows::new(n, h), &mut s.fc[..n * h], &b.fc_b)?;
-            prof.lap(Part::Adds);
-            d.gelu_inplace(GeluKind::Tanh, &mut s.fc[..n * h])?;
+            // The up-projection's bias and the activation, fused: one pass over the hidden rows.
+            d.bias_gelu_inplace(Rows::new(n, h), &mut s.fc[..n * h], &b.fc_b)?;
             prof.lap(Part::Gelu);
             d.matmul(
                 &Gemm::new(n, h, c),

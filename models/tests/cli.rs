@@ -182,7 +182,7 @@ fn bench_json_has_every_forced_family_the_best_fixed_and_a_breakdown() {
         }
     }
     // Best fixed per mode, naming a forced family, and the fastest of them.
-    for mode in ["full_recompute", "kv_cache", "kv_decode"] {
+    for mode in ["full_recompute", "kv_cache", "kv_decode", "train_step"] {
         let b = j["best_fixed"]
             .as_array()
             .unwrap()
@@ -222,6 +222,16 @@ fn bench_json_has_every_forced_family_the_best_fixed_and_a_breakdown() {
         );
     }
     assert_eq!(kv_seen, names.len());
+    // A training step per dispatcher, in steps per second.
+    assert_eq!(j["train_batch"], 8);
+    let train: Vec<&serde_json::Value> = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["mode"] == "train_step")
+        .collect();
+    assert_eq!(train.len(), names.len());
+    assert!(train.iter().all(|r| r["tok_per_s"].as_f64().unwrap() > 0.0));
     let p = &j["presets"][0];
     assert_eq!(p["weight_bytes"], 470_528 * 4);
     let chart = std::fs::read_to_string(&svg).unwrap();

@@ -1,8 +1,9 @@
-//! Function-pointer signatures of each op, and [`Kernel`], one implementation of one op.
+//! Function-pointer signatures of the kernels of each op family; each op's spec
+//! (`crate::spec`) bundles them into its kernel struct, and [`Kernel`] holds one of those.
 
 use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::{Gemm, MatMulFn};
+use kernels::matmul::Gemm;
 use kernels::{Result, Rows};
 
 pub type ScratchLenFn = fn(&Gemm) -> usize;
@@ -22,54 +23,4 @@ pub type AddLayerNormFn =
     fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>;
 pub type LayerNormBackwardFn = fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>;
 
-/// One implementation of one op: the kernel's entry points, copied around by value.
-#[derive(Clone, Copy)]
-pub enum Kernel {
-    MatMul {
-        run: MatMulFn,
-        scratch_len: ScratchLenFn,
-    },
-    Gelu {
-        kind: GeluKind,
-        run: GeluFn,
-        inplace: GeluInplaceFn,
-    },
-    GeluBackward {
-        kind: GeluKind,
-        run: GeluBackwardFn,
-    },
-    Softmax {
-        run: RowsFn,
-        inplace: RowsInplaceFn,
-    },
-    SoftmaxCausal {
-        run: CausalFn,
-        inplace: CausalInplaceFn,
-    },
-    SoftmaxBackward {
-        run: RowsPairFn,
-    },
-    LayerNorm {
-        run: LayerNormFn,
-    },
-    AddLayerNorm {
-        run: AddLayerNormFn,
-    },
-    LayerNormBackward {
-        run: LayerNormBackwardFn,
-    },
-    Add {
-        run: PairFn,
-        inplace: PairInplaceFn,
-    },
-    AddBias {
-        run: RowsPairFn,
-        inplace: RowsPairInplaceFn,
-    },
-}
-
-impl std::fmt::Debug for Kernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Kernel(..)")
-    }
-}
+pub use crate::spec::Kernel;

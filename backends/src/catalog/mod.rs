@@ -11,6 +11,7 @@ pub mod registry;
 pub use kernel::*;
 
 use crate::op::Op;
+use crate::spec::Registered;
 use crate::threads;
 use kernels::cpu::{self, Feature};
 use serde::{Deserialize, Serialize};
@@ -57,32 +58,23 @@ pub struct Impl {
 }
 
 impl Impl {
-    pub fn new(name: &'static str, requires: Option<Feature>, kernel: Kernel) -> Impl {
+    /// One implementation of the op `S`: `kernel` has `S`'s kernel type, so a kernel cannot
+    /// be registered under another op.
+    pub fn new<S: Registered>(
+        name: &'static str,
+        requires: Option<Feature>,
+        kernel: S::Kernel,
+    ) -> Impl {
         Impl {
             name,
             requires,
-            kernel,
+            kernel: S::wrap(kernel),
         }
     }
 
     /// The op this implementation computes.
     pub fn op(&self) -> Op {
-        use kernels::gelu::GeluKind::*;
-        match self.kernel {
-            Kernel::MatMul { .. } => Op::Matmul,
-            Kernel::Gelu { kind: Tanh, .. } => Op::GeluTanh,
-            Kernel::Gelu { kind: Erf, .. } => Op::GeluErf,
-            Kernel::GeluBackward { kind: Tanh, .. } => Op::GeluTanhBackward,
-            Kernel::GeluBackward { kind: Erf, .. } => Op::GeluErfBackward,
-            Kernel::Softmax { .. } => Op::Softmax,
-            Kernel::SoftmaxCausal { .. } => Op::SoftmaxCausal,
-            Kernel::SoftmaxBackward { .. } => Op::SoftmaxBackward,
-            Kernel::LayerNorm { .. } => Op::Layernorm,
-            Kernel::AddLayerNorm { .. } => Op::AddLayernorm,
-            Kernel::LayerNormBackward { .. } => Op::LayernormBackward,
-            Kernel::Add { .. } => Op::Add,
-            Kernel::AddBias { .. } => Op::AddBias,
-        }
+        self.kernel.op()
     }
 }
 

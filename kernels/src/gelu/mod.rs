@@ -108,7 +108,7 @@ pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-mod simd;
+pub(crate) mod simd;
 
 /// Which GELU formula.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -37,7 +37,7 @@ const NB2: f32 =
 const ERF_LO: f32 = -14.0;
 
 #[inline(always)]
-unsafe fn tanh_fwd<S: Simd>(x: S::V) -> S::V {
+pub(crate) unsafe fn tanh_fwd<S: Simd>(x: S::V) -> S::V {
     // NaN stays the second operand of max/min, so it propagates to the result.
     let xc = S::min(S::splat(FWD_CLAMP), S::max(S::splat(-FWD_CLAMP), x));
     let x2 = S::mul(xc, xc);
@@ -47,7 +47,7 @@ unsafe fn tanh_fwd<S: Simd>(x: S::V) -> S::V {
 }
 
 #[inline(always)]
-unsafe fn tanh_grad<S: Simd>(x: S::V) -> S::V {
+pub(crate) unsafe fn tanh_grad<S: Simd>(x: S::V) -> S::V {
     let xc = S::min(S::splat(-TANH_LO), S::max(S::splat(TANH_LO), x));
     let x2 = S::mul(xc, xc);
     let v = S::mul(xc, S::fma(x2, S::splat(B), S::splat(A)));

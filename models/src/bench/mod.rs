@@ -6,6 +6,7 @@
 //! breakdown of one decode step ([`crate::profile`]). [`chart`] draws the figures as SVG.
 
 pub mod chart;
+pub mod train_step;
 
 use crate::config::Config;
 use crate::group;
@@ -19,6 +20,7 @@ use backends::{Dispatcher, ForceError, Memory};
 use kernels::cpu::Feature;
 use serde::Serialize;
 use std::time::{Duration, Instant};
+use train_step::{TrainStep, TRAIN_BATCH};
 
 /// Prompt length of the study's method.
 pub const PROMPT_TOKENS: usize = 10;
@@ -369,11 +371,12 @@ pub struct KvPhases {
 pub struct BenchResult {
     pub preset: String,
     pub dispatch: String,
-    /// `full_recompute` or `kv_cache`.
+    /// `full_recompute`, `kv_cache` or `train_step`.
     pub mode: String,
-    /// Median tokens per second over the repetitions, whole call (the study's method).
+    /// Median tokens per second over the repetitions, whole call (the study's method); for
+    /// `train_step`, training steps per second.
     pub tok_per_s: f64,
-    /// Every repetition's tokens per second.
+    /// Every repetition's figure (tokens/s, or steps/s for `train_step`).
     pub samples: Vec<f64>,
     /// Prefill, decode, bound and breakdown (KV cache only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -384,7 +387,8 @@ pub struct BenchResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct BestFixed {
     pub preset: String,
-    /// `full_recompute`, `kv_cache` (whole call) or `kv_decode` (per-token decode).
+    /// `full_recompute`, `kv_cache` (whole call), `kv_decode` (per-token decode) or
+    /// `train_step` (steps/s in `tok_per_s`).
     pub mode: String,
     pub dispatch: String,
     pub tok_per_s: f64,
@@ -414,6 +418,8 @@ pub struct Report {
     pub presets: Vec<PresetInfo>,
     pub results: Vec<BenchResult>,
     pub best_fixed: Vec<BestFixed>,
+    /// Sequences of the full context per timed training step (0: training not measured).
+    pub train_batch: usize,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -516,6 +522,7 @@ pub fn run(
     candidates: &[Candidate],
     skipped: Vec<Skipped>,
     reps: usize,
+    train: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<Report> {
     let mut results = Vec::new();
@@ -650,6 +657,35 @@ pub fn run(
                 }),
             });
         }
+        // Training: one forward + backward per repetition, interleaved like the rest.
+        if train {
+            let mut step = TrainStep::new(cfg)?;
+            let mut rates: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); n];
+            for rep in 0..=reps {
+                for (ci, c) in candidates.iter().enumerate() {
+                    model.set_dispatch(c.dispatcher.clone());
+                    let secs = step.run(&model)?;
+                    if rep > 0 {
+                        rates[ci].push(1.0 / secs.max(1e-12));
+                    }
+                }
+            }
+            for (c, samples) in candidates.iter().zip(rates) {
+                let med = median(&samples);
+                progress(&format!(
+                    "{pname:<7} {:<24} train_step     {med:>10.2} steps/s",
+                    c.name
+                ));
+                results.push(BenchResult {
+                    preset: pname.clone(),
+                    dispatch: c.name.clone(),
+                    mode: "train_step".into(),
+                    tok_per_s: med,
+                    samples,
+                    kv: None,
+                });
+            }
+        }
         infos.push(PresetInfo {
             name: pname.clone(),
             parameters: params,
@@ -681,6 +717,7 @@ pub fn run(
         presets: infos,
         results,
         best_fixed,
+        train_batch: if train { TRAIN_BATCH } else { 0 },
     })
 }
 
@@ -730,11 +767,44 @@ impl Report {
             .find(|r| r.preset == preset && r.dispatch == dispatch && r.mode == mode)
     }
 
+    /// `dispatch`'s figure ÷ the best figure of every other dispatcher measured except
+    /// other tables (the embedded default and every forced family) for `preset` and `mode`.
+    pub fn ratio_to_best_other(&self, preset: &str, dispatch: &str, mode: &str) -> Option<f64> {
+        let mine = self.get(preset, dispatch, mode)?.tok_per_s;
+        let best = self
+            .results
+            .iter()
+            .filter(|x| x.preset == preset && x.mode == mode && x.dispatch != dispatch)
+            .filter(|x| {
+                self.dispatchers
+                    .iter()
+                    .find(|d| d.name == x.dispatch)
+                    .is_some_and(|d| !matches!(d.source, Source::File { .. }))
+            })
+            .map(|x| x.tok_per_s)
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::max);
+        (best.is_finite() && best > 0.0).then(|| mine / best)
+    }
+
     /// The best forced family of `preset` and `mode`.
     pub fn best(&self, preset: &str, mode: &str) -> Option<&BestFixed> {
         self.best_fixed
             .iter()
             .find(|b| b.preset == preset && b.mode == mode)
+    }
+}
+
+/// A dispatcher name short enough for a row label: a table's file name without folders.
+fn short_name(name: &str) -> String {
+    match name.strip_prefix("table ") {
+        Some(path) => format!(
+            "table {}",
+            std::path::Path::new(path)
+                .file_name()
+                .map_or(path.into(), |f| f.to_string_lossy().into_owned())
+        ),
+        None => name.to_string(),
     }
 }
 
@@ -755,6 +825,12 @@ pub fn text(r: &Report) -> String {
     let w = names
         .iter()
         .map(|n| n.chars().count())
+        .chain(
+            r.dispatchers
+                .iter()
+                .filter(|d| !matches!(d.source, Source::Forced { .. }))
+                .map(|d| short_name(&d.name).chars().count() + " ÷ best other".len()),
+        )
         .max()
         .unwrap_or(10)
         .max(18);
@@ -768,10 +844,27 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\ntokens/s over the whole call ({}-token prompt, {} greedy tokens; the study's method)",
-        r.prompt_tokens, r.new_tokens
+        "\ntokens/s over the whole call ({}-token prompt, {} greedy tokens; the study's method){}",
+        r.prompt_tokens,
+        r.new_tokens,
+        if r.train_batch > 0 {
+            format!(
+                "; train: training steps/s (forward + backward of {} sequences of the full context)",
+                r.train_batch
+            )
+        } else {
+            String::new()
+        }
     );
-    let modes = [("full_recompute", "full"), ("kv_cache", "kv")];
+    let modes: &[(&str, &str)] = if r.train_batch > 0 {
+        &[
+            ("full_recompute", "full"),
+            ("kv_cache", "kv"),
+            ("train_step", "train"),
+        ]
+    } else {
+        &[("full_recompute", "full"), ("kv_cache", "kv")]
+    };
     let cols: Vec<(&str, &str, String)> = r
         .presets
         .iter()
@@ -812,6 +905,20 @@ pub fn text(r: &Report) -> String {
             );
         }
         s.push('\n');
+        // Each table against the best of everything else measured (the embedded default
+        // and every forced family): the acceptance figure of a tuned table.
+        for d in r
+            .dispatchers
+            .iter()
+            .filter(|d| !matches!(d.source, Source::Forced { .. }))
+        {
+            let _ = write!(s, "{:<w$}", format!("{} ÷ best other", short_name(&d.name)));
+            for (p, m, _) in &cols {
+                let ratio = r.ratio_to_best_other(p, &d.name, m);
+                let _ = write!(s, " {}", fmt_opt(ratio, 13, 3));
+            }
+            s.push('\n');
+        }
     }
 
     for p in &r.presets {

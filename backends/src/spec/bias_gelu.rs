@@ -1,0 +1,214 @@
+//! The fused bias add + GELU (tanh) of the MLP and its backward (`kernels::bias_gelu`): row
+//! ops (the bias runs along the columns) keyed by their element count and split by row
+//! groups. The backward reads the pre-bias input and the bias, and leaves the bias gradient
+//! (a sum over rows) to the caller.
+
+use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use crate::catalog::{RowsPairFn, RowsPairInplaceFn};
+use crate::dispatch::Dispatcher;
+use crate::exec;
+use crate::op::{Key, Shape, ShapeKind};
+use crate::pool::Buf;
+use crate::problem::Problem;
+use kernels::{check_eq, Result, Rows};
+
+/// `dx = dy · gelu'(x + bias)` from x, bias and dy, for one row group.
+pub type BiasGeluBackwardFn = fn(Rows, &[f32], &[f32], &[f32], &mut [f32]) -> Result<()>;
+
+/// `y = gelu_tanh(x + bias)`, the bias broadcast over rows.
+pub struct BiasGelu;
+/// `dx = dy · gelu_tanh'(x + bias)`.
+pub struct BiasGeluBackward;
+
+/// One fused forward implementation.
+#[derive(Clone, Copy)]
+pub struct BiasGeluKernel {
+    pub run: RowsPairFn,
+    pub inplace: RowsPairInplaceFn,
+}
+
+impl BiasGeluKernel {
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &[f32],
+        bias: &[f32],
+        y: &mut [f32],
+    ) -> Result<()> {
+        check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
+        exec::rows_map(threads, shape, &[x], y, |s, _, i, y| {
+            (self.run)(s, i[0], bias, y)
+        })
+    }
+
+    pub fn call_inplace(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &mut [f32],
+        bias: &[f32],
+    ) -> Result<()> {
+        check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
+        exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
+    }
+}
+
+/// One fused backward implementation.
+#[derive(Clone, Copy)]
+pub struct BiasGeluBackwardKernel {
+    pub run: BiasGeluBackwardFn,
+}
+
+impl BiasGeluBackwardKernel {
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &[f32],
+        bias: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<()> {
+        check_eq("bias_gelu_backward", "bias", bias.len(), shape.cols)?;
+        exec::rows_map(threads, shape, &[x, dy], dx, |s, _, i, dx| {
+            (self.run)(s, i[0], bias, i[1], dx)
+        })
+    }
+}
+
+/// Registers the fused forward and backward of one `kernels::bias_gelu` module.
+macro_rules! register {
+    ($out:ident, $name:expr, $m:path, $req:expr) => {{
+        use $crate::catalog::Impl;
+        use $crate::spec::bias_gelu::*;
+        use $m as k;
+        $out.push(Impl::new::<BiasGelu>(
+            $name,
+            $req,
+            BiasGeluKernel {
+                run: k::bias_gelu,
+                inplace: k::bias_gelu_inplace,
+            },
+        ));
+        $out.push(Impl::new::<BiasGeluBackward>(
+            $name,
+            $req,
+            BiasGeluBackwardKernel {
+                run: k::bias_gelu_backward,
+            },
+        ));
+    }};
+}
+pub(crate) use register;
+
+/// The MLP's hidden activations, tokens × mlp.
+fn mlp(d: ModelDims) -> Vec<Shape> {
+    vec![Shape::Rows(Rows::new(d.tokens, d.mlp))]
+}
+
+impl OpSpec for BiasGelu {
+    type Kernel = BiasGeluKernel;
+    const NAME: &'static str = "bias_gelu";
+    const SHAPE: ShapeKind = ShapeKind::Rows;
+    const INPLACE: bool = true;
+
+    /// `[x, bias]`: x uniform in [-4, 4) (GELU's test range), the bias in [-1, 1).
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let r = rows(Self::NAME, shape)?;
+        Ok(vec![
+            gen.uniform(r.len(), -4.0, 4.0),
+            gen.uniform(r.cols, -1.0, 1.0),
+        ])
+    }
+
+    fn execute(k: BiasGeluKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let (r, t) = (p.rows(), run.threads);
+        super::run_pair(
+            run,
+            p,
+            |x, b| k.call_inplace(t, r, x, b),
+            |x, b, y| k.call(t, r, x, b, y),
+        )
+    }
+
+    /// `x + bias` is the same f32 addition in every implementation and the reference, so
+    /// the bound is GELU's alone.
+    fn tolerance(_: &Problem) -> Tolerance<'_> {
+        super::gelu_tolerance()
+    }
+
+    /// GELU's 8 FLOP per element and the add; x, y and the bias row.
+    fn cost(shape: Shape) -> Cost {
+        super::bias_cost(9.0, shape, 2)
+    }
+
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        mlp(d)
+    }
+}
+
+impl OpSpec for BiasGeluBackward {
+    type Kernel = BiasGeluBackwardKernel;
+    const NAME: &'static str = "bias_gelu_backward";
+    const SHAPE: ShapeKind = ShapeKind::Rows;
+
+    /// `[x, bias, dy]`: x and the bias as for [`BiasGelu`], dy uniform in [-1, 1).
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let r = rows(Self::NAME, shape)?;
+        Ok(vec![
+            gen.uniform(r.len(), -4.0, 4.0),
+            gen.uniform(r.cols, -1.0, 1.0),
+            gen.uniform(r.len(), -1.0, 1.0),
+        ])
+    }
+
+    fn execute(k: BiasGeluBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let (r, ins) = (p.rows(), &p.inputs);
+        let mut dx = run.alloc(ins[0].len());
+        k.call(run.threads, r, &ins[0], &ins[1], &ins[2], &mut dx)?;
+        Ok(vec![dx])
+    }
+
+    /// As for the forward: the sum is exact alike, the bound is GELU's backward's.
+    fn tolerance(_: &Problem) -> Tolerance<'_> {
+        super::gelu_tolerance()
+    }
+
+    /// The GELU backward's 12 FLOP per element and the add; x, dy, dx and the bias row.
+    fn cost(shape: Shape) -> Cost {
+        super::bias_cost(13.0, shape, 3)
+    }
+
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        mlp(d)
+    }
+}
+
+impl Dispatcher {
+    /// `y = gelu_tanh(x + bias)`, the bias broadcast over rows.
+    pub fn bias_gelu(&self, shape: Rows, x: &[f32], bias: &[f32], y: &mut [f32]) -> Result<()> {
+        let (k, run) = self.pick::<BiasGelu>(Key::elems(shape.len()))?;
+        k.call(run.threads, shape, x, bias, y)
+    }
+
+    /// `x = gelu_tanh(x + bias)`.
+    pub fn bias_gelu_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
+        let (k, run) = self.pick::<BiasGelu>(Key::elems(shape.len()))?;
+        k.call_inplace(run.threads, shape, x, bias)
+    }
+
+    /// `dx = dy · gelu_tanh'(x + bias)` from the pre-bias `x`; the bias gradient is the
+    /// caller's column sum of `dx`.
+    pub fn bias_gelu_backward(
+        &self,
+        shape: Rows,
+        x: &[f32],
+        bias: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<()> {
+        let (k, run) = self.pick::<BiasGeluBackward>(Key::elems(shape.len()))?;
+        k.call(run.threads, shape, x, bias, dy, dx)
+    }
+}

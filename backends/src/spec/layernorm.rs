@@ -1,0 +1,341 @@
+//! LayerNorm, the fused residual add + LayerNorm, and the LayerNorm backward
+//! (`kernels::layernorm`): row ops keyed by their element count; the forwards split by row
+//! groups, the backward stays on one thread (it accumulates parameter gradients over rows).
+
+use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use crate::catalog::{AddLayerNormFn, LayerNormBackwardFn, LayerNormFn};
+use crate::dispatch::Dispatcher;
+use crate::exec;
+use crate::op::{Key, Shape, ShapeKind};
+use crate::pool::Buf;
+use crate::problem::Problem;
+use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::{Result, Rows};
+
+/// `y = LayerNorm(x)·γ + β`, saving mean and rstd.
+pub struct Layernorm;
+/// `sum = x + residual; y = LayerNorm(sum)`.
+pub struct AddLayernorm;
+/// The LayerNorm backward: `dx`, and `dγ`, `dβ` accumulated.
+pub struct LayernormBackward;
+
+/// One LayerNorm forward implementation.
+#[derive(Clone, Copy)]
+pub struct LayerNormKernel {
+    pub run: LayerNormFn,
+}
+
+/// One fused residual add + LayerNorm implementation.
+#[derive(Clone, Copy)]
+pub struct AddLayerNormKernel {
+    pub run: AddLayerNormFn,
+}
+
+/// One LayerNorm backward implementation.
+#[derive(Clone, Copy)]
+pub struct LayerNormBackwardKernel {
+    pub run: LayerNormBackwardFn,
+}
+
+/// Registers LayerNorm, the fused residual-add + LayerNorm and the backward of one module.
+macro_rules! register {
+    ($out:ident, $name:expr, $m:path, $req:expr) => {{
+        use $crate::catalog::Impl;
+        use $crate::spec::layernorm::*;
+        use $m as k;
+        $out.push(Impl::new::<Layernorm>(
+            $name,
+            $req,
+            LayerNormKernel { run: k::layernorm },
+        ));
+        $out.push(Impl::new::<AddLayernorm>(
+            $name,
+            $req,
+            AddLayerNormKernel {
+                run: k::add_layernorm,
+            },
+        ));
+        $out.push(Impl::new::<LayernormBackward>(
+            $name,
+            $req,
+            LayerNormBackwardKernel {
+                run: k::layernorm_backward,
+            },
+        ));
+    }};
+}
+pub(crate) use register;
+
+/// The rows of the residual stream: tokens × width.
+fn stream(d: ModelDims) -> Vec<Shape> {
+    vec![Shape::Rows(Rows::new(d.tokens, d.width))]
+}
+
+/// x, y, γ, β, mean and rstd (plus `extra` row-sized streams).
+fn forward_floats(shape: Shape, extra: usize) -> usize {
+    match shape {
+        Shape::Rows(r) => (2 + extra) * r.len() + 2 * r.cols + 2 * r.rows,
+        _ => (2 + extra) * shape.elems(),
+    }
+}
+
+impl OpSpec for Layernorm {
+    type Kernel = LayerNormKernel;
+    const NAME: &'static str = "layernorm";
+    const SHAPE: ShapeKind = ShapeKind::Rows;
+
+    /// `[x, gamma, beta]`: x uniform in [-2, 2), γ in [0.5, 1.5), β in [-0.5, 0.5).
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let r = rows(Self::NAME, shape)?;
+        Ok(vec![
+            gen.uniform(r.len(), -2.0, 2.0),
+            gen.uniform(r.cols, 0.5, 1.5),
+            gen.uniform(r.cols, -0.5, 0.5),
+        ])
+    }
+
+    fn execute(k: LayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let (r, ins) = (p.rows(), &p.inputs);
+        let (mut y, mut mean, mut rstd) = (
+            run.alloc(ins[0].len()),
+            run.alloc(r.rows),
+            run.alloc(r.rows),
+        );
+        let affine = Affine {
+            gamma: &ins[1],
+            beta: &ins[2],
+        };
+        let out = LayerNormOut {
+            y: &mut y,
+            mean: &mut mean,
+            rstd: &mut rstd,
+        };
+        exec::layernorm(k.run, run.threads, r, p.eps, &ins[0], affine, out)?;
+        Ok(vec![y, mean, rstd])
+    }
+
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        super::row_tolerance(p)
+    }
+
+    /// About 8 FLOP per element (two sums, centre, scale, affine).
+    fn cost(shape: Shape) -> Cost {
+        Cost::streaming(8.0, shape.elems(), forward_floats(shape, 0))
+    }
+
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        stream(d)
+    }
+}
+
+impl OpSpec for AddLayernorm {
+    type Kernel = AddLayerNormKernel;
+    const NAME: &'static str = "add_layernorm";
+    const SHAPE: ShapeKind = ShapeKind::Rows;
+
+    /// `[x, residual, gamma, beta]`, as for [`Layernorm`] with the residual like x.
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let r = rows(Self::NAME, shape)?;
+        Ok(vec![
+            gen.uniform(r.len(), -2.0, 2.0),
+            gen.uniform(r.len(), -2.0, 2.0),
+            gen.uniform(r.cols, 0.5, 1.5),
+            gen.uniform(r.cols, -0.5, 0.5),
+        ])
+    }
+
+    fn execute(k: AddLayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let (r, ins) = (p.rows(), &p.inputs);
+        let n = ins[0].len();
+        let (mut sum, mut y, mut mean, mut rstd) = (
+            run.alloc(n),
+            run.alloc(n),
+            run.alloc(r.rows),
+            run.alloc(r.rows),
+        );
+        let affine = Affine {
+            gamma: &ins[2],
+            beta: &ins[3],
+        };
+        let out = LayerNormOut {
+            y: &mut y,
+            mean: &mut mean,
+            rstd: &mut rstd,
+        };
+        exec::add_layernorm(
+            k.run,
+            run.threads,
+            r,
+            p.eps,
+            &ins[0],
+            &ins[1],
+            &mut sum,
+            affine,
+            out,
+        )?;
+        Ok(vec![sum, y, mean, rstd])
+    }
+
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        super::row_tolerance(p)
+    }
+
+    /// The LayerNorm's 8 FLOP per element and the add; x, residual, sum and y move.
+    fn cost(shape: Shape) -> Cost {
+        Cost::streaming(9.0, shape.elems(), forward_floats(shape, 2))
+    }
+
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        stream(d)
+    }
+}
+
+impl OpSpec for LayernormBackward {
+    type Kernel = LayerNormBackwardKernel;
+    const NAME: &'static str = "layernorm_backward";
+    const SHAPE: ShapeKind = ShapeKind::Rows;
+    const PARALLEL: bool = false;
+
+    /// `[x, gamma, dy, mean, rstd]`, mean and rstd from the naive forward of x.
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let r = rows(Self::NAME, shape)?;
+        let x = gen.uniform(r.len(), -2.0, 2.0);
+        let gamma = gen.uniform(r.cols, 0.5, 1.5);
+        let dy = gen.uniform(r.len(), -1.0, 1.0);
+        let (mut y, mut mean, mut rstd) =
+            (vec![0.0; r.len()], vec![0.0; r.rows], vec![0.0; r.rows]);
+        let beta = vec![0.0; r.cols];
+        kernels::layernorm::naive::layernorm(
+            r,
+            1e-5,
+            &x,
+            Affine {
+                gamma: &gamma,
+                beta: &beta,
+            },
+            LayerNormOut {
+                y: &mut y,
+                mean: &mut mean,
+                rstd: &mut rstd,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(vec![x, gamma, dy, mean, rstd])
+    }
+
+    fn execute(k: LayerNormBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let (r, ins) = (p.rows(), &p.inputs);
+        let mut dx = run.alloc(ins[0].len());
+        let (mut dgamma, mut dbeta) = (run.alloc(r.cols), run.alloc(r.cols));
+        dgamma.fill(0.0);
+        dbeta.fill(0.0);
+        let saved = Saved {
+            x: &ins[0],
+            gamma: &ins[1],
+            mean: &ins[3],
+            rstd: &ins[4],
+        };
+        let grads = LayerNormGrads {
+            dx: &mut dx,
+            dgamma: &mut dgamma,
+            dbeta: &mut dbeta,
+        };
+        (k.run)(r, saved, &ins[2], grads)?;
+        Ok(vec![dx, dgamma, dbeta])
+    }
+
+    /// Sums cancel, so bounds scale with the magnitudes summed, not the result: `dx` by
+    /// (cols + 8)·ε·rstd·(|g| + mean|g| + |x̂|·mean|g·x̂|), `dgamma` and `dbeta` (sums over
+    /// rows) by (rows + 8)·ε·Σ_r|dy·x̂| and (rows + 8)·ε·Σ_r|dy|.
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        let r = p.rows();
+        let eps = f32::EPSILON;
+        let (x, gamma, dy, mean, rstd) = (
+            &p.inputs[0],
+            &p.inputs[1],
+            &p.inputs[2],
+            &p.inputs[3],
+            &p.inputs[4],
+        );
+        let xhat = move |i: usize| (x[i] - mean[i / r.cols]) * rstd[i / r.cols];
+        let g = move |i: usize| dy[i] * gamma[i % r.cols];
+        // Per-row means of |g| and |g·x̂|, and per-column sums of |dy·x̂| and |dy|.
+        let mut row_g = vec![0.0f32; r.rows];
+        let mut row_gx = vec![0.0f32; r.rows];
+        let mut col_dyx = vec![0.0f32; r.cols];
+        let mut col_dy = vec![0.0f32; r.cols];
+        for (i, d) in dy.iter().enumerate() {
+            let (row, col) = (i / r.cols, i % r.cols);
+            row_g[row] += g(i).abs() / r.cols as f32;
+            row_gx[row] += (g(i) * xhat(i)).abs() / r.cols as f32;
+            col_dyx[col] += (d * xhat(i)).abs();
+            col_dy[col] += d.abs();
+        }
+        let (cols_f, rows_f) = (r.cols as f32 + 8.0, r.rows as f32 + 8.0);
+        Box::new(move |o, i, _| match o {
+            0 => {
+                let row = i / r.cols;
+                cols_f * eps * rstd[row] * (g(i).abs() + row_g[row] + xhat(i).abs() * row_gx[row])
+                    + 1e-7
+            }
+            1 => rows_f * eps * col_dyx[i] + 1e-7,
+            _ => rows_f * eps * col_dy[i] + 1e-7,
+        })
+    }
+
+    /// About 10 FLOP per element; x, dy, dx, γ, dγ, dβ, mean and rstd.
+    fn cost(shape: Shape) -> Cost {
+        let floats = match shape {
+            Shape::Rows(r) => 3 * r.len() + 3 * r.cols + 2 * r.rows,
+            _ => 3 * shape.elems(),
+        };
+        Cost::streaming(10.0, shape.elems(), floats)
+    }
+
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        stream(d)
+    }
+}
+
+impl Dispatcher {
+    /// `y = LayerNorm(x)`, saving mean and rstd.
+    pub fn layernorm(
+        &self,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        let (k, run) = self.pick::<Layernorm>(Key::elems(shape.len()))?;
+        exec::layernorm(k.run, run.threads, shape, eps, x, p, out)
+    }
+
+    /// `sum = x + residual; y = LayerNorm(sum)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_layernorm(
+        &self,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        residual: &[f32],
+        sum: &mut [f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        let (k, run) = self.pick::<AddLayernorm>(Key::elems(shape.len()))?;
+        exec::add_layernorm(k.run, run.threads, shape, eps, x, residual, sum, p, out)
+    }
+
+    /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
+    pub fn layernorm_backward(
+        &self,
+        shape: Rows,
+        saved: Saved,
+        dy: &[f32],
+        grads: LayerNormGrads,
+    ) -> Result<()> {
+        let (k, _) = self.pick::<LayernormBackward>(Key::elems(shape.len()))?;
+        (k.run)(shape, saved, dy, grads)
+    }
+}

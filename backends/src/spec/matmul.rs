@@ -1,0 +1,187 @@
+//! MatMul: `C = α·op(A)·op(B) + β·C` (`kernels::matmul`), keyed by m·k·n in row-count buckets,
+//! split over threads by rows of C (or its columns when m = 1), rated in FLOP/s.
+
+use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use crate::catalog::ScratchLenFn;
+use crate::dispatch::Dispatcher;
+use crate::exec;
+use crate::op::{Key, Shape, ShapeKind};
+use crate::pool::Buf;
+use crate::problem::Problem;
+use kernels::matmul::{Gemm, MatMulFn};
+use kernels::Result;
+
+/// The MatMul op.
+pub struct Matmul;
+
+/// One MatMul implementation: the kernel and its scratch requirement.
+#[derive(Clone, Copy)]
+pub struct MatMulKernel {
+    pub run: MatMulFn,
+    pub scratch_len: ScratchLenFn,
+}
+
+impl MatMulKernel {
+    /// The threaded call, scratch by `memory`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        self,
+        run: Run,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) -> Result<()> {
+        exec::matmul(
+            self.run,
+            self.scratch_len,
+            run.memory,
+            run.threads,
+            g,
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+        )
+    }
+}
+
+/// Registers one MatMul kernel module (`matmul` + `scratch_len`).
+macro_rules! register {
+    ($out:ident, $name:expr, $m:path, $req:expr) => {{
+        use $m as k;
+        $out.push($crate::catalog::Impl::new::<$crate::spec::matmul::Matmul>(
+            $name,
+            $req,
+            $crate::spec::matmul::MatMulKernel {
+                run: k::matmul,
+                scratch_len: k::scratch_len,
+            },
+        ));
+    }};
+}
+pub(crate) use register;
+
+impl OpSpec for Matmul {
+    type Kernel = MatMulKernel;
+    const NAME: &'static str = "matmul";
+    const SHAPE: ShapeKind = ShapeKind::MatMul;
+
+    /// `[a, b, c0]`, uniform in [-1, 1).
+    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let Shape::MatMul(g) = shape else {
+            return Err(super::misfit(Self::NAME, shape));
+        };
+        Ok(vec![
+            gen.uniform(g.a_len(), -1.0, 1.0),
+            gen.uniform(g.b_len(), -1.0, 1.0),
+            gen.uniform(g.c_len(), -1.0, 1.0),
+        ])
+    }
+
+    fn execute(k: MatMulKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
+        let Shape::MatMul(g) = p.shape else {
+            return Err(super::wrong_shape(Self::NAME, p.shape));
+        };
+        let ins = &p.inputs;
+        let mut c = run.alloc(g.c_len());
+        // C0 matters when β ≠ 0, and fills the padding between rows either way so that
+        // pooled and direct outputs compare equal there.
+        if p.beta != 0.0 || g.ldc != g.n {
+            c.copy_from_slice(&ins[2]);
+        }
+        k.call(run, &g, p.alpha, &ins[0], &ins[1], p.beta, &mut c)?;
+        Ok(vec![c])
+    }
+
+    /// Both sides round each of the k products and sums, so the difference is at most
+    /// γ·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|) with γ = 2·(k + 2)·ε (Higham's γ_k, twice).
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        let Shape::MatMul(g) = p.shape else {
+            return Box::new(|_, _, _| 0.0);
+        };
+        let (a, b, c0) = (&p.inputs[0], &p.inputs[1], &p.inputs[2]);
+        let gamma = 2.0 * (g.k as f32 + 2.0) * f32::EPSILON;
+        let (alpha, beta) = (p.alpha, p.beta);
+        Box::new(move |_, idx, _| {
+            let (i, j) = (idx / g.ldc.max(1), idx % g.ldc.max(1));
+            if i >= g.m || j >= g.n {
+                return 0.0;
+            }
+            let s: f32 = (0..g.k)
+                .map(|p| (a[g.a_index(i, p)] * b[g.b_index(p, j)]).abs())
+                .sum();
+            let cterm = if beta != 0.0 {
+                (beta * c0[idx]).abs()
+            } else {
+                0.0
+            };
+            gamma * (alpha.abs() * s + cterm) + f32::MIN_POSITIVE
+        })
+    }
+
+    /// 2·m·k·n FLOP; A, B and C read or written once.
+    fn cost(shape: Shape) -> Cost {
+        let (flops, floats) = match shape {
+            Shape::MatMul(g) => (
+                2.0 * (g.m * g.k * g.n) as f64,
+                g.m * g.k + g.k * g.n + g.m * g.n,
+            ),
+            _ => (0.0, shape.elems()),
+        };
+        Cost {
+            flops,
+            bytes: 4.0 * floats as f64,
+            flop_bound: true,
+        }
+    }
+
+    /// The four projections, and the layouts the model really uses, since a variant's speed
+    /// depends on them: the LM head multiplies by the [vocab, width] weights transposed; per
+    /// head, Q·Kᵀ reads Q from the fused qkv rows and K from the cache transposed, and P·V
+    /// reads V's head columns from the cache.
+    fn model_shapes(d: ModelDims) -> Vec<Shape> {
+        let (t, c, h, v) = (d.tokens, d.width, d.mlp, d.vocab);
+        let hd = c / d.heads.max(1);
+        let mut out: Vec<Shape> = [(t, c, 3 * c), (t, c, c), (t, c, h), (t, h, c)]
+            .into_iter()
+            .map(|(m, k, n)| Shape::MatMul(Gemm::new(m, k, n)))
+            .collect();
+        out.push(Shape::MatMul(Gemm::new(t, c, v).with_trans(false, true)));
+        out.push(Shape::MatMul(
+            Gemm::new(t, hd, t)
+                .with_trans(false, true)
+                .with_strides(3 * c, c, t),
+        ));
+        out.push(Shape::MatMul(Gemm::new(t, t, hd).with_strides(t, c, c)));
+        out
+    }
+}
+
+impl Dispatcher {
+    /// `C = α·op(A)·op(B) + β·C` into the caller's C (scratch by the bound memory strategy).
+    pub fn matmul(
+        &self,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) -> Result<()> {
+        let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
+        k.call(run, g, alpha, a, b, beta, c)
+    }
+
+    /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
+    pub fn matmul_new(&self, g: &Gemm, alpha: f32, a: &[f32], b: &[f32]) -> Result<Buf> {
+        let g = Gemm { ldc: g.n, ..*g };
+        let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
+        let mut c = run.alloc(g.m * g.n);
+        k.call(run, &g, alpha, a, b, 0.0, &mut c)?;
+        Ok(c)
+    }
+}

@@ -1,0 +1,373 @@
+//! One typed spec per op: everything the harness knows about an op, in one place.
+//!
+//! An op is a type implementing [`OpSpec`]: its name, the struct of kernel entry points one
+//! implementation provides ([`OpSpec::Kernel`]), its shape family (which decides how it is
+//! keyed in a table and split over threads), the random inputs of a problem, how a problem
+//! runs through a kernel, the tolerance against the reference, the work and bytes model and
+//! the shapes a model preset runs. The list at the bottom of this file ([`ops!`]) generates
+//! from the specs the [`Op`] enum, the [`Kernel`] enum the catalog stores, and the typed
+//! conversions between them ([`Registered`]), so a kernel registered under the wrong op has
+//! the wrong type and does not compile, and every op-generic part of the crate (problems,
+//! dispatcher slots, table keys, the tuner's models) reads the spec instead of a match arm.
+//!
+//! Adding an op: its kernel folder in `kernels`, one spec module here (with its `register!`
+//! macro and its `Dispatcher` methods), its line in the list below, and one registry line per
+//! implementation in [`crate::catalog::registry`].
+
+pub mod add;
+pub mod bias_gelu;
+pub mod gelu;
+pub mod layernorm;
+pub mod matmul;
+pub mod softmax;
+
+use crate::catalog::Memory;
+use crate::op::{Shape, ShapeKind};
+use crate::pool::Buf;
+use crate::problem::Problem;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+
+/// How one call runs: the variant's memory strategy and thread count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub memory: Memory,
+    pub threads: usize,
+}
+
+impl Run {
+    /// Whether the output overwrites the first input.
+    pub fn inplace(&self) -> bool {
+        self.memory == Memory::InPlace
+    }
+
+    /// An output or scratch buffer of `len` elements under this strategy.
+    pub fn alloc(&self, len: usize) -> Buf {
+        crate::exec::alloc(self.memory, len)
+    }
+}
+
+/// The allowed |variant − reference| of output `o`, element `i`, given the reference value.
+pub type Tolerance<'a> = Box<dyn Fn(usize, usize, f32) -> f32 + 'a>;
+
+/// The work and compulsory memory traffic of one call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// Nominal floating-point operations (2·m·k·n for MatMul; a per-element count otherwise).
+    pub flops: f64,
+    /// Bytes every input and output is read or written once.
+    pub bytes: f64,
+    /// Whether the op is rated by FLOP/s (MatMul) rather than by bytes/s.
+    pub flop_bound: bool,
+}
+
+impl Cost {
+    /// Element-wise or row op: `per_elem` flops on each of `n` elements, `floats` moved.
+    pub fn streaming(per_elem: f64, n: usize, floats: usize) -> Cost {
+        Cost {
+            flops: per_elem * n as f64,
+            bytes: 4.0 * floats as f64,
+            flop_bound: false,
+        }
+    }
+
+    /// The figure a throughput is quoted against: FLOP for compute-bound ops, else bytes.
+    pub fn work(&self) -> f64 {
+        if self.flop_bound {
+            self.flops
+        } else {
+            self.bytes
+        }
+    }
+}
+
+/// The dimensions of a model preset at one token count, for [`OpSpec::model_shapes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelDims {
+    /// Tokens in the pass (1 when decoding).
+    pub tokens: usize,
+    pub width: usize,
+    pub mlp: usize,
+    pub vocab: usize,
+    pub heads: usize,
+}
+
+/// The random source of a problem's inputs (seeded, so a problem is reproducible).
+pub struct Gen(rand::rngs::StdRng);
+
+impl Gen {
+    pub fn seeded(seed: u64) -> Gen {
+        Gen(rand::rngs::StdRng::seed_from_u64(seed))
+    }
+
+    /// `n` values uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| self.0.random_range(lo..hi)).collect()
+    }
+}
+
+/// Everything the harness knows about one op. Implemented by a marker type per op.
+pub trait OpSpec: 'static {
+    /// The entry points of one implementation (a struct of typed function pointers).
+    type Kernel: Copy + Send + Sync + 'static;
+    /// The name in variant ids and tables (`matmul`, `gelu_tanh`, ...).
+    const NAME: &'static str;
+    /// The shape family: how a problem is shaped, keyed ([`Shape::key`]) and split.
+    const SHAPE: ShapeKind;
+    /// Whether the op has an in-place form (its output may overwrite its first input).
+    const INPLACE: bool = false;
+    /// Whether the op may be split over threads.
+    const PARALLEL: bool = true;
+
+    /// Random inputs for `shape`, in the order [`OpSpec::execute`] reads them, or why the
+    /// shape does not fit the op.
+    fn inputs(shape: Shape, gen: &mut Gen) -> Result<Vec<Vec<f32>>, String>;
+    /// Runs `kernel` on `p`: outputs by `run`'s strategy; in place overwrites `inputs[0]` and
+    /// returns no buffer.
+    fn execute(kernel: Self::Kernel, run: Run, p: &mut Problem) -> kernels::Result<Vec<Buf>>;
+    /// The allowed difference from the reference, derived from the arithmetic.
+    fn tolerance(p: &Problem) -> Tolerance<'_>;
+    /// The work and bytes of one call at `shape`.
+    fn cost(shape: Shape) -> Cost;
+    /// The shapes a model preset runs this op at, at one token count.
+    fn model_shapes(d: ModelDims) -> Vec<Shape>;
+}
+
+/// The link from a spec to its [`Op`] and [`Kernel`] variant, generated by [`ops!`].
+pub trait Registered: OpSpec {
+    const OP: Op;
+    fn wrap(kernel: Self::Kernel) -> Kernel;
+    fn unwrap(kernel: &Kernel) -> Option<Self::Kernel>;
+}
+
+/// A spec's associated items reachable from an [`Op`] value at run time ([`Op::spec`]).
+pub trait DynSpec: Sync {
+    fn name(&self) -> &'static str;
+    fn shape_kind(&self) -> ShapeKind;
+    fn inplace(&self) -> bool;
+    fn parallel(&self) -> bool;
+    fn inputs(&self, shape: Shape, gen: &mut Gen) -> Result<Vec<Vec<f32>>, String>;
+    fn tolerance<'a>(&self, p: &'a Problem) -> Tolerance<'a>;
+    fn cost(&self, shape: Shape) -> Cost;
+    fn model_shapes(&self, d: ModelDims) -> Vec<Shape>;
+}
+
+struct Erased<S>(PhantomData<fn() -> S>);
+
+impl<S: OpSpec> DynSpec for Erased<S> {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+    fn shape_kind(&self) -> ShapeKind {
+        S::SHAPE
+    }
+    fn inplace(&self) -> bool {
+        S::INPLACE
+    }
+    fn parallel(&self) -> bool {
+        S::PARALLEL
+    }
+    fn inputs(&self, shape: Shape, gen: &mut Gen) -> Result<Vec<Vec<f32>>, String> {
+        S::inputs(shape, gen)
+    }
+    fn tolerance<'a>(&self, p: &'a Problem) -> Tolerance<'a> {
+        S::tolerance(p)
+    }
+    fn cost(&self, shape: Shape) -> Cost {
+        S::cost(shape)
+    }
+    fn model_shapes(&self, d: ModelDims) -> Vec<Shape> {
+        S::model_shapes(d)
+    }
+}
+
+/// The message for a shape of the wrong family.
+pub(crate) fn misfit(name: &str, shape: Shape) -> String {
+    format!("shape {shape} does not fit {name}")
+}
+
+/// The element count of a flat-vector shape, or why `shape` does not fit `name`.
+pub(crate) fn elems(name: &str, shape: Shape) -> Result<usize, String> {
+    match shape {
+        Shape::Elems(n) => Ok(n),
+        _ => Err(misfit(name, shape)),
+    }
+}
+
+/// The matrix of a row-op shape, or why `shape` does not fit `name`.
+pub(crate) fn rows(name: &str, shape: Shape) -> Result<kernels::Rows, String> {
+    match shape {
+        Shape::Rows(r) => Ok(r),
+        _ => Err(misfit(name, shape)),
+    }
+}
+
+/// The error for a problem whose shape is not the op's family (its `shape` field was changed
+/// after [`Problem::random`] checked it).
+pub(crate) fn wrong_shape(op: &'static str, shape: Shape) -> kernels::KernelError {
+    kernels::KernelError::Shape {
+        op,
+        reason: misfit(op, shape),
+    }
+}
+
+/// Runs an op whose inputs are `[x, b]` and whose output may overwrite `x` (add, bias add,
+/// bias + GELU): `inplace` over `inputs[0]`, or `out` into a buffer of `run`'s strategy.
+pub(crate) fn run_pair(
+    run: Run,
+    p: &mut Problem,
+    inplace: impl FnOnce(&mut [f32], &[f32]) -> kernels::Result<()>,
+    out: impl FnOnce(&[f32], &[f32], &mut [f32]) -> kernels::Result<()>,
+) -> kernels::Result<Vec<Buf>> {
+    let (x, rest) = p.inputs.split_at_mut(1);
+    if run.inplace() {
+        inplace(&mut x[0], &rest[0])?;
+        return Ok(vec![]);
+    }
+    let mut y = run.alloc(x[0].len());
+    out(&x[0], &rest[0], &mut y)?;
+    Ok(vec![y])
+}
+
+/// The cost of a row op with a bias row: `per_elem` FLOP per element, `streams` full
+/// matrices moved and the bias read once.
+pub(crate) fn bias_cost(per_elem: f64, shape: Shape, streams: usize) -> Cost {
+    let (n, cols) = match shape {
+        Shape::Rows(r) => (r.len(), r.cols),
+        _ => (shape.elems(), 0),
+    };
+    Cost::streaming(per_elem, n, streams * n + cols)
+}
+
+/// The bound of the element-wise transcendental ops (GELU and its fusions): the vector
+/// approximations' documented absolute error (≤ 1e-6 on |x| ≤ 10) plus 4 ulps.
+pub(crate) fn gelu_tolerance<'a>() -> Tolerance<'a> {
+    let eps = f32::EPSILON;
+    Box::new(move |_, _, r| 1e-6 + 4.0 * eps * r.abs())
+}
+
+/// The bound of the row reductions (softmax, LayerNorm forward): a row of `cols` elements is
+/// summed in f32 by a variant and in f64 by the reference, (cols + 8)·ε relative, plus the
+/// 2⁻²⁰ ≈ 1e-6 absolute error the vectorised exp approximation documents (twice).
+pub(crate) fn row_tolerance(p: &Problem) -> Tolerance<'_> {
+    let (eps, cols) = (f32::EPSILON, p.rows().cols as f32);
+    Box::new(move |_, _, r| (cols + 8.0) * eps * r.abs() + 2e-6 * (1.0 + r.abs()))
+}
+
+/// Generates, from the list of `Variant => spec type` pairs, the [`Op`] enum (serialised in
+/// snake case, which must equal each spec's `NAME`: tested), the [`Kernel`] enum with one
+/// variant per op holding that spec's kernel struct, [`Op::spec`] and the [`Registered`]
+/// impls.
+macro_rules! ops {
+    ($($(#[$doc:meta])* $V:ident => $S:ty,)*) => {
+        /// One tunable operation. Its name (`matmul`, `gelu_tanh`, ...) is the first part of a
+        /// variant id; everything else about it is its spec ([`Op::spec`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Op {
+            $($(#[$doc])* $V,)*
+        }
+
+        impl Op {
+            /// Every op, in catalog order.
+            pub const ALL: [Op; [$(stringify!($V)),*].len()] = [$(Op::$V),*];
+
+            /// The op's spec, for the op-generic code that holds an `Op` value.
+            pub fn spec(self) -> &'static dyn DynSpec {
+                match self {
+                    $(Op::$V => &Erased::<$S>(PhantomData),)*
+                }
+            }
+        }
+
+        /// One implementation of one op: the op's typed kernel struct, copied by value.
+        #[derive(Clone, Copy)]
+        pub enum Kernel {
+            $($V(<$S as OpSpec>::Kernel),)*
+        }
+
+        impl Kernel {
+            /// The op this kernel computes.
+            pub fn op(&self) -> Op {
+                match self {
+                    $(Kernel::$V(_) => Op::$V,)*
+                }
+            }
+
+            /// Runs the kernel on `p` through its op's spec.
+            pub(crate) fn execute(self, run: Run, p: &mut Problem) -> kernels::Result<Vec<Buf>> {
+                match self {
+                    $(Kernel::$V(k) => <$S as OpSpec>::execute(k, run, p),)*
+                }
+            }
+        }
+
+        $(
+            impl Registered for $S {
+                const OP: Op = Op::$V;
+                fn wrap(kernel: Self::Kernel) -> Kernel {
+                    Kernel::$V(kernel)
+                }
+                fn unwrap(kernel: &Kernel) -> Option<Self::Kernel> {
+                    match kernel {
+                        Kernel::$V(k) => Some(*k),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            }
+        )*
+    };
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kernel({}, ..)", self.op().name())
+    }
+}
+
+ops! {
+    Matmul => matmul::Matmul,
+    GeluTanh => gelu::GeluTanh,
+    GeluErf => gelu::GeluErf,
+    GeluTanhBackward => gelu::GeluTanhBackward,
+    GeluErfBackward => gelu::GeluErfBackward,
+    Softmax => softmax::Softmax,
+    SoftmaxCausal => softmax::SoftmaxCausal,
+    SoftmaxBackward => softmax::SoftmaxBackward,
+    Layernorm => layernorm::Layernorm,
+    AddLayernorm => layernorm::AddLayernorm,
+    LayernormBackward => layernorm::LayernormBackward,
+    Add => add::Add,
+    AddBias => add::AddBias,
+    BiasGelu => bias_gelu::BiasGelu,
+    BiasGeluBackward => bias_gelu::BiasGeluBackward,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialised_names_are_the_spec_names() {
+        for op in Op::ALL {
+            let json = serde_json::to_string(&op).unwrap();
+            assert_eq!(json, format!("\"{}\"", op.spec().name()));
+            assert_eq!(Op::from_name(op.spec().name()), Some(op));
+        }
+    }
+
+    #[test]
+    fn kernels_know_their_op() {
+        for imp in crate::catalog::registry::implementations() {
+            let op = imp.kernel.op();
+            assert_eq!(imp.op(), op);
+            let same = match op {
+                Op::BiasGelu => bias_gelu::BiasGelu::unwrap(&imp.kernel).is_some(),
+                _ => bias_gelu::BiasGelu::unwrap(&imp.kernel).is_none(),
+            };
+            assert!(same, "{} {}", imp.name, op);
+        }
+    }
+}

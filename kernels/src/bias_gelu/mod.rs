@@ -1,0 +1,170 @@
+//! The fused bias add + GELU (tanh form) of a transformer's MLP, and its backward.
+//!
+//! # Contract
+//! * Forward: `y[r][j] = gelu_tanh(x[r][j] + bias[j])` for a [`Rows`](crate::Rows) shape;
+//!   `x` and `y` hold exactly `rows·cols` elements, `bias` exactly `cols` (0 too). The sum
+//!   is one IEEE f32 addition, exactly as [`add::naive::add_bias`](crate::add::naive::add_bias)
+//!   computes it, so the fused op equals the unfused "bias add, then GELU" of the same
+//!   implementation: [`naive`] bit for bit against the naive pair, the vector forms bit for bit
+//!   against their own unfused pair (tested).
+//! * Backward: `dx[r][j] = dy[r][j] · gelu_tanh'(x[r][j] + bias[j])` from the
+//!   *pre-bias* input `x` (what the forward read) and the same bias. The bias gradient
+//!   (`Σ_r dx[r][j]`) stays with the caller: it is a reduction over rows, which the row split
+//!   of the threaded runner cannot share, and the caller already sums the columns for the
+//!   weights' gradient pass.
+//! * NaN and infinities pass through as in the unfused form: `x + bias` follows IEEE
+//!   (`∞ + -∞ = NaN`), then GELU's rules apply (`gelu(+∞) = +∞`, `gelu(-∞) = 0`, NaN → NaN).
+//!
+//! [`naive`] is the reference (f32 sum, then the f64 GELU of [`crate::gelu::naive`]);
+//! [`avx2`], [`avx512`] (and `neon` on aarch64) instantiate one vector kernel (`simd.rs`)
+//! over the shared vector layer, reusing the GELU module's vector tanh form, so their error
+//! is the GELU kernels' documented error (see [`crate::gelu::avx2`]).
+
+/// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
+/// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
+/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+///
+/// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
+macro_rules! bias_gelu_wrappers {
+    (
+        feature: $feature:ident,
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal $(,)?
+    ) => {
+        /// `y[r][j] = gelu_tanh(x[r][j] + bias[j])`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn bias_gelu(
+            shape: $crate::Rows,
+            x: &[f32],
+            bias: &[f32],
+            y: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_forward(shape, x, bias)?;
+            $crate::check_rows_eq("bias_gelu", "y", y.len(), shape)?;
+            if shape.is_empty() {
+                // Nothing to compute; returning here also spares a loop over empty rows.
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
+            // hold rows·cols elements (checked above) and `y` is a distinct `&mut`; `bias`
+            // holds cols.
+            unsafe {
+                imp::forward(x.as_ptr(), bias.as_ptr(), y.as_mut_ptr(), shape)
+            };
+            Ok(())
+        }
+
+        /// `x[r][j] = gelu_tanh(x[r][j] + bias[j])`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn bias_gelu_inplace(
+            shape: $crate::Rows,
+            x: &mut [f32],
+            bias: &[f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_forward(shape, x, bias)?;
+            if shape.is_empty() {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: as in `bias_gelu`, with `x` read and written in place (each vector is
+            // loaded before the same lanes are stored).
+            unsafe {
+                let p = x.as_mut_ptr();
+                imp::forward(p, bias.as_ptr(), p, shape)
+            };
+            Ok(())
+        }
+
+        /// `dx[r][j] = dy[r][j] · gelu_tanh'(x[r][j] + bias[j])`.
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
+        pub fn bias_gelu_backward(
+            shape: $crate::Rows,
+            x: &[f32],
+            bias: &[f32],
+            dy: &[f32],
+            dx: &mut [f32],
+        ) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            super::check_backward(shape, x, bias, dy, dx)?;
+            if shape.is_empty() {
+                return Ok(());
+            }
+            #[cfg(target_arch = $target_arch)]
+            // SAFETY: `require` confirmed the feature; `x`, `dy` and `dx` hold rows·cols
+            // elements and `bias` cols (checked above); `dx` is a distinct `&mut`.
+            unsafe {
+                imp::backward(
+                    x.as_ptr(),
+                    bias.as_ptr(),
+                    dy.as_ptr(),
+                    dx.as_mut_ptr(),
+                    shape,
+                )
+            };
+            Ok(())
+        }
+
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::simd;
+            use $crate::Rows;
+            use $simd as S;
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::forward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn forward(x: *const f32, bias: *const f32, y: *mut f32, s: Rows) {
+                // SAFETY: the features `S` needs are enabled here; the pointers are as the
+                // caller promised.
+                unsafe { simd::forward::<S>(x, bias, y, s.rows, s.cols) }
+            }
+
+            /// # Safety
+            /// The features named in `target_feature` are available; see `simd::backward`.
+            #[target_feature(enable = $target_feature)]
+            pub(super) unsafe fn backward(
+                x: *const f32,
+                bias: *const f32,
+                dy: *const f32,
+                dx: *mut f32,
+                s: Rows,
+            ) {
+                // SAFETY: as for `forward`.
+                unsafe { simd::backward::<S>(x, bias, dy, dx, s.rows, s.cols) }
+            }
+        }
+    };
+}
+
+pub mod avx2;
+pub mod avx512;
+pub mod naive;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod simd;
+#[cfg(test)]
+mod tests;
+
+use crate::{check_eq, check_rows_eq, Result, Rows};
+
+/// The forward's input checks, shared by every implementation: `x` is rows·cols (an
+/// overflowing product is an error), `bias` is cols.
+fn check_forward(shape: Rows, x: &[f32], bias: &[f32]) -> Result<()> {
+    check_rows_eq("bias_gelu", "x", x.len(), shape)?;
+    check_eq("bias_gelu", "bias", bias.len(), shape.cols)
+}
+
+/// The backward's checks: `x`, `dy` and `dx` are rows·cols, `bias` is cols.
+fn check_backward(shape: Rows, x: &[f32], bias: &[f32], dy: &[f32], dx: &[f32]) -> Result<()> {
+    const OP: &str = "bias_gelu_backward";
+    check_rows_eq(OP, "x", x.len(), shape)?;
+    check_eq(OP, "bias", bias.len(), shape.cols)?;
+    check_rows_eq(OP, "dy", dy.len(), shape)?;
+    check_rows_eq(OP, "dx", dx.len(), shape)
+}

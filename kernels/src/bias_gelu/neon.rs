@@ -1,0 +1,10 @@
+//! Fused bias add + GELU (tanh) with NEON (4 lanes; aarch64 only), instantiating the private `simd`
+//! kernels: bit-identical to this ISA's bias add followed by its GELU, so its error against
+//! [`super::naive`] is the one [`crate::gelu::neon`] documents.
+
+bias_gelu_wrappers! {
+    feature: Neon,
+    simd: crate::simd_math::Neon,
+    target_feature: "neon",
+    target_arch: "aarch64",
+}
