@@ -1,5 +1,5 @@
 //! What the BLIS-style SIMD kernels ([`super::avx2`], [`super::avx512`]) share besides
-//! packing: their cache blocking ([`BlockingParams`], chosen at run time by [`model`] from
+//! packing and the driver (`driver.rs`): their cache blocking ([`BlockingParams`], chosen at run time by [`model`] from
 //! the machine's caches, or given explicitly by a tuner), the plan chosen for a shape and the
 //! scratch it needs. The plan and the scratch depend on the shape and the blocking only, so
 //! the scratch a caller allocates with a kernel's `scratch_len` (or `scratch_len_with` for
