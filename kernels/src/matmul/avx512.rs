@@ -8,7 +8,7 @@
 //!   latency, and there is one broadcast per 4 FMAs: the earlier 14×32 tile (one broadcast
 //!   per 2 FMAs) ran about 5 % slower at 512³ on Zen 4, whose broadcasts compete with the
 //!   FMAs. Edge panels use tiles instantiated for fewer rows or vectors.
-//! * **Cache blocking** is chosen at run time by [`blocking::model`] from the machine's caches,
+//! * **Cache blocking** is chosen at run time by [`super::blocking::model`] from the caches,
 //!   or given by a tuner through [`matmul_with`]. The B micro-panel of this wide tile
 //!   (kc × 64 floats) cannot stay in a 32 KiB L1 at a useful depth, so the model keeps it in
 //!   one L2 way: on Zen 4 `kc` = 512 (each C tile loaded and stored once for k ≤ 512),
@@ -30,15 +30,18 @@
 //!   (one accumulator each, balanced so none is a latency-bound sliver), with the first window
 //!   shifted so that every B load is 64-byte aligned (split loads cost ≈ 20 % on Zen 4).
 //!   m == 1 with B transposed is a set of dot products (8 columns at a time).
+//! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
+//!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
+//!   generic driver's (`driver.rs`), tested at this tile with a portable micro-kernel;
+//!   this file holds the micro-kernels (the `MicroKernel` implementation `imp::Avx512`, with
+//!   its own one-row sweep), the constants and the public functions.
 //!
-//! Every intrinsic lives in `#[target_feature(enable = "avx512f")]` functions that are private
-//! and reached only through [`matmul`] and [`matmul_with`], which check the CPU first.
+//! Every intrinsic is compiled into `#[target_feature(enable = "avx512f")]` code: the entry
+//! point `sgemm_wrappers!` generates here (the generic driver is inlined into it) and the
+//! micro-kernels it calls, reached only through [`matmul`] and [`matmul_with`], which check
+//! the CPU first.
 
-use super::blocking::{self, Blocking, BlockingParams, Body};
-use super::Gemm;
-use crate::cpu::{self, Feature};
-use crate::Result;
-use std::sync::OnceLock;
+use super::blocking::BlockingParams;
 
 /// Rows of the default micro-tile.
 pub const MR: usize = 6;
@@ -71,97 +74,19 @@ const DR: usize = 8;
 #[cfg(target_arch = "x86_64")]
 const ROW_V: usize = 12;
 
-const _: () = assert!(blocking::valid_const(&HAND_TUNED, TILES));
-
-/// The blocking used by [`matmul`] and [`scratch_len`]: the [`blocking::model`]'s choice for
-/// this machine's caches ([`cpu::caches`]), computed once, so both always agree.
-fn default_blocking() -> &'static Blocking {
-    static DEFAULT: OnceLock<Blocking> = OnceLock::new();
-    DEFAULT.get_or_init(|| {
-        let p = blocking::model(cpu::caches(), MR, NR);
-        // The model's output always passes the check (its tests say so); the hand-tuned
-        // values are a guard, not a path expected to run.
-        Blocking::new(p, TILES, TINY, DIRECT_M)
-            .unwrap_or(Blocking::trusted(HAND_TUNED, TINY, DIRECT_M))
-    })
-}
-
-/// The blocking [`matmul`] uses on this machine: the model's choice from its caches.
-pub fn default_params() -> BlockingParams {
-    *default_blocking().params()
-}
-
-/// Scratch [`matmul`] needs: a packed A block (≤ `mc`×`kc`) and a packed B block
-/// (≤ `kc`×`nc`) plus 16 floats of alignment slack, when the problem is packed at all; 0 when
-/// it takes an unpacked path. At most [`default_params`]`().max_scratch_len()`.
-pub fn scratch_len(g: &Gemm) -> usize {
-    default_blocking().scratch_len(g)
-}
-
-/// Scratch [`matmul_with`] needs with `params`; [`crate::KernelError::Blocking`] when this
-/// kernel cannot use them (see [`BlockingParams::check`]).
-pub fn scratch_len_with(params: &BlockingParams, g: &Gemm) -> Result<usize> {
-    Ok(Blocking::new(*params, TILES, TINY, DIRECT_M)?.scratch_len(g))
-}
-
-/// `C = α·op(A)·op(B) + β·C` with AVX-512F and the machine's default blocking;
-/// [`crate::KernelError::Unsupported`] when the CPU lacks it (or it is masked).
-pub fn matmul(
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    scratch: &mut [f32],
-) -> Result<()> {
-    run(default_blocking(), g, alpha, a, b, beta, c, scratch)
-}
-
-/// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
-/// [`scratch_len_with`]`(params, g)` elements. Parameters this kernel cannot use are a
-/// [`crate::KernelError::Blocking`], checked before anything is written.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_with(
-    params: &BlockingParams,
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    scratch: &mut [f32],
-) -> Result<()> {
-    let blk = Blocking::new(*params, TILES, TINY, DIRECT_M)?;
-    run(&blk, g, alpha, a, b, beta, c, scratch)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run(
-    blk: &Blocking,
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    scratch: &mut [f32],
-) -> Result<()> {
-    #[cfg(target_arch = "x86_64")]
-    let body: Option<Body> = Some(imp::run);
-    #[cfg(not(target_arch = "x86_64"))]
-    let body: Option<Body> = None;
-    // SAFETY: `imp::run` needs AVX-512F, a checked shape, `scratch_len` elements of scratch
-    // for `blk`, a nonzero problem and a blocking checked against `TILES`: exactly what
-    // `run_checked` establishes before calling it (`blk` was built by `Blocking::new`).
-    unsafe { blk.run_checked(Feature::Avx512, body, g, alpha, a, b, beta, c, scratch) }
+super::driver::sgemm_wrappers! {
+    feature: Avx512,
+    name: "AVX-512F",
+    target_feature: "avx512f",
+    kernel: imp::Avx512,
 }
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::blocking::Plan;
-    use crate::matmul::pack::{pack_a, pack_b};
+    use crate::matmul::driver::{MicroKernel, Operands};
+    use crate::matmul::Gemm;
+    use crate::simd_math;
     use std::arch::x86_64::*;
 
     /// Mask with the low `n` (≤ 16) lanes set.
@@ -195,23 +120,11 @@ mod imp {
         m
     }
 
-    /// Where a micro-kernel finds its operands.
-    #[derive(Clone, Copy)]
-    struct Operands {
-        /// Element (r, p) of the A tile is at `a + r·a_rs + p·a_ps`.
-        a: *const f32,
-        a_rs: usize,
-        a_ps: usize,
-        /// Row p of the B tile starts at `b + p·b_ps`.
-        b: *const f32,
-        b_ps: usize,
-        /// Element (r, j) of the C tile is at `c + r·ldc + j`.
-        c: *mut f32,
-        ldc: usize,
-    }
-
     /// The micro-kernel: an `R`×(16·`V`) tile of `C = α·A·B + β·C` over depth `k`, with the
-    /// valid columns of each vector given by `masks` (at least one lane of `masks[0]`).
+    /// valid columns of each vector given by `masks` (at least one lane of `masks[0]`). Without
+    /// `EDGE` all 16·V columns are valid and `masks` must say so: C is then stored without
+    /// masks (with `EDGE` that is decided from `masks` at run time), and the full packed tile
+    /// is an instantiation of its own, which its one call site inlines.
     ///
     /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
     /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns)
@@ -229,6 +142,7 @@ mod imp {
         const R: usize,
         const V: usize,
         const PACKED: bool,
+        const EDGE: bool,
         const PA: usize,
         const PB: usize,
     >(
@@ -284,7 +198,7 @@ mod imp {
         }
         let av = _mm512_set1_ps(alpha);
         let bv = _mm512_set1_ps(beta);
-        let full = masks.iter().all(|&m| m == 0xffff);
+        let full = !EDGE || masks.iter().all(|&m| m == 0xffff);
         for (r, acc_r) in acc.iter().enumerate() {
             let row = o.c.wrapping_add(r * o.ldc);
             for v in 0..V {
@@ -317,147 +231,10 @@ mod imp {
     macro_rules! by_rows {
         ($rows:expr, $v:literal, $pa:expr, $pb:expr, $k:expr, $o:expr, $masks:expr, $al:expr, $be:expr; $($r:literal)*) => {
             match $rows {
-                $($r => tile::<$r, $v, true, $pa, $pb>($k, $o, $masks, $al, $be),)*
+                $($r => tile::<$r, $v, true, true, $pa, $pb>($k, $o, $masks, $al, $be),)*
                 _ => unreachable!("tile rows out of range"),
             }
         };
-    }
-
-    /// Entry point after the checks.
-    ///
-    /// # Safety
-    /// AVX-512F must be available; `blk` must have been checked against [`TILES`];
-    /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
-    /// elements, and m, n, k must be nonzero.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn run(
-        blk: &Blocking,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-        scratch: &mut [f32],
-    ) {
-        // SAFETY (for the three calls): same preconditions as this function; the micro-tile
-        // is one of `TILES` (checked), and `packed` is instantiated for it.
-        unsafe {
-            match blk.plan(g) {
-                Plan::Trivial => {}
-                Plan::Direct => direct(g, alpha, a, b, beta, c),
-                Plan::Dots => dots(g, alpha, a, b, beta, c),
-                Plan::Packed => match (blk.params().mr, blk.params().nr) {
-                    (MR, NR) => packed(blk, g, alpha, a, b, beta, c, scratch),
-                    _ => unreachable!("micro-tile not in TILES"),
-                },
-            }
-        }
-    }
-
-    /// Unpacked path for B not transposed: blocks of up to `DR` rows; each block sweeps the
-    /// columns with a tile as wide as the row count allows (1 row: 128 columns, 8 accumulators).
-    ///
-    /// # Safety
-    /// As [`run`], and `!g.trans_b`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn direct(g: &Gemm, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-        debug_assert!(!g.trans_b);
-        let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
-        let mut i = 0;
-        while i < g.m {
-            let rows = (g.m - i).min(DR);
-            // SAFETY: rows i..i+rows < m; the sweep stays inside the checked buffers.
-            unsafe {
-                match rows {
-                    1 => direct_row(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    2 => direct_rows::<2, 4>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    3 => direct_rows::<3, 3>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    4 => direct_rows::<4, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    5 => direct_rows::<5, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    6 => direct_rows::<6, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    7 => direct_rows::<7, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    8 => direct_rows::<8, 2>(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                    _ => unreachable!("DR is 8"),
-                }
-            }
-            i += rows;
-        }
-    }
-
-    /// One row of C (decode: m = 1), all columns, A and B read in place; memory-bound, so
-    /// the loads are what matter. The sweep is cut into windows of at most [`ROW_V`] vectors
-    /// (one accumulator each, ≥ 4 where there are that many, to cover the FMA latency), as
-    /// evenly as possible, so no window is a latency-bound sliver. When every B row shares
-    /// one alignment (`ldb` a multiple of 16 floats), the first window is shifted left so
-    /// that every load is 64-byte aligned: a 512-bit load that splits a cache line costs two
-    /// on Zen 4 (≈ 20 % of m = 1 throughput, measured); the lanes before column 0 are masked
-    /// off.
-    ///
-    /// # Safety
-    /// As [`direct`], and i < m.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn direct_row(
-        g: &Gemm,
-        i: usize,
-        a_rs: usize,
-        a_ps: usize,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) {
-        let skip = match head_cols(b, g.ldb) {
-            0 => 0,
-            h => 16 - h,
-        };
-        // No overflow: n ≤ c.len() < isize::MAX once the shape is checked, and skip < 16.
-        let total = (g.n + skip).div_ceil(16);
-        let windows = total.div_ceil(ROW_V);
-        // Window w covers lanes [start, end) of the shifted sweep (lane l = column l − skip).
-        let mut start = 0;
-        for w in 0..windows {
-            let nv = total / windows + usize::from(w < total % windows);
-            let lo = if w == 0 { skip } else { 0 };
-            let hi = (16 * nv).min(g.n + skip - start);
-            let col = start + lo - skip;
-            let o = Operands {
-                a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                a_rs,
-                a_ps,
-                b: b.as_ptr().wrapping_add(start).wrapping_sub(skip),
-                b_ps: g.ldb,
-                c: c.as_mut_ptr()
-                    .wrapping_add(i * g.ldc + start)
-                    .wrapping_sub(skip),
-                ldc: g.ldc,
-            };
-            debug_assert!(lo < hi && col < g.n);
-            // SAFETY: AVX-512F is enabled. Lane l of this window is column start + l − skip;
-            // the masks set exactly the lanes lo ≤ l < hi, i.e. columns col … start + hi −
-            // skip − 1 ≤ n − 1, so every B element read (p·ldb + column < `g.b_len()`) and C
-            // element written (i·ldc + column < `g.c_len()`) is in bounds. Masked-off lanes
-            // are neither read nor written (AVX-512 masked loads and stores do not touch
-            // them), so the pointers before the buffers' starts, made with `wrapping_sub`, are
-            // never dereferenced there. A element (0, p) is op(A)[i][p], i < m, p < k, at
-            // `g.a_index(i, p)` < `g.a_len()`. `c` is a distinct `&mut`.
-            unsafe {
-                macro_rules! win {
-                    ($($v:literal)*) => {
-                        match nv {
-                            $($v => row_window::<$v>(
-                                g.k, o, window_masks::<$v>(lo, hi), alpha, beta),)*
-                            _ => unreachable!("windows hold 1..=ROW_V vectors"),
-                        }
-                    };
-                }
-                win!(1 2 3 4 5 6 7 8 9 10 11 12)
-            }
-            start += 16 * nv;
-        }
     }
 
     /// One window of the one-row path: C[0, lanes] = α·Σ_p A[0, p]·B[p, lanes] + β·C, one
@@ -518,180 +295,132 @@ mod imp {
         (16 - (b.as_ptr() as usize % 64) / 4) % 16
     }
 
-    /// Rows i..i+R of C, all columns, A and B read in place.
-    ///
-    /// # Safety
-    /// As [`direct`], and i + R ≤ m.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn direct_rows<const R: usize, const V: usize>(
-        g: &Gemm,
-        i: usize,
-        a_rs: usize,
-        a_ps: usize,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) {
-        let w = 16 * V;
-        let mut j = 0;
-        while j < g.n {
-            let cols = (g.n - j).min(w);
-            let o = Operands {
-                a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                a_rs,
-                a_ps,
-                b: b.as_ptr().wrapping_add(j),
-                b_ps: g.ldb,
-                c: c.as_mut_ptr().wrapping_add(i * g.ldc + j),
-                ldc: g.ldc,
-            };
-            // SAFETY: AVX-512F is enabled. A element (r, p) is op(A)[i+r][p] with i+r < m,
-            // p < k, at the offset `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B lanes read
-            // are op(B)[p][j+l] for l < cols (masks), at p·ldb + j + l < `g.b_len()`. C lanes
-            // are (i+r, j+l) at (i+r)·ldc + j + l < `g.c_len()`. `c` is a distinct `&mut`.
-            unsafe { tile::<R, V, false, 0, 0>(g.k, o, row_masks::<V>(cols), alpha, beta) };
-            j += w;
-        }
-    }
+    /// The micro-kernels of the 6×64 tile (and its unpacked variants) for the driver.
+    pub(super) struct Avx512;
 
-    /// m == 1 with B transposed (stored n×k): each C element is a dot product of the A row
-    /// with a B row; 8 B rows at a time, 16 lanes per step, masked tail over k.
-    ///
-    /// # Safety
-    /// As [`run`], with m == 1, `g.trans_b`, and A's k elements contiguous.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn dots(g: &Gemm, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
-        const J: usize = 8;
-        let k = g.k;
-        let a = &a[..k];
-        let tail = lane_mask(k % 16);
-        let kv = k - k % 16;
-        let mut j = 0;
-        while j < g.n {
-            let cols = (g.n - j).min(J);
-            let mut acc = [_mm512_setzero_ps(); J];
-            // Row pointers; rows past n repeat the last valid row (computed, never stored).
-            let rows: [*const f32; J] =
-                std::array::from_fn(|t| b.as_ptr().wrapping_add((j + t.min(cols - 1)) * g.ldb));
-            let mut p = 0;
-            while p < kv {
-                // SAFETY: p + 16 ≤ k: in bounds of `a` (len k) and of each B row (row j+t
-                // spans (j+t)·ldb .. (j+t)·ldb + k ≤ `g.b_len()`).
-                unsafe {
-                    let av = _mm512_loadu_ps(a.as_ptr().add(p));
-                    for t in 0..J {
-                        acc[t] = _mm512_fmadd_ps(av, _mm512_loadu_ps(rows[t].add(p)), acc[t]);
-                    }
-                }
-                p += 16;
-            }
-            if tail != 0 {
-                // SAFETY: lanes l < k % 16 read elements p + l < k, in bounds as above.
-                unsafe {
-                    let av = _mm512_maskz_loadu_ps(tail, a.as_ptr().add(p));
-                    for t in 0..J {
-                        let bt = _mm512_maskz_loadu_ps(tail, rows[t].add(p));
-                        acc[t] = _mm512_fmadd_ps(av, bt, acc[t]);
-                    }
-                }
-            }
-            for t in 0..cols {
-                let s = _mm512_reduce_add_ps(acc[t]);
-                let cij = &mut c[j + t];
-                *cij = if beta == 0.0 {
-                    alpha * s
+    impl MicroKernel<MR, NR> for Avx512 {
+        type Lanes = simd_math::Avx512;
+        const DR: usize = DR;
+
+        #[inline(always)]
+        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: the contract of `full` is `tile`'s for a packed MR×NR tile with every
+            // lane valid (no `EDGE`, all-ones masks).
+            unsafe { tile::<MR, NV, true, false, MR, NR>(kc, o, [0xffff; NV], alpha, beta) }
+        }
+
+        #[inline(always)]
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: the contract of `edge` is `tile`'s for a packed tile of `rows` rows
+            // whose valid columns are the first `cols` lanes (the masks). A last panel
+            // narrower than NR uses a tile of just enough vectors (same packed layout, less
+            // work); rows ≤ MR = 6, and the one 6-row tile of 4 vectors is taken before the
+            // `by_rows` arms (1..=5 rows for 4 vectors).
+            unsafe {
+                let m = row_masks::<NV>(cols);
+                let nv = cols.div_ceil(16).min(NV);
+                if rows == MR && nv == NV {
+                    tile::<MR, NV, true, true, MR, NR>(kc, o, m, alpha, beta)
                 } else {
-                    alpha * s + beta * *cij
-                };
-            }
-            j += J;
-        }
-    }
-
-    /// The five blocked loops over packed blocks, for the micro-tile `MR`×`NR` with the
-    /// block sizes of `blk`.
-    ///
-    /// # Safety
-    /// As [`run`], and `blk`'s micro-tile is `MR`×`NR`.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn packed(
-        blk: &Blocking,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-        scratch: &mut [f32],
-    ) {
-        let p = blk.params();
-        debug_assert_eq!((p.mr, p.nr), (MR, NR));
-        let (a_size, b_size) = blk.pack_sizes(g);
-        // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
-        let off = scratch.as_ptr().align_offset(64).min(16);
-        let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);
-        let c_ptr = c.as_mut_ptr();
-        for jc in (0..g.n).step_by(p.nc) {
-            let nc = (g.n - jc).min(p.nc);
-            for pc in (0..g.k).step_by(p.kc) {
-                let kc = (g.k - pc).min(p.kc);
-                let beta = if pc == 0 { beta } else { 1.0 };
-                pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
-                for ic in (0..g.m).step_by(p.mc) {
-                    let mc = (g.m - ic).min(p.mc);
-                    pack_a::<MR>(g, a, ic, mc, pc, kc, pa);
-                    for jr in (0..nc).step_by(NR) {
-                        let masks = row_masks::<NV>(nc - jr);
-                        let b_tile = pb[jr * kc..].as_ptr();
-                        for ir in (0..mc).step_by(MR) {
-                            let rows = (mc - ir).min(MR);
-                            let o = Operands {
-                                a: pa[ir * kc..].as_ptr(),
-                                a_rs: 1,
-                                a_ps: MR,
-                                b: b_tile,
-                                b_ps: NR,
-                                c: c_ptr.wrapping_add((ic + ir) * g.ldc + jc + jr),
-                                ldc: g.ldc,
-                            };
-                            // SAFETY: AVX-512F is enabled. The A panel at ir·kc holds kc·MR
-                            // packed elements (rows ≥ `rows` are not read); the B panel at
-                            // jr·kc holds kc·NR (zero-padded) elements; both lie in `pa`/`pb`
-                            // (sized by `pack_sizes` for this blocking, whose micro-tile is
-                            // MR×NR). C element (r, l) for r < rows and l < nc - jr (the
-                            // masks) is ((ic+ir+r), jc+jr+l) of the m×n C, in bounds by
-                            // `g.check`; scratch and C are distinct buffers.
-                            // A last panel narrower than NR uses a tile of just enough vectors
-                            // (same packed layout, less work).
-                            unsafe {
-                                let nv = (nc - jr).div_ceil(16).min(NV);
-                                if rows == MR && nv == NV {
-                                    tile::<MR, NV, true, MR, NR>(kc, o, masks, alpha, beta)
-                                } else {
-                                    let m = masks;
-                                    match nv {
-                                        1 => {
-                                            by_rows!(rows, 1, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6)
-                                        }
-                                        2 => {
-                                            by_rows!(rows, 2, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
-                                        }
-                                        3 => {
-                                            by_rows!(rows, 3, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
-                                        }
-                                        _ => {
-                                            by_rows!(rows, 4, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5)
-                                        }
-                                    }
-                                }
-                            }
+                    match nv {
+                        1 => by_rows!(rows, 1, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6),
+                        2 => {
+                            by_rows!(rows, 2, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
                         }
+                        3 => {
+                            by_rows!(rows, 3, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
+                        }
+                        _ => by_rows!(rows, 4, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5),
                     }
                 }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn direct_tile<const R: usize, const V: usize>(
+            k: usize,
+            o: Operands,
+            cols: usize,
+            alpha: f32,
+            beta: f32,
+        ) {
+            // SAFETY: the contract of `direct_tile` is `tile`'s for an unpacked tile whose
+            // valid columns are the first `cols` ≤ 16·V lanes (the masks).
+            unsafe { tile::<R, V, false, true, 0, 0>(k, o, row_masks::<V>(cols), alpha, beta) }
+        }
+
+        /// One row of C (decode: m = 1), all columns, A and B read in place; memory-bound, so
+        /// the loads are what matter. The sweep is cut into windows of at most [`ROW_V`] vectors
+        /// (one accumulator each, ≥ 4 where there are that many, to cover the FMA latency), as
+        /// evenly as possible, so no window is a latency-bound sliver. When every B row shares
+        /// one alignment (`ldb` a multiple of 16 floats), the first window is shifted left so
+        /// that every load is 64-byte aligned: a 512-bit load that splits a cache line costs two
+        /// on Zen 4 (≈ 20 % of m = 1 throughput, measured); the lanes before column 0 are masked
+        /// off.
+        ///
+        /// # Safety
+        /// As `driver::direct_rows` with one row (AVX-512F available, a checked shape with B
+        /// not transposed, i < m).
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn direct_row(
+            g: &Gemm,
+            i: usize,
+            a_rs: usize,
+            a_ps: usize,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+        ) {
+            let skip = match head_cols(b, g.ldb) {
+                0 => 0,
+                h => 16 - h,
+            };
+            // No overflow: n ≤ c.len() < isize::MAX once the shape is checked, and skip < 16.
+            let total = (g.n + skip).div_ceil(16);
+            let windows = total.div_ceil(ROW_V);
+            // Window w covers lanes [start, end) of the shifted sweep (lane l = column l − skip).
+            let mut start = 0;
+            for w in 0..windows {
+                let nv = total / windows + usize::from(w < total % windows);
+                let lo = if w == 0 { skip } else { 0 };
+                let hi = (16 * nv).min(g.n + skip - start);
+                let col = start + lo - skip;
+                let o = Operands {
+                    a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
+                    a_rs,
+                    a_ps,
+                    b: b.as_ptr().wrapping_add(start).wrapping_sub(skip),
+                    b_ps: g.ldb,
+                    c: c.as_mut_ptr()
+                        .wrapping_add(i * g.ldc + start)
+                        .wrapping_sub(skip),
+                    ldc: g.ldc,
+                };
+                debug_assert!(lo < hi && col < g.n);
+                // SAFETY: AVX-512F is enabled. Lane l of this window is column start + l − skip;
+                // the masks set exactly the lanes lo ≤ l < hi, i.e. columns col … start + hi −
+                // skip − 1 ≤ n − 1, so every B element read (p·ldb + column < `g.b_len()`) and C
+                // element written (i·ldc + column < `g.c_len()`) is in bounds. Masked-off lanes
+                // are neither read nor written (AVX-512 masked loads and stores do not touch
+                // them), so the pointers before the buffers' starts, made with `wrapping_sub`, are
+                // never dereferenced there. A element (0, p) is op(A)[i][p], i < m, p < k, at
+                // `g.a_index(i, p)` < `g.a_len()`. `c` is a distinct `&mut`.
+                unsafe {
+                    macro_rules! win {
+                        ($($v:literal)*) => {
+                            match nv {
+                                $($v => row_window::<$v>(
+                                    g.k, o, window_masks::<$v>(lo, hi), alpha, beta),)*
+                                _ => unreachable!("windows hold 1..=ROW_V vectors"),
+                            }
+                        };
+                    }
+                    win!(1 2 3 4 5 6 7 8 9 10 11 12)
+                }
+                start += 16 * nv;
             }
         }
     }

@@ -1,5 +1,5 @@
 //! What the BLIS-style SIMD kernels ([`super::avx2`], [`super::avx512`]) share besides
-//! packing: their cache blocking ([`BlockingParams`], chosen at run time by [`model`] from
+//! packing and the driver (`driver.rs`): their cache blocking ([`BlockingParams`], chosen at run time by [`model`] from
 //! the machine's caches, or given explicitly by a tuner), the plan chosen for a shape and the
 //! scratch it needs. The plan and the scratch depend on the shape and the blocking only, so
 //! the scratch a caller allocates with a kernel's `scratch_len` (or `scratch_len_with` for
@@ -51,14 +51,9 @@
 //! with a shared 4 MiB L2, computed by hand. The SIMD kernels compute their default blocking
 //! once (a `OnceLock` each), so `scratch_len` and `matmul` always use the same one.
 
-use super::{finish_trivial, Gemm};
-use crate::cpu::{self, Caches, Feature};
-use crate::{check_len, KernelError, Result};
-
-/// A kernel's `#[target_feature]` entry point, reached only through
-/// [`Blocking::run_checked`].
-pub(super) type Body =
-    unsafe fn(&Blocking, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
+use super::Gemm;
+use crate::cpu::{self, Caches};
+use crate::{KernelError, Result};
 
 /// How a problem is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,8 +199,8 @@ impl Blocking {
         Ok(Blocking { p, tiny, direct_m })
     }
 
-    /// A blocking from parameters known to be valid at compile time (assert
-    /// [`valid_const`] for them in a `const` item): the guard value of a kernel's default.
+    /// A blocking from parameters known to be valid at compile time (asserted with
+    /// [`valid_const`] by `driver::Sgemm::new`): the guard value of a kernel's default.
     pub(super) const fn trusted(p: BlockingParams, tiny: usize, direct_m: usize) -> Blocking {
         Blocking { p, tiny, direct_m }
     }
@@ -255,56 +250,6 @@ impl Blocking {
             }
             _ => 0,
         }
-    }
-
-    /// `C = α·op(A)·op(B) + β·C` through `body` after every check a kernel needs: `feature`
-    /// present (else [`crate::KernelError::Unsupported`]), operand and scratch lengths; empty
-    /// and zero-work products are finished here, and a matrix-vector product is restated as a
-    /// vector-matrix one (the A and B buffers swap; checked again, so `body`'s soundness needs
-    /// nothing about the restatement). `body` is `None` off x86_64, where `feature` is never
-    /// available.
-    ///
-    /// # Safety
-    /// `body` must need nothing beyond what is established before it is called: `feature`
-    /// available, `g.check(a, b, c)` passed for the shape it receives, `scratch` holding
-    /// [`Blocking::scratch_len`] elements, m, n, k ≥ 1, and `self` (checked against the
-    /// kernel's micro-tiles when it was built) as its blocking.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn run_checked(
-        &self,
-        feature: Feature,
-        body: Option<Body>,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<()> {
-        cpu::require(feature)?;
-        g.check(a, b, c)?;
-        check_len("matmul", "scratch", scratch.len(), self.scratch_len(g))?;
-        if finish_trivial(g, alpha, beta, c)? {
-            return Ok(());
-        }
-        let (g, a, b) = match super::as_row_problem(g) {
-            Some(t) => (t, b, a),
-            None => (*g, a, b),
-        };
-        g.check(a, b, c)?;
-        let Some(body) = body else {
-            unreachable!("{feature:?} reported available on a target without its kernel")
-        };
-        // SAFETY: `cpu::require` confirmed `feature`; `self` was checked against the kernel's
-        // micro-tiles when it was built; `g.check` confirmed, with checked arithmetic (no
-        // length wrapped), that every index the (restated) shape implies is inside `a`, `b`
-        // and `c`, so no such index overflows either; the scratch length was checked against
-        // the original shape, whose plan and scratch are those of its restatement
-        // (`scratch_len` restates too); `finish_trivial` returned for m, n or k = 0. That is
-        // all `body` needs, per this function's contract.
-        unsafe { body(self, &g, alpha, a, b, beta, c, scratch) };
-        Ok(())
     }
 }
 

@@ -17,15 +17,18 @@
 //!
 //! The BLIS-style [`avx2`] and [`avx512`] kernels take their cache blocking from
 //! [`blocking::model`] at run time (from [`crate::cpu::caches`]); their `matmul_with` and
-//! `scratch_len_with` take explicit [`BlockingParams`] instead, for a tuner.
+//! `scratch_len_with` take explicit [`BlockingParams`] instead, for a tuner. Both are one
+//! generic driver (`driver.rs`: checks, packed loops, edges, unpacked and dot-product paths)
+//! around each ISA's micro-kernels.
 
 pub mod avx2;
 pub mod avx512;
 pub mod blocking;
+mod driver;
 pub mod naive;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", test))]
 mod pack;
 pub mod tiled;
 

@@ -1,0 +1,671 @@
+//! The BLIS-style SGEMM driver, written once for every micro-kernel (in the manner of the
+//! `matrixmultiply` crate's `GemmKernel`): an ISA module ([`super::avx2`], [`super::avx512`])
+//! implements [`MicroKernel`] for its tile, keeps its constants (`MR`, `NR`, `TILES`,
+//! `HAND_TUNED`, `TINY`, `DIRECT_M`, `DR`) and invokes [`sgemm_wrappers`], which expands to
+//! its `#[target_feature]` entry point and its public functions; this module holds
+//! everything else.
+//!
+//! * **Safe side** ([`Sgemm`], every target): the default blocking (from
+//!   [`blocking::model`], once per kernel), scratch sizes, and the checks before any write —
+//!   blocking parameters, CPU feature, operand and scratch lengths, empty and zero-work
+//!   products, the restatement of a matrix-vector product as a vector-matrix one — then the
+//!   kernel's entry point ([`Body`]).
+//! * **Unsafe side** ([`run`], instantiated by that entry point for its [`MicroKernel`]): the
+//!   plan ([`blocking::Plan`]), the five blocked loops over A and B packed into scratch
+//!   ([`super::pack`]) with full and edge micro-tiles, the unpacked path for small m (row
+//!   blocks sweeping the columns, A and B read in place; an ISA may give one row its own
+//!   sweep) and the m = 1 dot products with B transposed (over `crate::simd_math::Simd`).
+//!   These functions are `#[inline(always)]`, so the driver is compiled inside the ISA's
+//!   `#[target_feature]` entry point, with its features, and the micro-kernels inline into
+//!   its loops as they did when each ISA wrote its own (the element-wise ops instantiate
+//!   their generic kernels the same way, see `crate::simd_math`).
+//!
+//! The unit tests (`driver/tests.rs`) run this driver with a portable scalar micro-kernel at
+//! the AVX2 and AVX-512 tiles and an odd one, so the packing, edges and loops of the AVX-512
+//! instantiation are tested on machines without AVX-512.
+
+use super::blocking::{self, Blocking, BlockingParams};
+use super::{as_row_problem, finish_trivial, Gemm};
+use crate::cpu::{self, Feature};
+use crate::{check_len, Result};
+use std::sync::OnceLock;
+
+/// A kernel's `#[target_feature]` entry point: [`run`] instantiated for its micro-kernel,
+/// reached only through [`Sgemm`]'s checks.
+pub(super) type Body =
+    unsafe fn(&Blocking, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
+
+/// The constants of one SGEMM kernel, on every target.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Spec {
+    /// The CPU feature the entry point needs; `None` for portable code (the tests' kernel).
+    pub feature: Option<Feature>,
+    /// The micro-tiles (`mr`, `nr`) the entry point has, the default first.
+    pub tiles: &'static [(usize, usize)],
+    /// The guard blocking, used should the model's output ever fail the check.
+    pub hand_tuned: BlockingParams,
+    /// Problems no larger than this in every dimension skip packing when B is not transposed.
+    pub tiny: usize,
+    /// With B not transposed, up to this many rows skip packing.
+    pub direct_m: usize,
+}
+
+/// One SGEMM kernel as its public functions see it on every target: its [`Spec`], its entry
+/// point and its default blocking (computed on first use, so `scratch_len` and `matmul`
+/// always agree). A kernel module keeps one in a `static` (see [`sgemm_wrappers`]).
+pub(super) struct Sgemm {
+    spec: Spec,
+    /// `None` on targets without the ISA, where `spec.feature` is never available.
+    body: Option<Body>,
+    default: OnceLock<Blocking>,
+}
+
+impl Sgemm {
+    /// A kernel from its constants and entry point; `spec.hand_tuned` must pass the check
+    /// for `spec.tiles` (asserted: in a `static` initialiser a failure is a compile error).
+    ///
+    /// # Safety
+    /// `body` must be sound whenever what [`Sgemm::matmul`] establishes before calling it
+    /// holds: `spec.feature` available (on this CPU, not masked), `g.check(a, b, c)` passed
+    /// for the shape it receives, `scratch` holding `blk.scratch_len(g)` elements, m, n,
+    /// k ≥ 1 and `blk` checked against `spec.tiles`.
+    pub(super) const unsafe fn new(spec: Spec, body: Option<Body>) -> Sgemm {
+        assert!(blocking::valid_const(&spec.hand_tuned, spec.tiles));
+        assert!(spec.feature.is_some() || body.is_some());
+        Sgemm {
+            spec,
+            body,
+            default: OnceLock::new(),
+        }
+    }
+
+    /// The default blocking: the [`blocking::model`]'s choice for this machine's caches
+    /// ([`cpu::caches`]) and the default micro-tile, computed once.
+    fn default_blocking(&self) -> &Blocking {
+        let s = &self.spec;
+        self.default.get_or_init(|| {
+            let (mr, nr) = s.tiles[0];
+            let p = blocking::model(cpu::caches(), mr, nr);
+            // The model's output always passes the check (its tests say so); the hand-tuned
+            // values are a guard, not a path expected to run.
+            Blocking::new(p, s.tiles, s.tiny, s.direct_m).unwrap_or(Blocking::trusted(
+                s.hand_tuned,
+                s.tiny,
+                s.direct_m,
+            ))
+        })
+    }
+
+    /// The blocking for explicit `params` ([`crate::KernelError::Blocking`] when they fail
+    /// [`BlockingParams::check`] for the kernel's tiles), or the default one.
+    fn blocking(&self, params: Option<&BlockingParams>) -> Result<Blocking> {
+        let s = &self.spec;
+        match params {
+            Some(p) => Blocking::new(*p, s.tiles, s.tiny, s.direct_m),
+            None => Ok(*self.default_blocking()),
+        }
+    }
+
+    /// The default blocking's parameters.
+    pub(super) fn default_params(&self) -> BlockingParams {
+        *self.default_blocking().params()
+    }
+
+    /// Scratch [`Sgemm::matmul`] needs for `g` with the default blocking.
+    pub(super) fn default_scratch_len(&self, g: &Gemm) -> usize {
+        self.default_blocking().scratch_len(g)
+    }
+
+    /// Scratch [`Sgemm::matmul`] needs for `g` with `params` (the default blocking for
+    /// `None`).
+    pub(super) fn scratch_len(&self, params: Option<&BlockingParams>, g: &Gemm) -> Result<usize> {
+        Ok(self.blocking(params)?.scratch_len(g))
+    }
+
+    /// `C = α·op(A)·op(B) + β·C` with blocking `params` (the default for `None`), after
+    /// every check the entry point needs, in this order: the blocking, the feature (else
+    /// [`crate::KernelError::Unsupported`]), operand and scratch lengths. Empty and zero-work
+    /// products are finished here, and a matrix-vector product is restated as a
+    /// vector-matrix one (the A and B buffers swap; checked again, so the entry's soundness
+    /// needs nothing about the restatement).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn matmul(
+        &self,
+        params: Option<&BlockingParams>,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        let blk = self.blocking(params)?;
+        if let Some(feature) = self.spec.feature {
+            cpu::require(feature)?;
+        }
+        g.check(a, b, c)?;
+        check_len("matmul", "scratch", scratch.len(), blk.scratch_len(g))?;
+        if finish_trivial(g, alpha, beta, c)? {
+            return Ok(());
+        }
+        let (g, a, b) = match as_row_problem(g) {
+            Some(t) => (t, b, a),
+            None => (*g, a, b),
+        };
+        g.check(a, b, c)?;
+        let Some(body) = self.body else {
+            unreachable!(
+                "{:?} reported available on a target without its kernel",
+                self.spec.feature
+            )
+        };
+        // SAFETY: the feature is available (`cpu::require`); `blk` was checked against the
+        // kernel's micro-tiles when it was built (`Blocking::new`, or the hand-tuned guard
+        // that `Sgemm::new` checked); `g.check` confirmed, with checked arithmetic (no length
+        // wrapped), that every index the (restated) shape implies is inside `a`, `b` and `c`;
+        // the scratch length was checked against the original shape, whose plan and scratch
+        // are those of its restatement (`scratch_len` restates too); `finish_trivial`
+        // returned for m, n or k = 0. That is all `body` needs, per the contract of
+        // `Sgemm::new`.
+        unsafe { body(&blk, &g, alpha, a, b, beta, c, scratch) };
+        Ok(())
+    }
+}
+
+/// Expands, inside an x86_64 SGEMM module, to its `static SGEMM` (an [`Sgemm`] from the
+/// module's `TILES`, `HAND_TUNED`, `TINY`, `DIRECT_M`), its `#[target_feature]` entry point
+/// (the generic driver [`run`] instantiated for `kernel`, the module's [`MicroKernel`] for
+/// its `MR`×`NR` tile) and its public functions, the same for every ISA: `default_params`,
+/// `scratch_len`, `scratch_len_with`, `matmul`, `matmul_with`. Off x86_64 the functions
+/// still exist; `matmul` returns [`crate::KernelError::Unsupported`].
+macro_rules! sgemm_wrappers {
+    (
+        feature: $feature:ident,
+        name: $name:literal,
+        target_feature: $target_feature:literal,
+        kernel: $kernel:ty $(,)?
+    ) => {
+        /// The entry point: the generic driver compiled for this ISA.
+        ///
+        /// # Safety
+        /// The feature must be available; `blk` must have been checked against [`TILES`];
+        /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
+        /// elements, and m, n, k must be nonzero.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $target_feature)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn entry(
+            blk: &$crate::matmul::blocking::Blocking,
+            g: &$crate::matmul::Gemm,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+            scratch: &mut [f32],
+        ) {
+            // SAFETY: the preconditions of `driver::run` are this function's; the feature
+            // enabled here is what the module's micro-kernels and vector need.
+            unsafe {
+                $crate::matmul::driver::run::<$kernel, MR, NR>(
+                    blk, g, alpha, a, b, beta, c, scratch,
+                )
+            }
+        }
+
+        /// This kernel as the generic driver runs it.
+        // SAFETY: `entry` needs the feature, a checked shape, `scratch_len` elements of scratch
+        // for its blocking, a nonzero problem and a blocking checked against `TILES`: exactly
+        // what `Sgemm::matmul` establishes before calling it.
+        static SGEMM: $crate::matmul::driver::Sgemm = unsafe {
+            $crate::matmul::driver::Sgemm::new(
+                $crate::matmul::driver::Spec {
+                    feature: Some($crate::cpu::Feature::$feature),
+                    tiles: TILES,
+                    hand_tuned: HAND_TUNED,
+                    tiny: TINY,
+                    direct_m: DIRECT_M,
+                },
+                BODY,
+            )
+        };
+        #[cfg(target_arch = "x86_64")]
+        const BODY: Option<$crate::matmul::driver::Body> = Some(entry);
+        #[cfg(not(target_arch = "x86_64"))]
+        const BODY: Option<$crate::matmul::driver::Body> = None;
+
+        /// The blocking [`matmul`] uses on this machine: the model's choice from its caches.
+        pub fn default_params() -> $crate::matmul::BlockingParams {
+            SGEMM.default_params()
+        }
+
+        /// Scratch [`matmul`] needs: a packed A block (≤ `mc`×`kc`) and a packed B block
+        /// (≤ `kc`×`nc`) plus 16 floats of alignment slack, when the problem is packed at all;
+        /// 0 when it takes an unpacked path. At most [`default_params`]`().max_scratch_len()`.
+        pub fn scratch_len(g: &$crate::matmul::Gemm) -> usize {
+            SGEMM.default_scratch_len(g)
+        }
+
+        /// Scratch [`matmul_with`] needs with `params`; [`crate::KernelError::Blocking`] when
+        /// this kernel cannot use them (see [`crate::matmul::BlockingParams::check`]).
+        pub fn scratch_len_with(
+            params: &$crate::matmul::BlockingParams,
+            g: &$crate::matmul::Gemm,
+        ) -> $crate::Result<usize> {
+            SGEMM.scratch_len(Some(params), g)
+        }
+
+        #[doc = concat!("`C = α·op(A)·op(B) + β·C` with ", $name, " and the machine's default")]
+        #[doc = concat!("blocking; [`crate::KernelError::Unsupported`] when the CPU lacks ", $name)]
+        /// (or `KERNELS_DISABLE` masks it).
+        pub fn matmul(
+            g: &$crate::matmul::Gemm,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+            scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            SGEMM.matmul(None, g, alpha, a, b, beta, c, scratch)
+        }
+
+        /// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
+        /// [`scratch_len_with`]`(params, g)` elements. Parameters this kernel cannot use are a
+        /// [`crate::KernelError::Blocking`], checked before anything is written.
+        #[allow(clippy::too_many_arguments)]
+        pub fn matmul_with(
+            params: &$crate::matmul::BlockingParams,
+            g: &$crate::matmul::Gemm,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+            scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            SGEMM.matmul(Some(params), g, alpha, a, b, beta, c, scratch)
+        }
+    };
+}
+pub(super) use sgemm_wrappers;
+
+#[cfg(any(target_arch = "x86_64", test))]
+pub(super) use imp::*;
+
+#[cfg(any(target_arch = "x86_64", test))]
+mod imp {
+    use crate::matmul::blocking::{Blocking, Plan};
+    use crate::matmul::pack::{pack_a, pack_b};
+    use crate::matmul::Gemm;
+    use crate::simd_math::Simd;
+
+    /// Where a micro-kernel finds its operands.
+    #[derive(Clone, Copy)]
+    pub(in crate::matmul) struct Operands {
+        /// Element (r, p) of the A tile is at `a + r·a_rs + p·a_ps`.
+        pub a: *const f32,
+        pub a_rs: usize,
+        pub a_ps: usize,
+        /// Row p of the B tile starts at `b + p·b_ps`.
+        pub b: *const f32,
+        pub b_ps: usize,
+        /// Element (r, j) of the C tile is at `c + r·ldc + j`.
+        pub c: *mut f32,
+        pub ldc: usize,
+    }
+
+    /// One ISA's micro-kernels for the `MR`×`NR` micro-tile, as [`run`] calls them. Each
+    /// computes a tile of `C = α·A·B + β·C` over a depth `k`, applying α and β once when it
+    /// stores (β == 0 never reads C).
+    ///
+    /// # Safety
+    /// The methods may execute the ISA's instructions: an implementation is instantiated
+    /// only inside the `#[target_feature]` entry point of an [`super::Sgemm`] that requires
+    /// that ISA's feature. Each method's contract is its own.
+    pub(in crate::matmul) trait MicroKernel<const MR: usize, const NR: usize>:
+        Sized
+    {
+        /// The vector for the dot products of m = 1 with B transposed ([`dots`]).
+        type Lanes: Simd;
+        /// Rows per block of the unpacked path, in 1..=8.
+        const DR: usize;
+
+        /// The packed micro-kernel on a full `MR`×`NR` tile: A is a packed micro-panel
+        /// (element (r, p) at `o.a + p·MR + r`), B a packed micro-panel (element (p, j) at
+        /// `o.b + p·NR + j`); `o.a_rs`, `o.a_ps`, `o.b_ps` are 1, `MR`, `NR`.
+        ///
+        /// # Safety
+        /// The ISA is available; the panels hold `kc·MR` and `kc·NR` elements, the `MR`×`NR`
+        /// elements of C at `o.c + r·o.ldc + j` are in bounds, and C does not alias them.
+        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32);
+
+        /// [`MicroKernel::full`] on an edge tile: only rows < `rows` ≤ `MR` and columns <
+        /// `cols` ≤ `NR` of C are valid (read and written), one of them short. The packed B
+        /// panel is still `NR` wide (zero-padded), so it may be read in full; packed A rows
+        /// ≥ `rows` are unset and must not be used.
+        ///
+        /// # Safety
+        /// As [`MicroKernel::full`], for the valid rows and columns of C only.
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32);
+
+        /// The unpacked micro-kernel: an `R`×(`V`·LANES) tile (LANES those of
+        /// [`MicroKernel::Lanes`], `V` = [`direct_vectors`]`(R)`) of which columns < `cols`
+        /// are valid, with A element (r, p) at `o.a + r·o.a_rs + p·o.a_ps` and B element
+        /// (p, j) at `o.b + p·o.b_ps + j`, read in place. `R` is in 1..=`DR`.
+        ///
+        /// # Safety
+        /// The ISA is available; for r < R, p < k and j < cols the A element (r, p), the B
+        /// element (p, j) and the C element (r, j) are in bounds of their buffers, and C
+        /// does not alias A or B.
+        unsafe fn direct_tile<const R: usize, const V: usize>(
+            k: usize,
+            o: Operands,
+            cols: usize,
+            alpha: f32,
+            beta: f32,
+        );
+
+        /// One row i of C, all columns, A and B read in place ([`direct_rows`] with one row,
+        /// unless an ISA has a better sweep for m = 1).
+        ///
+        /// # Safety
+        /// As [`direct_rows`] with `R` = 1.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn direct_row(
+            g: &Gemm,
+            i: usize,
+            a_rs: usize,
+            a_ps: usize,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+        ) {
+            // SAFETY: this method's contract is `direct_rows`'s.
+            unsafe {
+                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(
+                    g, i, a_rs, a_ps, alpha, a, b, beta, c,
+                )
+            }
+        }
+    }
+
+    /// The driver for the micro-kernel `K`, after [`super::Sgemm`]'s checks: the plan of the
+    /// (canonical) shape, then the packed loops, the unpacked path or the dot products.
+    ///
+    /// # Safety
+    /// `K`'s ISA must be available; `blk` must have been checked against the kernel's tiles,
+    /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
+    /// elements, and m, n, k must be nonzero.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::matmul) unsafe fn run<
+        K: MicroKernel<MR, NR>,
+        const MR: usize,
+        const NR: usize,
+    >(
+        blk: &Blocking,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        const { assert!(K::DR >= 1 && K::DR <= 8 && MR >= 1 && NR >= 1) };
+        // SAFETY (for the three calls): same preconditions as this function; the packed
+        // loops get the blocking of their micro-tile (checked just before).
+        unsafe {
+            match blk.plan(g) {
+                Plan::Trivial => {}
+                Plan::Direct => direct::<K, MR, NR>(g, alpha, a, b, beta, c),
+                Plan::Dots => dots::<K::Lanes>(g, alpha, a, b, beta, c),
+                Plan::Packed => {
+                    let p = blk.params();
+                    if (p.mr, p.nr) != (MR, NR) {
+                        unreachable!("micro-tile {}×{} not in the kernel's tiles", p.mr, p.nr);
+                    }
+                    packed::<K, MR, NR>(blk, g, alpha, a, b, beta, c, scratch)
+                }
+            }
+        }
+    }
+
+    /// Unpacked path for B not transposed: blocks of up to `K::DR` rows, each sweeping the
+    /// columns with a tile as wide as the row count allows (one row through
+    /// [`MicroKernel::direct_row`]).
+    ///
+    /// # Safety
+    /// As [`run`], and `!g.trans_b`.
+    #[inline(always)]
+    unsafe fn direct<K: MicroKernel<MR, NR>, const MR: usize, const NR: usize>(
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        debug_assert!(!g.trans_b);
+        let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
+        let mut i = 0;
+        while i < g.m {
+            let rows = (g.m - i).min(K::DR);
+            macro_rules! blocks {
+                ($($r:literal)*) => {
+                    match rows {
+                        1 => K::direct_row(g, i, a_rs, a_ps, alpha, a, b, beta, c),
+                        $($r => direct_rows::<K, MR, NR, $r, { direct_vectors($r) }>(
+                            g, i, a_rs, a_ps, alpha, a, b, beta, c,
+                        ),)*
+                        _ => unreachable!("DR is at most 8"),
+                    }
+                };
+            }
+            // SAFETY: rows i..i+rows < m, rows ≤ DR; the sweep stays inside the checked
+            // buffers.
+            unsafe { blocks!(2 3 4 5 6 7 8) }
+            i += rows;
+        }
+    }
+
+    /// Vectors per row of the unpacked tile of `rows` rows: R·V accumulators, V B vectors
+    /// and one broadcast fit 16 registers up to 6 rows (AVX2's `DR`), 32 up to 8.
+    pub(in crate::matmul) const fn direct_vectors(rows: usize) -> usize {
+        match rows {
+            1 => 8,
+            2 => 4,
+            3 => 3,
+            _ => 2,
+        }
+    }
+
+    /// Rows i..i+R of C, all columns, A and B read in place: tiles of `V`·LANES columns,
+    /// the last one short.
+    ///
+    /// # Safety
+    /// As [`direct`], and i + R ≤ m, R ≤ `K::DR`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::matmul) unsafe fn direct_rows<
+        K: MicroKernel<MR, NR>,
+        const MR: usize,
+        const NR: usize,
+        const R: usize,
+        const V: usize,
+    >(
+        g: &Gemm,
+        i: usize,
+        a_rs: usize,
+        a_ps: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        let w = V * <K::Lanes as Simd>::LANES;
+        let mut j = 0;
+        while j < g.n {
+            let cols = (g.n - j).min(w);
+            let o = Operands {
+                a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
+                a_rs,
+                a_ps,
+                b: b.as_ptr().wrapping_add(j),
+                b_ps: g.ldb,
+                c: c.as_mut_ptr().wrapping_add(i * g.ldc + j),
+                ldc: g.ldc,
+            };
+            // SAFETY: the ISA is available (per `run`). A element (r, p) is op(A)[i+r][p]
+            // with i+r < m, p < k, at `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B elements
+            // read are op(B)[p][j+l] for l < cols, at p·ldb + j + l < `g.b_len()`. C elements
+            // (i+r, j+l) are at (i+r)·ldc + j + l < `g.c_len()`. `c` is a distinct `&mut`.
+            unsafe { K::direct_tile::<R, V>(g.k, o, cols, alpha, beta) };
+            j += w;
+        }
+    }
+
+    /// m == 1 with B transposed (stored n×k): each C element is a dot product of the A row
+    /// with a B row; 8 B rows at a time, `S::LANES` lanes per step, masked tail over k.
+    ///
+    /// # Safety
+    /// As [`run`], with m == 1, `g.trans_b`, and A's k elements contiguous; `S`'s ISA
+    /// available.
+    #[inline(always)]
+    pub(in crate::matmul) unsafe fn dots<S: Simd>(
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        const J: usize = 8;
+        let k = g.k;
+        let a = &a[..k];
+        let kv = k - k % S::LANES;
+        // SAFETY: `S`'s ISA is available (per the contract); k % LANES < LANES.
+        let tail = unsafe { S::mask(k % S::LANES) };
+        let mut j = 0;
+        while j < g.n {
+            let cols = (g.n - j).min(J);
+            // SAFETY: as above.
+            let mut acc = [unsafe { S::splat(0.0) }; J];
+            // Row pointers; rows past n repeat the last valid row (computed, never stored).
+            let rows: [*const f32; J] =
+                std::array::from_fn(|t| b.as_ptr().wrapping_add((j + t.min(cols - 1)) * g.ldb));
+            let mut p = 0;
+            while p < kv {
+                // SAFETY: p + LANES ≤ k: in bounds of `a` (len k) and of each B row (row j+t
+                // spans (j+t)·ldb .. (j+t)·ldb + k ≤ `g.b_len()`).
+                unsafe {
+                    let av = S::load(a.as_ptr().add(p));
+                    for t in 0..J {
+                        acc[t] = S::fma(av, S::load(rows[t].add(p)), acc[t]);
+                    }
+                }
+                p += S::LANES;
+            }
+            if kv < k {
+                // SAFETY: lanes l < k % LANES read elements p + l < k, in bounds as above.
+                unsafe {
+                    let av = S::load_part(a.as_ptr().add(p), tail);
+                    for t in 0..J {
+                        let bt = S::load_part(rows[t].add(p), tail);
+                        acc[t] = S::fma(av, bt, acc[t]);
+                    }
+                }
+            }
+            for t in 0..cols {
+                // SAFETY: as above.
+                let s = unsafe { S::hsum(acc[t]) };
+                let cij = &mut c[j + t];
+                *cij = if beta == 0.0 {
+                    alpha * s
+                } else {
+                    alpha * s + beta * *cij
+                };
+            }
+            j += J;
+        }
+    }
+
+    /// The five blocked loops over packed blocks (`jc` → `pc` → `ic` → `jr` → `ir`, see
+    /// [`crate::matmul::blocking`]) with the block sizes of `blk`: B and A packed into
+    /// `scratch`, full tiles through [`MicroKernel::full`], the last row and column panels
+    /// through [`MicroKernel::edge`]. Later KC blocks accumulate with β = 1.
+    ///
+    /// # Safety
+    /// As [`run`], and `blk`'s micro-tile is `MR`×`NR`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn packed<K: MicroKernel<MR, NR>, const MR: usize, const NR: usize>(
+        blk: &Blocking,
+        g: &Gemm,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        let p = blk.params();
+        debug_assert_eq!((p.mr, p.nr), (MR, NR));
+        let (a_size, b_size) = blk.pack_sizes(g);
+        // Align the packed blocks to 64 bytes (scratch has 16 floats of slack for this).
+        let off = scratch.as_ptr().align_offset(64).min(16);
+        let (pa, pb) = scratch[off..off + a_size + b_size].split_at_mut(a_size);
+        let c_ptr = c.as_mut_ptr();
+        for jc in (0..g.n).step_by(p.nc) {
+            let nc = (g.n - jc).min(p.nc);
+            for pc in (0..g.k).step_by(p.kc) {
+                let kc = (g.k - pc).min(p.kc);
+                let beta = if pc == 0 { beta } else { 1.0 };
+                pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
+                for ic in (0..g.m).step_by(p.mc) {
+                    let mc = (g.m - ic).min(p.mc);
+                    pack_a::<MR>(g, a, ic, mc, pc, kc, pa);
+                    for jr in (0..nc).step_by(NR) {
+                        let cols = (nc - jr).min(NR);
+                        let b_tile = pb[jr * kc..].as_ptr();
+                        for ir in (0..mc).step_by(MR) {
+                            let rows = (mc - ir).min(MR);
+                            let o = Operands {
+                                a: pa[ir * kc..].as_ptr(),
+                                a_rs: 1,
+                                a_ps: MR,
+                                b: b_tile,
+                                b_ps: NR,
+                                c: c_ptr.wrapping_add((ic + ir) * g.ldc + jc + jr),
+                                ldc: g.ldc,
+                            };
+                            // SAFETY: the ISA is available (per `run`). The A panel at ir·kc
+                            // holds kc·MR packed elements (rows ≥ `rows` are not read); the
+                            // B panel at jr·kc holds kc·NR (zero-padded) elements; both lie in
+                            // `pa`/`pb` (sized by `pack_sizes` for this blocking, whose
+                            // micro-tile is MR×NR). C element (r, l) for r < rows and
+                            // l < cols is (ic+ir+r, jc+jr+l) of the m×n C, in bounds by
+                            // `g.check`; scratch and C are distinct buffers.
+                            unsafe {
+                                if rows == MR && cols == NR {
+                                    K::full(kc, o, alpha, beta)
+                                } else {
+                                    K::edge(rows, cols, kc, o, alpha, beta)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
