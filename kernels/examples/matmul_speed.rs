@@ -47,21 +47,47 @@ type WithFn = fn(
 ) -> kernels::Result<()>;
 type ScratchWithFn = fn(&BlockingParams, &Gemm) -> kernels::Result<usize>;
 
-fn parse(arg: &str) -> Gemm {
+/// The usage text, printed by `--help` and after a bad argument.
+const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params ISA:kc,mc,nc[,mr,nr]]... [SIZE...]
+  SIZE: n (an n×n×n product) or MxKxN, optionally followed by `t` for transposed B
+  --blocking   compare hand-tuned, model and --params blocking per SIMD kernel (default sizes 256 512 1024 2048)
+  --rounds N   interleaved rounds of the blocking comparison (default 9)";
+
+/// The most elements of A, B and C together one size may ask for (1 GiB of f32).
+const MAX_ELEMENTS: usize = 1 << 28;
+
+/// Prints `msg` and the usage to stderr and exits with status 2 (bad input).
+fn die(msg: &str) -> ! {
+    eprintln!("error: {msg}\n{USAGE}");
+    std::process::exit(2)
+}
+
+fn parse(arg: &str) -> Result<Gemm, String> {
     let (dims, tb) = match arg.strip_suffix('t') {
         Some(d) => (d, true),
         None => (arg, false),
     };
     let v: Vec<usize> = dims
         .split('x')
-        .map(|s| s.parse().expect("a size"))
-        .collect();
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            format!("size `{arg}`: expected n or MxKxN (whole numbers), optionally ending in t")
+        })?;
     let g = match v[..] {
         [n] => Gemm::new(n, n, n),
         [m, k, n] => Gemm::new(m, k, n),
-        _ => panic!("sizes are n or MxKxN"),
+        _ => return Err(format!("size `{arg}`: expected n or MxKxN")),
     };
-    g.with_trans(false, tb)
+    let elements = [(g.m, g.k), (g.k, g.n), (g.m, g.n)]
+        .iter()
+        .try_fold(0usize, |acc, &(a, b)| a.checked_mul(b)?.checked_add(acc));
+    match elements {
+        Some(e) if e <= MAX_ELEMENTS => Ok(g.with_trans(false, tb)),
+        _ => Err(format!(
+            "size `{arg}`: A, B and C would exceed {MAX_ELEMENTS} elements (1 GiB)"
+        )),
+    }
 }
 
 fn fill(len: usize, seed: u32) -> Vec<f32> {
@@ -189,23 +215,25 @@ fn isas() -> Vec<Isa> {
 }
 
 /// `ISA:kc,mc,nc[,mr,nr]` → (ISA name, parameters based on `base` for the tile).
-fn parse_params(spec: &str, isas: &[Isa]) -> (String, BlockingParams) {
-    let (isa, nums) = spec.split_once(':').expect("--params ISA:kc,mc,nc[,mr,nr]");
+fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), String> {
+    let bad = || format!("--params `{spec}`: expected ISA:kc,mc,nc[,mr,nr]");
+    let (isa, nums) = spec.split_once(':').ok_or_else(bad)?;
     let base = isas
         .iter()
         .find(|i| i.name == isa)
-        .unwrap_or_else(|| panic!("unknown ISA `{isa}` (avx512, avx2)"))
+        .ok_or_else(|| format!("--params `{spec}`: unknown ISA `{isa}` (avx512, avx2)"))?
         .hand;
     let v: Vec<usize> = nums
         .split(',')
-        .map(|s| s.parse().expect("a number"))
-        .collect();
+        .map(|s| s.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
     let p = match v[..] {
         [kc, mc, nc] => BlockingParams { kc, mc, nc, ..base },
         [kc, mc, nc, mr, nr] => BlockingParams { mr, nr, kc, mc, nc },
-        _ => panic!("--params ISA:kc,mc,nc[,mr,nr]"),
+        _ => return Err(bad()),
     };
-    (isa.to_string(), p)
+    Ok((isa.to_string(), p))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -423,6 +451,10 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let blocking = args.iter().any(|a| a == "--blocking");
     args.retain(|a| a != "--blocking");
     let mut rounds = 9;
@@ -432,16 +464,26 @@ fn main() {
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--rounds" => rounds = it.next().and_then(|s| s.parse().ok()).expect("--rounds N"),
-            "--params" => extra.push(parse_params(&it.next().expect("--params SPEC"), &isa_list)),
-            s => sizes.push(parse(s)),
+            "--rounds" => {
+                rounds = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&n: &usize| n >= 1)
+                    .unwrap_or_else(|| die("--rounds takes a whole number of at least 1"))
+            }
+            "--params" => {
+                let spec = it.next().unwrap_or_else(|| die("--params needs a value"));
+                extra.push(parse_params(&spec, &isa_list).unwrap_or_else(|e| die(&e)));
+            }
+            s if s.starts_with('-') => die(&format!("unknown option `{s}`")),
+            s => sizes.push(parse(s).unwrap_or_else(|e| die(&e))),
         }
     }
     if blocking {
         if sizes.is_empty() {
             sizes = ["256", "512", "1024", "2048"]
                 .iter()
-                .map(|s| parse(s))
+                .map(|s| parse(s).expect("the default sizes parse"))
                 .collect();
         }
         blocking_table(&sizes, rounds.max(1), &extra);
@@ -458,7 +500,7 @@ fn main() {
             "1x256x1024t",
         ]
         .iter()
-        .map(|s| parse(s))
+        .map(|s| parse(s).expect("the default sizes parse"))
         .collect();
     }
     kernel_table(&sizes);
