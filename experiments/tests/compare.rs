@@ -365,7 +365,17 @@ fn slowed_scope_is_flagged_and_identical_runs_pass() {
         "--svg",
         svg.to_str().unwrap(),
     ];
-    let o = run_compare(&base, &slow, &args);
+    // A ×3 slowdown is far beyond the thresholds, but a base run disturbed by the machine
+    // (a shared CI core) can hide it: profile both again, at most twice, before failing.
+    let mut o = run_compare(&base, &slow, &args);
+    for _ in 0..2 {
+        if o.status.code() == Some(1) {
+            break;
+        }
+        run_profile(&base, None);
+        run_profile(&slow, Some("matmul_64"));
+        o = run_compare(&base, &slow, &args);
+    }
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     assert!(
