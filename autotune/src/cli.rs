@@ -91,7 +91,9 @@ pub struct TuneArgs {
     /// Only variants with these thread counts (e.g. 1,2).
     #[arg(long, value_delimiter = ',', value_name = "N", value_parser = guard::at_least_one)]
     pub threads: Vec<usize>,
-    /// Tune exactly the shapes one model preset runs (small or medium) instead of the size grid.
+    /// Tune exactly the shapes one model preset runs (small or medium) instead of the size
+    /// grid, with MatMul weights timed cold (rotated over the preset's per-step working set,
+    /// as the model leaves them), then accept the table end to end.
     // `--model` stays a hidden alias: the project's issues and notes cite `--model medium`.
     #[arg(long, value_name = "NAME", alias = "model")]
     pub preset: Option<String>,
