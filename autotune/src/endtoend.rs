@@ -96,6 +96,8 @@ pub struct Outcome {
     pub figures: Vec<Figures>,
     /// Index into `figures` of the contender whose table is kept.
     pub chosen: usize,
+    /// Index into `figures` of the contender that stood unless beaten beyond the noise.
+    pub baseline: usize,
     /// Each contender's maximin score (its worst ratio to a workload's fastest).
     pub scores: Vec<f64>,
     /// Relative noise used for the decision.
@@ -204,10 +206,13 @@ pub fn composite_table(template: &Table, winners: &[(Workload, &Table)]) -> Tabl
     }
 }
 
-/// The whole end-to-end acceptance: races `contenders` (the proposal first); when no
+/// The whole end-to-end acceptance: races `contenders` (the proposal first, then the
+/// embedded default, the baseline that stands unless beaten beyond the noise); when no
 /// contender is fastest at every workload, builds the composite table (each MatMul bucket
-/// from its workload's winner) and races it against the proposal and those winners in a
-/// second stage of `reps` rounds. Returns the final outcome and the table to write.
+/// from its workload's winner) and races it against the proposal, the baseline, the first
+/// stage's choice and those winners in a second stage of twice `reps` rounds (fewer
+/// contenders, so finer resolution for the same time). Returns the final outcome and the
+/// table to write.
 pub fn accept(
     preset: &str,
     cfg: &Config,
@@ -215,7 +220,8 @@ pub fn accept(
     reps: usize,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<(Outcome, Table)> {
-    let first = race(preset, cfg, &contenders, reps, &mut progress)?;
+    let baseline = baseline_index(&contenders);
+    let first = race(preset, cfg, &contenders, reps, baseline, &mut progress)?;
     let winners: Vec<(Workload, usize)> = Workload::ALL
         .iter()
         .map(|&w| {
@@ -260,26 +266,50 @@ pub fn accept(
         .iter()
         .map(|&(w, i)| format!("{} {}", bucket_of(w).name(), contenders[i].name))
         .collect();
-    let mut second = vec![contenders[0].clone()];
+    // The baseline (the simpler choice) and the first stage's choice race again: a second
+    // stage without them could keep a contender that only a lucky round put ahead.
+    let mut picks = vec![0, baseline, first.chosen];
+    picks.extend(distinct.iter().copied());
+    let mut seen = Vec::new();
+    picks.retain(|i| {
+        let new = !seen.contains(i);
+        seen.push(*i);
+        new
+    });
+    let mut second: Vec<Contender> = picks.iter().map(|&i| contenders[i].clone()).collect();
     second.push(Contender {
         name: format!("composite ({})", names.join(", ")),
         dispatch,
         table: composite,
     });
-    second.extend(
-        distinct
-            .iter()
-            .filter(|&&i| i != 0)
-            .map(|&i| contenders[i].clone()),
-    );
+    let second_baseline = picks.iter().position(|&i| i == baseline).unwrap_or(0);
     progress(&format!(
         "end to end ({preset}): no contender leads every workload; second stage with the composite table"
     ));
-    let mut outcome = race(preset, cfg, &second, reps, &mut progress)?;
+    let mut outcome = race(
+        preset,
+        cfg,
+        &second,
+        2 * reps,
+        second_baseline,
+        &mut progress,
+    )?;
     outcome.first_stage = first.figures;
     let kept = second[outcome.chosen].table.clone();
     Ok((outcome, kept))
 }
+
+/// The contender that stands unless another beats it beyond the noise: the embedded
+/// default when it is among `contenders`, else the proposal (index 0).
+pub fn baseline_index(contenders: &[Contender]) -> usize {
+    contenders
+        .iter()
+        .position(|c| c.name == DEFAULT_NAME)
+        .unwrap_or(0)
+}
+
+/// The embedded default's contender name.
+const DEFAULT_NAME: &str = "embedded default";
 
 /// The embedded default's entries under `template`'s header (machine, catalog), so that it
 /// loads here as a table of this machine.
@@ -310,10 +340,14 @@ pub fn contenders(candidate: &Table, threads: &[usize]) -> Vec<Contender> {
             table: candidate.clone(),
         });
     }
+    // The default is bound from the very table that would be written, not taken as the
+    // embedded dispatcher: where a CPU feature is masked the two bind differently (a file
+    // table's unrunnable entries fall back otherwise), and the race must time what is written.
     if let Some(t) = default_table(candidate) {
+        let dispatch = bind(&t).unwrap_or_else(|| Dispatcher::embedded().clone());
         out.push(Contender {
-            name: "embedded default".into(),
-            dispatch: Dispatcher::embedded().clone(),
+            name: DEFAULT_NAME.into(),
+            dispatch,
             table: t,
         });
     }
@@ -387,12 +421,14 @@ fn median(xs: &mut [f64]) -> f64 {
 }
 
 /// Races `contenders` on `preset`'s workloads (`reps` interleaved rounds after one warm-up
-/// round) and decides which table to keep. `progress` gets one line per round.
+/// round) and decides which table to keep (`baseline` stands unless beaten beyond the
+/// noise). `progress` gets one line per round.
 pub fn race(
     preset: &str,
     cfg: &Config,
     contenders: &[Contender],
     reps: usize,
+    baseline: usize,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<Outcome> {
     let base = Model::init(cfg.clone(), Tokenizer::Bytes, 0)?;
@@ -446,17 +482,18 @@ pub fn race(
                 .collect(),
         })
         .collect();
-    Ok(decide(preset, figures, reps))
+    Ok(decide(preset, figures, reps, baseline))
 }
 
 /// The smallest relative difference the decision resolves.
 const MIN_NOISE: f64 = 0.015;
 
 /// The maximin decision on measured figures (no timing here, so it is tested on synthetic
-/// figures). Contender 0 is the proposal: it stands while its score is within the noise of
-/// the best score; the noise is the uncertainty of a median (1.25 × the typical relative
-/// spread ÷ √reps), at least [`MIN_NOISE`].
-pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize) -> Outcome {
+/// figures). Contender `baseline` (the embedded default in a tuning run) stands while its
+/// score is within the noise of the best score: a change is kept only when the whole run
+/// gets faster beyond the noise. The noise is the uncertainty of a median (1.25 × the
+/// typical relative spread ÷ √reps), at least [`MIN_NOISE`].
+pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize, baseline: usize) -> Outcome {
     let best: Vec<f64> = Workload::ALL
         .iter()
         .map(|&w| figures.iter().map(|f| f.rate(w)).fold(0.0, f64::max))
@@ -490,8 +527,12 @@ pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize) -> Outcome {
     let top = (0..scores.len())
         .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
         .unwrap_or(0);
-    let chosen = if scores.first().is_some_and(|&s0| s0 >= scores[top] - noise) {
-        0
+    let baseline = if baseline < scores.len() { baseline } else { 0 };
+    let chosen = if scores
+        .get(baseline)
+        .is_some_and(|&s0| s0 >= scores[top] - noise)
+    {
+        baseline
     } else {
         top
     };
@@ -499,6 +540,7 @@ pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize) -> Outcome {
         preset: preset.to_string(),
         figures,
         chosen,
+        baseline,
         scores,
         noise,
         reps,
@@ -513,9 +555,11 @@ impl Outcome {
             "## End to end ({} preset)\n\nThe per-call table raced against the embedded default and every single-family \
              table on the preset's workloads: {} interleaved rounds after a warm-up, medians ± median absolute deviation; \
              training steps are {TRAIN_BATCH} sequences of the full context. Score = the contender's worst ratio to the \
-             fastest of a workload; the per-call table is kept while its score is within the noise ({:.1} %) of the best.\n\n",
+             fastest of a workload; the baseline ({}) is kept unless another contender's score beats it by more than the \
+             noise ({:.1} %).\n\n",
             self.preset,
             self.reps,
+            self.figures[self.baseline].name,
             100.0 * self.noise
         );
         if !self.first_stage.is_empty() {
@@ -545,15 +589,22 @@ impl Outcome {
         }
         figure_table(&mut s, &self.figures, &self.scores, Some(self.chosen));
         s.push_str(&format!(
-            "\nKept: **{}**{}.\n",
+            "\nKept: **{}** ({}; the table written is this contender's).\n",
             self.figures[self.chosen].name,
-            if self.chosen == 0 {
-                ""
-            } else {
-                " (the per-call table lost end to end beyond the noise; the table written is this contender's)"
-            }
+            self.why()
         ));
         s
+    }
+
+    /// Why the kept contender was kept, in a few words.
+    pub fn why(&self) -> &'static str {
+        if self.chosen == self.baseline {
+            "no contender beat the baseline beyond the noise"
+        } else if self.chosen == 0 {
+            "the per-call table beat the baseline beyond the noise"
+        } else {
+            "it beat the baseline and the per-call table beyond the noise"
+        }
     }
 }
 
@@ -656,7 +707,7 @@ mod tests {
     }
 
     #[test]
-    fn the_proposal_stands_within_the_noise() {
+    fn the_baseline_stands_within_the_noise() {
         let o = decide(
             "small",
             vec![
@@ -664,11 +715,38 @@ mod tests {
                 fig("avx2/t1", [1010.0, 101.0, 10.1], 0.01),
             ],
             7,
+            0,
         );
         assert_eq!(
             o.chosen, 0,
-            "1 % behind, under the 1.5 % floor: the proposal stays"
+            "1 % behind, under the 1.5 % floor: the baseline stays"
         );
+        // The embedded default as baseline: a proposal 1 % ahead is no reason to change.
+        let o = decide(
+            "small",
+            vec![
+                fig("tuned", [1010.0, 101.0, 10.1], 0.01),
+                fig("embedded default", [1000.0, 100.0, 10.0], 0.01),
+            ],
+            7,
+            1,
+        );
+        assert_eq!(o.chosen, 1, "a 1 % lead does not replace the baseline");
+        assert!(o.markdown().contains("no contender beat the baseline"));
+        // ... but a clear lead does.
+        let o = decide(
+            "small",
+            vec![
+                fig("tuned", [1100.0, 110.0, 11.0], 0.01),
+                fig("embedded default", [1000.0, 100.0, 10.0], 0.01),
+            ],
+            7,
+            1,
+        );
+        assert_eq!(o.chosen, 0, "a 10 % lead everywhere replaces the baseline");
+        assert!(o
+            .markdown()
+            .contains("the per-call table beat the baseline"));
     }
 
     #[test]
@@ -684,6 +762,7 @@ mod tests {
                 fig("avx512/t2", [2000.0, 60.0, 10.0], 0.01),
             ],
             7,
+            0,
         );
         assert_eq!(o.chosen, 1);
         assert!((o.scores[1] - 0.8).abs() < 1e-9);
@@ -699,6 +778,7 @@ mod tests {
                 fig("gemm/t1", [1000.0, 100.0, 10.0], 0.15),
             ],
             7,
+            0,
         );
         // A 15 % spread per sample over 7 rounds: the medians are known to ±7 %.
         assert_eq!(
@@ -713,6 +793,7 @@ mod tests {
                 fig("gemm/t1", [1000.0, 100.0, 10.0], 0.15),
             ],
             7,
+            0,
         );
         assert_eq!(o.chosen, 1, "15 % behind is beyond that noise");
     }

@@ -1024,14 +1024,10 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     };
     if let Some((o, kept)) = &end_to_end {
         eprintln!(
-            "autotune: end to end ({}): kept {}{}",
+            "autotune: end to end ({}): kept {} ({})",
             o.preset,
             o.figures[o.chosen].name,
-            if o.chosen == 0 {
-                ""
-            } else {
-                " (the per-call table lost on the workload)"
-            }
+            o.why()
         );
         table = kept.clone();
     }

@@ -8,12 +8,14 @@
 //!
 //! Loading rules (ARCHITECTURE.md): unknown format or version, malformed JSON, bad figures and
 //! unsorted or overlapping ranges are errors naming the file; an entry whose variant is
-//! unknown to this build or needs a CPU feature this machine lacks (or that `KERNELS_DISABLE`
-//! masks) is skipped with one warning and the embedded default serves its sizes; a table from
-//! another machine loads only with [`LoadOptions::allow_foreign`], and then with a warning.
-//! The embedded default has no default behind it: where one of its entries needs a missing
-//! CPU feature or more threads than this machine offers, the nearest sibling serves (AVX2 for
-//! AVX-512, fewer threads), with the warning, rather than the reference.
+//! needs a CPU feature this machine lacks (or that `KERNELS_DISABLE` masks) is replaced by its
+//! nearest runnable sibling (AVX2 for AVX-512, same memory and threads), and an entry whose
+//! variant is unknown to this build is skipped: its sizes go to the nearest range above, or to
+//! the embedded default where a bucket has no usable range; one warning names them all. A
+//! table from another machine loads only with [`LoadOptions::allow_foreign`], and then with a
+//! warning. The embedded default binds a masked entry the same way (so a file holding the
+//! default's entries binds as the default does), and where one of its entries needs more
+//! threads than this machine offers, the same implementation with fewer threads serves.
 
 use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
 use crate::exec;
@@ -209,9 +211,11 @@ impl Dispatcher {
             };
             let (index, v) = match v.runnable() {
                 Ok(()) => (index, v),
-                // The embedded table has no default behind it: rather than drop to the
-                // reference, take the nearest portable sibling of the same variant.
-                Err(why) if fallback.is_none() => match portable_sibling(v) {
+                // A variant this CPU cannot run (a missing or masked feature): the nearest
+                // portable sibling of the same memory and threads is the closest choice to
+                // what was tuned, for the embedded table (no default behind it) and for a
+                // file alike, so both bind a masked entry the same way.
+                Err(why) => match portable_sibling(v) {
                     Some((i, s)) => {
                         skipped.push(format!("{} ({why}; {} serves instead)", e.variant, s.id));
                         (i, s)
@@ -221,10 +225,6 @@ impl Dispatcher {
                         continue;
                     }
                 },
-                Err(why) => {
-                    skipped.push(format!("{} ({why})", e.variant));
-                    continue;
-                }
             };
             // Entries were checked sorted; keep their order.
             slots[op as usize][e.bucket.index()].push(Range {
@@ -235,7 +235,7 @@ impl Dispatcher {
         }
         if !skipped.is_empty() {
             warnings.push(format!(
-                "{} table entr{} skipped, the default serves their sizes instead: {}",
+                "{} table entr{} skipped or replaced (a sibling where named, else the nearest range above, or the default where a bucket has none, serves their sizes): {}",
                 skipped.len(),
                 if skipped.len() == 1 { "y" } else { "ies" },
                 skipped.join("; ")

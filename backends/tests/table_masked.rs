@@ -1,6 +1,6 @@
-//! A table entry whose variant needs a CPU feature this process lacks is skipped with one
-//! warning, and the default serves. Its own test binary: `cpu::disable` masks for the whole
-//! process and cannot be undone.
+//! A table entry whose variant needs a CPU feature this process lacks is replaced with one
+//! warning by a runnable variant (its nearest sibling, as the embedded table does). Its own
+//! test binary: `cpu::disable` masks for the whole process and cannot be undone.
 
 use backends::machine::Machine;
 use backends::table::{CounterInfo, Entry, Evidence, Table};
@@ -62,4 +62,52 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
         got.id
     );
     assert_ne!(got.id, v.id);
+}
+
+#[test]
+fn a_masked_entry_of_a_file_table_binds_its_sibling_not_a_neighbouring_range() {
+    // The same mask as the test above (whichever runs first), so the order does not matter.
+    let Some(gated) = catalog().variants().iter().find(|v| v.requires.is_some()) else {
+        eprintln!("no feature-gated variant in this build; nothing to test");
+        return;
+    };
+    kernels::cpu::disable(gated.requires.unwrap());
+    // The embedded default's entries, loaded as a file: what a preset run writes when it
+    // keeps the default. Before, an unrunnable range's sizes went to the range above it
+    // (another implementation and thread count), unlike the embedded dispatcher itself.
+    let path = Path::new("default-as-file.json");
+    let t = Table::parse(backends::dispatch::DEFAULT_TABLE, path).unwrap();
+    let d = Dispatcher::from_table(
+        &t,
+        path,
+        LoadOptions {
+            allow_foreign: true,
+        },
+    )
+    .unwrap();
+    let mut checked = 0;
+    for e in &t.entries {
+        let Some((_, v)) = catalog().find(&e.variant) else {
+            continue;
+        };
+        if v.runnable().is_ok() {
+            continue;
+        }
+        let got = d
+            .lookup(
+                v.op,
+                Key {
+                    bucket: e.bucket,
+                    size: e.upper(),
+                },
+            )
+            .variant();
+        assert!(got.runnable().is_ok(), "{} bound for {}", got.id, v.id);
+        assert_eq!(got.memory, v.memory, "{} for {}", got.id, v.id);
+        if got.implementation != "naive" {
+            assert_eq!(got.threads, v.threads, "{} for {}", got.id, v.id);
+        }
+        checked += 1;
+    }
+    eprintln!("{checked} masked entries bound to their siblings");
 }
