@@ -6,11 +6,11 @@
 //! on the fork-join team of that size ([`crate::team`]). Every split is computed from a shape the kernel checks
 //! first, so a wrong shape is an error before any thread starts.
 
-use crate::catalog::{AddLayerNormFn, LayerNormFn, Memory};
+use crate::catalog::Memory;
 use crate::pool::{self, Buf};
 use crate::threads;
-use kernels::layernorm::{Affine, LayerNormOut};
-use kernels::matmul::{Gemm, MatMulFn};
+use kernels::layernorm::LayerNormOut;
+use kernels::matmul::Gemm;
 use kernels::{check_eq, KernelError, Result, Rows};
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -109,25 +109,21 @@ fn part(whole: &Range<usize>, parts: usize, i: usize, align: usize) -> Range<usi
     cut(i)..cut(i + 1)
 }
 
-/// `C = α·op(A)·op(B) + β·C` with `threads` threads; scratch by `memory`.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    run: MatMulFn,
-    scratch_len: fn(&Gemm) -> usize,
-    memory: Memory,
+/// A MatMul `g` over `a`, `b` and `c` with `threads` threads: `single` (a single-threaded
+/// call with its own scratch) on blocks of rows of C, or of its columns when m = 1, each with
+/// its shape and its parts of the operands.
+pub fn matmul<F>(
     threads: usize,
     g: &Gemm,
-    alpha: f32,
     a: &[f32],
     b: &[f32],
-    beta: f32,
     c: &mut [f32],
-) -> Result<()> {
+    single: F,
+) -> Result<()>
+where
+    F: Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
     g.check(a, b, c)?;
-    let single = |g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]| {
-        let mut scratch = alloc(memory, scratch_len(g));
-        run(g, alpha, a, b, beta, c, &mut scratch)
-    };
     if threads <= 1 || g.m * g.n == 0 {
         return single(g, a, b, c);
     }
@@ -271,49 +267,10 @@ where
     })
 }
 
-/// LayerNorm forward, split by rows: `run` on each row group's x, y, mean and rstd.
-pub fn layernorm(
-    run: LayerNormFn,
-    threads: usize,
-    shape: Rows,
-    eps: f32,
-    x: &[f32],
-    p: Affine,
-    out: LayerNormOut,
-) -> Result<()> {
-    kernels::layernorm::check_forward("layernorm", shape, x, &p, &out)?;
-    layernorm_parts(threads, shape, out, &mut [], |part, e, o, _| {
-        run(part, eps, &x[e], p, o)
-    })
-}
-
-/// The fused residual add + LayerNorm (`sum = x + residual`, `y = LayerNorm(sum)`), split
-/// by rows.
-#[allow(clippy::too_many_arguments)]
-pub fn add_layernorm(
-    run: AddLayerNormFn,
-    threads: usize,
-    shape: Rows,
-    eps: f32,
-    x: &[f32],
-    residual: &[f32],
-    sum: &mut [f32],
-    p: Affine,
-    out: LayerNormOut,
-) -> Result<()> {
-    const OP: &str = "add_layernorm";
-    kernels::layernorm::check_forward(OP, shape, x, &p, &out)?;
-    check_eq(OP, "residual", residual.len(), shape.len())?;
-    check_eq(OP, "sum", sum.len(), shape.len())?;
-    layernorm_parts(threads, shape, out, sum, |part, e, o, s| {
-        run(part, eps, &x[e.clone()], &residual[e], s, p, o)
-    })
-}
-
 /// Splits a LayerNorm forward's outputs by row groups: `f` gets the group's shape, its
 /// element range, its rows of y, mean and rstd, and its part of `extra` (split like y; empty
 /// when `extra` is). The caller has checked every length against `shape`.
-fn layernorm_parts<F>(
+pub(crate) fn layernorm_rows<F>(
     threads: usize,
     shape: Rows,
     out: LayerNormOut,

@@ -44,6 +44,15 @@ impl Op {
     pub fn parallel(self) -> bool {
         self.spec().parallel()
     }
+
+    /// The buckets this op's keys fall in ([`Key::matmul`], [`Key::elems`]): MatMul's three
+    /// row-count classes, or the one bucket of every other op.
+    pub fn buckets(self) -> &'static [Bucket] {
+        match self.shape_kind() {
+            ShapeKind::MatMul => &[Bucket::M1, Bucket::SmallM, Bucket::LargeM],
+            ShapeKind::Elems | ShapeKind::Rows => &[Bucket::All],
+        }
+    }
 }
 
 impl fmt::Display for Op {

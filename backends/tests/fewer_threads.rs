@@ -2,6 +2,8 @@
 //! an entry naming `tN` runs the same implementation with the threads there are, never the
 //! reference. Checked in a child process restricted to one CPU (Linux only).
 
+mod common;
+
 use backends::{catalog, Dispatcher, Key, Op};
 
 const CHILD: &str = "FEWER_THREADS_CHILD";
@@ -32,12 +34,7 @@ fn embedded_entries_beyond_this_machines_threads_keep_their_implementation() {
             });
         }
         match cmd.output() {
-            Ok(o) => assert!(
-                o.status.success() && String::from_utf8_lossy(&o.stdout).contains("1 passed"),
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
+            Ok(o) => common::assert_child_passed(&o, 1, "the run on one CPU"),
             // Under user-mode emulation the binary cannot start itself.
             Err(e) => eprintln!("skipped: cannot re-run the test binary ({e})"),
         }

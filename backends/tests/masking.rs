@@ -2,33 +2,21 @@
 //! right thing. The masks are process-wide, so this file is its own test binary; the env-var
 //! form (`KERNELS_DISABLE`) is exercised by re-running this binary as a child process.
 
+mod common;
+
 use backends::catalog::Memory;
 use backends::dispatch::{Dispatcher, LoadOptions};
-use backends::machine::Machine;
 use backends::problem::Problem;
-use backends::table::{CounterInfo, Entry, Evidence, Table};
+use backends::table::{Entry, Evidence, Table};
 use backends::{catalog, Bucket, Op, Shape};
 use kernels::cpu::{self, Feature};
 use std::path::Path;
 
 /// A table on this machine that asks for every variant of every op at once (one per range).
 fn greedy_table() -> Table {
-    let mut t = Table::new(
-        "test",
-        "0",
-        Machine::detect(),
-        CounterInfo {
-            source: "software".into(),
-            reason: None,
-        },
-    );
+    let mut t = common::empty_table(None);
     for op in Op::ALL {
-        let buckets: &[Bucket] = if op == Op::Matmul {
-            &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
-        } else {
-            &[Bucket::All]
-        };
-        for &b in buckets {
+        for &b in op.buckets() {
             for (i, v) in catalog().of(op).enumerate() {
                 t.entries.push(Entry {
                     op: op.name().into(),
@@ -130,12 +118,6 @@ fn env_mask_is_honoured() {
             .env("KERNELS_DISABLE", mask)
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "KERNELS_DISABLE={mask}: child failed:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(text.contains("1 passed"), "child ran no test:\n{text}");
+        common::assert_child_passed(&out, 1, &format!("KERNELS_DISABLE={mask}"));
     }
 }

@@ -3,8 +3,9 @@
 //! unsorted or overlapping ranges — and a proptest that mutated tables give errors, never
 //! panics. (A variant needing a masked CPU feature is in `table_masked.rs`, its own process.)
 
-use backends::machine::Machine;
-use backends::table::{CounterInfo, Entry, Evidence, RunnerUp, Table, TableError};
+mod common;
+
+use backends::table::{Entry, Evidence, RunnerUp, Table, TableError};
 use backends::{catalog, Bucket, Dispatcher, Key, LoadOptions, Op};
 use proptest::prelude::*;
 use std::path::Path;
@@ -41,23 +42,10 @@ fn entry(op: Op, bucket: Bucket, min: u64, max: Option<u64>, variant: &str) -> E
 
 /// A valid table for this machine: reference variants, several ranges per op.
 fn valid() -> Table {
-    let mut t = Table::new(
-        "test",
-        "0",
-        Machine::detect(),
-        CounterInfo {
-            source: "software".into(),
-            reason: Some("test".into()),
-        },
-    );
+    let mut t = common::empty_table(Some("test"));
     for op in Op::ALL {
         let r = catalog().reference(op).1.id.clone();
-        let buckets: &[Bucket] = if op == Op::Matmul {
-            &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
-        } else {
-            &[Bucket::All]
-        };
-        for &b in buckets {
+        for &b in op.buckets() {
             t.entries.push(entry(op, b, 0, Some(999), &r));
             t.entries.push(entry(op, b, 1000, Some(99_999), &r));
             t.entries.push(entry(op, b, 100_000, None, &r));

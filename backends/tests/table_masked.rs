@@ -2,8 +2,9 @@
 //! warning by a runnable variant (its nearest sibling, as the embedded table does). Its own
 //! test binary: `cpu::disable` masks for the whole process and cannot be undone.
 
-use backends::machine::Machine;
-use backends::table::{CounterInfo, Entry, Evidence, Table};
+mod common;
+
+use backends::table::{Entry, Evidence};
 use backends::{catalog, Bucket, Dispatcher, Key, LoadOptions, Op};
 use kernels::cpu::Feature;
 use std::path::Path;
@@ -19,15 +20,7 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
     kernels::cpu::disable(feature);
     assert!(v.runnable().is_err());
     let size = 4096u64;
-    let mut t = Table::new(
-        "test",
-        "0",
-        Machine::detect(),
-        CounterInfo {
-            source: "software".into(),
-            reason: None,
-        },
-    );
+    let mut t = common::empty_table(None);
     let bucket = Key::elems(1).bucket;
     let bucket = if v.op == Op::Matmul {
         Bucket::LargeM

@@ -1,6 +1,8 @@
 //! The fork-join team: every part runs exactly once, concurrent and nested callers are safe,
 //! and a panicking part is reported without breaking the team.
 
+mod common;
+
 use backends::threads::team;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -111,12 +113,7 @@ fn with_pinning_off_every_part_still_runs_once() {
         .env("KERNELS_PIN", "0")
         .output();
     match out {
-        Ok(o) => assert!(
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("2 passed"),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
+        Ok(o) => common::assert_child_passed(&o, 2, "the run with KERNELS_PIN=0"),
         // Under user-mode emulation the binary cannot start itself.
         Err(e) => eprintln!("skipped: cannot re-run the test binary ({e})"),
     }

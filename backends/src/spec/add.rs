@@ -1,8 +1,8 @@
 //! Element-wise Add and the row-broadcast bias add (`kernels::add`): exact IEEE additions,
 //! Add keyed by elements and split into chunks, the bias add by rows.
 
-use super::{elems, rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{PairFn, PairInplaceFn, RowsPairFn, RowsPairInplaceFn};
+use super::{BiasKernel, Cost, Input, ModelDims, OpSpec, Run, Tolerance};
+use crate::catalog::{PairFn, PairInplaceFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
 use crate::op::{Key, Shape, ShapeKind};
@@ -34,62 +34,16 @@ impl AddKernel {
 }
 
 /// One bias-add implementation.
-#[derive(Clone, Copy)]
-pub struct AddBiasKernel {
-    pub run: RowsPairFn,
-    pub inplace: RowsPairInplaceFn,
-}
-
-impl AddBiasKernel {
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        x: &[f32],
-        bias: &[f32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-        exec::rows_map(threads, shape, &[x], out, |s, _, i, o| {
-            (self.run)(s, i[0], bias, o)
-        })
-    }
-
-    pub fn call_inplace(
-        self,
-        threads: usize,
-        shape: Rows,
-        x: &mut [f32],
-        bias: &[f32],
-    ) -> Result<()> {
-        check_eq("add_bias", "bias", bias.len(), shape.cols)?;
-        exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
-    }
-}
+pub type AddBiasKernel = BiasKernel<AddBias>;
 
 /// Registers Add and the bias Add of one module.
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $crate::catalog::Impl;
-        use $crate::spec::add::*;
-        use $m as k;
-        $out.push(Impl::new::<Add>(
-            $name,
-            $req,
-            AddKernel {
-                run: k::add,
-                inplace: k::add_inplace,
-            },
-        ));
-        $out.push(Impl::new::<AddBias>(
-            $name,
-            $req,
-            AddBiasKernel {
-                run: k::add_bias,
-                inplace: k::add_bias_inplace,
-            },
-        ));
-    }};
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, add;
+            Add => AddKernel { run: k::add, inplace: k::add_inplace },
+            AddBias => AddBiasKernel::new(k::add_bias, k::add_bias_inplace),
+        )
+    };
 }
 pub(crate) use register;
 
@@ -98,31 +52,26 @@ impl OpSpec for Add {
     const NAME: &'static str = "add";
     const SHAPE: ShapeKind = ShapeKind::Elems;
     const INPLACE: bool = true;
-
     /// `[a, b]`, uniform in [-1, 1).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let n = elems(Self::NAME, shape)?;
-        Ok(vec![gen.uniform(n, -1.0, 1.0), gen.uniform(n, -1.0, 1.0)])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-1.0, 1.0), Input::all(-1.0, 1.0)];
 
     fn execute(k: AddKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let t = run.threads;
-        super::run_pair(
+        super::run_first(
             run,
             p,
-            |a, b| k.call_inplace(t, a, b),
-            |a, b, out| k.call(t, a, b, out),
+            |a, rest| k.call_inplace(t, a, &rest[0]),
+            |a, rest, out| k.call(t, a, &rest[0], out),
         )
     }
 
     /// Exact: one IEEE addition per element on both sides.
     fn tolerance(_: &Problem) -> Tolerance<'_> {
-        Box::new(|_, _, _| 0.0)
+        super::exact()
     }
 
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(1.0, n, 3 * n)
+        Cost::elementwise(1.0, shape, 3)
     }
 
     /// The residual adds, tokens × width.
@@ -136,29 +85,16 @@ impl OpSpec for AddBias {
     const NAME: &'static str = "add_bias";
     const SHAPE: ShapeKind = ShapeKind::Rows;
     const INPLACE: bool = true;
-
     /// `[x, bias]`, uniform in [-1, 1).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let r = rows(Self::NAME, shape)?;
-        Ok(vec![
-            gen.uniform(r.len(), -1.0, 1.0),
-            gen.uniform(r.cols, -1.0, 1.0),
-        ])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-1.0, 1.0), Input::cols(-1.0, 1.0)];
 
     fn execute(k: AddBiasKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, t) = (p.rows(), run.threads);
-        super::run_pair(
-            run,
-            p,
-            |x, b| k.call_inplace(t, r, x, b),
-            |x, b, out| k.call(t, r, x, b, out),
-        )
+        k.execute(run, p)
     }
 
-    /// Exact: one IEEE addition per element on both sides.
+    /// Exact, as for [`Add`].
     fn tolerance(_: &Problem) -> Tolerance<'_> {
-        Box::new(|_, _, _| 0.0)
+        super::exact()
     }
 
     /// One add per element; x, y and the bias row.

@@ -3,8 +3,7 @@
 //! groups. The backward reads the pre-bias input and the bias, and leaves the bias gradient
 //! (a sum over rows) to the caller.
 
-use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{RowsPairFn, RowsPairInplaceFn};
+use super::{BiasKernel, Cost, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::dispatch::Dispatcher;
 use crate::exec;
 use crate::op::{Key, Shape, ShapeKind};
@@ -21,38 +20,7 @@ pub struct BiasGelu;
 pub struct BiasGeluBackward;
 
 /// One fused forward implementation.
-#[derive(Clone, Copy)]
-pub struct BiasGeluKernel {
-    pub run: RowsPairFn,
-    pub inplace: RowsPairInplaceFn,
-}
-
-impl BiasGeluKernel {
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        x: &[f32],
-        bias: &[f32],
-        y: &mut [f32],
-    ) -> Result<()> {
-        check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
-        exec::rows_map(threads, shape, &[x], y, |s, _, i, y| {
-            (self.run)(s, i[0], bias, y)
-        })
-    }
-
-    pub fn call_inplace(
-        self,
-        threads: usize,
-        shape: Rows,
-        x: &mut [f32],
-        bias: &[f32],
-    ) -> Result<()> {
-        check_eq("bias_gelu", "bias", bias.len(), shape.cols)?;
-        exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
-    }
-}
+pub type BiasGeluKernel = BiasKernel<BiasGelu>;
 
 /// One fused backward implementation.
 #[derive(Clone, Copy)]
@@ -79,33 +47,14 @@ impl BiasGeluBackwardKernel {
 
 /// Registers the fused forward and backward of one `kernels::bias_gelu` module.
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $crate::catalog::Impl;
-        use $crate::spec::bias_gelu::*;
-        use $m as k;
-        $out.push(Impl::new::<BiasGelu>(
-            $name,
-            $req,
-            BiasGeluKernel {
-                run: k::bias_gelu,
-                inplace: k::bias_gelu_inplace,
-            },
-        ));
-        $out.push(Impl::new::<BiasGeluBackward>(
-            $name,
-            $req,
-            BiasGeluBackwardKernel {
-                run: k::bias_gelu_backward,
-            },
-        ));
-    }};
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, bias_gelu;
+            BiasGelu => BiasGeluKernel::new(k::bias_gelu, k::bias_gelu_inplace),
+            BiasGeluBackward => BiasGeluBackwardKernel { run: k::bias_gelu_backward },
+        )
+    };
 }
 pub(crate) use register;
-
-/// The MLP's hidden activations, tokens × mlp.
-fn mlp(d: ModelDims) -> Vec<Shape> {
-    vec![Shape::Rows(Rows::new(d.tokens, d.mlp))]
-}
 
 impl OpSpec for BiasGelu {
     type Kernel = BiasGeluKernel;
@@ -114,22 +63,10 @@ impl OpSpec for BiasGelu {
     const INPLACE: bool = true;
 
     /// `[x, bias]`: x uniform in [-4, 4) (GELU's test range), the bias in [-1, 1).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let r = rows(Self::NAME, shape)?;
-        Ok(vec![
-            gen.uniform(r.len(), -4.0, 4.0),
-            gen.uniform(r.cols, -1.0, 1.0),
-        ])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-4.0, 4.0), Input::cols(-1.0, 1.0)];
 
     fn execute(k: BiasGeluKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, t) = (p.rows(), run.threads);
-        super::run_pair(
-            run,
-            p,
-            |x, b| k.call_inplace(t, r, x, b),
-            |x, b, y| k.call(t, r, x, b, y),
-        )
+        k.execute(run, p)
     }
 
     /// `x + bias` is the same f32 addition in every implementation and the reference, so
@@ -143,8 +80,9 @@ impl OpSpec for BiasGelu {
         super::bias_cost(9.0, shape, 2)
     }
 
+    /// The MLP's hidden activations, tokens × mlp.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        mlp(d)
+        vec![Shape::Rows(Rows::new(d.tokens, d.mlp))]
     }
 }
 
@@ -154,25 +92,22 @@ impl OpSpec for BiasGeluBackward {
     const SHAPE: ShapeKind = ShapeKind::Rows;
 
     /// `[x, bias, dy]`: x and the bias as for [`BiasGelu`], dy uniform in [-1, 1).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let r = rows(Self::NAME, shape)?;
-        Ok(vec![
-            gen.uniform(r.len(), -4.0, 4.0),
-            gen.uniform(r.cols, -1.0, 1.0),
-            gen.uniform(r.len(), -1.0, 1.0),
-        ])
-    }
+    const INPUTS: &'static [Input] = &[
+        Input::all(-4.0, 4.0),
+        Input::cols(-1.0, 1.0),
+        Input::all(-1.0, 1.0),
+    ];
 
     fn execute(k: BiasGeluBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, ins) = (p.rows(), &p.inputs);
-        let mut dx = run.alloc(ins[0].len());
-        k.call(run.threads, r, &ins[0], &ins[1], &ins[2], &mut dx)?;
-        Ok(vec![dx])
+        let (r, t) = (p.rows(), run.threads);
+        super::run_out(run, p, |ins, dx| {
+            k.call(t, r, &ins[0], &ins[1], &ins[2], dx)
+        })
     }
 
     /// As for the forward: the sum is exact alike, the bound is GELU's backward's.
-    fn tolerance(_: &Problem) -> Tolerance<'_> {
-        super::gelu_tolerance()
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        BiasGelu::tolerance(p)
     }
 
     /// The GELU backward's 12 FLOP per element and the add; x, dy, dx and the bias row.
@@ -180,8 +115,9 @@ impl OpSpec for BiasGeluBackward {
         super::bias_cost(13.0, shape, 3)
     }
 
+    /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        mlp(d)
+        BiasGelu::model_shapes(d)
     }
 }
 

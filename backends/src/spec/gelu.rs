@@ -2,7 +2,7 @@
 //! the element count, split into chunks. One generic spec per direction, the form a const
 //! parameter, so a kind's table slot and its kernels cannot be crossed.
 
-use super::{elems, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use super::{Cost, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::catalog::{GeluBackwardFn, GeluFn, GeluInplaceFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
@@ -70,22 +70,14 @@ impl GeluBackwardKernel {
 
 /// Registers the GELU forward (both kinds) and backward of one kernel module.
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $crate::catalog::Impl;
-        use $crate::spec::gelu::*;
-        use $m as k;
-        let fwd = GeluKernel {
-            run: k::gelu,
-            inplace: k::gelu_inplace,
-        };
-        let bwd = GeluBackwardKernel {
-            run: k::gelu_backward,
-        };
-        $out.push(Impl::new::<GeluTanh>($name, $req, fwd));
-        $out.push(Impl::new::<GeluTanhBackward>($name, $req, bwd));
-        $out.push(Impl::new::<GeluErf>($name, $req, fwd));
-        $out.push(Impl::new::<GeluErfBackward>($name, $req, bwd));
-    }};
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, gelu;
+            GeluTanh => GeluKernel { run: k::gelu, inplace: k::gelu_inplace },
+            GeluTanhBackward => GeluBackwardKernel { run: k::gelu_backward },
+            GeluErf => GeluKernel { run: k::gelu, inplace: k::gelu_inplace },
+            GeluErfBackward => GeluBackwardKernel { run: k::gelu_backward },
+        )
+    };
 }
 pub(crate) use register;
 
@@ -96,19 +88,16 @@ impl<const ERF: bool> OpSpec for Gelu<ERF> {
     const INPLACE: bool = true;
 
     /// `[x]`, uniform in [-4, 4).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        Ok(vec![gen.uniform(elems(Self::NAME, shape)?, -4.0, 4.0)])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-4.0, 4.0)];
 
     fn execute(k: GeluKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let x = &mut p.inputs[0];
-        if run.inplace() {
-            k.call_inplace(run.threads, kind(ERF), x)?;
-            return Ok(vec![]);
-        }
-        let mut y = run.alloc(x.len());
-        k.call(run.threads, kind(ERF), x, &mut y)?;
-        Ok(vec![y])
+        let (t, kind) = (run.threads, kind(ERF));
+        super::run_first(
+            run,
+            p,
+            |x, _| k.call_inplace(t, kind, x),
+            |x, _, y| k.call(t, kind, x, y),
+        )
     }
 
     fn tolerance(_: &Problem) -> Tolerance<'_> {
@@ -117,8 +106,7 @@ impl<const ERF: bool> OpSpec for Gelu<ERF> {
 
     /// About 8 FLOP per element (the polynomial and the exponential's reduction); x and y.
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(8.0, n, 2 * n)
+        Cost::elementwise(8.0, shape, 2)
     }
 
     /// The MLP's activation, tokens × mlp.
@@ -137,30 +125,26 @@ impl<const ERF: bool> OpSpec for GeluBackward<ERF> {
     const SHAPE: ShapeKind = ShapeKind::Elems;
 
     /// `[x, dy]`: x uniform in [-4, 4), dy in [-1, 1).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let n = elems(Self::NAME, shape)?;
-        Ok(vec![gen.uniform(n, -4.0, 4.0), gen.uniform(n, -1.0, 1.0)])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-4.0, 4.0), Input::all(-1.0, 1.0)];
 
     fn execute(k: GeluBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let ins = &p.inputs;
-        let mut dx = run.alloc(ins[0].len());
-        k.call(run.threads, kind(ERF), &ins[0], &ins[1], &mut dx)?;
-        Ok(vec![dx])
+        let t = run.threads;
+        super::run_out(run, p, |ins, dx| k.call(t, kind(ERF), &ins[0], &ins[1], dx))
     }
 
-    fn tolerance(_: &Problem) -> Tolerance<'_> {
-        super::gelu_tolerance()
+    /// As for the forward.
+    fn tolerance(p: &Problem) -> Tolerance<'_> {
+        Gelu::<ERF>::tolerance(p)
     }
 
     /// About 12 FLOP per element (the forward's and the product rule's); x, dy and dx.
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(12.0, n, 3 * n)
+        Cost::elementwise(12.0, shape, 3)
     }
 
+    /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        vec![Shape::Elems(d.tokens * d.mlp)]
+        Gelu::<ERF>::model_shapes(d)
     }
 }
 

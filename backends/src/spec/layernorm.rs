@@ -2,7 +2,8 @@
 //! (`kernels::layernorm`): row ops keyed by their element count; the forwards split by row
 //! groups, the backward stays on one thread (it accumulates parameter gradients over rows).
 
-use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use super::{rows, Cost, Gen, Input, ModelDims, OpSpec, Run, Tolerance};
+use crate::aligned::AlignedVec;
 use crate::catalog::{AddLayerNormFn, LayerNormBackwardFn, LayerNormFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
@@ -10,7 +11,7 @@ use crate::op::{Key, Shape, ShapeKind};
 use crate::pool::Buf;
 use crate::problem::Problem;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::{Result, Rows};
+use kernels::{check_eq, Result, Rows};
 
 /// `y = LayerNorm(x)·γ + β`, saving mean and rstd.
 pub struct Layernorm;
@@ -25,10 +26,52 @@ pub struct LayerNormKernel {
     pub run: LayerNormFn,
 }
 
+impl LayerNormKernel {
+    /// `y = LayerNorm(x)`, saving mean and rstd, split by row groups.
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        kernels::layernorm::check_forward("layernorm", shape, x, &p, &out)?;
+        exec::layernorm_rows(threads, shape, out, &mut [], |part, e, o, _| {
+            (self.run)(part, eps, &x[e], p, o)
+        })
+    }
+}
+
 /// One fused residual add + LayerNorm implementation.
 #[derive(Clone, Copy)]
 pub struct AddLayerNormKernel {
     pub run: AddLayerNormFn,
+}
+
+impl AddLayerNormKernel {
+    /// `sum = x + residual; y = LayerNorm(sum)`, split by row groups.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        eps: f32,
+        x: &[f32],
+        residual: &[f32],
+        sum: &mut [f32],
+        p: Affine,
+        out: LayerNormOut,
+    ) -> Result<()> {
+        const OP: &str = "add_layernorm";
+        kernels::layernorm::check_forward(OP, shape, x, &p, &out)?;
+        check_eq(OP, "residual", residual.len(), shape.len())?;
+        check_eq(OP, "sum", sum.len(), shape.len())?;
+        exec::layernorm_rows(threads, shape, out, sum, |part, e, o, s| {
+            (self.run)(part, eps, &x[e.clone()], &residual[e], s, p, o)
+        })
+    }
 }
 
 /// One LayerNorm backward implementation.
@@ -39,36 +82,42 @@ pub struct LayerNormBackwardKernel {
 
 /// Registers LayerNorm, the fused residual-add + LayerNorm and the backward of one module.
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $crate::catalog::Impl;
-        use $crate::spec::layernorm::*;
-        use $m as k;
-        $out.push(Impl::new::<Layernorm>(
-            $name,
-            $req,
-            LayerNormKernel { run: k::layernorm },
-        ));
-        $out.push(Impl::new::<AddLayernorm>(
-            $name,
-            $req,
-            AddLayerNormKernel {
-                run: k::add_layernorm,
-            },
-        ));
-        $out.push(Impl::new::<LayernormBackward>(
-            $name,
-            $req,
-            LayerNormBackwardKernel {
-                run: k::layernorm_backward,
-            },
-        ));
-    }};
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, layernorm;
+            Layernorm => LayerNormKernel { run: k::layernorm },
+            AddLayernorm => AddLayerNormKernel { run: k::add_layernorm },
+            LayernormBackward => LayerNormBackwardKernel { run: k::layernorm_backward },
+        )
+    };
 }
 pub(crate) use register;
 
-/// The rows of the residual stream: tokens × width.
-fn stream(d: ModelDims) -> Vec<Shape> {
-    vec![Shape::Rows(Rows::new(d.tokens, d.width))]
+/// Runs a forward on `p`, whose γ and β are its inputs `affine` and `affine + 1`: `f` gets
+/// the inputs, γ and β, and the outputs y, mean and rstd (of `run`'s strategy), returned in
+/// that order.
+fn forward(
+    run: Run,
+    p: &Problem,
+    affine: usize,
+    f: impl FnOnce(&[AlignedVec], Affine, LayerNormOut) -> Result<()>,
+) -> Result<Vec<Buf>> {
+    let (r, ins) = (p.rows(), &p.inputs);
+    let (mut y, mut mean, mut rstd) = (
+        run.alloc(ins[0].len()),
+        run.alloc(r.rows),
+        run.alloc(r.rows),
+    );
+    let gamma_beta = Affine {
+        gamma: &ins[affine],
+        beta: &ins[affine + 1],
+    };
+    let out = LayerNormOut {
+        y: &mut y,
+        mean: &mut mean,
+        rstd: &mut rstd,
+    };
+    f(ins, gamma_beta, out)?;
+    Ok(vec![y, mean, rstd])
 }
 
 /// x, y, γ, β, mean and rstd (plus `extra` row-sized streams).
@@ -85,33 +134,17 @@ impl OpSpec for Layernorm {
     const SHAPE: ShapeKind = ShapeKind::Rows;
 
     /// `[x, gamma, beta]`: x uniform in [-2, 2), γ in [0.5, 1.5), β in [-0.5, 0.5).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let r = rows(Self::NAME, shape)?;
-        Ok(vec![
-            gen.uniform(r.len(), -2.0, 2.0),
-            gen.uniform(r.cols, 0.5, 1.5),
-            gen.uniform(r.cols, -0.5, 0.5),
-        ])
-    }
+    const INPUTS: &'static [Input] = &[
+        Input::all(-2.0, 2.0),
+        Input::cols(0.5, 1.5),
+        Input::cols(-0.5, 0.5),
+    ];
 
     fn execute(k: LayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, ins) = (p.rows(), &p.inputs);
-        let (mut y, mut mean, mut rstd) = (
-            run.alloc(ins[0].len()),
-            run.alloc(r.rows),
-            run.alloc(r.rows),
-        );
-        let affine = Affine {
-            gamma: &ins[1],
-            beta: &ins[2],
-        };
-        let out = LayerNormOut {
-            y: &mut y,
-            mean: &mut mean,
-            rstd: &mut rstd,
-        };
-        exec::layernorm(k.run, run.threads, r, p.eps, &ins[0], affine, out)?;
-        Ok(vec![y, mean, rstd])
+        let (r, eps) = (p.rows(), p.eps);
+        forward(run, p, 1, |ins, affine, out| {
+            k.call(run.threads, r, eps, &ins[0], affine, out)
+        })
     }
 
     fn tolerance(p: &Problem) -> Tolerance<'_> {
@@ -123,61 +156,37 @@ impl OpSpec for Layernorm {
         Cost::streaming(8.0, shape.elems(), forward_floats(shape, 0))
     }
 
+    /// The rows of the residual stream: tokens × width.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        stream(d)
+        vec![Shape::Rows(Rows::new(d.tokens, d.width))]
     }
 }
 
+/// As [`Layernorm`], of the sum.
 impl OpSpec for AddLayernorm {
     type Kernel = AddLayerNormKernel;
     const NAME: &'static str = "add_layernorm";
     const SHAPE: ShapeKind = ShapeKind::Rows;
-
     /// `[x, residual, gamma, beta]`, as for [`Layernorm`] with the residual like x.
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        let r = rows(Self::NAME, shape)?;
-        Ok(vec![
-            gen.uniform(r.len(), -2.0, 2.0),
-            gen.uniform(r.len(), -2.0, 2.0),
-            gen.uniform(r.cols, 0.5, 1.5),
-            gen.uniform(r.cols, -0.5, 0.5),
-        ])
-    }
+    const INPUTS: &'static [Input] = &[
+        Input::all(-2.0, 2.0),
+        Input::all(-2.0, 2.0),
+        Input::cols(0.5, 1.5),
+        Input::cols(-0.5, 0.5),
+    ];
 
     fn execute(k: AddLayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, ins) = (p.rows(), &p.inputs);
-        let n = ins[0].len();
-        let (mut sum, mut y, mut mean, mut rstd) = (
-            run.alloc(n),
-            run.alloc(n),
-            run.alloc(r.rows),
-            run.alloc(r.rows),
-        );
-        let affine = Affine {
-            gamma: &ins[2],
-            beta: &ins[3],
-        };
-        let out = LayerNormOut {
-            y: &mut y,
-            mean: &mut mean,
-            rstd: &mut rstd,
-        };
-        exec::add_layernorm(
-            k.run,
-            run.threads,
-            r,
-            p.eps,
-            &ins[0],
-            &ins[1],
-            &mut sum,
-            affine,
-            out,
-        )?;
-        Ok(vec![sum, y, mean, rstd])
+        let (r, eps) = (p.rows(), p.eps);
+        let mut sum = run.alloc(p.inputs[0].len());
+        let mut outs = forward(run, p, 2, |ins, affine, out| {
+            k.call(run.threads, r, eps, &ins[0], &ins[1], &mut sum, affine, out)
+        })?;
+        outs.insert(0, sum);
+        Ok(outs)
     }
 
     fn tolerance(p: &Problem) -> Tolerance<'_> {
-        super::row_tolerance(p)
+        Layernorm::tolerance(p)
     }
 
     /// The LayerNorm's 8 FLOP per element and the add; x, residual, sum and y move.
@@ -186,7 +195,7 @@ impl OpSpec for AddLayernorm {
     }
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        stream(d)
+        Layernorm::model_shapes(d)
     }
 }
 
@@ -293,7 +302,7 @@ impl OpSpec for LayernormBackward {
     }
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        stream(d)
+        Layernorm::model_shapes(d)
     }
 }
 
@@ -308,7 +317,7 @@ impl Dispatcher {
         out: LayerNormOut,
     ) -> Result<()> {
         let (k, run) = self.pick::<Layernorm>(Key::elems(shape.len()))?;
-        exec::layernorm(k.run, run.threads, shape, eps, x, p, out)
+        k.call(run.threads, shape, eps, x, p, out)
     }
 
     /// `sum = x + residual; y = LayerNorm(sum)`.
@@ -324,7 +333,7 @@ impl Dispatcher {
         out: LayerNormOut,
     ) -> Result<()> {
         let (k, run) = self.pick::<AddLayernorm>(Key::elems(shape.len()))?;
-        exec::add_layernorm(k.run, run.threads, shape, eps, x, residual, sum, p, out)
+        k.call(run.threads, shape, eps, x, residual, sum, p, out)
     }
 
     /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.

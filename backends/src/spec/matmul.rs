@@ -2,7 +2,7 @@
 //! split over threads by rows of C (or its columns when m = 1), rated in FLOP/s.
 
 use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::ScratchLenFn;
+use crate::catalog::{Memory, ScratchLenFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
 use crate::op::{Key, Shape, ShapeKind};
@@ -22,46 +22,28 @@ pub struct MatMulKernel {
 }
 
 impl MatMulKernel {
-    /// The threaded call, scratch by `memory`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn call(
+    /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, its scratch by `memory`:
+    /// what [`exec::matmul`] runs on each block of its split.
+    pub fn single(
         self,
-        run: Run,
-        g: &Gemm,
+        memory: Memory,
         alpha: f32,
-        a: &[f32],
-        b: &[f32],
         beta: f32,
-        c: &mut [f32],
-    ) -> Result<()> {
-        exec::matmul(
-            self.run,
-            self.scratch_len,
-            run.memory,
-            run.threads,
-            g,
-            alpha,
-            a,
-            b,
-            beta,
-            c,
-        )
+    ) -> impl Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send {
+        move |g, a, b, c| {
+            let mut scratch = exec::alloc(memory, (self.scratch_len)(g));
+            (self.run)(g, alpha, a, b, beta, c, &mut scratch)
+        }
     }
 }
 
 /// Registers one MatMul kernel module (`matmul` + `scratch_len`).
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $m as k;
-        $out.push($crate::catalog::Impl::new::<$crate::spec::matmul::Matmul>(
-            $name,
-            $req,
-            $crate::spec::matmul::MatMulKernel {
-                run: k::matmul,
-                scratch_len: k::scratch_len,
-            },
-        ));
-    }};
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, matmul;
+            Matmul => MatMulKernel { run: k::matmul, scratch_len: k::scratch_len },
+        )
+    };
 }
 pub(crate) use register;
 
@@ -93,7 +75,8 @@ impl OpSpec for Matmul {
         if p.beta != 0.0 || g.ldc != g.n {
             c.copy_from_slice(&ins[2]);
         }
-        k.call(run, &g, p.alpha, &ins[0], &ins[1], p.beta, &mut c)?;
+        let single = k.single(run.memory, p.alpha, p.beta);
+        exec::matmul(run.threads, &g, &ins[0], &ins[1], &mut c, single)?;
         Ok(vec![c])
     }
 
@@ -173,7 +156,7 @@ impl Dispatcher {
         c: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        k.call(run, g, alpha, a, b, beta, c)
+        exec::matmul(run.threads, g, a, b, c, k.single(run.memory, alpha, beta))
     }
 
     /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
@@ -181,7 +164,14 @@ impl Dispatcher {
         let g = Gemm { ldc: g.n, ..*g };
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
         let mut c = run.alloc(g.m * g.n);
-        k.call(run, &g, alpha, a, b, 0.0, &mut c)?;
+        exec::matmul(
+            run.threads,
+            &g,
+            a,
+            b,
+            &mut c,
+            k.single(run.memory, alpha, 0.0),
+        )?;
         Ok(c)
     }
 }

@@ -21,10 +21,13 @@ pub mod layernorm;
 pub mod matmul;
 pub mod softmax;
 
-use crate::catalog::Memory;
+use crate::aligned::AlignedVec;
+use crate::catalog::{Memory, RowsPairFn, RowsPairInplaceFn};
+use crate::exec;
 use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
 use crate::problem::Problem;
+use kernels::{check_eq, Rows};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
@@ -72,6 +75,13 @@ impl Cost {
         }
     }
 
+    /// Element-wise op over every element of `shape`: `per_elem` flops each, `streams`
+    /// vectors of its size moved (inputs and outputs).
+    pub fn elementwise(per_elem: f64, shape: Shape, streams: usize) -> Cost {
+        let n = shape.elems();
+        Cost::streaming(per_elem, n, streams * n)
+    }
+
     /// The figure a throughput is quoted against: FLOP for compute-bound ops, else bytes.
     pub fn work(&self) -> f64 {
         if self.flop_bound {
@@ -107,6 +117,44 @@ impl Gen {
     }
 }
 
+/// How long one random input of a problem is, in terms of its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Len {
+    /// Every element of the shape (n, or rows·cols).
+    All,
+    /// One row of a row-op shape (`cols`): a bias, γ or β.
+    Cols,
+}
+
+/// One random input of a problem: its length and the range `[lo, hi)` its values are
+/// uniform in, for [`OpSpec::INPUTS`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Input {
+    pub len: Len,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl Input {
+    /// An input as large as the shape, uniform in `[lo, hi)`.
+    pub const fn all(lo: f32, hi: f32) -> Input {
+        Input {
+            len: Len::All,
+            lo,
+            hi,
+        }
+    }
+
+    /// An input one row long, uniform in `[lo, hi)`.
+    pub const fn cols(lo: f32, hi: f32) -> Input {
+        Input {
+            len: Len::Cols,
+            lo,
+            hi,
+        }
+    }
+}
+
 /// Everything the harness knows about one op. Implemented by a marker type per op.
 pub trait OpSpec: 'static {
     /// The entry points of one implementation (a struct of typed function pointers).
@@ -120,9 +168,30 @@ pub trait OpSpec: 'static {
     /// Whether the op may be split over threads.
     const PARALLEL: bool = true;
 
+    /// The random inputs of a problem, in the order [`OpSpec::execute`] reads them, drawn one
+    /// after another by the default [`OpSpec::inputs`]. Ops whose inputs are derived (a saved
+    /// forward, MatMul's operands) override `inputs` instead.
+    const INPUTS: &'static [Input] = &[];
+
     /// Random inputs for `shape`, in the order [`OpSpec::execute`] reads them, or why the
-    /// shape does not fit the op.
-    fn inputs(shape: Shape, gen: &mut Gen) -> Result<Vec<Vec<f32>>, String>;
+    /// shape does not fit the op. By default [`OpSpec::INPUTS`], drawn in order for an
+    /// element-wise or row-op shape.
+    fn inputs(shape: Shape, gen: &mut Gen) -> Result<Vec<Vec<f32>>, String> {
+        let (all, cols) = match (Self::SHAPE, shape) {
+            (ShapeKind::Elems, Shape::Elems(n)) => (n, None),
+            (ShapeKind::Rows, Shape::Rows(r)) => (r.len(), Some(r.cols)),
+            _ => return Err(misfit(Self::NAME, shape)),
+        };
+        Self::INPUTS
+            .iter()
+            .map(|i| match i.len {
+                Len::All => Ok(gen.uniform(all, i.lo, i.hi)),
+                Len::Cols => cols
+                    .map(|c| gen.uniform(c, i.lo, i.hi))
+                    .ok_or_else(|| misfit(Self::NAME, shape)),
+            })
+            .collect()
+    }
     /// Runs `kernel` on `p`: outputs by `run`'s strategy; in place overwrites `inputs[0]` and
     /// returns no buffer.
     fn execute(kernel: Self::Kernel, run: Run, p: &mut Problem) -> kernels::Result<Vec<Buf>>;
@@ -187,14 +256,6 @@ pub(crate) fn misfit(name: &str, shape: Shape) -> String {
     format!("shape {shape} does not fit {name}")
 }
 
-/// The element count of a flat-vector shape, or why `shape` does not fit `name`.
-pub(crate) fn elems(name: &str, shape: Shape) -> Result<usize, String> {
-    match shape {
-        Shape::Elems(n) => Ok(n),
-        _ => Err(misfit(name, shape)),
-    }
-}
-
 /// The matrix of a row-op shape, or why `shape` does not fit `name`.
 pub(crate) fn rows(name: &str, shape: Shape) -> Result<kernels::Rows, String> {
     match shape {
@@ -212,22 +273,122 @@ pub(crate) fn wrong_shape(op: &'static str, shape: Shape) -> kernels::KernelErro
     }
 }
 
-/// Runs an op whose inputs are `[x, b]` and whose output may overwrite `x` (add, bias add,
-/// bias + GELU): `inplace` over `inputs[0]`, or `out` into a buffer of `run`'s strategy.
-pub(crate) fn run_pair(
+/// Runs an op whose output may overwrite its first input (`[x, rest..]`): `inplace` over
+/// `inputs[0]` (returning no buffer), or `out` into a buffer of `run`'s strategy as long as
+/// `x`. Both get the remaining inputs.
+pub(crate) fn run_first(
     run: Run,
     p: &mut Problem,
-    inplace: impl FnOnce(&mut [f32], &[f32]) -> kernels::Result<()>,
-    out: impl FnOnce(&[f32], &[f32], &mut [f32]) -> kernels::Result<()>,
+    inplace: impl FnOnce(&mut [f32], &[AlignedVec]) -> kernels::Result<()>,
+    out: impl FnOnce(&[f32], &[AlignedVec], &mut [f32]) -> kernels::Result<()>,
 ) -> kernels::Result<Vec<Buf>> {
     let (x, rest) = p.inputs.split_at_mut(1);
     if run.inplace() {
-        inplace(&mut x[0], &rest[0])?;
+        inplace(&mut x[0], rest)?;
         return Ok(vec![]);
     }
     let mut y = run.alloc(x[0].len());
-    out(&x[0], &rest[0], &mut y)?;
+    out(&x[0], rest, &mut y)?;
     Ok(vec![y])
+}
+
+/// Runs an op with no in-place form and one output as long as its first input (the
+/// backwards' `dx`): `f` gets the inputs and a buffer of `run`'s strategy.
+pub(crate) fn run_out(
+    run: Run,
+    p: &Problem,
+    f: impl FnOnce(&[AlignedVec], &mut [f32]) -> kernels::Result<()>,
+) -> kernels::Result<Vec<Buf>> {
+    let mut y = run.alloc(p.inputs[0].len());
+    f(&p.inputs, &mut y)?;
+    Ok(vec![y])
+}
+
+/// The bound of an exact op (Add, the bias add): the same IEEE operations per element on
+/// both sides, so no difference at all.
+pub(crate) fn exact<'a>() -> Tolerance<'a> {
+    Box::new(|_, _, _| 0.0)
+}
+
+/// One implementation of a row op with a bias row broadcast over the rows, out of place and
+/// in place: the bias add ([`add::AddBias`]) or the fused bias + GELU
+/// ([`bias_gelu::BiasGelu`]). `S` is the op, so the two kinds stay distinct types and a
+/// kernel cannot be registered under the other:
+///
+/// ```
+/// # use backends::{catalog::Impl, spec::bias_gelu::{BiasGelu, BiasGeluKernel}};
+/// # use kernels::bias_gelu::naive as k;
+/// let fused = BiasGeluKernel::new(k::bias_gelu, k::bias_gelu_inplace);
+/// Impl::new::<BiasGelu>("naive", None, fused);
+/// ```
+///
+/// ```compile_fail
+/// # use backends::{catalog::Impl, spec::{add::AddBiasKernel, bias_gelu::BiasGelu}};
+/// # use kernels::add::naive as k;
+/// let bias_add = AddBiasKernel::new(k::add_bias, k::add_bias_inplace);
+/// Impl::new::<BiasGelu>("naive", None, bias_add);
+/// ```
+pub struct BiasKernel<S> {
+    pub run: RowsPairFn,
+    pub inplace: RowsPairInplaceFn,
+    op: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for BiasKernel<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for BiasKernel<S> {}
+
+impl<S: OpSpec> BiasKernel<S> {
+    /// The kernel of `run` and its in-place form `inplace`.
+    pub const fn new(run: RowsPairFn, inplace: RowsPairInplaceFn) -> Self {
+        BiasKernel {
+            run,
+            inplace,
+            op: PhantomData,
+        }
+    }
+
+    /// `out = f(x + bias)`, split by row groups.
+    pub fn call(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+    ) -> kernels::Result<()> {
+        check_eq(S::NAME, "bias", bias.len(), shape.cols)?;
+        exec::rows_map(threads, shape, &[x], out, |s, _, i, o| {
+            (self.run)(s, i[0], bias, o)
+        })
+    }
+
+    /// `x = f(x + bias)`, split by row groups.
+    pub fn call_inplace(
+        self,
+        threads: usize,
+        shape: Rows,
+        x: &mut [f32],
+        bias: &[f32],
+    ) -> kernels::Result<()> {
+        check_eq(S::NAME, "bias", bias.len(), shape.cols)?;
+        exec::rows_inplace(threads, shape, x, |s, _, x| (self.inplace)(s, x, bias))
+    }
+
+    /// Runs a problem `[x, bias]` ([`OpSpec::execute`]).
+    fn execute(self, run: Run, p: &mut Problem) -> kernels::Result<Vec<Buf>> {
+        let (r, t) = (p.rows(), run.threads);
+        run_first(
+            run,
+            p,
+            |x, rest| self.call_inplace(t, r, x, &rest[0]),
+            |x, rest, out| self.call(t, r, x, &rest[0], out),
+        )
+    }
 }
 
 /// The cost of a row op with a bias row: `per_elem` FLOP per element, `streams` full
@@ -254,6 +415,19 @@ pub(crate) fn row_tolerance(p: &Problem) -> Tolerance<'_> {
     let (eps, cols) = (f32::EPSILON, p.rows().cols as f32);
     Box::new(move |_, _, r| (cols + 8.0) * eps * r.abs() + 2e-6 * (1.0 + r.abs()))
 }
+
+/// Pushes onto `$out` one [`Impl`](crate::catalog::Impl) per `Spec => kernel` pair, all of
+/// implementation `$name` needing `$req`, with the spec module `$family` in scope and the
+/// kernel module `$m` as `k`: the body of each spec module's `register!`.
+macro_rules! push_impls {
+    ($out:ident, $name:expr, $m:path, $req:expr, $family:ident;
+     $($S:ty => $kernel:expr),+ $(,)?) => {{
+        use $crate::spec::$family::*;
+        use $m as k;
+        $($out.push($crate::catalog::Impl::new::<$S>($name, $req, $kernel));)+
+    }};
+}
+pub(crate) use push_impls;
 
 /// Generates, from the list of `Variant => spec type` pairs, the [`Op`] enum (serialised in
 /// snake case, which must equal each spec's `NAME`: tested), the [`Kernel`] enum with one

@@ -2,7 +2,7 @@
 //! (`kernels::softmax`): row ops keyed by their element count and split by row groups (the
 //! causal offset follows each group's first row).
 
-use super::{rows, Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
+use super::{rows, Cost, Gen, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::catalog::{CausalFn, CausalInplaceFn, RowsFn, RowsInplaceFn, RowsPairFn};
 use crate::dispatch::Dispatcher;
 use crate::exec;
@@ -95,45 +95,18 @@ impl SoftmaxBackwardKernel {
 
 /// Registers softmax, the fused causal softmax and the softmax backward of one module.
 macro_rules! register {
-    ($out:ident, $name:expr, $m:path, $req:expr) => {{
-        use $crate::catalog::Impl;
-        use $crate::spec::softmax::*;
-        use $m as k;
-        $out.push(Impl::new::<Softmax>(
-            $name,
-            $req,
-            SoftmaxKernel {
-                run: k::softmax,
-                inplace: k::softmax_inplace,
-            },
-        ));
-        $out.push(Impl::new::<SoftmaxCausal>(
-            $name,
-            $req,
-            CausalKernel {
+    ($out:ident, $name:expr, $m:path, $req:expr) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, softmax;
+            Softmax => SoftmaxKernel { run: k::softmax, inplace: k::softmax_inplace },
+            SoftmaxCausal => CausalKernel {
                 run: k::softmax_causal,
                 inplace: k::softmax_causal_inplace,
             },
-        ));
-        $out.push(Impl::new::<SoftmaxBackward>(
-            $name,
-            $req,
-            SoftmaxBackwardKernel {
-                run: k::softmax_backward,
-            },
-        ));
-    }};
+            SoftmaxBackward => SoftmaxBackwardKernel { run: k::softmax_backward },
+        )
+    };
 }
 pub(crate) use register;
-
-/// Attention scores at T tokens: T×T and, with the cache one token ahead, T×(T + 1).
-fn attention_shapes(d: ModelDims) -> Vec<Shape> {
-    let t = d.tokens;
-    vec![
-        Shape::Rows(Rows::new(t, t)),
-        Shape::Rows(Rows::new(t, t + 1)),
-    ]
-}
 
 impl OpSpec for Softmax {
     type Kernel = SoftmaxKernel;
@@ -142,20 +115,16 @@ impl OpSpec for Softmax {
     const INPLACE: bool = true;
 
     /// `[x]`, uniform in [-4, 4).
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        Ok(vec![gen.uniform(rows(Self::NAME, shape)?.len(), -4.0, 4.0)])
-    }
+    const INPUTS: &'static [Input] = &[Input::all(-4.0, 4.0)];
 
     fn execute(k: SoftmaxKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let r = p.rows();
-        let x = &mut p.inputs[0];
-        if run.inplace() {
-            k.call_inplace(run.threads, r, x)?;
-            return Ok(vec![]);
-        }
-        let mut y = run.alloc(x.len());
-        k.call(run.threads, r, x, &mut y)?;
-        Ok(vec![y])
+        let (r, t) = (p.rows(), run.threads);
+        super::run_first(
+            run,
+            p,
+            |x, _| k.call_inplace(t, r, x),
+            |x, _, y| k.call(t, r, x, y),
+        )
     }
 
     fn tolerance(p: &Problem) -> Tolerance<'_> {
@@ -164,49 +133,47 @@ impl OpSpec for Softmax {
 
     /// About 5 FLOP per element (max, exp, sum, scale); x and y.
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(5.0, n, 2 * n)
+        Cost::elementwise(5.0, shape, 2)
     }
 
+    /// Attention scores at T tokens: T×T and, with the cache one token ahead, T×(T + 1).
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        attention_shapes(d)
+        let t = d.tokens;
+        vec![
+            Shape::Rows(Rows::new(t, t)),
+            Shape::Rows(Rows::new(t, t + 1)),
+        ]
     }
 }
 
+/// As [`Softmax`], with the problem's `scale` and `offset`.
 impl OpSpec for SoftmaxCausal {
     type Kernel = CausalKernel;
     const NAME: &'static str = "softmax_causal";
     const SHAPE: ShapeKind = ShapeKind::Rows;
     const INPLACE: bool = true;
-
-    /// `[x]`, uniform in [-4, 4); the problem's `scale` and `offset` apply.
-    fn inputs(shape: Shape, gen: &mut Gen) -> std::result::Result<Vec<Vec<f32>>, String> {
-        Ok(vec![gen.uniform(rows(Self::NAME, shape)?.len(), -4.0, 4.0)])
-    }
+    const INPUTS: &'static [Input] = Softmax::INPUTS;
 
     fn execute(k: CausalKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, scale, offset) = (p.rows(), p.scale, p.offset);
-        let x = &mut p.inputs[0];
-        if run.inplace() {
-            k.call_inplace(run.threads, r, scale, offset, x)?;
-            return Ok(vec![]);
-        }
-        let mut y = run.alloc(x.len());
-        k.call(run.threads, r, scale, offset, x, &mut y)?;
-        Ok(vec![y])
+        let (r, t, scale, offset) = (p.rows(), run.threads, p.scale, p.offset);
+        super::run_first(
+            run,
+            p,
+            |x, _| k.call_inplace(t, r, scale, offset, x),
+            |x, _, y| k.call(t, r, scale, offset, x, y),
+        )
     }
 
     fn tolerance(p: &Problem) -> Tolerance<'_> {
-        super::row_tolerance(p)
+        Softmax::tolerance(p)
     }
 
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(5.0, n, 2 * n)
+        Softmax::cost(shape)
     }
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        attention_shapes(d)
+        Softmax::model_shapes(d)
     }
 }
 
@@ -226,24 +193,23 @@ impl OpSpec for SoftmaxBackward {
     }
 
     fn execute(k: SoftmaxBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, ins) = (p.rows(), &p.inputs);
-        let mut dx = run.alloc(ins[0].len());
-        k.call(run.threads, r, &ins[0], &ins[1], &mut dx)?;
-        Ok(vec![dx])
+        let (r, t) = (p.rows(), run.threads);
+        super::run_out(run, p, |ins, dx| k.call(t, r, &ins[0], &ins[1], dx))
     }
 
+    /// A row reduction like the forward: the same bound.
     fn tolerance(p: &Problem) -> Tolerance<'_> {
-        super::row_tolerance(p)
+        Softmax::tolerance(p)
     }
 
     /// About 4 FLOP per element (product, sum, difference, product); y, dy and dx.
     fn cost(shape: Shape) -> Cost {
-        let n = shape.elems();
-        Cost::streaming(4.0, n, 3 * n)
+        Cost::elementwise(4.0, shape, 3)
     }
 
+    /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        attention_shapes(d)
+        Softmax::model_shapes(d)
     }
 }
 
