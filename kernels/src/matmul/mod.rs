@@ -243,6 +243,54 @@ fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Resu
         })
 }
 
+/// Expands, inside a MatMul module that takes no scratch from the caller (the reference, or
+/// an adapter of a library that packs in memory of its own), to its `scratch_len` (always 0)
+/// and its `matmul` of the [`MatMulFn`] signature. `matmul` runs [`check_trivial`] first and
+/// only then `$body`, so the body, written once per module with no signature or checks around
+/// it, sees a layout checked against the buffers and m, n, k ≥ 1 and α ≠ 0.
+///
+/// ```ignore
+/// kernels::matmul_without_scratch! {
+///     /// No scratch: the library packs into its own buffers.
+///     scratch_len;
+///     /// `C = α·op(A)·op(B) + β·C` through the library.
+///     matmul(g, alpha, a, b, beta, c) {
+///         /* the product, for a checked, nonzero problem */
+///         Ok(())
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! matmul_without_scratch {
+    (
+        $(#[$scratch_doc:meta])*
+        scratch_len;
+        $(#[$doc:meta])*
+        matmul($g:ident, $alpha:ident, $a:ident, $b:ident, $beta:ident, $c:ident) $body:block
+    ) => {
+        $(#[$scratch_doc])*
+        pub fn scratch_len(_g: &$crate::matmul::Gemm) -> usize {
+            0
+        }
+
+        $(#[$doc])*
+        pub fn matmul(
+            $g: &$crate::matmul::Gemm,
+            $alpha: f32,
+            $a: &[f32],
+            $b: &[f32],
+            $beta: f32,
+            $c: &mut [f32],
+            _scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            if $crate::matmul::check_trivial($g, $alpha, $a, $b, $beta, $c)? {
+                return Ok(());
+            }
+            $body
+        }
+    };
+}
+
 /// Checks the layout (as [`Gemm::check`]) and finishes the products with nothing to
 /// multiply: an empty C, or k == 0 or α == 0 (then `C = β·C`). Returns `true` when the
 /// product is done, so an adapter or kernel only handles real work after it.
