@@ -14,7 +14,6 @@
 
 mod common;
 
-use kernels::cpu::Feature;
 use kernels::gelu::naive::{gelu_grad_scalar, gelu_scalar};
 use kernels::gelu::{self, GeluKind};
 use kernels::{KernelError, Result};
@@ -31,28 +30,20 @@ type Fwd = fn(GeluKind, &[f32], &mut [f32]) -> Result<()>;
 type Inpl = fn(GeluKind, &mut [f32]) -> Result<()>;
 type Bwd = fn(GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    inplace: Inpl,
-    bwd: Bwd,
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = gelu::gelu,
+        inplace: Inpl = gelu::gelu_inplace,
+        bwd: Bwd = gelu::gelu_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    common::isa_variants!(Variant [naive, avx2, avx512] {
-        fwd: gelu::gelu,
-        inplace: gelu::gelu_inplace,
-        bwd: gelu::gelu_backward,
+    Variant::runnable("gelu", |v| {
+        (v.fwd)(GeluKind::Tanh, &[1.0; 3], &mut [0.0f32; 3])
     })
-    .into_iter()
-    .filter(|v| {
-        common::runs(&format!("gelu/{}", v.name), v.feature, || {
-            (v.fwd)(GeluKind::Tanh, &[1.0; 3], &mut [0.0f32; 3])
-        })
-    })
-    .collect()
 }
 
 /// Checks `y = f(x)` element by element against the f64 reference `want`: within `tol` (in

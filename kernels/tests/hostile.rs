@@ -736,52 +736,41 @@ proptest! {
 // Row ops, element-wise ops and the probes
 // ---------------------------------------------------------------------------------------------
 
-/// A variant's whole public surface for the row and element-wise ops.
-#[allow(clippy::type_complexity)]
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    softmax: fn(Rows, &[f32], &mut [f32]) -> Result<()>,
-    softmax_inplace: fn(Rows, &mut [f32]) -> Result<()>,
-    causal: fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()>,
-    causal_inplace: fn(Rows, f32, usize, &mut [f32]) -> Result<()>,
-    softmax_backward: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>,
-    layernorm: fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>,
-    add_layernorm: fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>,
-    layernorm_backward: fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>,
-    add: fn(&[f32], &[f32], &mut [f32]) -> Result<()>,
-    add_inplace: fn(&mut [f32], &[f32]) -> Result<()>,
-    add_bias: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>,
-    add_bias_inplace: fn(Rows, &mut [f32], &[f32]) -> Result<()>,
-    gelu: fn(gelu::GeluKind, &[f32], &mut [f32]) -> Result<()>,
-    gelu_inplace: fn(gelu::GeluKind, &mut [f32]) -> Result<()>,
-    gelu_backward: fn(gelu::GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>,
-}
-
-fn variants() -> Vec<Variant> {
-    common::isa_variants!(Variant [
+common::variant_table! {
+    /// A variant's whole public surface for the row and element-wise ops.
+    #[allow(clippy::type_complexity)]
+    struct Variant for [
         naive,
         avx2,
         avx512,
         #[cfg(target_arch = "aarch64")]
         neon,
     ] {
-        softmax: softmax::softmax,
-        softmax_inplace: softmax::softmax_inplace,
-        causal: softmax::softmax_causal,
-        causal_inplace: softmax::softmax_causal_inplace,
-        softmax_backward: softmax::softmax_backward,
-        layernorm: layernorm::layernorm,
-        add_layernorm: layernorm::add_layernorm,
-        layernorm_backward: layernorm::layernorm_backward,
-        add: add::add,
-        add_inplace: add::add_inplace,
-        add_bias: add::add_bias,
-        add_bias_inplace: add::add_bias_inplace,
-        gelu: gelu::gelu,
-        gelu_inplace: gelu::gelu_inplace,
-        gelu_backward: gelu::gelu_backward,
-    })
+        softmax: fn(Rows, &[f32], &mut [f32]) -> Result<()> = softmax::softmax,
+        softmax_inplace: fn(Rows, &mut [f32]) -> Result<()> = softmax::softmax_inplace,
+        causal: fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()> = softmax::softmax_causal,
+        causal_inplace: fn(Rows, f32, usize, &mut [f32]) -> Result<()>
+            = softmax::softmax_causal_inplace,
+        softmax_backward: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>
+            = softmax::softmax_backward,
+        layernorm: fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()> = layernorm::layernorm,
+        add_layernorm: fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>
+            = layernorm::add_layernorm,
+        layernorm_backward: fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>
+            = layernorm::layernorm_backward,
+        add: fn(&[f32], &[f32], &mut [f32]) -> Result<()> = add::add,
+        add_inplace: fn(&mut [f32], &[f32]) -> Result<()> = add::add_inplace,
+        add_bias: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()> = add::add_bias,
+        add_bias_inplace: fn(Rows, &mut [f32], &[f32]) -> Result<()> = add::add_bias_inplace,
+        gelu: fn(gelu::GeluKind, &[f32], &mut [f32]) -> Result<()> = gelu::gelu,
+        gelu_inplace: fn(gelu::GeluKind, &mut [f32]) -> Result<()> = gelu::gelu_inplace,
+        gelu_backward: fn(gelu::GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>
+            = gelu::gelu_backward,
+    }
+}
+
+fn variants() -> Vec<Variant> {
+    Variant::all()
 }
 
 /// When the buffers of a row or element-wise op are valid.

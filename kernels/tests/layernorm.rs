@@ -11,7 +11,6 @@
 
 mod common;
 
-use kernels::cpu::Feature;
 use kernels::layernorm::{self, Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::{KernelError, Result, Rows};
 use proptest::prelude::*;
@@ -25,39 +24,31 @@ type Fwd = fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>;
 type AddFwd = fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>;
 type Bwd = fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    add_fwd: AddFwd,
-    bwd: Bwd,
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = layernorm::layernorm,
+        add_fwd: AddFwd = layernorm::add_layernorm,
+        bwd: Bwd = layernorm::layernorm_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    common::isa_variants!(Variant [naive, avx2, avx512] {
-        fwd: layernorm::layernorm,
-        add_fwd: layernorm::add_layernorm,
-        bwd: layernorm::layernorm_backward,
+    Variant::runnable("layernorm", |v| {
+        let (g, b) = ([1.0f32], [0.0f32]);
+        let (mut y, mut m, mut r) = ([0.0f32], [0.0f32], [0.0f32]);
+        let p = Affine {
+            gamma: &g,
+            beta: &b,
+        };
+        let out = LayerNormOut {
+            y: &mut y,
+            mean: &mut m,
+            rstd: &mut r,
+        };
+        (v.fwd)(Rows::new(1, 1), EPS, &[1.0], p, out)
     })
-    .into_iter()
-    .filter(|v| {
-        common::runs(&format!("layernorm/{}", v.name), v.feature, || {
-            let (g, b) = ([1.0f32], [0.0f32]);
-            let (mut y, mut m, mut r) = ([0.0f32], [0.0f32], [0.0f32]);
-            let p = Affine {
-                gamma: &g,
-                beta: &b,
-            };
-            let out = LayerNormOut {
-                y: &mut y,
-                mean: &mut m,
-                rstd: &mut r,
-            };
-            (v.fwd)(Rows::new(1, 1), EPS, &[1.0], p, out)
-        })
-    })
-    .collect()
 }
 
 struct Case {

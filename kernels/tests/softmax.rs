@@ -12,7 +12,6 @@
 
 mod common;
 
-use kernels::cpu::Feature;
 use kernels::softmax;
 use kernels::{KernelError, Result, Rows};
 use proptest::prelude::*;
@@ -27,32 +26,22 @@ type Causal = fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()>;
 type CausalInpl = fn(Rows, f32, usize, &mut [f32]) -> Result<()>;
 type Bwd = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    inplace: Inpl,
-    causal: Causal,
-    causal_inplace: CausalInpl,
-    bwd: Bwd,
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = softmax::softmax,
+        inplace: Inpl = softmax::softmax_inplace,
+        causal: Causal = softmax::softmax_causal,
+        causal_inplace: CausalInpl = softmax::softmax_causal_inplace,
+        bwd: Bwd = softmax::softmax_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    common::isa_variants!(Variant [naive, avx2, avx512] {
-        fwd: softmax::softmax,
-        inplace: softmax::softmax_inplace,
-        causal: softmax::softmax_causal,
-        causal_inplace: softmax::softmax_causal_inplace,
-        bwd: softmax::softmax_backward,
+    Variant::runnable("softmax", |v| {
+        (v.fwd)(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2])
     })
-    .into_iter()
-    .filter(|v| {
-        common::runs(&format!("softmax/{}", v.name), v.feature, || {
-            (v.fwd)(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2])
-        })
-    })
-    .collect()
 }
 
 /// f64 softmax of `scale·x` (the product rounded to f32 first, as the contract's reference).

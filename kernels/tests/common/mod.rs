@@ -2,22 +2,59 @@
 //! ISA modules of each op, and the check that a variant this machine cannot run refuses.
 
 // Each test file uses only some of the helpers.
-#![allow(dead_code, unused_macros, unused_imports)]
+#![allow(dead_code, unused_macros)]
 
 use kernels::cpu::{self, Feature};
 use kernels::{KernelError, Result};
 use proptest::prelude::*;
 use std::ops::Range;
 
-/// `vec![$ty { name, feature, $field: $op::<isa>::$f, … }, …]`, one value for each ISA module
-/// listed (`naive`, `avx2`, `avx512`, `neon`; each may carry a `#[cfg]`), in that order. The
-/// `name` is the module's name and the `feature` the one it names (`None` for `naive`), so a
-/// test's table of variants is written once, not once per ISA.
-macro_rules! isa_variants {
-    ($ty:ident [$($(#[$attr:meta])* $isa:ident),* $(,)?] $fields:tt) => {
-        vec![$($(#[$attr])* $crate::common::isa_variants!(@one $ty $isa $fields)),*]
+/// Declares a test's table of variants: the struct `$ty` with the variant's `name`, the
+/// `feature` it needs and one function pointer per field, and `$ty::all()`, one value for each
+/// ISA module listed (`naive`, `avx2`, `avx512`, `neon`; each may carry a `#[cfg]`), in that
+/// order, whose fields are `$op::<isa>::$f`, and `$ty::runnable`. Each field is written once,
+/// with its type and its function, and `name` and `feature` come from the module's name
+/// (`feature` is `None` for `naive`).
+macro_rules! variant_table {
+    (
+        $(#[$doc:meta])*
+        struct $ty:ident for [$($(#[$attr:meta])* $isa:ident),* $(,)?] {
+            $($field:ident: $fty:ty = $op:ident::$f:ident),* $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        struct $ty {
+            name: &'static str,
+            feature: Option<kernels::cpu::Feature>,
+            $($field: $fty),*
+        }
+
+        impl $ty {
+            /// Every ISA's variant, whether this machine runs it or not.
+            #[allow(dead_code)] // A test file may use only `runnable`.
+            fn all() -> Vec<$ty> {
+                $crate::common::variant_table!(
+                    @all $ty [$($(#[$attr])* $isa),*] { $($field: $op::$f),* }
+                )
+            }
+
+            /// The variants this machine can run; each other one gets a note and must refuse
+            /// `probe` with `Unsupported` (see [`common::runs`]).
+            #[allow(dead_code)] // A test file may use only `all`.
+            fn runnable(op: &str, probe: impl Fn(&$ty) -> kernels::Result<()>) -> Vec<$ty> {
+                Self::all()
+                    .into_iter()
+                    .filter(|v| {
+                        $crate::common::runs(&format!("{op}/{}", v.name), v.feature, || probe(v))
+                    })
+                    .collect()
+            }
+        }
     };
-    (@one $ty:ident $isa:ident { $($field:ident: $op:ident::$f:ident),* $(,)? }) => {
+    (@all $ty:ident [$($(#[$attr:meta])* $isa:ident),*] $fields:tt) => {
+        vec![$($(#[$attr])* $crate::common::variant_table!(@one $ty $isa $fields)),*]
+    };
+    (@one $ty:ident $isa:ident { $($field:ident: $op:ident::$f:ident),* }) => {
         $ty {
             name: stringify!($isa),
             feature: kernels::cpu::Feature::from_name(stringify!($isa)),
@@ -25,7 +62,8 @@ macro_rules! isa_variants {
         }
     };
 }
-pub(crate) use isa_variants;
+#[allow(unused_imports)] // Not every test file declares a table.
+pub(crate) use variant_table;
 
 /// Whether a variant that needs `feature` runs on this machine. When it does not, prints a
 /// note naming it (`what`) and checks that `probe`, one call of it, refuses with
