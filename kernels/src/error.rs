@@ -38,14 +38,27 @@ pub fn check_len(
     got: usize,
     expected: usize,
 ) -> Result<()> {
-    if got < expected {
+    length_check(got >= expected, op, buffer, expected, got)
+}
+
+/// `Ok` when `ok`, else the [`KernelError::Length`] of `buffer`: the one place that error is
+/// built for [`check_len`] and [`crate::check_eq`], which differ only in the comparison.
+#[inline]
+pub(crate) fn length_check(
+    ok: bool,
+    op: &'static str,
+    buffer: &'static str,
+    expected: usize,
+    got: usize,
+) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
         Err(KernelError::Length {
             op,
             buffer,
             expected,
             got,
         })
-    } else {
-        Ok(())
     }
 }

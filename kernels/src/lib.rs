@@ -10,6 +10,63 @@
 //! safe wrapper that has checked the CPU with [`cpu::require`], so no variant can run on a CPU
 //! that lacks its features.
 
+/// Instantiates an op's wrappers macro (`add_wrappers!`, `gelu_wrappers!`, …) inside that op's
+/// module for one ISA (`avx2`, `avx512`, `neon`). This is the one place that names each ISA's
+/// [`cpu::Feature`], vector type (of `simd_math`), `target_feature` string and `target_arch`;
+/// the wrappers macro takes them in that order.
+macro_rules! instantiate {
+    ($wrappers:ident, avx2) => {
+        $wrappers!(Avx2, $crate::simd_math::Avx2, "avx2,fma", "x86_64");
+    };
+    ($wrappers:ident, avx512) => {
+        $wrappers!(Avx512, $crate::simd_math::Avx512, "avx512f", "x86_64");
+    };
+    ($wrappers:ident, neon) => {
+        $wrappers!(Neon, $crate::simd_math::Neon, "neon", "aarch64");
+    };
+}
+
+/// Expands, inside an op's ISA module, to its private module `imp` (compiled only on
+/// `target_arch`): for each `fn`, an `unsafe` function with the `target_feature` enabled that
+/// calls the op's generic kernel `simd::$kernel::<S>` (`S` the ISA's vector type) with the
+/// given arguments. The `#[target_feature]` boundary of every op is thus written once; the
+/// safe wrappers call these functions after `cpu::require` and their checks.
+macro_rules! target_feature_imp {
+    (
+        simd: $simd:path,
+        target_feature: $target_feature:literal,
+        target_arch: $target_arch:literal,
+        uses: { $($uses:tt)* },
+        $(
+            $(#[$attr:meta])*
+            fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:ident($($karg:expr),* $(,)?);
+        )*
+    ) => {
+        #[cfg(target_arch = $target_arch)]
+        mod imp {
+            use super::super::simd;
+            $($uses)*
+            use $simd as S;
+
+            $(
+                /// # Safety
+                #[doc = concat!(
+                    "The features named in `target_feature` are available; see `simd::",
+                    stringify!($kernel),
+                    "`."
+                )]
+                $(#[$attr])*
+                #[target_feature(enable = $target_feature)]
+                pub(super) unsafe fn $name($($arg: $ty),*) {
+                    // SAFETY: the features `S` needs are enabled here; the arguments are as the
+                    // caller promised, which is what the generic kernel requires.
+                    unsafe { simd::$kernel::<S>($($karg),*) }
+                }
+            )*
+        }
+    };
+}
+
 pub mod add;
 pub mod attention;
 pub mod bias_gelu;
@@ -81,14 +138,5 @@ pub fn check_rows_eq(
 /// Checks that `got` equals `expected` exactly (outputs of element-wise ops must match).
 #[inline]
 pub fn check_eq(op: &'static str, buffer: &'static str, got: usize, expected: usize) -> Result<()> {
-    if got != expected {
-        Err(KernelError::Length {
-            op,
-            buffer,
-            expected,
-            got,
-        })
-    } else {
-        Ok(())
-    }
+    error::length_check(got == expected, op, buffer, expected, got)
 }

@@ -1,8 +1,9 @@
 //! Add: every variant (naive, avx2, avx512) must be bit-identical to the reference (one IEEE
 //! addition per element), for every length and in place.
 
+mod common;
+
 use kernels::add;
-use kernels::cpu::{self, Feature};
 use kernels::{KernelError, Result, Rows};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -13,54 +14,19 @@ type AddInpl = fn(&mut [f32], &[f32]) -> Result<()>;
 type Bias = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 type BiasInpl = fn(Rows, &mut [f32], &[f32]) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    add: Add,
-    add_inplace: AddInpl,
-    bias: Bias,
-    bias_inplace: BiasInpl,
-}
-
-macro_rules! variant {
-    ($name:literal, $feature:expr, $m:ident) => {
-        Variant {
-            name: $name,
-            feature: $feature,
-            add: add::$m::add,
-            add_inplace: add::$m::add_inplace,
-            bias: add::$m::add_bias,
-            bias_inplace: add::$m::add_bias_inplace,
-        }
-    };
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        add: Add = add::add,
+        add_inplace: AddInpl = add::add_inplace,
+        bias: Bias = add::add_bias,
+        bias_inplace: BiasInpl = add::add_bias_inplace,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    vec![
-        variant!("naive", None, naive),
-        variant!("avx2", Some(Feature::Avx2), avx2),
-        variant!("avx512", Some(Feature::Avx512), avx512),
-    ]
-    .into_iter()
-    .filter(|v| match v.feature {
-        Some(f) if !cpu::available(f) => {
-            eprintln!(
-                "note: skipping add/{}: {}",
-                v.name,
-                cpu::unavailable_reason(f).unwrap()
-            );
-            let r = (v.add)(&[1.0], &[1.0], &mut [0.0]);
-            assert!(
-                matches!(r, Err(KernelError::Unsupported { .. })),
-                "{}: {r:?}",
-                v.name
-            );
-            false
-        }
-        _ => true,
-    })
-    .collect()
+    Variant::runnable("add", |v| (v.add)(&[1.0], &[1.0], &mut [0.0]))
 }
 
 /// Random values with the occasional special (NaN, ±∞, ±0, subnormal, huge).
@@ -90,27 +56,11 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-fn lengths() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        3 => prop::sample::select(vec![0usize, 1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 257]),
-        1 => Just(100_003usize),
-        2 => 0usize..300,
-    ]
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 48,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config(48))]
 
     #[test]
-    fn add_is_bit_identical(n in lengths(), seed: u64) {
+    fn add_is_bit_identical(n in common::lengths(), seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
         let (a, b) = (values(n, &mut rng), values(n, &mut rng));
         let mut want = vec![0.0; n];
@@ -126,7 +76,7 @@ proptest! {
     }
 
     #[test]
-    fn add_bias_is_bit_identical(cols in lengths(), rows in 0usize..4, seed: u64) {
+    fn add_bias_is_bit_identical(cols in common::lengths(), rows in 0usize..4, seed: u64) {
         let rows = if cols > 10_000 { rows.min(1) } else { rows };
         let shape = Rows::new(rows, cols);
         let mut rng = StdRng::seed_from_u64(seed);

@@ -12,7 +12,8 @@
 //!   `|dy|` plus one rounding of the product for general `dy`;
 //! * the naive f64 reference itself: one rounding to f32, `u` relative.
 
-use kernels::cpu::{self, Feature};
+mod common;
+
 use kernels::gelu::naive::{gelu_grad_scalar, gelu_scalar};
 use kernels::gelu::{self, GeluKind};
 use kernels::{KernelError, Result};
@@ -29,62 +30,41 @@ type Fwd = fn(GeluKind, &[f32], &mut [f32]) -> Result<()>;
 type Inpl = fn(GeluKind, &mut [f32]) -> Result<()>;
 type Bwd = fn(GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    inplace: Inpl,
-    bwd: Bwd,
-}
-
-fn all_variants() -> Vec<Variant> {
-    let mut v = vec![Variant {
-        name: "naive",
-        feature: None,
-        fwd: gelu::naive::gelu,
-        inplace: gelu::naive::gelu_inplace,
-        bwd: gelu::naive::gelu_backward,
-    }];
-    v.push(Variant {
-        name: "avx2",
-        feature: Some(Feature::Avx2),
-        fwd: gelu::avx2::gelu,
-        inplace: gelu::avx2::gelu_inplace,
-        bwd: gelu::avx2::gelu_backward,
-    });
-    v.push(Variant {
-        name: "avx512",
-        feature: Some(Feature::Avx512),
-        fwd: gelu::avx512::gelu,
-        inplace: gelu::avx512::gelu_inplace,
-        bwd: gelu::avx512::gelu_backward,
-    });
-    v
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = gelu::gelu,
+        inplace: Inpl = gelu::gelu_inplace,
+        bwd: Bwd = gelu::gelu_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    all_variants()
-        .into_iter()
-        .filter(|v| match v.feature {
-            Some(f) if !cpu::available(f) => {
-                eprintln!(
-                    "note: skipping gelu/{}: {}",
-                    v.name,
-                    cpu::unavailable_reason(f).unwrap()
-                );
-                let mut y = [0.0f32; 3];
-                let r = (v.fwd)(GeluKind::Tanh, &[1.0; 3], &mut y);
-                assert!(
-                    matches!(r, Err(KernelError::Unsupported { .. })),
-                    "{}: {r:?}",
-                    v.name
-                );
-                false
-            }
-            _ => true,
-        })
-        .collect()
+    Variant::runnable("gelu", |v| {
+        (v.fwd)(GeluKind::Tanh, &[1.0; 3], &mut [0.0f32; 3])
+    })
+}
+
+/// Checks `y = f(x)` element by element against the f64 reference `want`: within `tol` (in
+/// the metric of [`err`]) for a finite input, the same special value otherwise.
+fn check_specials(
+    name: &str,
+    what: &str,
+    x: &[f32],
+    y: &[f32],
+    want: impl Fn(f64) -> f64,
+    tol: f64,
+) {
+    for (&a, &b) in x.iter().zip(y) {
+        let want = want(a as f64);
+        let ok = if a.is_finite() {
+            err(b, want) <= tol
+        } else {
+            same_special(b, want)
+        };
+        assert!(ok, "{name} {what}({a}) = {b}, want {want}");
+    }
 }
 
 fn err(got: f32, want: f64) -> f64 {
@@ -161,26 +141,18 @@ fn special_values_follow_reference() {
     let mut y = [0.0f32; 9];
     for v in variants() {
         for kind in KINDS {
+            let name = format!("{} {kind:?}", v.name);
             (v.fwd)(kind, &x, &mut y).unwrap();
-            for (&a, &b) in x.iter().zip(&y) {
-                let want = gelu_scalar(kind, a as f64);
-                let ok = if a.is_finite() {
-                    err(b, want) <= FWD_TOL
-                } else {
-                    same_special(b, want)
-                };
-                assert!(ok, "{} {kind:?} gelu({a}) = {b}, want {want}", v.name);
-            }
+            check_specials(&name, "gelu", &x, &y, |a| gelu_scalar(kind, a), FWD_TOL);
             (v.bwd)(kind, &x, &[1.0; 9], &mut y).unwrap();
-            for (&a, &b) in x.iter().zip(&y) {
-                let want = gelu_grad_scalar(kind, a as f64);
-                let ok = if a.is_finite() {
-                    err(b, want) <= BWD_TOL
-                } else {
-                    same_special(b, want)
-                };
-                assert!(ok, "{} {kind:?} gelu'({a}) = {b}, want {want}", v.name);
-            }
+            check_specials(
+                &name,
+                "gelu'",
+                &x,
+                &y,
+                |a| gelu_grad_scalar(kind, a),
+                BWD_TOL,
+            );
         }
     }
 }
@@ -234,19 +206,11 @@ fn wrong_lengths_are_errors() {
     }
 }
 
-fn lengths() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        3 => prop::sample::select(vec![0usize, 1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 257]),
-        1 => Just(100_003usize),
-        2 => 0usize..300,
-    ]
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(48))]
 
     #[test]
-    fn random_lengths_match_reference(n in lengths(), seed: u64, wide: bool) {
+    fn random_lengths_match_reference(n in common::lengths(), seed: u64, wide: bool) {
         let mut rng = StdRng::seed_from_u64(seed);
         let range = if wide { 40.0f32 } else { 6.0 };
         let x: Vec<f32> = (0..n).map(|_| rng.random_range(-range..range)).collect();

@@ -13,6 +13,8 @@
 //! wrapped length computation passes a check instead of panicking;
 //! [`overflow_checks_are_off_in_this_build`] fails if that setting is lost.
 
+mod common;
+
 use kernels::cpu::{self, Feature};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn};
@@ -302,6 +304,23 @@ struct MatMul {
     feature: Option<Feature>,
 }
 
+/// The `MatMul` of the SGEMM module `$isa` run with [`small`] blocks for its first micro-tile.
+macro_rules! small_blocks {
+    ($isa:ident, $feature:expr) => {
+        MatMul {
+            name: concat!(stringify!($isa), " small blocks"),
+            f: |g, al, a, b, be, c, s| {
+                matmul::$isa::matmul_with(&small(matmul::$isa::TILES[0]), g, al, a, b, be, c, s)
+            },
+            scratch_len: |g| {
+                matmul::$isa::scratch_len_with(&small(matmul::$isa::TILES[0]), g).unwrap()
+            },
+            max_scratch: small(matmul::$isa::TILES[0]).max_scratch_len(),
+            feature: $feature,
+        }
+    };
+}
+
 fn matmuls() -> Vec<MatMul> {
     vec![
         MatMul {
@@ -325,13 +344,7 @@ fn matmuls() -> Vec<MatMul> {
             max_scratch: matmul::avx2::default_params().max_scratch_len(),
             feature: Some(Feature::Avx2),
         },
-        MatMul {
-            name: "avx2 small blocks",
-            f: avx2_small,
-            scratch_len: avx2_small_scratch,
-            max_scratch: small(matmul::avx2::TILES[0]).max_scratch_len(),
-            feature: Some(Feature::Avx2),
-        },
+        small_blocks!(avx2, Some(Feature::Avx2)),
         MatMul {
             name: "avx512",
             f: matmul::avx512::matmul,
@@ -339,13 +352,7 @@ fn matmuls() -> Vec<MatMul> {
             max_scratch: matmul::avx512::default_params().max_scratch_len(),
             feature: Some(Feature::Avx512),
         },
-        MatMul {
-            name: "avx512 small blocks",
-            f: avx512_small,
-            scratch_len: avx512_small_scratch,
-            max_scratch: small(matmul::avx512::TILES[0]).max_scratch_len(),
-            feature: Some(Feature::Avx512),
-        },
+        small_blocks!(avx512, Some(Feature::Avx512)),
         #[cfg(target_arch = "aarch64")]
         MatMul {
             name: "neon",
@@ -368,38 +375,6 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
         mc: 2 * mr,
         nc: nr,
     }
-}
-
-fn avx2_small(
-    g: &Gemm,
-    al: f32,
-    a: &[f32],
-    b: &[f32],
-    be: f32,
-    c: &mut [f32],
-    s: &mut [f32],
-) -> Result<()> {
-    matmul::avx2::matmul_with(&small(matmul::avx2::TILES[0]), g, al, a, b, be, c, s)
-}
-
-fn avx2_small_scratch(g: &Gemm) -> usize {
-    matmul::avx2::scratch_len_with(&small(matmul::avx2::TILES[0]), g).unwrap()
-}
-
-fn avx512_small(
-    g: &Gemm,
-    al: f32,
-    a: &[f32],
-    b: &[f32],
-    be: f32,
-    c: &mut [f32],
-    s: &mut [f32],
-) -> Result<()> {
-    matmul::avx512::matmul_with(&small(matmul::avx512::TILES[0]), g, al, a, b, be, c, s)
-}
-
-fn avx512_small_scratch(g: &Gemm) -> usize {
-    matmul::avx512::scratch_len_with(&small(matmul::avx512::TILES[0]), g).unwrap()
 }
 
 /// Elements spanned by `rows` rows of `cols` with row stride `ld`, without overflow.
@@ -589,16 +564,8 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
     ]
 }
 
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 1024,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config(1024))]
 
     /// Every MatMul kernel with hostile shapes, strides and buffer lengths.
     #[test]
@@ -769,60 +736,41 @@ proptest! {
 // Row ops, element-wise ops and the probes
 // ---------------------------------------------------------------------------------------------
 
-/// A variant's whole public surface for the row and element-wise ops.
-#[allow(clippy::type_complexity)]
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    softmax: fn(Rows, &[f32], &mut [f32]) -> Result<()>,
-    softmax_inplace: fn(Rows, &mut [f32]) -> Result<()>,
-    causal: fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()>,
-    causal_inplace: fn(Rows, f32, usize, &mut [f32]) -> Result<()>,
-    softmax_backward: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>,
-    layernorm: fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>,
-    add_layernorm: fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>,
-    layernorm_backward: fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>,
-    add: fn(&[f32], &[f32], &mut [f32]) -> Result<()>,
-    add_inplace: fn(&mut [f32], &[f32]) -> Result<()>,
-    add_bias: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>,
-    add_bias_inplace: fn(Rows, &mut [f32], &[f32]) -> Result<()>,
-    gelu: fn(gelu::GeluKind, &[f32], &mut [f32]) -> Result<()>,
-    gelu_inplace: fn(gelu::GeluKind, &mut [f32]) -> Result<()>,
-    gelu_backward: fn(gelu::GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>,
-}
-
-macro_rules! variant {
-    ($name:literal, $feature:expr, $m:ident) => {
-        Variant {
-            name: $name,
-            feature: $feature,
-            softmax: softmax::$m::softmax,
-            softmax_inplace: softmax::$m::softmax_inplace,
-            causal: softmax::$m::softmax_causal,
-            causal_inplace: softmax::$m::softmax_causal_inplace,
-            softmax_backward: softmax::$m::softmax_backward,
-            layernorm: layernorm::$m::layernorm,
-            add_layernorm: layernorm::$m::add_layernorm,
-            layernorm_backward: layernorm::$m::layernorm_backward,
-            add: add::$m::add,
-            add_inplace: add::$m::add_inplace,
-            add_bias: add::$m::add_bias,
-            add_bias_inplace: add::$m::add_bias_inplace,
-            gelu: gelu::$m::gelu,
-            gelu_inplace: gelu::$m::gelu_inplace,
-            gelu_backward: gelu::$m::gelu_backward,
-        }
-    };
+common::variant_table! {
+    /// A variant's whole public surface for the row and element-wise ops.
+    #[allow(clippy::type_complexity)]
+    struct Variant for [
+        naive,
+        avx2,
+        avx512,
+        #[cfg(target_arch = "aarch64")]
+        neon,
+    ] {
+        softmax: fn(Rows, &[f32], &mut [f32]) -> Result<()> = softmax::softmax,
+        softmax_inplace: fn(Rows, &mut [f32]) -> Result<()> = softmax::softmax_inplace,
+        causal: fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()> = softmax::softmax_causal,
+        causal_inplace: fn(Rows, f32, usize, &mut [f32]) -> Result<()>
+            = softmax::softmax_causal_inplace,
+        softmax_backward: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>
+            = softmax::softmax_backward,
+        layernorm: fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()> = layernorm::layernorm,
+        add_layernorm: fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>
+            = layernorm::add_layernorm,
+        layernorm_backward: fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>
+            = layernorm::layernorm_backward,
+        add: fn(&[f32], &[f32], &mut [f32]) -> Result<()> = add::add,
+        add_inplace: fn(&mut [f32], &[f32]) -> Result<()> = add::add_inplace,
+        add_bias: fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()> = add::add_bias,
+        add_bias_inplace: fn(Rows, &mut [f32], &[f32]) -> Result<()> = add::add_bias_inplace,
+        gelu: fn(gelu::GeluKind, &[f32], &mut [f32]) -> Result<()> = gelu::gelu,
+        gelu_inplace: fn(gelu::GeluKind, &mut [f32]) -> Result<()> = gelu::gelu_inplace,
+        gelu_backward: fn(gelu::GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>
+            = gelu::gelu_backward,
+    }
 }
 
 fn variants() -> Vec<Variant> {
-    vec![
-        variant!("naive", None, naive),
-        variant!("avx2", Some(Feature::Avx2), avx2),
-        variant!("avx512", Some(Feature::Avx512), avx512),
-        #[cfg(target_arch = "aarch64")]
-        variant!("neon", Some(Feature::Neon), neon),
-    ]
+    Variant::all()
 }
 
 /// When the buffers of a row or element-wise op are valid.
@@ -876,6 +824,20 @@ fn check_rows_op(
 fn parts<const N: usize>(bufs: &mut [Guarded]) -> [&mut Guarded; N] {
     let mut it = bufs.iter_mut();
     std::array::from_fn(|_| it.next().expect("enough buffers"))
+}
+
+/// A LayerNorm forward's parameters and outputs over the buffers `[gamma, beta, y, mean, rstd]`.
+fn layernorm_args<'a>([g, be, y, m, r]: [&'a mut Guarded; 5]) -> (Affine<'a>, LayerNormOut<'a>) {
+    let p = Affine {
+        gamma: g.get(),
+        beta: be.get(),
+    };
+    let out = LayerNormOut {
+        y: y.get_mut(),
+        mean: m.get_mut(),
+        rstd: r.get_mut(),
+    };
+    (p, out)
 }
 
 /// Every row op and element-wise op of `v` with one hostile shape, offset and set of lengths.
@@ -940,15 +902,7 @@ fn check_variant(v: &Variant, shape: Rows, offset: usize, lens: &Lens) {
     let fwd = [len, cols, cols, len, rows, rows];
     check_rows_op(&id("layernorm"), f, &fwd, Rule::Exact(fwd_ok), lens, |b| {
         let [x, g, be, y, m, r] = parts(b);
-        let p = Affine {
-            gamma: g.get(),
-            beta: be.get(),
-        };
-        let out = LayerNormOut {
-            y: y.get_mut(),
-            mean: m.get_mut(),
-            rstd: r.get_mut(),
-        };
+        let (p, out) = layernorm_args([g, be, y, m, r]);
         (v.layernorm)(shape, 1e-5, x.get(), p, out)
     });
     // ... plus residual, sum
@@ -961,15 +915,7 @@ fn check_variant(v: &Variant, shape: Rows, offset: usize, lens: &Lens) {
         lens,
         |b| {
             let [x, g, be, y, m, r, res, sum] = parts(b);
-            let p = Affine {
-                gamma: g.get(),
-                beta: be.get(),
-            };
-            let out = LayerNormOut {
-                y: y.get_mut(),
-                mean: m.get_mut(),
-                rstd: r.get_mut(),
-            };
+            let (p, out) = layernorm_args([g, be, y, m, r]);
             (v.add_layernorm)(shape, 1e-5, x.get(), res.get(), sum.get_mut(), p, out)
         },
     );
@@ -1055,7 +1001,7 @@ fn check_variant(v: &Variant, shape: Rows, offset: usize, lens: &Lens) {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config(1024))]
 
     /// Every softmax, LayerNorm, Add and GELU entry point of every variant with hostile
     /// shapes, causal offsets and buffer lengths.

@@ -9,7 +9,8 @@
 //!   (δ·rstd)² from centring on a mean that is off by δ;
 //! * y_j: `|gamma_j|·(|x̂_j|·(n + 8)·u + rstd·δ) + 2u·(|y_j| + |beta_j|)`.
 
-use kernels::cpu::{self, Feature};
+mod common;
+
 use kernels::layernorm::{self, Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::{KernelError, Result, Rows};
 use proptest::prelude::*;
@@ -23,63 +24,31 @@ type Fwd = fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>;
 type AddFwd = fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>;
 type Bwd = fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    add_fwd: AddFwd,
-    bwd: Bwd,
-}
-
-macro_rules! variant {
-    ($name:literal, $feature:expr, $m:ident) => {
-        Variant {
-            name: $name,
-            feature: $feature,
-            fwd: layernorm::$m::layernorm,
-            add_fwd: layernorm::$m::add_layernorm,
-            bwd: layernorm::$m::layernorm_backward,
-        }
-    };
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = layernorm::layernorm,
+        add_fwd: AddFwd = layernorm::add_layernorm,
+        bwd: Bwd = layernorm::layernorm_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    vec![
-        variant!("naive", None, naive),
-        variant!("avx2", Some(Feature::Avx2), avx2),
-        variant!("avx512", Some(Feature::Avx512), avx512),
-    ]
-    .into_iter()
-    .filter(|v| match v.feature {
-        Some(f) if !cpu::available(f) => {
-            eprintln!(
-                "note: skipping layernorm/{}: {}",
-                v.name,
-                cpu::unavailable_reason(f).unwrap()
-            );
-            let (g, b) = ([1.0f32], [0.0f32]);
-            let (mut y, mut m, mut r) = ([0.0f32], [0.0f32], [0.0f32]);
-            let p = Affine {
-                gamma: &g,
-                beta: &b,
-            };
-            let out = LayerNormOut {
-                y: &mut y,
-                mean: &mut m,
-                rstd: &mut r,
-            };
-            let res = (v.fwd)(Rows::new(1, 1), EPS, &[1.0], p, out);
-            assert!(
-                matches!(res, Err(KernelError::Unsupported { .. })),
-                "{}: {res:?}",
-                v.name
-            );
-            false
-        }
-        _ => true,
+    Variant::runnable("layernorm", |v| {
+        let (g, b) = ([1.0f32], [0.0f32]);
+        let (mut y, mut m, mut r) = ([0.0f32], [0.0f32], [0.0f32]);
+        let p = Affine {
+            gamma: &g,
+            beta: &b,
+        };
+        let out = LayerNormOut {
+            y: &mut y,
+            mean: &mut m,
+            rstd: &mut r,
+        };
+        (v.fwd)(Rows::new(1, 1), EPS, &[1.0], p, out)
     })
-    .collect()
 }
 
 struct Case {
@@ -164,23 +133,17 @@ fn check_fwd(name: &str, c: &Case, x: &[f32], got: &Outs) -> std::result::Result
 }
 
 fn cols() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        3 => prop::sample::select(vec![1usize, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 512, 1024]),
-        1 => Just(100_003usize),
-        2 => 1usize..300,
-    ]
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 40,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    common::sizes(
+        vec![
+            1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 512, 1024,
+        ],
+        100_003,
+        1..300,
+    )
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config(40))]
 
     #[test]
     fn forward_matches_reference(cols in cols(), rows in 0usize..4, seed: u64, offset in prop::sample::select(vec![0.0f32, 0.5, 100.0, -3e3]), spread in prop::sample::select(vec![1e-3f32, 2.0, 50.0])) {
@@ -314,29 +277,20 @@ fn backward_matches_finite_differences() {
                 dbeta: &mut dbeta,
             };
             (v.bwd)(c.shape, saved, &w, grads).unwrap();
-            for (i, &d) in dx.iter().enumerate() {
-                let f = fd(0, i);
-                assert!(
-                    (d as f64 - f).abs() <= tol,
-                    "{} dx[{i}] {d} vs fd {f}",
-                    v.name
-                );
-            }
-            for j in 0..cols {
-                let f = fd(1, j);
-                assert!(
-                    (dgamma[j] as f64 - f).abs() <= tol,
-                    "{} dgamma[{j}] {} vs fd {f}",
-                    v.name,
-                    dgamma[j]
-                );
-                let f = fd(2, j);
-                assert!(
-                    (dbeta[j] as f64 - f).abs() <= tol,
-                    "{} dbeta[{j}] {} vs fd {f}",
-                    v.name,
-                    dbeta[j]
-                );
+            let grads = [
+                ("dx", &dx[..]),
+                ("dgamma", &dgamma[..]),
+                ("dbeta", &dbeta[..]),
+            ];
+            for (which, (what, got)) in grads.into_iter().enumerate() {
+                for (i, &d) in got.iter().enumerate() {
+                    let f = fd(which, i);
+                    assert!(
+                        (d as f64 - f).abs() <= tol,
+                        "{} {what}[{i}] {d} vs fd {f}",
+                        v.name
+                    );
+                }
             }
         }
     }

@@ -15,7 +15,9 @@
 //! of the exact value (to first order), and their difference within twice that:
 //! `|c − ref| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip||b_pj| + |β||c_ij|)`.
 
-use kernels::cpu::{self, Feature};
+mod common;
+
+use kernels::cpu::Feature;
 use kernels::matmul::{self, Gemm, MatMulFn};
 use kernels::KernelError;
 use proptest::prelude::*;
@@ -35,31 +37,18 @@ impl Kernel {
     /// Whether the kernel can run here; prints a note (once per test) when it cannot, after
     /// checking that it refuses cleanly.
     fn runnable(&self) -> bool {
-        let Some(f) = self.feature else { return true };
-        if cpu::available(f) {
-            return true;
-        }
-        let g = Gemm::new(2, 2, 2);
-        let r = (self.f)(
-            &g,
-            1.0,
-            &[0.0; 4],
-            &[0.0; 4],
-            0.0,
-            &mut [0.0; 4],
-            &mut [0.0; 4096],
-        );
-        assert!(
-            matches!(r, Err(KernelError::Unsupported { .. })),
-            "{}: expected Unsupported, got {r:?}",
-            self.name
-        );
-        eprintln!(
-            "note: skipping {} ({})",
-            self.name,
-            cpu::unavailable_reason(f).unwrap_or_default()
-        );
-        false
+        common::runs(self.name, self.feature, || {
+            let g = Gemm::new(2, 2, 2);
+            (self.f)(
+                &g,
+                1.0,
+                &[0.0; 4],
+                &[0.0; 4],
+                0.0,
+                &mut [0.0; 4],
+                &mut [0.0; 4096],
+            )
+        })
     }
 }
 
@@ -400,8 +389,20 @@ fn decode_alignments(kernel: &Kernel) {
     }
 }
 
+/// The tests of one kernel module: each `$test` runs `$body` on the kernel where it can
+/// run, and the proptest of random shapes.
 macro_rules! kernel_tests {
     ($name:ident, $feature:expr) => {
+        kernel_tests!(
+            $name,
+            $feature,
+            awkward_shapes: awkward,
+            decode_at_every_alignment: decode_alignments,
+            nan_and_inf_propagate: non_finite,
+            bad_arguments_are_errors: errors,
+        );
+    };
+    ($name:ident, $feature:expr, $($test:ident: $body:ident),* $(,)?) => {
         mod $name {
             use super::*;
 
@@ -412,33 +413,14 @@ macro_rules! kernel_tests {
                 feature: $feature,
             };
 
-            #[test]
-            fn awkward_shapes() {
-                if K.runnable() {
-                    awkward(&K);
+            $(
+                #[test]
+                fn $test() {
+                    if K.runnable() {
+                        $body(&K);
+                    }
                 }
-            }
-
-            #[test]
-            fn decode_at_every_alignment() {
-                if K.runnable() {
-                    decode_alignments(&K);
-                }
-            }
-
-            #[test]
-            fn nan_and_inf_propagate() {
-                if K.runnable() {
-                    non_finite(&K);
-                }
-            }
-
-            #[test]
-            fn bad_arguments_are_errors() {
-                if K.runnable() {
-                    errors(&K);
-                }
-            }
+            )*
 
             proptest! {
                 #![proptest_config(ProptestConfig::with_cases(64))]

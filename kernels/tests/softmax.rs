@@ -10,7 +10,8 @@
 //! `|y_j - ref_j| ≤ ref_j·(2·(4u + u·(2M + D)) + (cols + 4)·u)` with D the row's max |d|, and
 //! each row sums to 1 within that same relative bound, taking D for |d|.
 
-use kernels::cpu::{self, Feature};
+mod common;
+
 use kernels::softmax;
 use kernels::{KernelError, Result, Rows};
 use proptest::prelude::*;
@@ -25,56 +26,22 @@ type Causal = fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()>;
 type CausalInpl = fn(Rows, f32, usize, &mut [f32]) -> Result<()>;
 type Bwd = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
-struct Variant {
-    name: &'static str,
-    feature: Option<Feature>,
-    fwd: Fwd,
-    inplace: Inpl,
-    causal: Causal,
-    causal_inplace: CausalInpl,
-    bwd: Bwd,
-}
-
-macro_rules! variant {
-    ($name:literal, $feature:expr, $m:ident) => {
-        Variant {
-            name: $name,
-            feature: $feature,
-            fwd: softmax::$m::softmax,
-            inplace: softmax::$m::softmax_inplace,
-            causal: softmax::$m::softmax_causal,
-            causal_inplace: softmax::$m::softmax_causal_inplace,
-            bwd: softmax::$m::softmax_backward,
-        }
-    };
+common::variant_table! {
+    /// One variant: its functions for every form of the op.
+    struct Variant for [naive, avx2, avx512] {
+        fwd: Fwd = softmax::softmax,
+        inplace: Inpl = softmax::softmax_inplace,
+        causal: Causal = softmax::softmax_causal,
+        causal_inplace: CausalInpl = softmax::softmax_causal_inplace,
+        bwd: Bwd = softmax::softmax_backward,
+    }
 }
 
 /// The variants this machine can run; the others are checked to refuse, with a note.
 fn variants() -> Vec<Variant> {
-    vec![
-        variant!("naive", None, naive),
-        variant!("avx2", Some(Feature::Avx2), avx2),
-        variant!("avx512", Some(Feature::Avx512), avx512),
-    ]
-    .into_iter()
-    .filter(|v| match v.feature {
-        Some(f) if !cpu::available(f) => {
-            eprintln!(
-                "note: skipping softmax/{}: {}",
-                v.name,
-                cpu::unavailable_reason(f).unwrap()
-            );
-            let r = (v.fwd)(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2]);
-            assert!(
-                matches!(r, Err(KernelError::Unsupported { .. })),
-                "{}: {r:?}",
-                v.name
-            );
-            false
-        }
-        _ => true,
+    Variant::runnable("softmax", |v| {
+        (v.fwd)(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2])
     })
-    .collect()
 }
 
 /// f64 softmax of `scale·x` (the product rounded to f32 first, as the contract's reference).
@@ -114,23 +81,17 @@ fn random(n: usize, rng: &mut StdRng, range: f32) -> Vec<f32> {
 }
 
 fn cols() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        3 => prop::sample::select(vec![1usize, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1024]),
-        1 => Just(100_003usize),
-        2 => 1usize..300,
-    ]
-}
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 40,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    common::sizes(
+        vec![
+            1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1024,
+        ],
+        100_003,
+        1..300,
+    )
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(common::config(40))]
 
     #[test]
     fn random_shapes_match_reference(cols in cols(), rows in 0usize..4, seed: u64, range in prop::sample::select(vec![1.0f32, 10.0, 40.0])) {

@@ -3,26 +3,15 @@
 //! constant LayerNorm row stays finite. (GELU's specials are in `tests/gelu.rs`, Add's
 //! bit-identity with specials in `tests/add.rs`.)
 
-use kernels::cpu::{self, Feature};
+mod common;
+
+use kernels::cpu::Feature;
 use kernels::layernorm::{self, Affine, LayerNormOut};
 use kernels::{softmax, Result, Rows};
 
 type Softmax = fn(Rows, &[f32], &mut [f32]) -> Result<()>;
 type Causal = fn(Rows, f32, usize, &[f32], &mut [f32]) -> Result<()>;
 type LayerNorm = fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>;
-
-fn runnable(name: &str, feature: Option<Feature>) -> bool {
-    match feature {
-        Some(f) if !cpu::available(f) => {
-            eprintln!(
-                "note: skipping {name}: {}",
-                cpu::unavailable_reason(f).unwrap()
-            );
-            false
-        }
-        _ => true,
-    }
-}
 
 fn softmax_variants() -> Vec<(&'static str, Softmax, Causal)> {
     [
@@ -46,7 +35,7 @@ fn softmax_variants() -> Vec<(&'static str, Softmax, Causal)> {
         ),
     ]
     .into_iter()
-    .filter(|(n, f, _, _)| runnable(n, *f))
+    .filter(|&(n, f, s, _)| common::runs(n, f, || s(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2])))
     .map(|(n, _, s, c)| (n, s, c))
     .collect()
 }
@@ -62,9 +51,33 @@ fn layernorm_variants() -> Vec<(&'static str, LayerNorm)> {
         ),
     ]
     .into_iter()
-    .filter(|(n, f, _)| runnable(n, *f))
+    .filter(|&(n, f, l)| {
+        common::runs(n, f, || {
+            let mut y = [0.0];
+            layernorm_into(l, Rows::new(1, 1), &[1.0], &[1.0], &[0.0], &mut y).map(|_| ())
+        })
+    })
     .map(|(n, _, l)| (n, l))
     .collect()
+}
+
+/// LayerNorm forward (eps 1e-5) of `x` by `f` into `y`; returns each row's rstd.
+fn layernorm_into(
+    f: LayerNorm,
+    shape: Rows,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+) -> Result<Vec<f32>> {
+    let (mut mean, mut rstd) = (vec![0.0; shape.rows], vec![0.0; shape.rows]);
+    let out = LayerNormOut {
+        y,
+        mean: &mut mean,
+        rstd: &mut rstd,
+    };
+    f(shape, 1e-5, x, Affine { gamma, beta }, out)?;
+    Ok(rstd)
 }
 
 /// Equal, or both NaN.
@@ -164,23 +177,7 @@ fn layernorm_specials_follow_reference() {
     let shape = Rows::new(4, cols);
     let run = |f: LayerNorm| {
         let mut y = vec![0.0; shape.len()];
-        let (mut m, mut r) = (vec![0.0; 4], vec![0.0; 4]);
-        let p = Affine {
-            gamma: &gamma,
-            beta: &beta,
-        };
-        f(
-            shape,
-            1e-5,
-            &x,
-            p,
-            LayerNormOut {
-                y: &mut y,
-                mean: &mut m,
-                rstd: &mut r,
-            },
-        )
-        .unwrap();
+        layernorm_into(f, shape, &x, &gamma, &beta, &mut y).unwrap();
         y
     };
     let want = run(layernorm::naive::layernorm);
@@ -206,23 +203,7 @@ fn layernorm_of_constant_row_is_beta() {
         for value in [0.0f32, 1.0, -2.5e3, 1e20, 3e38, 1e-38] {
             let x = vec![value; cols];
             let mut y = vec![f32::NAN; cols];
-            let (mut m, mut r) = ([0.0f32], [0.0f32]);
-            let p = Affine {
-                gamma: &gamma,
-                beta: &beta,
-            };
-            f(
-                Rows::new(1, cols),
-                1e-5,
-                &x,
-                p,
-                LayerNormOut {
-                    y: &mut y,
-                    mean: &mut m,
-                    rstd: &mut r,
-                },
-            )
-            .unwrap();
+            let r = layernorm_into(f, Rows::new(1, cols), &x, &gamma, &beta, &mut y).unwrap();
             assert!(r[0].is_finite(), "{name}: rstd {}", r[0]);
             assert_eq!(y, beta, "{name}: constant {value}");
         }

@@ -2,56 +2,42 @@
 //! AVX-512 where the CPU has it. Threads come from the catalog's wrapper, so the crate itself
 //! runs single-threaded here.
 
-use kernels::matmul::{check_trivial, Gemm};
-use kernels::Result;
-
-/// No scratch: the crate manages its own packing memory.
-pub fn scratch_len(_g: &Gemm) -> usize {
-    0
-}
-
-/// `C = α·op(A)·op(B) + β·C` through `gemm::gemm`.
-pub fn matmul(
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    _scratch: &mut [f32],
-) -> Result<()> {
-    if check_trivial(g, alpha, a, b, beta, c)? {
-        return Ok(());
+kernels::matmul_without_scratch! {
+    /// No scratch: the crate manages its own packing memory.
+    scratch_len;
+    /// `C = α·op(A)·op(B) + β·C` through `gemm::gemm`.
+    matmul(g, alpha, a, b, beta, c) {
+        let (rsa, csa) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
+        let (rsb, csb) = if g.trans_b { (1, g.ldb) } else { (g.ldb, 1) };
+        // gemm computes dst = alpha·dst + beta·lhs·rhs, and reads dst only when read_dst is
+        // true.
+        let read_dst = beta != 0.0;
+        // SAFETY: the macro's `check_trivial` (through `g.check`) proved every element the crate
+        // addresses (row i·rs + col j·cs inside each matrix's rows×cols) lies within a, b and c;
+        // c is a distinct &mut so no aliasing.
+        unsafe {
+            gemm::gemm(
+                g.m,
+                g.n,
+                g.k,
+                c.as_mut_ptr(),
+                1,
+                g.ldc as isize,
+                read_dst,
+                a.as_ptr(),
+                csa as isize,
+                rsa as isize,
+                b.as_ptr(),
+                csb as isize,
+                rsb as isize,
+                beta,
+                alpha,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        Ok(())
     }
-    let (rsa, csa) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
-    let (rsb, csb) = if g.trans_b { (1, g.ldb) } else { (g.ldb, 1) };
-    // gemm computes dst = alpha·dst + beta·lhs·rhs, and reads dst only when read_dst is true.
-    let read_dst = beta != 0.0;
-    // SAFETY: `check_trivial` (through `g.check`) proved every element the crate addresses (row
-    // i·rs + col j·cs inside each matrix's rows×cols) lies within a, b and c; c is a distinct &mut
-    // so no aliasing.
-    unsafe {
-        gemm::gemm(
-            g.m,
-            g.n,
-            g.k,
-            c.as_mut_ptr(),
-            1,
-            g.ldc as isize,
-            read_dst,
-            a.as_ptr(),
-            csa as isize,
-            rsa as isize,
-            b.as_ptr(),
-            csb as isize,
-            rsb as isize,
-            beta,
-            alpha,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-    Ok(())
 }

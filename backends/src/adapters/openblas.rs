@@ -5,7 +5,6 @@
 //! OpenBLAS picks its kernels when the library loads; 0.3.21 takes Zen 4 for Haswell (AVX2),
 //! so on such CPUs start the process with `OPENBLAS_CORETYPE=SkylakeX` (see the README).
 
-use kernels::matmul::{check_trivial, Gemm};
 use kernels::{KernelError, Result};
 use std::os::raw::c_int;
 use std::sync::Once;
@@ -49,11 +48,6 @@ fn single_threaded() {
     ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
 }
 
-/// No scratch: OpenBLAS packs into its own buffers.
-pub fn scratch_len(_g: &Gemm) -> usize {
-    0
-}
-
 /// `value` as a CBLAS `int`, or a shape error naming it.
 fn blas_int(name: &str, value: usize) -> Result<c_int> {
     c_int::try_from(value).map_err(|_| KernelError::Shape {
@@ -74,60 +68,54 @@ fn leading(rows: usize, cols: usize, ld: usize) -> usize {
     }
 }
 
-/// `C = α·op(A)·op(B) + β·C` through `cblas_sgemm` (row-major).
-pub fn matmul(
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    _scratch: &mut [f32],
-) -> Result<()> {
-    if check_trivial(g, alpha, a, b, beta, c)? {
-        return Ok(());
+kernels::matmul_without_scratch! {
+    /// No scratch: OpenBLAS packs into its own buffers.
+    scratch_len;
+    /// `C = α·op(A)·op(B) + β·C` through `cblas_sgemm` (row-major).
+    matmul(g, alpha, a, b, beta, c) {
+        let (ar, ac) = g.a_dims();
+        let (br, bc) = g.b_dims();
+        let m = blas_int("m", g.m)?;
+        let n = blas_int("n", g.n)?;
+        let k = blas_int("k", g.k)?;
+        let lda = blas_int("lda", leading(ar, ac, g.lda))?;
+        let ldb = blas_int("ldb", leading(br, bc, g.ldb))?;
+        let ldc = blas_int("ldc", leading(g.m, g.n, g.ldc))?;
+        let trans = |t: bool| if t { TRANS } else { NO_TRANS };
+        single_threaded();
+        // β == 0 overwrites C without reading it (BLAS semantics: NaN in C does not survive).
+        // SAFETY: the macro's `check_trivial` (through `g.check`) proved that every element
+        // CBLAS addresses — row r·ld + column j for r < rows, j < cols of each stored matrix —
+        // lies inside a, b and c, and m, n, k ≥ 1 here; the leading dimensions are at least the
+        // row lengths, as CBLAS requires, and a stride changed by `leading` belongs to a one-row
+        // matrix, where it addresses nothing. The pointers come from live slices and c is a
+        // distinct &mut, so nothing aliases; OpenBLAS keeps no pointer past the call.
+        unsafe {
+            cblas_sgemm(
+                ROW_MAJOR,
+                trans(g.trans_a),
+                trans(g.trans_b),
+                m,
+                n,
+                k,
+                alpha,
+                a.as_ptr(),
+                lda,
+                b.as_ptr(),
+                ldb,
+                beta,
+                c.as_mut_ptr(),
+                ldc,
+            );
+        }
+        Ok(())
     }
-    let (ar, ac) = g.a_dims();
-    let (br, bc) = g.b_dims();
-    let m = blas_int("m", g.m)?;
-    let n = blas_int("n", g.n)?;
-    let k = blas_int("k", g.k)?;
-    let lda = blas_int("lda", leading(ar, ac, g.lda))?;
-    let ldb = blas_int("ldb", leading(br, bc, g.ldb))?;
-    let ldc = blas_int("ldc", leading(g.m, g.n, g.ldc))?;
-    let trans = |t: bool| if t { TRANS } else { NO_TRANS };
-    single_threaded();
-    // β == 0 overwrites C without reading it (BLAS semantics: NaN in C does not survive).
-    // SAFETY: `check_trivial` (through `g.check`) proved that every element CBLAS addresses —
-    // row r·ld + column j for r < rows, j < cols of each stored matrix — lies inside a, b and
-    // c, and m, n, k ≥ 1 here; the leading dimensions are at least the row lengths, as CBLAS
-    // requires, and a stride changed by `leading` belongs to a one-row matrix, where it
-    // addresses nothing. The pointers come from live slices and c is a distinct &mut, so
-    // nothing aliases; OpenBLAS keeps no pointer past the call.
-    unsafe {
-        cblas_sgemm(
-            ROW_MAJOR,
-            trans(g.trans_a),
-            trans(g.trans_b),
-            m,
-            n,
-            k,
-            alpha,
-            a.as_ptr(),
-            lda,
-            b.as_ptr(),
-            ldb,
-            beta,
-            c.as_mut_ptr(),
-            ldc,
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernels::matmul::Gemm;
 
     #[test]
     fn one_row_with_short_stride_is_computed() {

@@ -13,12 +13,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! add_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// `out = a + b`.
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) -> $crate::Result<()> {
@@ -58,8 +53,7 @@ macro_rules! add_wrappers {
             out: &mut [f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("add_bias", "x", x.len(), shape)?;
-            $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            super::check_bias("add_bias", shape, x, bias)?;
             $crate::check_rows_eq("add_bias", "out", out.len(), shape)?;
             if shape.is_empty() {
                 // Nothing to add; returning here also spares a loop over `rows` empty rows.
@@ -82,8 +76,7 @@ macro_rules! add_wrappers {
             bias: &[f32],
         ) -> $crate::Result<()> {
             $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("add_bias", "x", x.len(), shape)?;
-            $crate::check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+            super::check_bias("add_bias", shape, x, bias)?;
             if shape.is_empty() {
                 return Ok(());
             }
@@ -96,33 +89,14 @@ macro_rules! add_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::simd;
-            use $crate::Rows;
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::add`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn add(a: *const f32, b: *const f32, out: *mut f32, n: usize) {
-                // SAFETY: the features `S` needs are enabled here; the pointers are as the
-                // caller promised.
-                unsafe { simd::add::<S>(a, b, out, n) }
-            }
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::add_bias`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn add_bias(
-                x: *const f32,
-                bias: *const f32,
-                out: *mut f32,
-                shape: Rows,
-            ) {
-                // SAFETY: as for `add`.
-                unsafe { simd::add_bias::<S>(x, bias, out, shape.rows, shape.cols) }
-            }
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use $crate::Rows; },
+            fn add(a: *const f32, b: *const f32, out: *mut f32, n: usize) => add(a, b, out, n);
+            fn add_bias(x: *const f32, bias: *const f32, out: *mut f32, shape: Rows)
+                => add_bias(x, bias, out, shape.rows, shape.cols);
         }
     };
 }
@@ -134,3 +108,13 @@ pub mod naive;
 pub mod neon;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod simd;
+
+use crate::{check_eq, check_rows_eq, Result, Rows};
+
+/// The input checks of a row-broadcast bias op (the bias add here, the fused bias + GELU of
+/// [`crate::bias_gelu`]): `x` holds rows·cols elements (an overflowing product is an error)
+/// and `bias` cols.
+pub(crate) fn check_bias(op: &'static str, shape: Rows, x: &[f32], bias: &[f32]) -> Result<()> {
+    check_rows_eq(op, "x", x.len(), shape)?;
+    check_eq(op, "bias", bias.len(), shape.cols)
+}

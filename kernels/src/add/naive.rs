@@ -23,8 +23,7 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) -> Result<()> {
 
 /// `out[r][j] = x[r][j] + bias[j]`.
 pub fn add_bias(shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result<()> {
-    check_rows_eq("add_bias", "x", x.len(), shape)?;
-    check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+    super::check_bias("add_bias", shape, x, bias)?;
     check_rows_eq("add_bias", "out", out.len(), shape)?;
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
         *o = v + bias[i % shape.cols];
@@ -34,8 +33,7 @@ pub fn add_bias(shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result
 
 /// `x[r][j] += bias[j]`.
 pub fn add_bias_inplace(shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-    check_rows_eq("add_bias", "x", x.len(), shape)?;
-    check_eq("add_bias", "bias", bias.len(), shape.cols)?;
+    super::check_bias("add_bias", shape, x, bias)?;
     for (i, v) in x.iter_mut().enumerate() {
         *v += bias[i % shape.cols];
     }

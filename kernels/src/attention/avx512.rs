@@ -4,9 +4,4 @@
 //! which runs it only where AVX-512F exists; elsewhere the same generic code is tested
 //! through its AVX2 instantiation and this one is only compiled.
 
-attention_wrappers! {
-    feature: Avx512,
-    simd: crate::simd_math::Avx512,
-    target_feature: "avx512f",
-    target_arch: "x86_64",
-}
+instantiate!(attention_wrappers, avx512);

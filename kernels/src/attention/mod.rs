@@ -43,12 +43,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! attention_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// Fused causal attention of the heads in `heads` (see the module contract).
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn attention(
@@ -83,16 +78,14 @@ macro_rules! attention_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::{simd, Attention};
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::attention`.
-            #[allow(clippy::too_many_arguments)] // The raw form of the safe wrapper's arguments.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn attention(
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use super::super::Attention; },
+            // The raw form of the safe wrapper's arguments.
+            #[allow(clippy::too_many_arguments)]
+            fn attention(
                 shape: &Attention,
                 scale: f32,
                 heads: ::std::ops::Range<usize>,
@@ -101,11 +94,7 @@ macro_rules! attention_wrappers {
                 v: *const f32,
                 out: *mut f32,
                 scratch: *mut f32,
-            ) {
-                // SAFETY: the features `S` needs are enabled here; the pointers and the shape
-                // are as the caller promised.
-                unsafe { simd::attention::<S>(shape, scale, heads, q, k, v, out, scratch) }
-            }
+            ) => attention(shape, scale, heads, q, k, v, out, scratch);
         }
     };
 }

@@ -2,9 +2,4 @@
 //! into a scratch row, exponentials and their sum, weighted sum of the values scaled by
 //! `1/Σ`), instantiated here. Accuracy against the unfused reference: `tests/attention.rs`.
 
-attention_wrappers! {
-    feature: Neon,
-    simd: crate::simd_math::Neon,
-    target_feature: "neon",
-    target_arch: "aarch64",
-}
+instantiate!(attention_wrappers, neon);

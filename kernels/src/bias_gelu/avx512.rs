@@ -3,9 +3,4 @@
 //! ISA's bias add followed by its GELU, so its error against [`super::naive`] is the one
 //! [`crate::gelu::avx512`] documents.
 
-bias_gelu_wrappers! {
-    feature: Avx512,
-    simd: crate::simd_math::Avx512,
-    target_feature: "avx512f",
-    target_arch: "x86_64",
-}
+instantiate!(bias_gelu_wrappers, avx512);

@@ -27,12 +27,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! bias_gelu_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// `y[r][j] = gelu_tanh(x[r][j] + bias[j])`.
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn bias_gelu(
@@ -109,34 +104,15 @@ macro_rules! bias_gelu_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::simd;
-            use $crate::Rows;
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::forward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn forward(x: *const f32, bias: *const f32, y: *mut f32, s: Rows) {
-                // SAFETY: the features `S` needs are enabled here; the pointers are as the
-                // caller promised.
-                unsafe { simd::forward::<S>(x, bias, y, s.rows, s.cols) }
-            }
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::backward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn backward(
-                x: *const f32,
-                bias: *const f32,
-                dy: *const f32,
-                dx: *mut f32,
-                s: Rows,
-            ) {
-                // SAFETY: as for `forward`.
-                unsafe { simd::backward::<S>(x, bias, dy, dx, s.rows, s.cols) }
-            }
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use $crate::Rows; },
+            fn forward(x: *const f32, bias: *const f32, y: *mut f32, s: Rows)
+                => forward(x, bias, y, s.rows, s.cols);
+            fn backward(x: *const f32, bias: *const f32, dy: *const f32, dx: *mut f32, s: Rows)
+                => backward(x, bias, dy, dx, s.rows, s.cols);
         }
     };
 }
@@ -151,20 +127,18 @@ mod simd;
 #[cfg(test)]
 mod tests;
 
-use crate::{check_eq, check_rows_eq, Result, Rows};
+use crate::{check_rows_eq, Result, Rows};
 
 /// The forward's input checks, shared by every implementation: `x` is rows·cols (an
 /// overflowing product is an error), `bias` is cols.
 fn check_forward(shape: Rows, x: &[f32], bias: &[f32]) -> Result<()> {
-    check_rows_eq("bias_gelu", "x", x.len(), shape)?;
-    check_eq("bias_gelu", "bias", bias.len(), shape.cols)
+    crate::add::check_bias("bias_gelu", shape, x, bias)
 }
 
 /// The backward's checks: `x`, `dy` and `dx` are rows·cols, `bias` is cols.
 fn check_backward(shape: Rows, x: &[f32], bias: &[f32], dy: &[f32], dx: &[f32]) -> Result<()> {
     const OP: &str = "bias_gelu_backward";
-    check_rows_eq(OP, "x", x.len(), shape)?;
-    check_eq(OP, "bias", bias.len(), shape.cols)?;
+    crate::add::check_bias(OP, shape, x, bias)?;
     check_rows_eq(OP, "dy", dy.len(), shape)?;
     check_rows_eq(OP, "dx", dx.len(), shape)
 }

@@ -2,9 +2,4 @@
 //! kernels: bit-identical to this ISA's bias add followed by its GELU, so its error against
 //! [`super::naive`] is the one [`crate::gelu::neon`] documents.
 
-bias_gelu_wrappers! {
-    feature: Neon,
-    simd: crate::simd_math::Neon,
-    target_feature: "neon",
-    target_arch: "aarch64",
-}
+instantiate!(bias_gelu_wrappers, neon);

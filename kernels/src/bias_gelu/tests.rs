@@ -225,20 +225,15 @@ fn specials_pass_through_as_in_the_unfused_form() {
                 close(g, w, tol) && g.is_nan() == w.is_nan() && g.is_finite() == w.is_finite()
             };
             for i in 0..s.len() {
-                assert!(
-                    ok(y[i], want_y[i]),
-                    "{} y[{i}] {} vs {}",
-                    f.name,
-                    y[i],
-                    want_y[i]
-                );
-                assert!(
-                    ok(dx[i], want_dx[i]),
-                    "{} dx[{i}] {} vs {}",
-                    f.name,
-                    dx[i],
-                    want_dx[i]
-                );
+                for (what, got, want) in [("y", &y, &want_y), ("dx", &dx, &want_dx)] {
+                    assert!(
+                        ok(got[i], want[i]),
+                        "{} {what}[{i}] {} vs {}",
+                        f.name,
+                        got[i],
+                        want[i]
+                    );
+                }
             }
         }
     }

@@ -11,9 +11,4 @@
 //! arithmetic.) Specials follow the reference: NaN → NaN, `gelu(±∞) = ±∞, 0`,
 //! `gelu'(±∞) = 1, 0`.
 
-gelu_wrappers! {
-    feature: Avx512,
-    simd: crate::simd_math::Avx512,
-    target_feature: "avx512f",
-    target_arch: "x86_64",
-}
+instantiate!(gelu_wrappers, avx512);

@@ -16,12 +16,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! gelu_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// `y = gelu(x)`.
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn gelu(kind: super::GeluKind, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
@@ -71,33 +66,15 @@ macro_rules! gelu_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::{simd, GeluKind};
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::forward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn forward(kind: GeluKind, src: *const f32, dst: *mut f32, n: usize) {
-                // SAFETY: the features `S` needs are enabled here; the pointers are as the
-                // caller promised.
-                unsafe { simd::forward::<S>(kind, src, dst, n) }
-            }
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::backward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn backward(
-                kind: GeluKind,
-                x: *const f32,
-                dy: *const f32,
-                dx: *mut f32,
-                n: usize,
-            ) {
-                // SAFETY: as for `forward`.
-                unsafe { simd::backward::<S>(kind, x, dy, dx, n) }
-            }
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use super::super::GeluKind; },
+            fn forward(kind: GeluKind, src: *const f32, dst: *mut f32, n: usize)
+                => forward(kind, src, dst, n);
+            fn backward(kind: GeluKind, x: *const f32, dy: *const f32, dx: *mut f32, n: usize)
+                => backward(kind, x, dy, dx, n);
         }
     };
 }

@@ -11,9 +11,4 @@
 //! arithmetic.) Specials follow the reference: NaN → NaN, `gelu(±∞) = ±∞, 0`,
 //! `gelu'(±∞) = 1, 0`.
 
-gelu_wrappers! {
-    feature: Neon,
-    simd: crate::simd_math::Neon,
-    target_feature: "neon",
-    target_arch: "aarch64",
-}
+instantiate!(gelu_wrappers, neon);

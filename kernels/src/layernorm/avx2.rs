@@ -8,9 +8,4 @@
 //! the backward (`dx`, `dgamma`; `dbeta` is bit-identical) are derived in
 //! `tests/layernorm.rs`.
 
-layernorm_wrappers! {
-    feature: Avx2,
-    simd: crate::simd_math::Avx2,
-    target_feature: "avx2,fma",
-    target_arch: "x86_64",
-}
+instantiate!(layernorm_wrappers, avx2);

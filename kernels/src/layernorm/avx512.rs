@@ -8,9 +8,4 @@
 //! the backward (`dx`, `dgamma`; `dbeta` is bit-identical) are derived in
 //! `tests/layernorm.rs`.
 
-layernorm_wrappers! {
-    feature: Avx512,
-    simd: crate::simd_math::Avx512,
-    target_feature: "avx512f",
-    target_arch: "x86_64",
-}
+instantiate!(layernorm_wrappers, avx512);

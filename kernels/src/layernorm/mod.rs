@@ -23,12 +23,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! layernorm_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// `y = LayerNorm(x)`, saving each row's mean and reciprocal standard deviation.
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
         pub fn layernorm(
@@ -92,40 +87,21 @@ macro_rules! layernorm_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::{simd, Affine, LayerNormGrads, LayerNormOut, Saved};
-            use $crate::Rows;
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::forward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn forward(
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use super::super::{Affine, LayerNormGrads, LayerNormOut, Saved}; use $crate::Rows; },
+            fn forward(
                 shape: Rows,
                 eps: f32,
                 x: &[f32],
                 add: Option<(&[f32], &mut [f32])>,
                 p: &Affine,
                 out: &mut LayerNormOut,
-            ) {
-                // SAFETY: the features `S` needs are enabled here; lengths as the caller
-                // promised.
-                unsafe { simd::forward::<S>(shape, eps, x, add, p, out) }
-            }
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::backward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn backward(
-                shape: Rows,
-                s: &Saved,
-                dy: &[f32],
-                g: &mut LayerNormGrads,
-            ) {
-                // SAFETY: as for `forward`.
-                unsafe { simd::backward::<S>(shape, s, dy, g) }
-            }
+            ) => forward(shape, eps, x, add, p, out);
+            fn backward(shape: Rows, s: &Saved, dy: &[f32], g: &mut LayerNormGrads)
+                => backward(shape, s, dy, g);
         }
     };
 }

@@ -8,9 +8,4 @@
 //! the backward (`dx`, `dgamma`; `dbeta` is bit-identical) are derived in
 //! `tests/layernorm.rs`.
 
-layernorm_wrappers! {
-    feature: Neon,
-    simd: crate::simd_math::Neon,
-    target_feature: "neon",
-    target_arch: "aarch64",
-}
+instantiate!(layernorm_wrappers, neon);

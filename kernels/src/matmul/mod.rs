@@ -243,6 +243,96 @@ fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Resu
         })
 }
 
+/// Expands, inside a MatMul module, to its `scratch_len` (the body given) and its `matmul` of
+/// the [`MatMulFn`] signature. `matmul` makes every check first, in this order: the CPU
+/// feature named by `require` (if any, else [`KernelError::Unsupported`]), the layout
+/// ([`Gemm::check`]), that `scratch` holds `scratch_len(g)` elements, and then it finishes the
+/// products with nothing to multiply ([`finish_trivial`]). Only then does it run `$body`, so
+/// the body, written once per module with no signature or checks around it, sees a layout
+/// checked against the buffers, enough scratch, and m, n, k ≥ 1 and α ≠ 0.
+///
+/// ```ignore
+/// kernels::matmul_kernel! {
+///     require: Neon;
+///     /// Scratch: one packed block of B.
+///     scratch_len(g) { g.k.min(KC) * g.n.min(NC) }
+///     /// `C = α·op(A)·op(B) + β·C` with NEON.
+///     matmul(g, alpha, a, b, beta, c, scratch) {
+///         /* the product, for a checked, nonzero problem */
+///         Ok(())
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! matmul_kernel {
+    (
+        $(require: $feature:ident;)?
+        $(#[$scratch_doc:meta])*
+        scratch_len($sg:ident) $scratch_len:block
+        $(#[$doc:meta])*
+        matmul(
+            $g:ident, $alpha:ident, $a:ident, $b:ident, $beta:ident, $c:ident, $scratch:ident
+        ) $body:block
+    ) => {
+        $(#[$scratch_doc])*
+        pub fn scratch_len($sg: &$crate::matmul::Gemm) -> usize $scratch_len
+
+        $(#[$doc])*
+        pub fn matmul(
+            $g: &$crate::matmul::Gemm,
+            $alpha: f32,
+            $a: &[f32],
+            $b: &[f32],
+            $beta: f32,
+            $c: &mut [f32],
+            $scratch: &mut [f32],
+        ) -> $crate::Result<()> {
+            $($crate::cpu::require($crate::cpu::Feature::$feature)?;)?
+            $g.check($a, $b, $c)?;
+            $crate::check_len("matmul", "scratch", $scratch.len(), scratch_len($g))?;
+            if $crate::matmul::finish_trivial($g, $alpha, $beta, $c)? {
+                return Ok(());
+            }
+            $body
+        }
+    };
+}
+
+/// [`matmul_kernel!`] for a module that takes no scratch from the caller (the reference, or
+/// an adapter of a library that packs in memory of its own): its `scratch_len` is always 0,
+/// so `matmul` checks the layout and finishes the trivial products ([`check_trivial`]) before
+/// `$body`.
+///
+/// ```ignore
+/// kernels::matmul_without_scratch! {
+///     /// No scratch: the library packs into its own buffers.
+///     scratch_len;
+///     /// `C = α·op(A)·op(B) + β·C` through the library.
+///     matmul(g, alpha, a, b, beta, c) {
+///         /* the product, for a checked, nonzero problem */
+///         Ok(())
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! matmul_without_scratch {
+    (
+        $(#[$scratch_doc:meta])*
+        scratch_len;
+        $(#[$doc:meta])*
+        matmul($g:ident, $alpha:ident, $a:ident, $b:ident, $beta:ident, $c:ident) $body:block
+    ) => {
+        $crate::matmul_kernel! {
+            $(#[$scratch_doc])*
+            scratch_len(_g) {
+                0
+            }
+            $(#[$doc])*
+            matmul($g, $alpha, $a, $b, $beta, $c, _scratch) $body
+        }
+    };
+}
+
 /// Checks the layout (as [`Gemm::check`]) and finishes the products with nothing to
 /// multiply: an empty C, or k == 0 or α == 0 (then `C = β·C`). Returns `true` when the
 /// product is done, so an adapter or kernel only handles real work after it.

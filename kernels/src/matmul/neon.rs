@@ -8,9 +8,7 @@
 //! α and β are applied when a tile is stored; `β == 0` does not read C; later depth blocks
 //! accumulate with β = 1.
 
-use super::{finish_trivial, Gemm};
-use crate::cpu::{self, Feature};
-use crate::{check_len, Result};
+use super::Gemm;
 use std::arch::aarch64::*;
 
 /// Rows of the register tile.
@@ -22,66 +20,54 @@ const KC: usize = 256;
 /// Columns of a packed B block (KC×NC×4 B = 512 KiB).
 const NC: usize = 512;
 
-/// Scratch: one packed block of B, at most `KC`×`NC` floats.
-pub fn scratch_len(g: &Gemm) -> usize {
-    if g.m == 0 || g.n == 0 || g.k == 0 {
-        0
-    } else {
-        g.k.min(KC) * g.n.min(NC)
+crate::matmul_kernel! {
+    require: Neon;
+    /// Scratch: one packed block of B, at most `KC`×`NC` floats.
+    scratch_len(g) {
+        if g.m == 0 || g.n == 0 || g.k == 0 {
+            0
+        } else {
+            g.k.min(KC) * g.n.min(NC)
+        }
     }
-}
-
-/// `C = α·op(A)·op(B) + β·C` with NEON; [`crate::KernelError::Unsupported`] when unavailable.
-pub fn matmul(
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    scratch: &mut [f32],
-) -> Result<()> {
-    cpu::require(Feature::Neon)?;
-    g.check(a, b, c)?;
-    check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    if finish_trivial(g, alpha, beta, c)? {
-        return Ok(());
-    }
-    for jc in (0..g.n).step_by(NC) {
-        let nc = (g.n - jc).min(NC);
-        for pc in (0..g.k).step_by(KC) {
-            let kc = (g.k - pc).min(KC);
-            let beta = if pc == 0 { beta } else { 1.0 };
-            for (p, row) in scratch[..kc * nc].chunks_exact_mut(nc).enumerate() {
-                for (j, x) in row.iter_mut().enumerate() {
-                    *x = b[g.b_index(pc + p, jc + j)];
+    /// `C = α·op(A)·op(B) + β·C` with NEON; [`crate::KernelError::Unsupported`] when unavailable.
+    matmul(g, alpha, a, b, beta, c, scratch) {
+        for jc in (0..g.n).step_by(NC) {
+            let nc = (g.n - jc).min(NC);
+            for pc in (0..g.k).step_by(KC) {
+                let kc = (g.k - pc).min(KC);
+                let beta = if pc == 0 { beta } else { 1.0 };
+                for (p, row) in scratch[..kc * nc].chunks_exact_mut(nc).enumerate() {
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = b[g.b_index(pc + p, jc + j)];
+                    }
                 }
-            }
-            let bp = &scratch[..kc * nc];
-            for i0 in (0..g.m).step_by(MR) {
-                let rows = (g.m - i0).min(MR);
-                for j0 in (0..nc).step_by(NR) {
-                    let cols = (nc - j0).min(NR);
-                    let blk = Block {
-                        i0,
-                        pc,
-                        kc,
-                        j0,
-                        nc,
-                        c0: i0 * g.ldc + jc + j0,
-                    };
-                    if rows == MR && cols == NR {
-                        // SAFETY: `cpu::require` confirmed NEON; `tile` touches memory only
-                        // through bounds-checked slices.
-                        unsafe { tile(g, alpha, beta, a, bp, c, blk) };
-                    } else {
-                        edge(g, alpha, beta, a, bp, c, blk, rows, cols);
+                let bp = &scratch[..kc * nc];
+                for i0 in (0..g.m).step_by(MR) {
+                    let rows = (g.m - i0).min(MR);
+                    for j0 in (0..nc).step_by(NR) {
+                        let cols = (nc - j0).min(NR);
+                        let blk = Block {
+                            i0,
+                            pc,
+                            kc,
+                            j0,
+                            nc,
+                            c0: i0 * g.ldc + jc + j0,
+                        };
+                        if rows == MR && cols == NR {
+                            // SAFETY: `cpu::require` confirmed NEON; `tile` touches memory only
+                            // through bounds-checked slices.
+                            unsafe { tile(g, alpha, beta, a, bp, c, blk) };
+                        } else {
+                            edge(g, alpha, beta, a, bp, c, blk, rows, cols);
+                        }
                     }
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Where a tile sits: rows from `i0`, depth `pc..pc+kc`, columns `j0..` of a packed block

@@ -9,80 +9,67 @@
 //! stores of C. When B is transposed its block is first packed into `scratch` as rows, so the
 //! inner loop is always contiguous.
 
-use super::{scale_c, Gemm};
-use crate::{check_len, Result};
+use super::scale_c;
 
 /// Columns per block.
 pub const NC: usize = 256;
 /// Depth per block.
 pub const KC: usize = 128;
 
-/// Scratch: a packed `KC`×`NC` block of B when B is transposed (≤ 32768 floats), else 0.
-pub fn scratch_len(g: &Gemm) -> usize {
-    if g.trans_b && g.m > 0 {
-        g.k.min(KC) * g.n.min(NC)
-    } else {
-        0
+crate::matmul_kernel! {
+    /// Scratch: a packed `KC`×`NC` block of B when B is transposed (≤ 32768 floats), else 0.
+    scratch_len(g) {
+        if g.trans_b && g.m > 0 {
+            g.k.min(KC) * g.n.min(NC)
+        } else {
+            0
+        }
     }
-}
-
-/// `C = α·op(A)·op(B) + β·C`, portable and blocked.
-pub fn matmul(
-    g: &Gemm,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    scratch: &mut [f32],
-) -> Result<()> {
-    g.check(a, b, c)?;
-    check_len("matmul", "scratch", scratch.len(), scratch_len(g))?;
-    scale_c(g, beta, c)?;
-    if g.m == 0 || g.n == 0 || g.k == 0 || alpha == 0.0 {
-        return Ok(());
-    }
-    for jc in (0..g.n).step_by(NC) {
-        let nc = (g.n - jc).min(NC);
-        for pc in (0..g.k).step_by(KC) {
-            let kc = (g.k - pc).min(KC);
-            // Row p (of kc) of the B block: `bblock[p*bs..][..nc]`.
-            let (bblock, bs): (&[f32], usize) = if g.trans_b {
-                let dst = &mut scratch[..kc * nc];
-                for jj in 0..nc {
-                    let s = (jc + jj) * g.ldb + pc;
-                    for (d, &x) in dst.chunks_exact_mut(nc).zip(&b[s..s + kc]) {
-                        d[jj] = x;
+    /// `C = α·op(A)·op(B) + β·C`, portable and blocked.
+    matmul(g, alpha, a, b, beta, c, scratch) {
+        scale_c(g, beta, c)?;
+        for jc in (0..g.n).step_by(NC) {
+            let nc = (g.n - jc).min(NC);
+            for pc in (0..g.k).step_by(KC) {
+                let kc = (g.k - pc).min(KC);
+                // Row p (of kc) of the B block: `bblock[p*bs..][..nc]`.
+                let (bblock, bs): (&[f32], usize) = if g.trans_b {
+                    let dst = &mut scratch[..kc * nc];
+                    for jj in 0..nc {
+                        let s = (jc + jj) * g.ldb + pc;
+                        for (d, &x) in dst.chunks_exact_mut(nc).zip(&b[s..s + kc]) {
+                            d[jj] = x;
+                        }
                     }
-                }
-                (dst, nc)
-            } else {
-                (&b[pc * g.ldb + jc..], g.ldb)
-            };
-            let brow = |p: usize| &bblock[p * bs..p * bs + nc];
-            for i in 0..g.m {
-                let crow = &mut c[i * g.ldc + jc..i * g.ldc + jc + nc];
-                let ai = |p: usize| alpha * a[g.a_index(i, pc + p)];
-                let mut p = 0;
-                while p + 4 <= kc {
-                    let (a0, a1, a2, a3) = (ai(p), ai(p + 1), ai(p + 2), ai(p + 3));
-                    let (b0, b1, b2, b3) = (brow(p), brow(p + 1), brow(p + 2), brow(p + 3));
-                    for ((((cj, &x0), &x1), &x2), &x3) in
-                        crow.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3)
-                    {
-                        *cj += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3;
+                    (dst, nc)
+                } else {
+                    (&b[pc * g.ldb + jc..], g.ldb)
+                };
+                let brow = |p: usize| &bblock[p * bs..p * bs + nc];
+                for i in 0..g.m {
+                    let crow = &mut c[i * g.ldc + jc..i * g.ldc + jc + nc];
+                    let ai = |p: usize| alpha * a[g.a_index(i, pc + p)];
+                    let mut p = 0;
+                    while p + 4 <= kc {
+                        let (a0, a1, a2, a3) = (ai(p), ai(p + 1), ai(p + 2), ai(p + 3));
+                        let (b0, b1, b2, b3) = (brow(p), brow(p + 1), brow(p + 2), brow(p + 3));
+                        for ((((cj, &x0), &x1), &x2), &x3) in
+                            crow.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3)
+                        {
+                            *cj += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3;
+                        }
+                        p += 4;
                     }
-                    p += 4;
-                }
-                while p < kc {
-                    let a0 = ai(p);
-                    for (cj, &x0) in crow.iter_mut().zip(brow(p)) {
-                        *cj += a0 * x0;
+                    while p < kc {
+                        let a0 = ai(p);
+                        for (cj, &x0) in crow.iter_mut().zip(brow(p)) {
+                            *cj += a0 * x0;
+                        }
+                        p += 1;
                     }
-                    p += 1;
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -22,12 +22,7 @@
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! softmax_wrappers {
-    (
-        feature: $feature:ident,
-        simd: $simd:path,
-        target_feature: $target_feature:literal,
-        target_arch: $target_arch:literal $(,)?
-    ) => {
+    ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
         /// `y = softmax(x)` row by row.
         #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
         pub fn softmax(shape: $crate::Rows, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
@@ -134,39 +129,15 @@ macro_rules! softmax_wrappers {
             Ok(())
         }
 
-        #[cfg(target_arch = $target_arch)]
-        mod imp {
-            use super::super::simd;
-            use $crate::Rows;
-            use $simd as S;
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::rows`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn rows(
-                src: *const f32,
-                dst: *mut f32,
-                shape: Rows,
-                scale: f32,
-                causal: Option<usize>,
-            ) {
-                // SAFETY: the features `S` needs are enabled here; the pointers are as the
-                // caller promised.
-                unsafe { simd::rows::<S>(src, dst, shape.rows, shape.cols, scale, causal) }
-            }
-
-            /// # Safety
-            /// The features named in `target_feature` are available; see `simd::backward`.
-            #[target_feature(enable = $target_feature)]
-            pub(super) unsafe fn backward(
-                y: *const f32,
-                dy: *const f32,
-                dx: *mut f32,
-                shape: Rows,
-            ) {
-                // SAFETY: as for `rows`.
-                unsafe { simd::backward::<S>(y, dy, dx, shape.rows, shape.cols) }
-            }
+        target_feature_imp! {
+            simd: $simd,
+            target_feature: $target_feature,
+            target_arch: $target_arch,
+            uses: { use $crate::Rows; },
+            fn rows(src: *const f32, dst: *mut f32, shape: Rows, scale: f32, causal: Option<usize>)
+                => rows(src, dst, shape.rows, shape.cols, scale, causal);
+            fn backward(y: *const f32, dy: *const f32, dx: *mut f32, shape: Rows)
+                => backward(y, dy, dx, shape.rows, shape.cols);
         }
     };
 }

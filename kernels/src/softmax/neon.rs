@@ -7,9 +7,4 @@
 //! `x - max` amplified by exp; the exp itself is within 0.61·2⁻²³ relative on [-87.3, 0]. The
 //! checked bound is in `tests/softmax.rs`. Rows of large equal values give `1/cols`.
 
-softmax_wrappers! {
-    feature: Neon,
-    simd: crate::simd_math::Neon,
-    target_feature: "neon",
-    target_arch: "aarch64",
-}
+instantiate!(softmax_wrappers, neon);

@@ -1,0 +1,116 @@
+//! Helpers the kernels' integration tests share: a test's table of variants built from the
+//! ISA modules of each op, and the check that a variant this machine cannot run refuses.
+
+// Each test file uses only some of the helpers.
+#![allow(dead_code, unused_macros)]
+
+use kernels::cpu::{self, Feature};
+use kernels::{KernelError, Result};
+use proptest::prelude::*;
+use std::ops::Range;
+
+/// Declares a test's table of variants: the struct `$ty` with the variant's `name`, the
+/// `feature` it needs and one function pointer per field, and `$ty::all()`, one value for each
+/// ISA module listed (`naive`, `avx2`, `avx512`, `neon`; each may carry a `#[cfg]`), in that
+/// order, whose fields are `$op::<isa>::$f`, and `$ty::runnable`. Each field is written once,
+/// with its type and its function, and `name` and `feature` come from the module's name
+/// (`feature` is `None` for `naive`).
+macro_rules! variant_table {
+    (
+        $(#[$doc:meta])*
+        struct $ty:ident for [$($(#[$attr:meta])* $isa:ident),* $(,)?] {
+            $($field:ident: $fty:ty = $op:ident::$f:ident),* $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        struct $ty {
+            name: &'static str,
+            feature: Option<kernels::cpu::Feature>,
+            $($field: $fty),*
+        }
+
+        impl $ty {
+            /// Every ISA's variant, whether this machine runs it or not.
+            #[allow(dead_code)] // A test file may use only `runnable`.
+            fn all() -> Vec<$ty> {
+                $crate::common::variant_table!(
+                    @all $ty [$($(#[$attr])* $isa),*] { $($field: $op::$f),* }
+                )
+            }
+
+            /// The variants this machine can run; each other one gets a note and must refuse
+            /// `probe` with `Unsupported` (see [`common::runs`]).
+            #[allow(dead_code)] // A test file may use only `all`.
+            fn runnable(op: &str, probe: impl Fn(&$ty) -> kernels::Result<()>) -> Vec<$ty> {
+                Self::all()
+                    .into_iter()
+                    .filter(|v| {
+                        $crate::common::runs(&format!("{op}/{}", v.name), v.feature, || probe(v))
+                    })
+                    .collect()
+            }
+        }
+    };
+    (@all $ty:ident [$($(#[$attr:meta])* $isa:ident),*] $fields:tt) => {
+        vec![$($(#[$attr])* $crate::common::variant_table!(@one $ty $isa $fields)),*]
+    };
+    (@one $ty:ident $isa:ident { $($field:ident: $op:ident::$f:ident),* }) => {
+        $ty {
+            name: stringify!($isa),
+            feature: kernels::cpu::Feature::from_name(stringify!($isa)),
+            $($field: $op::$isa::$f),*
+        }
+    };
+}
+#[allow(unused_imports)] // Not every test file declares a table.
+pub(crate) use variant_table;
+
+/// Whether a variant that needs `feature` runs on this machine. When it does not, prints a
+/// note naming it (`what`) and checks that `probe`, one call of it, refuses with
+/// [`KernelError::Unsupported`] (so a skipped variant is still proved to refuse cleanly).
+pub fn runs(what: &str, feature: Option<Feature>, probe: impl FnOnce() -> Result<()>) -> bool {
+    let Some(f) = feature else { return true };
+    if cpu::available(f) {
+        return true;
+    }
+    eprintln!(
+        "note: skipping {what}: {}",
+        cpu::unavailable_reason(f).unwrap_or_default()
+    );
+    let r = probe();
+    assert!(
+        matches!(r, Err(KernelError::Unsupported { .. })),
+        "{what}: expected Unsupported, got {r:?}"
+    );
+    false
+}
+
+/// A proptest configuration of `cases` cases that writes no failure-persistence file.
+pub fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// A length or column count for the proptests: most often one of `edges` (the sizes around
+/// vector widths and tails), sometimes `big` (past the caches), else any in `range`.
+pub fn sizes(edges: Vec<usize>, big: usize, range: Range<usize>) -> impl Strategy<Value = usize> {
+    prop_oneof![
+        3 => prop::sample::select(edges),
+        1 => Just(big),
+        2 => range,
+    ]
+}
+
+/// A buffer length for the proptests of the element-wise ops (0 too), as [`sizes`].
+pub fn lengths() -> impl Strategy<Value = usize> {
+    sizes(
+        vec![
+            0, 1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 257,
+        ],
+        100_003,
+        0..300,
+    )
+}
