@@ -6,6 +6,7 @@ use crate::guard;
 use crate::measure::{self, RaceCtx, Settings};
 use backends::problem::Problem;
 use backends::table::{Entry, Table, TableError};
+use backends::timing::{fmt_ns, fmt_size};
 use backends::{catalog, Bucket, Dispatcher, LoadOptions, Op, Shape};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -591,38 +592,6 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
         }
     }
     Ok(())
-}
-
-/// A duration in ns, human-readable.
-pub fn fmt_ns(ns: f64) -> String {
-    if !ns.is_finite() {
-        "-".into()
-    } else if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e6 {
-        format!("{:.2} µs", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.2} s", ns / 1e9)
-    }
-}
-
-/// A size in the table's unit, compact (`4.2M`).
-pub fn fmt_size(s: u64) -> String {
-    if s == u64::MAX {
-        return "∞".into();
-    }
-    let f = s as f64;
-    if s < 10_000 {
-        format!("{s}")
-    } else if f < 1e6 {
-        format!("{:.1}K", f / 1e3)
-    } else if f < 1e9 {
-        format!("{:.1}M", f / 1e6)
-    } else {
-        format!("{:.1}G", f / 1e9)
-    }
 }
 
 /// A table that cannot be used, as a usage failure whose message names the file and, for a

@@ -15,6 +15,7 @@
 
 use backends::catalog::variant_id;
 use backends::table::{Entry, Evidence, Table};
+use backends::timing;
 use backends::{catalog, Bucket, Dispatcher, LoadOptions, Memory, Op};
 use models::{Config, Mode, Model, Sampler, Tokenizer};
 use std::path::Path;
@@ -408,18 +409,6 @@ fn run_once(
     }
 }
 
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        0.5 * (xs[n / 2 - 1] + xs[n / 2])
-    }
-}
-
 /// Races `contenders` on `preset`'s workloads (`reps` interleaved rounds after one warm-up
 /// round) and decides which table to keep (`baseline` stands unless beaten beyond the
 /// noise). `progress` gets one line per round.
@@ -447,8 +436,7 @@ pub fn race(
     let n = contenders.len();
     for round in 0..=reps {
         for (wi, &w) in Workload::ALL.iter().enumerate() {
-            for k in 0..n {
-                let i = (k + round) % n;
+            for i in timing::round_robin(n, round) {
                 let t0 = Instant::now();
                 let mut rate = 0.0;
                 for _ in 0..calls[i][wi] {
@@ -456,7 +444,7 @@ pub fn race(
                 }
                 if round == 0 {
                     let per_call = t0.elapsed().as_secs_f64().max(1e-9);
-                    calls[i][wi] = ((SAMPLE_S / per_call).ceil() as usize).clamp(1, 1000);
+                    calls[i][wi] = timing::calls_for(per_call, SAMPLE_S, 1, 1000) as usize;
                 } else {
                     samples[i][wi].push(rate / calls[i][wi] as f64);
                 }
@@ -468,16 +456,19 @@ pub fn race(
     }
     let figures: Vec<Figures> = contenders
         .iter()
-        .zip(samples.iter_mut())
+        .zip(&samples)
         .map(|(c, per_w)| Figures {
             name: c.name.clone(),
             rates: Workload::ALL
                 .iter()
-                .zip(per_w.iter_mut())
+                .zip(per_w)
                 .map(|(&w, xs)| {
-                    let m = median(xs);
-                    let mut dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
-                    (w, m, median(&mut dev), xs.len())
+                    if xs.is_empty() {
+                        // No rounds (reps = 0): no rate, rather than NaN in the decision.
+                        (w, 0.0, 0.0, 0)
+                    } else {
+                        (w, timing::median(xs), timing::mad(xs), xs.len())
+                    }
                 })
                 .collect(),
         })
@@ -508,7 +499,7 @@ pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize, baseline: usize)
                 .fold(f64::INFINITY, f64::min)
         })
         .collect();
-    let mut rel: Vec<f64> = figures
+    let rel: Vec<f64> = figures
         .iter()
         .flat_map(|f| {
             Workload::ALL.iter().map(move |&w| {
@@ -523,7 +514,7 @@ pub fn decide(preset: &str, figures: Vec<Figures>, reps: usize, baseline: usize)
         .collect();
     // The uncertainty of a median of `reps` samples (≈ 1.25·MAD/√n for a normal spread),
     // not the spread of one sample: more rounds resolve finer differences.
-    let noise = (1.25 * median(&mut rel) / (reps.max(1) as f64).sqrt()).max(MIN_NOISE);
+    let noise = (1.25 * timing::median(&rel) / (reps.max(1) as f64).sqrt()).max(MIN_NOISE);
     let top = (0..scores.len())
         .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
         .unwrap_or(0);

@@ -17,7 +17,6 @@ use backends::{catalog, Op, Shape, Variant};
 use kernels::matmul::Gemm;
 use kernels::Rows;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 pub use backends::cli_args::{at_least_one, fmt_seconds, memory_size, non_negative, reset_sigpipe};
 
@@ -233,10 +232,8 @@ pub fn reference_seconds(op: Op, shape: &Shape) -> f64 {
     let small_work = measure::work(op, &small);
     let reference = catalog().reference(op).1;
     let timed = Problem::random(op, small, 1).ok().and_then(|mut p| {
-        p.execute(reference).ok()?;
-        let t = Instant::now();
-        p.execute(reference).ok()?;
-        Some(t.elapsed().as_secs_f64())
+        let ns = backends::timing::time_once(1, || p.execute(reference).map(drop)).ok()?;
+        Some(ns * 1e-9)
     });
     match timed {
         Some(t) if small_work > 0.0 => t * work / small_work,

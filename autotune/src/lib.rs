@@ -33,7 +33,6 @@ pub mod measure;
 pub mod plan;
 pub mod report;
 pub mod select;
-pub mod stats;
 pub mod tune;
 pub mod validate;
 

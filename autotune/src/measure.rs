@@ -15,12 +15,11 @@
 //! would otherwise drive the data towards zero and denormals and time a different problem.
 
 use crate::counters::{CounterSource, Counts};
-use crate::stats::{mad, median};
 use backends::problem::Problem;
+use backends::timing::{self, mad, median};
 use backends::{Memory, Op, Variant};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How hard to measure.
@@ -216,20 +215,6 @@ impl CacheState {
 /// Calls between restores of the first input for ops with an in-place form.
 const SEGMENT: u64 = 4;
 
-/// The cost of reading the clock twice, ns (subtracted from each timed segment).
-pub fn timer_overhead_ns() -> f64 {
-    static OVERHEAD: OnceLock<f64> = OnceLock::new();
-    *OVERHEAD.get_or_init(|| {
-        let mut v = Vec::with_capacity(201);
-        for _ in 0..201 {
-            let t0 = Instant::now();
-            let t1 = black_box(Instant::now());
-            v.push((t1 - t0).as_nanos() as f64);
-        }
-        median(&v)
-    })
-}
-
 struct Runner {
     problem: Problem,
     pristine: Option<backends::AlignedVec>,
@@ -293,7 +278,6 @@ impl Runner {
         } else {
             calls
         };
-        let overhead = timer_overhead_ns();
         let mut total = 0.0;
         let mut done = 0;
         while done < calls {
@@ -308,18 +292,17 @@ impl Runner {
             if let Some((src, _)) = counters.as_mut() {
                 src.start();
             }
-            let t0 = Instant::now();
-            for _ in 0..n {
+            let dt = timing::time_calls(n, || {
                 self.rotate();
                 let out = self.problem.execute(v).map_err(|e| e.to_string())?;
                 black_box(&out);
-            }
-            let dt = t0.elapsed().as_nanos() as f64;
+                Ok::<(), String>(())
+            })?;
             if let Some((src, acc)) = counters.as_mut() {
                 let c = src.stop();
                 **acc = acc.add(&c);
             }
-            total += (dt - overhead).max(dt * 0.5);
+            total += timing::net_ns(dt);
             done += n;
             if self.pristine.is_some() {
                 self.restore();
@@ -373,21 +356,10 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
             }
         }
         // Warm up (caches, pool, page faults of fresh buffers) and calibrate the batch.
-        let calibrated = (|| -> Result<u64, String> {
-            let one = runner.run(v, 1, None)?;
-            let mut calls = 1u64;
-            let mut t = one;
-            // Grow the batch until one sample lasts long enough (at most three trials).
-            for _ in 0..3 {
-                if t >= s.sample_ns {
-                    break;
-                }
-                let per = (t / calls as f64).max(1.0);
-                calls = ((s.sample_ns * 1.2 / per).ceil() as u64).clamp(calls + 1, 10_000_000);
-                t = runner.run(v, calls, None)?;
-            }
-            Ok(calls)
-        })();
+        // Grow the batch until one sample lasts long enough (at most three trials).
+        let calibrated = timing::calibrate(&timing::Calibration::at_least(s.sample_ns), |calls| {
+            runner.run(v, calls, None)
+        });
         match calibrated {
             Ok(batch) => live.push(Live {
                 v,
@@ -409,9 +381,8 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
         if active.is_empty() {
             break;
         }
-        let n = active.len();
-        for j in 0..n {
-            let i = active[(j + round) % n];
+        for j in timing::round_robin(active.len(), round) {
+            let i = active[j];
             let l = &mut live[i];
             match runner.run(l.v, l.batch, None) {
                 Ok(t) => l.samples.push(t / l.batch as f64),

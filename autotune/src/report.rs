@@ -8,14 +8,15 @@
 //! ten ([`fmt_tick`]); colour by implementation, dash by memory strategy, marker by thread
 //! count; the table's choice on top.
 
-use crate::cli::{fmt_ns, fmt_size};
 use crate::counters::Counts;
 use crate::measure;
 use crate::select::Selection;
 use crate::tune::{self, Run};
 use backends::op::ShapeKind;
 use backends::table::{Entry, Table};
+use backends::timing::{fmt_count, fmt_ns, fmt_size, fmt_tick};
 use backends::{Bucket, Memory, Op, Shape};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -138,18 +139,6 @@ pub fn counters_text(c: &Counts, median_ns: f64) -> String {
         "-".into()
     } else {
         parts.join(", ") + " per call"
-    }
-}
-
-fn fmt_count(x: f64) -> String {
-    if x < 10.0 {
-        format!("{x:.2}")
-    } else if x < 1e4 {
-        format!("{x:.0}")
-    } else if x < 1e7 {
-        format!("{:.1}K", x / 1e3)
-    } else {
-        format!("{:.1}M", x / 1e6)
     }
 }
 
@@ -720,36 +709,6 @@ fn pow10_value(m: u32, e: i32) -> f64 {
     format!("{m}e{e}").parse().unwrap_or(0.0)
 }
 
-/// A plain label for an axis value that is a small multiple of a power of ten: `1`, `20`,
-/// `500`, `0.05`, `1K`, `20K`, `1M`, `5G` — never `10.000` (which reads as ten thousand) or
-/// a mix such as `1000` beside `10.0K`. Other values get up to three significant digits.
-pub fn fmt_tick(v: f64) -> String {
-    if !v.is_finite() || v <= 0.0 {
-        return if v == 0.0 { "0".into() } else { "-".into() };
-    }
-    for (scale, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")] {
-        if v >= scale * 0.9995 {
-            return format!("{}{suffix}", trim_number(v / scale));
-        }
-    }
-    trim_number(v)
-}
-
-/// Up to three significant digits, without trailing zeros (`2`, `0.05`, `1.5`, `120`).
-fn trim_number(x: f64) -> String {
-    let digits = if x >= 100.0 {
-        0
-    } else {
-        (2 - x.log10().floor() as i32).max(0) as usize
-    };
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 /// One variant's line in a chart.
 struct Series {
     id: String,
@@ -904,7 +863,6 @@ fn plot(
         })
         .filter(|&x| x > x0 && x < x1)
         .collect();
-    let grey = RGBColor(150, 150, 150);
     if by_size {
         let (xbold, xlight) = log_ticks(x0, x1);
         let mut chart = builder
@@ -916,58 +874,33 @@ fn plot(
                 y_axis,
             )
             .map_err(other)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("size ({}, log scale)", size_unit(op)))
-            .y_desc(y_desc)
-            .x_label_formatter(&|x| fmt_tick(*x))
-            .y_label_formatter(&|y| fmt_tick(*y))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(other)?;
-        for &x in &boundaries {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x, y0), (x, y1)],
-                    5,
-                    4,
-                    grey.stroke_width(1),
-                ))
-                .map_err(other)?;
-        }
-        draw_lines(&mut chart, &series, &chosen)?;
+        let x_desc = format!("size ({}, log scale)", size_unit(op));
+        let axes = Axes {
+            x_desc: &x_desc,
+            x_label: &|x| fmt_tick(*x),
+            y_desc: &y_desc,
+            boundaries: &boundaries,
+            y: (y0, y1),
+        };
+        draw_body(&mut chart, &axes, &series, &chosen)?;
     } else {
         let mut chart = builder
             .build_cartesian_2d(Slots(labels.len()), y_axis)
             .map_err(other)?;
         // The shape labels are drawn by hand below the axis, rotated, one per slot (the
         // mesh's rotated labels would start inside the plot).
-        chart
-            .configure_mesh()
-            .x_desc(if op == Op::Matmul {
+        let axes = Axes {
+            x_desc: if op == Op::Matmul {
                 "shape m×k×n, in order of m·k·n"
             } else {
                 "shape rows×cols, in order of elements"
-            })
-            .y_desc(y_desc)
-            .x_label_formatter(&|_| String::new())
-            .y_label_formatter(&|y| fmt_tick(*y))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 15))
-            .draw()
-            .map_err(other)?;
-        for &x in &boundaries {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x, y0), (x, y1)],
-                    5,
-                    4,
-                    grey.stroke_width(1),
-                ))
-                .map_err(other)?;
-        }
-        draw_lines(&mut chart, &series, &chosen)?;
+            },
+            x_label: &|_| String::new(),
+            y_desc: &y_desc,
+            boundaries: &boundaries,
+            y: (y0, y1),
+        };
+        draw_body(&mut chart, &axes, &series, &chosen)?;
         for (i, label) in labels.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64, y0));
             left.draw(&Text::new(
@@ -1012,6 +945,53 @@ impl Ranged for Slots {
 }
 
 type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// What the two chart forms (by size, by shape) label differently.
+struct Axes<'a> {
+    x_desc: &'a str,
+    x_label: &'a dyn Fn(&f64) -> String,
+    y_desc: &'a str,
+    /// The range boundaries, as x positions (dashed vertical lines).
+    boundaries: &'a [f64],
+    /// The y extent the boundary lines span.
+    y: (f64, f64),
+}
+
+/// The mesh (y ticks by [`fmt_tick`]), the dashed range boundaries and the variants' lines.
+fn draw_body<X, Y>(
+    chart: &mut Chart<'_, '_, X, Y>,
+    axes: &Axes<'_>,
+    series: &[Series],
+    chosen: &[(f64, f64, String)],
+) -> io::Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_label_formatter(axes.x_label)
+        .y_label_formatter(&|y| fmt_tick(*y))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(other)?;
+    let grey = RGBColor(150, 150, 150);
+    let (y0, y1) = axes.y;
+    for &x in axes.boundaries {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, y0), (x, y1)],
+                5,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(other)?;
+    }
+    draw_lines(chart, series, chosen)
+}
 
 /// The variants' lines with their markers, then the chosen path on top.
 fn draw_lines<X, Y>(

@@ -337,8 +337,8 @@ impl State<'_> {
                         v.id.clone(),
                         format!(
                             "predicted {} a call from size {} ({:.0}× the best prediction): not worth timing",
-                            cli::fmt_ns(ns),
-                            cli::fmt_size(from),
+                            backends::timing::fmt_ns(ns),
+                            backends::timing::fmt_size(from),
                             ns / best_pred
                         ),
                     ));
@@ -508,7 +508,8 @@ fn summary(p: &PointRecord) -> String {
         p.shape,
         if p.refined { " (refine)" } else { "" },
         best.map(|b| b.variant.as_str()).unwrap_or("-"),
-        best.map(|b| cli::fmt_ns(b.median_ns)).unwrap_or_default(),
+        best.map(|b| backends::timing::fmt_ns(b.median_ns))
+            .unwrap_or_default(),
         match (best, second) {
             (Some(b), Some(s)) => format!(", next {} {:.2}×", s.variant, s.median_ns / b.median_ns),
             _ => String::new(),

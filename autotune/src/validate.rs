@@ -8,11 +8,11 @@
 //! best single fixed variant's geometric mean ÷ oracle — "could one variant per op have done
 //! as well as the table?".
 
-use crate::cli::{self, fmt_ns, Failure, ValidateArgs};
+use crate::cli::{self, Failure, ValidateArgs};
 use crate::measure::{self, RaceCtx, Settings};
 use crate::plan;
-use crate::stats::geomean;
 use backends::problem::Problem;
+use backends::timing::{fmt_ns, geomean};
 use backends::Op;
 use serde::Serialize;
 use std::collections::BTreeMap;

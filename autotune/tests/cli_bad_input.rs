@@ -3,17 +3,12 @@
 //! abort (134) or a signal; files that existed are left byte-identical; output into a closed
 //! pipe ends quietly.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::ExitStatusExt;
+mod common;
+
+use common::child::{check_refusal, unchanged};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
-
-/// The signal a write into a closed pipe raises (13 on Linux and the BSDs).
-const SIGPIPE: i32 = 13;
-
-/// A refusal must come before the work: well within this.
-const FAST: Duration = Duration::from_secs(20);
+use std::process::Command;
+use std::time::Duration;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_autotune"));
@@ -24,33 +19,7 @@ fn bin() -> Command {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("autotune-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Waits for `child` at most `limit`, killing it past that (the test then fails).
-fn wait_for(mut child: Child, limit: Duration) -> (ExitStatus, String, Duration) {
-    let start = Instant::now();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running after {limit:?}: the refusal did not come before the work");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, reader.join().unwrap(), start.elapsed())
+    common::child::tmp_dir("autotune-bad", name)
 }
 
 /// Whether this CPU has AVX-512F (the error then says the feature is masked, not missing).
@@ -69,28 +38,8 @@ fn cpu_has_avx512() -> bool {
 /// one of `names`, no panic.
 fn refused(args: &[&str], env: &[(&str, &str)], code: i32, names: &[&str]) -> String {
     let mut c = bin();
-    c.args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let (status, err, took) = wait_for(c.spawn().unwrap(), FAST * 3);
-    assert_eq!(
-        status.signal(),
-        None,
-        "{args:?}: killed by a signal; stderr: {err}"
-    );
-    assert_eq!(status.code(), Some(code), "{args:?} {env:?}: stderr: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    let first = err.lines().next().unwrap_or("");
-    assert!(first.starts_with("error"), "{args:?}: first line `{first}`");
-    for n in names {
-        assert!(
-            err.contains(n),
-            "{args:?}: stderr does not name `{n}`: {err}"
-        );
-    }
-    assert!(took < FAST, "{args:?}: took {took:?}");
-    err
+    c.args(args).envs(env.iter().copied());
+    check_refusal(c, &format!("{args:?} {env:?}"), code, names)
 }
 
 #[test]
@@ -236,32 +185,21 @@ fn absurd_numbers_are_usage_errors() {
 
 #[test]
 fn variants_that_match_nothing_or_cannot_run_are_errors() {
-    refused(
-        &[
-            "measure",
-            "--op",
-            "matmul",
-            "--shape",
-            "8",
-            "--variants",
-            "tiled,nosuch",
-        ],
+    /// `measure --op matmul --shape 8` with `extra` flags must be a usage error naming `names`.
+    fn refused_measure(extra: &[&str], env: &[(&str, &str)], names: &[&str]) {
+        let mut args = vec!["measure", "--op", "matmul", "--shape", "8"];
+        args.extend_from_slice(extra);
+        refused(&args, env, 2, names);
+    }
+    let masked = [("KERNELS_DISABLE", "avx512")];
+    refused_measure(
+        &["--variants", "tiled,nosuch"],
         &[],
-        2,
         &["`nosuch`", "matches no matmul variant"],
     );
-    refused(
-        &[
-            "measure",
-            "--op",
-            "matmul",
-            "--shape",
-            "8",
-            "--variants",
-            "avx512",
-        ],
-        &[("KERNELS_DISABLE", "avx512")],
-        2,
+    refused_measure(
+        &["--variants", "avx512"],
+        &masked,
         // Named as masked where the CPU has AVX-512; as lacking it elsewhere.
         if cpu_has_avx512() {
             &["avx512", "cannot run here", "masked"]
@@ -270,44 +208,15 @@ fn variants_that_match_nothing_or_cannot_run_are_errors() {
         },
     );
     // One pattern that cannot run is an error even beside one that can.
-    refused(
-        &[
-            "measure",
-            "--op",
-            "matmul",
-            "--shape",
-            "8",
-            "--variants",
-            "naive,avx512",
-        ],
-        &[("KERNELS_DISABLE", "avx512")],
-        2,
+    refused_measure(
+        &["--variants", "naive,avx512"],
+        &masked,
         &["avx512", "cannot run here"],
     );
-    refused(
-        &[
-            "measure",
-            "--op",
-            "matmul",
-            "--shape",
-            "8",
-            "--variants",
-            "naive",
-            "--threads",
-            "2",
-        ],
+    refused_measure(
+        &["--variants", "naive", "--threads", "2"],
         &[],
-        2,
         &["`naive`", "--threads"],
-    );
-}
-
-fn unchanged(path: &Path, before: &[u8]) {
-    assert_eq!(
-        std::fs::read(path).unwrap(),
-        before,
-        "{} changed",
-        path.display()
     );
 }
 
@@ -396,29 +305,9 @@ fn unwritable_outputs_are_refused_before_measuring() {
 /// Runs `args` with stdout into a pipe whose read end closes after `lines` lines; the
 /// program must end with 0 or by SIGPIPE, never a panic.
 fn closed_pipe(args: &[&str], lines: usize) {
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    if lines > 0 {
-        let mut r = BufReader::new(out);
-        for _ in 0..lines {
-            let mut l = String::new();
-            r.read_line(&mut l).unwrap();
-        }
-        drop(r);
-    } else {
-        drop(out);
-    }
-    let (status, err, _) = wait_for(child, Duration::from_secs(60));
-    assert!(
-        status.code() == Some(0) || status.signal() == Some(SIGPIPE),
-        "{args:?}: {status:?}; stderr: {err}"
-    );
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    let mut c = bin();
+    c.args(args);
+    common::child::closed_pipe(c, &format!("{args:?}"), lines, Duration::from_secs(60));
 }
 
 #[test]

@@ -27,6 +27,7 @@ pub mod spec;
 pub mod table;
 pub mod team;
 pub mod threads;
+pub mod timing;
 
 pub use aligned::AlignedVec;
 pub use catalog::{catalog, Catalog, Memory, Variant};

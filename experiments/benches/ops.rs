@@ -78,14 +78,8 @@ fn main() {
         group.sampling_mode(SamplingMode::Flat);
         for (&shape, text) in shapes.iter().zip(&shape_texts) {
             let problem = Problem::random(op, shape, 3).expect("study shape fits its op");
-            let read: usize = problem.inputs.iter().map(|i| i.len()).sum();
-            let written: usize = problem
-                .reference()
-                .expect("reference runs")
-                .iter()
-                .map(|o| o.len())
-                .sum();
-            let bytes = 4 * (read + written) as u64;
+            // The op spec's bytes model, the one the tuner and the roofline rate against.
+            let bytes = op.spec().cost(shape).bytes as u64;
             let label = match shape {
                 Shape::Elems(n) => study::short_count(n),
                 _ => text.clone(),

@@ -156,7 +156,7 @@ impl Summary {
                             } else {
                                 0
                             };
-                            let med = crate::stats::median(&all[from..]);
+                            let med = backends::timing::median(&all[from..]);
                             let rate = cell.rate.map_or(0.0, |r| r.per_ns());
                             format!("{:.2}", rate / med)
                         }

@@ -19,8 +19,9 @@
 
 use crate::plot::{self, Bar, BarKind};
 use crate::profile::{plain, Profile, SETTINGS};
-use crate::report::{fmt_ns, fmt_pct, markdown_table};
+use crate::report::markdown_table;
 use anyhow::Result;
+use backends::timing::{fmt_ns_precise, fmt_pct};
 use std::path::Path;
 
 /// Half-width of a run's noise band, in MADs of its calls.
@@ -494,8 +495,8 @@ impl Comparison {
         ));
         s.push_str(&format!(
             "- total wall time: {} → {} ({}), {}\n",
-            fmt_ns(self.total.old_ns.unwrap_or(0.0)),
-            fmt_ns(self.total.new_ns.unwrap_or(0.0)),
+            fmt_ns_precise(self.total.old_ns.unwrap_or(0.0)),
+            fmt_ns_precise(self.total.new_ns.unwrap_or(0.0)),
             fmt_pct(self.total.delta_pct),
             self.total.status.name()
         ));
@@ -531,10 +532,10 @@ impl Comparison {
                 } else {
                     format!("{}→{}", r.old_calls, r.new_calls)
                 },
-                r.old_ns.map_or("-".into(), fmt_ns),
-                r.new_ns.map_or("-".into(), fmt_ns),
+                r.old_ns.map_or("-".into(), fmt_ns_precise),
+                r.new_ns.map_or("-".into(), fmt_ns_precise),
                 if r.old_ns.is_some() && r.new_ns.is_some() {
-                    fmt_ns(r.delta_ns)
+                    fmt_ns_precise(r.delta_ns)
                 } else {
                     "-".into()
                 },
@@ -601,8 +602,8 @@ impl Comparison {
                 "  {:<9} {:<40} {} -> {} ({})\n",
                 r.status.name(),
                 r.scope,
-                fmt_ns(r.old_ns.unwrap_or(0.0)),
-                fmt_ns(r.new_ns.unwrap_or(0.0)),
+                fmt_ns_precise(r.old_ns.unwrap_or(0.0)),
+                fmt_ns_precise(r.new_ns.unwrap_or(0.0)),
                 fmt_pct(r.delta_pct)
             ));
         }
@@ -634,8 +635,8 @@ impl Comparison {
                 text: format!(
                     "{} ({} → {})",
                     plot::signed_percent(r.delta_pct),
-                    fmt_ns(r.old_ns.unwrap_or(0.0)),
-                    fmt_ns(r.new_ns.unwrap_or(0.0))
+                    fmt_ns_precise(r.old_ns.unwrap_or(0.0)),
+                    fmt_ns_precise(r.new_ns.unwrap_or(0.0))
                 ),
                 kind: if r.status == Status::Regressed {
                     BarKind::Bad
@@ -663,8 +664,8 @@ impl Comparison {
         notes.push((
             format!(
                 "Total wall time {} → {} ({}): {}{}",
-                fmt_ns(t.old_ns.unwrap_or(0.0)),
-                fmt_ns(t.new_ns.unwrap_or(0.0)),
+                fmt_ns_precise(t.old_ns.unwrap_or(0.0)),
+                fmt_ns_precise(t.new_ns.unwrap_or(0.0)),
                 fmt_pct(t.delta_pct),
                 t.status.name(),
                 match t.status {

@@ -9,9 +9,9 @@
 
 use crate::plot::{self, Marker, Series};
 use crate::report::markdown_table;
-use crate::stats;
 use anyhow::{anyhow, Result};
 use backends::problem::Problem;
+use backends::timing::{self, Calibration, Order, Sampling};
 use backends::{catalog, Dispatcher, Key, Memory, Op, Shape, Variant};
 use std::hint::black_box;
 use std::path::Path;
@@ -84,9 +84,9 @@ fn flops(n: usize) -> f64 {
     2.0 * (n as f64).powi(3)
 }
 
-/// Calls per timed sample so that one sample lasts at least ~20 µs.
-fn batch_for(ns_per_call: f64) -> usize {
-    ((20_000.0 / ns_per_call.max(1.0)).ceil() as usize).clamp(1, 10_000)
+/// Calls per timed sample so that one sample lasts at least ~20 µs (the roofline's too).
+pub(crate) fn batch_for(ns_per_call: f64) -> u64 {
+    timing::calls_for(ns_per_call.max(1.0), 20_000.0, 1, 10_000)
 }
 
 /// The fastest runnable single-threaded pooled MatMul implementation at n = 128 (a short
@@ -103,13 +103,13 @@ pub fn fastest_implementation() -> Result<String> {
             continue;
         }
         let mut p = problem.clone();
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let t = Instant::now();
-            black_box(p.execute(v)?);
-            times.push(t.elapsed().as_nanos() as f64);
-        }
-        let m = stats::median(&times);
+        let five = Sampling {
+            warmup_calls: 0,
+            calibration: Calibration::single(),
+            samples: 5,
+        };
+        let times = timing::sample(&five, || p.execute(v).map(|o| drop(black_box(o))))?;
+        let m = timing::median(&times.per_call_ns);
         if best.is_none_or(|(b, _)| m < b) {
             best = Some((m, v.implementation));
         }
@@ -162,29 +162,28 @@ pub fn run(d: &Dispatcher, opts: &Options, dispatcher_name: &str) -> Result<Swee
         // Warm-up call each (pool, thread pool, caches) and a first estimate for batching.
         let mut batch = Vec::new();
         for (v, p) in vars.iter().zip(probs.iter_mut()) {
-            let t = Instant::now();
-            black_box(p.execute(v)?);
-            batch.push(batch_for(t.elapsed().as_nanos() as f64));
+            batch.push(batch_for(timing::time_once(0, || {
+                p.execute(v).map(|o| drop(black_box(o)))
+            })?));
         }
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); vars.len()];
         let start = Instant::now();
-        // Interleaved rounds until the budget is spent (at least 3 rounds).
-        while samples[0].len() < 3 || (start.elapsed() < opts.budget && samples[0].len() < 200) {
-            for (i, (v, p)) in vars.iter().zip(probs.iter_mut()).enumerate() {
-                let t = Instant::now();
-                for _ in 0..batch[i] {
-                    black_box(p.execute(v)?);
-                }
-                samples[i].push(t.elapsed().as_nanos() as f64 / batch[i] as f64);
-            }
-        }
+        // Interleaved rounds until the budget is spent (at least 3 rounds, at most 200).
+        let samples = timing::interleave(
+            vars.len(),
+            Order::Fixed,
+            |rounds, _| rounds < 3 || (start.elapsed() < opts.budget && rounds < 200),
+            |i| {
+                let (v, p) = (vars[i], &mut probs[i]);
+                timing::per_call_ns(batch[i], || p.execute(v).map(|o| drop(black_box(o))))
+            },
+        )?;
         let timings: Vec<Timing> = vars
             .iter()
             .zip(&samples)
             .map(|(v, s)| Timing {
                 variant: v,
-                median_ns: stats::median(s),
-                mad_ns: stats::mad(s),
+                median_ns: timing::median(s),
+                mad_ns: timing::mad(s),
                 samples: s.len(),
             })
             .collect();

@@ -17,7 +17,7 @@ use backends::problem::Problem;
 use backends::{catalog, Op, Shape};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use backends::cli_args::{at_least_one, fmt_seconds, memory_size, non_negative, reset_sigpipe};
 
@@ -185,10 +185,8 @@ pub fn naive_matmul_seconds(n: usize) -> f64 {
         .ok()
         .and_then(|s| Problem::random(Op::Matmul, s, 1).ok())
         .and_then(|mut p| {
-            p.execute(reference).ok()?;
-            let t = Instant::now();
-            p.execute(reference).ok()?;
-            Some(t.elapsed().as_secs_f64())
+            let ns = backends::timing::time_once(1, || p.execute(reference).map(drop)).ok()?;
+            Some(ns * 1e-9)
         });
     match timed {
         Some(t) => t * flops(n) / flops(small),

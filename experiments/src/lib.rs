@@ -13,7 +13,8 @@
 //!   whether the dispatcher picks the winner.
 //! * [`roofline`]: this machine's FMA peak and per-level bandwidth, measured, with every
 //!   variant of the study's shapes placed on the roofline (table + SVG).
-//! * [`report`], [`plot`], [`stats`]: formatting, SVG charts and order statistics.
+//! * [`report`], [`plot`]: Markdown tables and SVG charts (the statistics and formatters are
+//!   `backends::timing`'s).
 //! * [`guard`]: what the binary checks before long or large work (numeric flags, output
 //!   paths, the memory limit, a lower bound on a sweep's time) and its exit codes.
 //!
@@ -32,5 +33,4 @@ pub mod profile;
 pub mod report;
 pub mod roofline;
 pub mod scope;
-pub mod stats;
 pub mod study;

@@ -351,7 +351,7 @@ fn run_profile(a: &ProfileArgs) -> Result<ExitCode> {
     } else {
         println!(
             "Hot path (by self time), wall time {}:\n",
-            experiments::report::fmt_ns(p.wall_ns as f64)
+            backends::timing::fmt_ns_precise(p.wall_ns as f64)
         );
         print!("{}", p.hot_path(a.top));
         if let Some((out, md)) = written {

@@ -13,10 +13,10 @@
 //! `experiments` binary installs.
 
 use crate::alloc_counter;
-use crate::report::{fmt_bytes, fmt_ns, markdown_table};
-use crate::stats;
+use crate::report::markdown_table;
 use anyhow::{Context, Result};
 use backends::problem::Problem;
+use backends::timing::{self, fmt_bytes, fmt_ns_precise};
 use backends::{catalog, Dispatcher, Key, Memory, Op, Shape, Variant};
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
@@ -46,18 +46,14 @@ pub fn measure(iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<Measur
     let mut times = Vec::with_capacity(iters);
     let before = alloc_counter::snapshot();
     let start = Instant::now();
-    for _ in 0..iters {
-        let t = Instant::now();
-        f()?;
-        times.push(t.elapsed().as_nanos() as f64);
-    }
+    timing::sample_into(1, iters, &mut times, f)?;
     let total_ns = start.elapsed().as_nanos() as f64;
     let used = alloc_counter::snapshot().since(before);
     // The times vector was allocated before the snapshot, so it is not counted.
     Ok(Measured {
         iters,
-        median_ns: stats::median(&times),
-        mad_ns: stats::mad(&times),
+        median_ns: timing::median(&times),
+        mad_ns: timing::mad(&times),
         total_ns,
         allocs_per_iter: used.allocs as f64 / iters as f64,
         bytes_per_iter: used.bytes as f64 / iters as f64,
@@ -105,19 +101,25 @@ fn row(label: String, variant: &str, m: &Measured, counted: bool) -> Vec<String>
     vec![
         label,
         variant.to_string(),
-        fmt_ns(m.median_ns),
+        fmt_ns_precise(m.median_ns),
         format!("{:.1}", 100.0 * m.mad_ns / m.median_ns.max(1.0)),
-        if counted {
-            format!("{:.2}", m.allocs_per_iter)
-        } else {
-            "n/m".into()
-        },
-        if counted {
-            fmt_bytes(m.bytes_per_iter)
-        } else {
-            "n/m".into()
-        },
     ]
+    .into_iter()
+    .chain(alloc_cells(m, counted, 2))
+    .collect()
+}
+
+/// The allocations (with `decimals`) and bytes per iteration, or `n/m` (not measured) twice
+/// when the counting allocator is not installed.
+fn alloc_cells(m: &Measured, counted: bool, decimals: usize) -> [String; 2] {
+    if counted {
+        [
+            format!("{:.decimals$}", m.allocs_per_iter),
+            fmt_bytes(m.bytes_per_iter),
+        ]
+    } else {
+        ["n/m".into(), "n/m".into()]
+    }
 }
 
 fn header(first: &str) -> Vec<String> {
@@ -425,23 +427,15 @@ pub fn alloc_study(
     let mut table = vec![head];
     let mut push = |w: &str, dn: &str, m: &Measured, samples: usize| {
         let per_s = samples as f64 * m.iters as f64 / (m.total_ns / 1e9);
-        table.push(vec![
+        let mut line = vec![
             w.to_string(),
             dn.to_string(),
             m.iters.to_string(),
-            fmt_ns(m.median_ns),
+            fmt_ns_precise(m.median_ns),
             format!("{per_s:.0}"),
-            if counted {
-                format!("{:.1}", m.allocs_per_iter)
-            } else {
-                "n/m".into()
-            },
-            if counted {
-                fmt_bytes(m.bytes_per_iter)
-            } else {
-                "n/m".into()
-            },
-        ]);
+        ];
+        line.extend(alloc_cells(m, counted, 1));
+        table.push(line);
     };
 
     // MatMul backward, 128×256 @ 256×128.

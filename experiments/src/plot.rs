@@ -75,6 +75,25 @@ fn err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
     move |e| anyhow!("{}: cannot draw the chart: {e:?}", path.display())
 }
 
+/// A white SVG canvas of `size` drawing into `svg`, with `title` in bold at the top left:
+/// how every chart here starts.
+fn titled_canvas<'a>(
+    svg: &'a mut String,
+    size: (u32, u32),
+    title: &str,
+    path: &Path,
+) -> Result<DrawingArea<SVGBackend<'a>, plotters::coord::Shift>> {
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
+    root.fill(&WHITE).map_err(err(path))?;
+    root.draw(&Text::new(
+        title.to_string(),
+        (16, 12),
+        (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK),
+    ))
+    .map_err(err(path))?;
+    Ok(root)
+}
+
 /// A coordinate with its own ticks: linear or logarithmic, labelled where the caller says
 /// (`major`) with light grid lines at `minor`. Plotters' own log scale picks its key points
 /// itself, which left whole decades unlabelled; this does not.
@@ -374,16 +393,8 @@ fn draw_bars(svg: &mut String, path: &Path, spec: &BarChart) -> Result<()> {
     let head = 46 + 24 * notes.len() as u32 + 28;
     let foot = 8 + 18 * footer.len() as u32;
     let height = head + 34 * rows as u32 + 70 + foot;
-    let root = SVGBackend::with_string(svg, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err(path))?;
-
     // Title, notes (warnings in red), the colour key.
-    root.draw(&Text::new(
-        spec.title.clone(),
-        (16, 12),
-        (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK),
-    ))
-    .map_err(err(path))?;
+    let root = titled_canvas(svg, (width, height), &spec.title, path)?;
     let mut y = 46;
     for (line, kind) in &notes {
         let font = (FONT, 15).into_font();
@@ -693,14 +704,7 @@ fn draw_lines(svg: &mut String, path: &Path, spec: &LineChart) -> Result<()> {
         }
     };
     let (width, height) = (1100u32, 620u32);
-    let root = SVGBackend::with_string(svg, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(err(path))?;
-    root.draw(&Text::new(
-        spec.title.clone(),
-        (16, 12),
-        (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK),
-    ))
-    .map_err(err(path))?;
+    let root = titled_canvas(svg, (width, height), &spec.title, path)?;
     let (plot, legend) = root.margin(48, 12, 8, 8).split_horizontally(800);
     let mut chart = ChartBuilder::on(&plot)
         .x_label_area_size(50)

@@ -10,11 +10,12 @@
 //! can be shown to flag it). The switch is recorded in the profile's parameters.
 
 use crate::alloc_counter;
-use crate::report::{fmt_bytes, fmt_ns, markdown_table, now_rfc3339};
+use crate::report::{markdown_table, now_rfc3339};
 use crate::scope::{Profiler, ScopeStats};
 use crate::study;
 use anyhow::{bail, Context, Result};
 use backends::machine::Machine;
+use backends::timing::{fmt_bytes, fmt_ns_precise};
 use backends::{Dispatcher, Memory, Op};
 use kernels::gelu::GeluKind;
 use kernels::matmul::Gemm;
@@ -159,10 +160,10 @@ impl Profile {
             rows.push(vec![
                 (i + 1).to_string(),
                 s.name.clone(),
-                fmt_ns(s.self_ns as f64),
+                fmt_ns_precise(s.self_ns as f64),
                 format!("{:.1}", 100.0 * s.self_share),
                 s.calls.to_string(),
-                fmt_ns(s.mean_ns),
+                fmt_ns_precise(s.mean_ns),
                 self.allocs_cell(s.self_allocs),
                 self.bytes_cell(s.self_alloc_bytes),
             ]);
@@ -199,7 +200,7 @@ impl Profile {
             self.machine.arch,
             self.machine.threads,
             self.machine.fingerprint,
-            fmt_ns(self.wall_ns as f64),
+            fmt_ns_precise(self.wall_ns as f64),
         ));
         for (k, v) in &self.parameters {
             s.push_str(&format!("- {k}: {}\n", plain(v)));
@@ -226,11 +227,11 @@ impl Profile {
             rows.push(vec![
                 format!("{}{}", "  ".repeat(sc.depth), sc.name),
                 sc.calls.to_string(),
-                fmt_ns(sc.total_ns as f64),
-                fmt_ns(sc.self_ns as f64),
-                fmt_ns(sc.mean_ns),
-                fmt_ns(sc.min_ns as f64),
-                fmt_ns(sc.max_ns as f64),
+                fmt_ns_precise(sc.total_ns as f64),
+                fmt_ns_precise(sc.self_ns as f64),
+                fmt_ns_precise(sc.mean_ns),
+                fmt_ns_precise(sc.min_ns as f64),
+                fmt_ns_precise(sc.max_ns as f64),
                 format!("{:.1}", 100.0 * sc.share),
                 self.allocs_cell(sc.allocs),
                 self.bytes_cell(sc.alloc_bytes),

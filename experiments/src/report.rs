@@ -1,4 +1,5 @@
-//! Text formatting shared by the studies: Markdown tables and human units.
+//! Text formatting shared by the studies: Markdown tables and the run's timestamp (times and
+//! sizes are formatted by `backends::timing`).
 
 /// A Markdown table from rows of cells; the first row is the header. The first column (row
 /// labels) and text columns are left-aligned, columns of figures right-aligned.
@@ -58,43 +59,6 @@ pub fn markdown_table(rows: &[Vec<String>]) -> String {
         s.push_str(&line(r));
     }
     s
-}
-
-/// A duration in nanoseconds with a unit that keeps three significant figures.
-pub fn fmt_ns(ns: f64) -> String {
-    let a = ns.abs();
-    if a >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
-
-/// A byte count in B, KiB, MiB or GiB.
-pub fn fmt_bytes(b: f64) -> String {
-    let a = b.abs();
-    if a >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if a >= 1024.0 * 1024.0 {
-        format!("{:.2} MiB", b / (1024.0 * 1024.0))
-    } else if a >= 1024.0 {
-        format!("{:.1} KiB", b / 1024.0)
-    } else {
-        format!("{b:.0} B")
-    }
-}
-
-/// A signed percentage, `+3.1%`.
-pub fn fmt_pct(p: f64) -> String {
-    if p.is_finite() {
-        format!("{p:+.1}%")
-    } else {
-        "n/a".into()
-    }
 }
 
 /// The current time as RFC 3339 (UTC).

@@ -23,10 +23,10 @@
 //! with the bandwidth of the cache level its working set fits in (read bandwidth for MatMul,
 //! copy bandwidth for the others).
 
-use crate::report::{fmt_bytes, fmt_ns, markdown_table};
-use crate::stats;
+use crate::report::markdown_table;
 use anyhow::{anyhow, Result};
 use backends::problem::Problem;
+use backends::timing::{self, fmt_bytes, fmt_ns_precise, Order};
 use backends::{catalog, Memory, Op, Shape, Variant};
 use kernels::cpu::{self, Feature};
 use plotters::prelude::*;
@@ -209,7 +209,7 @@ pub struct Roofline {
 }
 
 fn best_and_median(xs: &[f64]) -> (f64, f64) {
-    (xs.iter().copied().fold(0.0, f64::max), stats::median(xs))
+    (xs.iter().copied().fold(0.0, f64::max), timing::median(xs))
 }
 
 /// Measures the FMA roof for every feature the probe covers.
@@ -224,14 +224,14 @@ pub fn measure_fma(quick: bool) -> Vec<(Feature, f64, f64)> {
         let _ = kernels::probe::fma_loop(f, iters / 10, black_box(0.5));
         let mut rates = Vec::new();
         for _ in 0..samples {
-            let t = Instant::now();
-            if kernels::probe::fma_loop(f, black_box(iters), black_box(0.5))
-                .map(black_box)
-                .is_err()
-            {
+            let Ok(ns) = timing::time_once(0, || {
+                kernels::probe::fma_loop(f, black_box(iters), black_box(0.5)).map(|x| {
+                    black_box(x);
+                })
+            }) else {
                 break;
-            }
-            rates.push(flops / t.elapsed().as_nanos() as f64);
+            };
+            rates.push(flops / ns);
         }
         if !rates.is_empty() {
             let (best, med) = best_and_median(&rates);
@@ -250,20 +250,18 @@ fn read_pass(feature: Feature, x: &[f32]) -> f32 {
 /// sampled until stable: rounds of `samples` samples continue (up to 6 rounds) while the best
 /// figure still improves by more than 2 %, so one disturbed stretch cannot set a roof.
 fn bandwidth(bytes: usize, samples: usize, min_ns: f64, mut pass: impl FnMut()) -> f64 {
-    pass();
-    let t = Instant::now();
-    pass();
-    let one = t.elapsed().as_nanos().max(1) as f64;
-    let reps = ((min_ns / one).ceil() as usize).clamp(1, 1_000_000);
+    let mut pass = || {
+        pass();
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let Ok(one) = timing::time_once(1, &mut pass);
+    let reps = timing::calls_for(one.max(1.0), min_ns, 1, 1_000_000);
     let mut best = 0.0f64;
     for _round in 0..6 {
         let mut rates = Vec::new();
         for _ in 0..samples {
-            let t = Instant::now();
-            for _ in 0..reps {
-                pass();
-            }
-            rates.push((bytes * reps) as f64 / t.elapsed().as_nanos().max(1) as f64);
+            let Ok(ns) = timing::time_calls(reps, &mut pass);
+            rates.push(bytes as f64 * reps as f64 / ns.max(1.0));
         }
         let round_best = best_and_median(&rates).0;
         let improved = round_best > best * 1.02;
@@ -457,11 +455,6 @@ fn cost(op: Op, shape: Shape) -> (f64, f64, usize, Traffic) {
     (c.flops, c.bytes, c.bytes as usize, traffic)
 }
 
-/// Calls per timed sample so that one sample lasts at least ~20 µs.
-fn batch_for(ns_per_call: f64) -> usize {
-    ((20_000.0 / ns_per_call.max(1.0)).ceil() as usize).clamp(1, 10_000)
-}
-
 /// Times every chosen variant of one shape in interleaved rounds.
 fn measure_shape(
     label: &str,
@@ -472,7 +465,7 @@ fn measure_shape(
     excluded: &mut Vec<String>,
 ) -> Result<Vec<Point>> {
     let base = Problem::random(op, shape, 11).map_err(anyhow::Error::msg)?;
-    let mut chosen: Vec<(&'static Variant, Problem, usize)> = Vec::new();
+    let mut chosen: Vec<(&'static Variant, Problem, u64)> = Vec::new();
     for v in catalog().of(op) {
         if !opts.all_forms && (v.memory != Memory::Pooled || v.threads != 1) {
             continue;
@@ -486,21 +479,21 @@ fn measure_shape(
             continue;
         }
         let mut p = base.clone();
-        let t = Instant::now();
-        black_box(p.execute(v)?);
-        let first = t.elapsed().as_nanos() as f64;
+        let first = timing::time_once(0, || p.execute(v).map(|o| drop(black_box(o))))?;
         let batch = if v.memory == Memory::InPlace {
             1
         } else {
-            batch_for(first)
+            crate::crossover::batch_for(first)
         };
         chosen.push((v, p, batch));
     }
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); chosen.len()];
     let start = Instant::now();
-    let mut rounds = 0;
-    while rounds < MIN_ROUNDS || (start.elapsed() < opts.budget && rounds < MAX_ROUNDS) {
-        for (i, (v, p, batch)) in chosen.iter_mut().enumerate() {
+    let times = timing::interleave(
+        chosen.len(),
+        Order::Fixed,
+        |rounds, _| rounds < MIN_ROUNDS || (start.elapsed() < opts.budget && rounds < MAX_ROUNDS),
+        |i| {
+            let (v, p, batch) = &mut chosen[i];
             if v.memory == Memory::InPlace {
                 // Repeating an in-place op on its own output would drift the data (GELU
                 // into denormals): restore the input outside the timed region.
@@ -510,14 +503,11 @@ fn measure_shape(
                 // operands, and a point measures the op on warm data at its cache level.
                 black_box(p.execute(v)?);
             }
-            let t = Instant::now();
-            for _ in 0..*batch {
-                black_box(p.execute(v)?);
-            }
-            times[i].push(t.elapsed().as_nanos() as f64 / *batch as f64);
-        }
-        rounds += 1;
-    }
+            Ok::<f64, anyhow::Error>(timing::per_call_ns(*batch, || {
+                p.execute(v).map(|o| drop(black_box(o)))
+            })?)
+        },
+    )?;
     let (flops, bytes, ws, traffic) = cost(op, shape);
     let level = roofs.level_for(ws);
     Ok(chosen
@@ -528,8 +518,8 @@ fn measure_shape(
             op,
             shape,
             variant: v,
-            median_ns: stats::median(t),
-            mad_ns: stats::mad(t),
+            median_ns: timing::median(t),
+            mad_ns: timing::mad(t),
             samples: t.len(),
             flops,
             bytes,
@@ -668,8 +658,8 @@ impl Roofline {
             t.push(vec![
                 p.label.clone(),
                 p.variant.id.clone(),
-                fmt_ns(p.median_ns),
-                fmt_ns(p.mad_ns),
+                fmt_ns_precise(p.median_ns),
+                fmt_ns_precise(p.mad_ns),
                 format!("{:.2}", p.gflops()),
                 format!("{:.1}", p.gbs()),
                 format!("{:.3}", p.intensity()),

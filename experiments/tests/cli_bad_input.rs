@@ -3,16 +3,13 @@
 //! with a panic (101), an abort (134) or a signal; files that existed are left
 //! byte-identical; output into a closed pipe ends quietly.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+#[path = "../../autotune/tests/common/child.rs"]
+mod child;
 
-/// The signal a write into a closed pipe raises (13 on Linux and the BSDs).
-const SIGPIPE: i32 = 13;
-/// A refusal must come before the work: well within this.
-const FAST: Duration = Duration::from_secs(20);
+use child::{check_refusal, unchanged};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_experiments"));
@@ -23,58 +20,15 @@ fn bin() -> Command {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("experiments-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Waits for `child` at most `limit`, killing it past that (the test then fails).
-fn wait_for(mut child: Child, limit: Duration) -> (ExitStatus, String, Duration) {
-    let start = Instant::now();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running after {limit:?}: the refusal did not come before the work");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, reader.join().unwrap(), start.elapsed())
+    child::tmp_dir("experiments-bad", name)
 }
 
 /// Runs `args` and checks a refusal: exit 2, quickly, stderr naming every one of `names`,
 /// no panic.
 fn refused(args: &[&str], names: &[&str]) -> String {
     let mut c = bin();
-    c.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
-    let (status, err, took) = wait_for(c.spawn().unwrap(), FAST * 3);
-    assert_eq!(
-        status.signal(),
-        None,
-        "{args:?}: killed by a signal; stderr: {err}"
-    );
-    assert_eq!(status.code(), Some(2), "{args:?}: stderr: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    let first = err.lines().next().unwrap_or("");
-    assert!(first.starts_with("error"), "{args:?}: first line `{first}`");
-    for n in names {
-        assert!(
-            err.contains(n),
-            "{args:?}: stderr does not name `{n}`: {err}"
-        );
-    }
-    assert!(took < FAST, "{args:?}: took {took:?}");
-    err
+    c.args(args);
+    check_refusal(c, &format!("{args:?}"), 2, names)
 }
 
 #[test]
@@ -200,15 +154,6 @@ fn flags_that_would_do_nothing_are_refused() {
     }
 }
 
-fn unchanged(path: &Path, before: &[u8]) {
-    assert_eq!(
-        std::fs::read(path).unwrap(),
-        before,
-        "{} changed",
-        path.display()
-    );
-}
-
 #[test]
 fn unwritable_outputs_are_refused_before_the_work() {
     let d = tmp("outputs");
@@ -269,29 +214,9 @@ fn unwritable_outputs_are_refused_before_the_work() {
 /// Runs `args` with stdout into a pipe whose read end closes after `lines` lines; the
 /// program must end with 0 or by SIGPIPE, never a panic.
 fn closed_pipe(args: &[&str], lines: usize) {
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    if lines > 0 {
-        let mut r = BufReader::new(out);
-        for _ in 0..lines {
-            let mut l = String::new();
-            r.read_line(&mut l).unwrap();
-        }
-        drop(r);
-    } else {
-        drop(out);
-    }
-    let (status, err, _) = wait_for(child, Duration::from_secs(120));
-    assert!(
-        status.code() == Some(0) || status.signal() == Some(SIGPIPE),
-        "{args:?}: {status:?}; stderr: {err}"
-    );
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    let mut c = bin();
+    c.args(args);
+    child::closed_pipe(c, &format!("{args:?}"), lines, Duration::from_secs(120));
 }
 
 #[test]

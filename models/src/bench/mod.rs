@@ -16,6 +16,7 @@ use crate::sample::Sampler;
 use crate::tokenizer::Tokenizer;
 use crate::UsageError;
 use anyhow::{bail, Result};
+use backends::timing::{self, median, Order};
 use backends::{Dispatcher, ForceError, Memory};
 use kernels::cpu::Feature;
 use serde::Serialize;
@@ -252,10 +253,13 @@ pub fn read_bandwidth(elements: usize, threads: usize) -> Option<Bandwidth> {
     let buf = vec![1.0f32; elements.max(threads * 64)];
     let part = buf.len().div_ceil(threads);
     let parts: Vec<&[f32]> = buf.chunks(part).collect();
-    let t0 = Instant::now();
-    std::hint::black_box(kernels::probe::read_sum(feature, &buf).ok()?);
-    let one = t0.elapsed().max(Duration::from_nanos(100));
-    let passes = (Duration::from_millis(2).as_nanos() / one.as_nanos()).clamp(1, 100_000) as usize;
+    let one = timing::time_once(0, || {
+        kernels::probe::read_sum(feature, &buf).map(|x| {
+            std::hint::black_box(x);
+        })
+    })
+    .ok()?;
+    let passes = timing::calls_for(one.max(100.0), 2e6, 1, 100_000) as usize;
     let cpus = backends::threads::cpus();
     let pin = backends::threads::pinning() && cpus.len() >= parts.len();
     let run = |i: usize, x: &[f32], barrier: &std::sync::Barrier| -> Duration {
@@ -422,13 +426,18 @@ pub struct Report {
     pub train_batch: usize,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        return f64::NAN;
+/// `reps` interleaved rounds of `sample(candidate)` over `n` candidates after one warm-up
+/// round whose figures are dropped; one list of figures per candidate.
+fn warm_rounds(
+    n: usize,
+    reps: usize,
+    sample: impl FnMut(usize) -> Result<f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let mut lists = timing::interleave(n, Order::Fixed, |round, _| round <= reps, sample)?;
+    for l in &mut lists {
+        l.remove(0);
     }
-    s[s.len() / 2]
+    Ok(lists)
 }
 
 /// The figures of one KV-cache repetition.
@@ -565,24 +574,18 @@ pub fn run(
         }
 
         // Full recompute: the whole call.
-        let mut full: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); candidates.len()];
-        for rep in 0..=reps {
-            for (ci, c) in candidates.iter().enumerate() {
-                model.set_dispatch(c.dispatcher.clone());
-                let t0 = Instant::now();
-                let ids = model.generate(
-                    &prompt,
-                    NEW_TOKENS,
-                    &mut Sampler::greedy(),
-                    Mode::FullRecompute,
-                    |_| {},
-                )?;
-                let secs = t0.elapsed().as_secs_f64();
-                if rep > 0 {
-                    full[ci].push(ids.len() as f64 / secs.max(1e-12));
-                }
-            }
-        }
+        let full = warm_rounds(candidates.len(), reps, |ci| {
+            model.set_dispatch(candidates[ci].dispatcher.clone());
+            let t0 = Instant::now();
+            let ids = model.generate(
+                &prompt,
+                NEW_TOKENS,
+                &mut Sampler::greedy(),
+                Mode::FullRecompute,
+                |_| {},
+            )?;
+            Ok(ids.len() as f64 / t0.elapsed().as_secs_f64().max(1e-12))
+        })?;
         for (c, samples) in candidates.iter().zip(full) {
             let med = median(&samples);
             progress(&format!(
@@ -660,16 +663,10 @@ pub fn run(
         // Training: one forward + backward per repetition, interleaved like the rest.
         if train {
             let mut step = TrainStep::new(cfg)?;
-            let mut rates: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); n];
-            for rep in 0..=reps {
-                for (ci, c) in candidates.iter().enumerate() {
-                    model.set_dispatch(c.dispatcher.clone());
-                    let secs = step.run(&model)?;
-                    if rep > 0 {
-                        rates[ci].push(1.0 / secs.max(1e-12));
-                    }
-                }
-            }
+            let rates = warm_rounds(n, reps, |ci| {
+                model.set_dispatch(candidates[ci].dispatcher.clone());
+                Ok(1.0 / step.run(&model)?.max(1e-12))
+            })?;
             for (c, samples) in candidates.iter().zip(rates) {
                 let med = median(&samples);
                 progress(&format!(
