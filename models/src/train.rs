@@ -480,6 +480,18 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         train_loss: prev.as_ref().map_or(0.0, |i| i.train_loss),
         ..TrainingInfo::default()
     };
+    // The running totals a save and the final record carry (a resumed run adds its own).
+    let set_progress = |info: &mut TrainingInfo, step: usize| {
+        info.steps = step;
+        info.tokens_seen = prev_tokens + (step - start_step) * n;
+        info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+    };
+    // An evaluation's held-out loss: per token, per byte, and over how many tokens.
+    let set_val = |info: &mut TrainingInfo, v: f64, scored| {
+        info.val_loss = Some(v as f32);
+        info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
+        info.val_tokens = scored;
+    };
     let mut smooth = None::<f32>;
     let mut last_val = None::<f32>;
     let mut last_saved = prev.as_ref().map(|_| start_step);
@@ -585,12 +597,8 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
             }
             last_val = Some(v as f32);
             // The record of this save is complete: the periodic estimate of the held-out loss.
-            info.val_loss = Some(v as f32);
-            info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
-            info.val_tokens = scored;
-            info.steps = step;
-            info.tokens_seen = prev_tokens + (step - start_step) * n;
-            info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+            set_val(&mut info, v, scored);
+            set_progress(&mut info, step);
             checkpoint::save_with(&model, out, Some(&info), Some(&opt))?;
             last_saved = Some(step);
             if line_every.is_some() {
@@ -600,9 +608,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         }
     }
     bar.finish_and_clear();
-    info.steps = step;
-    info.tokens_seen = prev_tokens + (step - start_step) * n;
-    info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+    set_progress(&mut info, step);
     let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, None)?;
     if !v.is_finite() {
         return Err(diverged(
@@ -613,9 +619,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
             last_saved,
         ));
     }
-    info.val_loss = Some(v as f32);
-    info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
-    info.val_tokens = scored;
+    set_val(&mut info, v, scored);
     eprintln!(
         "{step} steps in {:.1} s; train loss {:.4}; validation loss {:.4} nats/token ({:.4} nats/byte) over {scored} held-out tokens",
         info.seconds,
