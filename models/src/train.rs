@@ -251,6 +251,15 @@ fn clock(secs: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// Whether the validation loss `v` measured at `step` is a number: the [`diverged`] error
+/// if not.
+fn finite_val(v: f64, step: usize, opts: &TrainOptions, saved: Option<usize>) -> Result<()> {
+    if v.is_finite() {
+        return Ok(());
+    }
+    Err(diverged("validation loss", v as f32, step, opts, saved))
+}
+
 /// Why a run stopped because its numbers stopped being numbers.
 fn diverged(
     what: &str,
@@ -585,15 +594,9 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         }
         if evaluating {
             let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, Some(opts.eval_batches))?;
-            if !v.is_finite() {
+            if let Err(e) = finite_val(v, step, opts, last_saved) {
                 bar.finish_and_clear();
-                return Err(diverged(
-                    "validation loss",
-                    v as f32,
-                    step,
-                    opts,
-                    last_saved,
-                ));
+                return Err(e);
             }
             last_val = Some(v as f32);
             // The record of this save is complete: the periodic estimate of the held-out loss.
@@ -610,15 +613,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
     bar.finish_and_clear();
     set_progress(&mut info, step);
     let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, None)?;
-    if !v.is_finite() {
-        return Err(diverged(
-            "validation loss",
-            v as f32,
-            step,
-            opts,
-            last_saved,
-        ));
-    }
+    finite_val(v, step, opts, last_saved)?;
     set_val(&mut info, v, scored);
     eprintln!(
         "{step} steps in {:.1} s; train loss {:.4}; validation loss {:.4} nats/token ({:.4} nats/byte) over {scored} held-out tokens",
