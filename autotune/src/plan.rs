@@ -6,12 +6,13 @@
 //! token; `small_m`: 2 ≤ m ≤ 64; `large_m`: m > 64) and, inside the bucket, its work m·k·n.
 
 use backends::op::ShapeKind;
-use backends::spec::ModelDims;
 use backends::{Op, Shape};
 use kernels::matmul::Gemm;
 use kernels::Rows;
+use models::calls::{calls, Workload};
 
-/// One of the study's model presets.
+/// One of the study's model presets: its name and its dimensions, taken from the models'
+/// own presets ([`models::Config::small`], [`models::Config::medium`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
     pub name: &'static str,
@@ -23,27 +24,24 @@ pub struct Preset {
     pub mlp: usize,
 }
 
-pub const SMALL: Preset = Preset {
-    name: "small",
-    vocab: 256,
-    ctx: 64,
-    width: 128,
-    heads: 4,
-    layers: 2,
-    mlp: 512,
-};
+pub const SMALL: Preset = Preset::of("small", &models::Config::small());
 
-pub const MEDIUM: Preset = Preset {
-    name: "medium",
-    vocab: 512,
-    ctx: 128,
-    width: 256,
-    heads: 8,
-    layers: 4,
-    mlp: 1024,
-};
+pub const MEDIUM: Preset = Preset::of("medium", &models::Config::medium());
 
 impl Preset {
+    /// The dimensions of the model config `c`, named `name`.
+    const fn of(name: &'static str, c: &models::Config) -> Preset {
+        Preset {
+            name,
+            vocab: c.vocab_size,
+            ctx: c.context,
+            width: c.width,
+            heads: c.heads,
+            layers: c.layers,
+            mlp: c.mlp_hidden,
+        }
+    }
+
     /// `small` or `medium`.
     pub fn from_name(name: &str) -> Option<Preset> {
         match name.trim().to_ascii_lowercase().as_str() {
@@ -58,18 +56,36 @@ impl Preset {
         [1, 10, self.ctx]
     }
 
-    /// Exactly the shapes this preset runs for `op` (T in {1, 10, ctx}), from the op's spec.
+    /// The workloads whose calls a preset tunes: a decode step, prefills of the token counts
+    /// of [`Preset::seq_lens`] (a full recompute's window of the context is the last), and
+    /// the training step the end-to-end race times ([`models::bench::train_step`]).
+    pub fn workloads(&self) -> Vec<Workload> {
+        let mut w = vec![Workload::DecodeStep { pos: 0 }];
+        w.extend(
+            self.seq_lens()[1..]
+                .iter()
+                .map(|&prompt_len| Workload::Prefill { prompt_len }),
+        );
+        w.push(Workload::TrainStep {
+            batch: models::bench::train_step::TRAIN_BATCH,
+            seq: self.ctx,
+        });
+        w
+    }
+
+    /// Exactly the shapes this preset's workloads dispatch `op` at ([`models::calls`]), each
+    /// once, in the order of first use.
     pub fn shapes(&self, op: Op) -> Vec<Shape> {
-        let mut out = Vec::new();
-        for tokens in self.seq_lens() {
-            out.extend(op.spec().model_shapes(ModelDims {
-                tokens,
-                width: self.width,
-                mlp: self.mlp,
-                vocab: self.vocab,
-                heads: self.heads,
-            }));
-        }
+        let Ok(cfg) = models::Config::preset(self.name) else {
+            return Vec::new();
+        };
+        let out = self
+            .workloads()
+            .into_iter()
+            .flat_map(|w| calls(&cfg, w).unwrap_or_default())
+            .filter(|c| c.op == op)
+            .map(|c| c.shape)
+            .collect();
         dedup(out)
     }
 }

@@ -24,7 +24,8 @@ use crate::spec::{Registered, Run};
 use crate::table::{Table, TableError};
 use kernels::Result;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// The embedded default table, produced by the tuner and checked by the same loader.
 pub const DEFAULT_TABLE: &str = include_str!("default_table.json");
@@ -98,12 +99,51 @@ pub enum ForceError {
 
 const BUCKETS: usize = Bucket::ALL.len();
 
+/// One dispatched call as the trace records it: the op and the table key it was looked up
+/// at (the bucket and size the dispatcher chose its variant by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Call {
+    pub op: Op,
+    pub key: Key,
+}
+
+/// The opt-in call recorder of one dispatcher ([`Dispatcher::start_trace`]). Off, a dispatch
+/// pays one relaxed atomic load; on, it appends under a lock. A clone of a dispatcher starts
+/// with its own recorder, off, so tracing one dispatcher never records another's calls.
+#[derive(Debug, Default)]
+struct Trace {
+    on: AtomicBool,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl Clone for Trace {
+    fn clone(&self) -> Trace {
+        Trace::default()
+    }
+}
+
+impl Trace {
+    /// The recorded calls, also after a thread panicked while holding the lock (the list is
+    /// only ever pushed to, so it is whole).
+    fn calls(&self) -> std::sync::MutexGuard<'_, Vec<Call>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    fn record(&self, call: Call) {
+        if self.on.load(Ordering::Relaxed) {
+            self.calls().push(call);
+        }
+    }
+}
+
 /// Binds ops and shapes to variants. Cheap to share (`&Dispatcher` is `Sync`).
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     slots: Vec<[Vec<Range>; BUCKETS]>,
     warnings: Vec<String>,
     source: Source,
+    trace: Trace,
 }
 
 fn empty_slots() -> Vec<[Vec<Range>; BUCKETS]> {
@@ -245,6 +285,7 @@ impl Dispatcher {
             slots,
             warnings,
             source: Source::Embedded,
+            trace: Trace::default(),
         };
         d.fill_holes(fallback);
         d
@@ -396,6 +437,7 @@ impl Dispatcher {
             slots,
             warnings: Vec::new(),
             source: Source::Forced(format!("{implementation}/{}/t{threads}", memory.name())),
+            trace: Trace::default(),
         }
     }
 
@@ -407,6 +449,21 @@ impl Dispatcher {
     /// Where this dispatcher's choices came from.
     pub fn source(&self) -> &Source {
         &self.source
+    }
+
+    /// Starts recording every call dispatched through this dispatcher (from any thread), in
+    /// order, dropping what an earlier trace left. For tests and for replaying a workload's
+    /// calls; off (the default) a dispatch pays one relaxed atomic load for it.
+    pub fn start_trace(&self) {
+        self.trace.calls().clear();
+        self.trace.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording and returns the calls recorded since [`Dispatcher::start_trace`], in
+    /// dispatch order (empty if no trace was started).
+    pub fn take_trace(&self) -> Vec<Call> {
+        self.trace.on.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *self.trace.calls())
     }
 
     /// The variant bound to `op` at `key`. This is the hot-path lookup.
@@ -440,6 +497,7 @@ impl Dispatcher {
     /// same.
     #[inline]
     pub(crate) fn pick<S: Registered>(&self, key: Key) -> Result<(S::Kernel, Run)> {
+        self.trace.record(Call { op: S::OP, key });
         let bd = self.lookup(S::OP, key);
         let run = Run {
             memory: bd.memory,
@@ -517,5 +575,45 @@ fn portable_sibling(v: &Variant) -> Option<(VariantIndex, &'static Variant)> {
 impl Default for Dispatcher {
     fn default() -> Self {
         Dispatcher::embedded().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernels::matmul::Gemm;
+
+    /// The trace records each dispatched call's op and key in order, only between
+    /// `start_trace` and `take_trace`, and a clone does not share the recorder.
+    #[test]
+    fn the_trace_records_dispatched_calls_in_order_only_when_on() {
+        let d = Dispatcher::forced("naive", Memory::Pooled, 1);
+        let (a, b) = (vec![1.0f32; 6], vec![2.0f32; 6]);
+        let mut out = vec![0.0f32; 6];
+        d.add(&a, &b, &mut out).unwrap();
+        assert!(d.take_trace().is_empty(), "off by default");
+        d.start_trace();
+        let other = d.clone();
+        other.add(&a, &b, &mut out).unwrap();
+        d.add(&a, &b, &mut out).unwrap();
+        d.matmul(&Gemm::new(2, 3, 2), 1.0, &a, &b, 0.0, &mut out[..4])
+            .unwrap();
+        let calls = d.take_trace();
+        assert_eq!(
+            calls,
+            [
+                Call {
+                    op: Op::Add,
+                    key: Key::elems(6)
+                },
+                Call {
+                    op: Op::Matmul,
+                    key: Key::matmul(2, 3, 2)
+                },
+            ]
+        );
+        assert!(other.take_trace().is_empty(), "a clone records on its own");
+        d.add(&a, &b, &mut out).unwrap();
+        assert!(d.take_trace().is_empty(), "take_trace stops the recording");
     }
 }

@@ -9,7 +9,8 @@
 //! [`Weights::zero`]), so micro-batches can be summed.
 
 use crate::config::Config;
-use crate::model::Model;
+use crate::model::{block, embed, lm_head, BlockBufs, Model};
+use crate::profile::NoProfile;
 use crate::weights::Weights;
 use anyhow::{bail, Result};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
@@ -212,13 +213,7 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
     let w = &model.weights;
     let (bsz, t) = (ws.batch, ws.seq);
     let n = bsz * t;
-    let (c, h, v, nh, hd) = (
-        cfg.width,
-        cfg.mlp_hidden,
-        cfg.vocab_size,
-        cfg.heads,
-        cfg.head_dim(),
-    );
+    let (c, v, nh, hd) = (cfg.width, cfg.vocab_size, cfg.heads, cfg.head_dim());
     if n == 0 {
         bail!("batch: a workspace of {bsz}×{t} holds no tokens");
     }
@@ -239,17 +234,10 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
     let rows = Rows::new(n, c);
     let scale = 1.0 / (hd as f32).sqrt();
 
-    // Embeddings into the first block's input.
-    {
-        let x = &mut ws.layers[0].res;
-        for (i, &tok) in tokens.iter().enumerate() {
-            let tok = tok as usize;
-            let row = &mut x[i * c..(i + 1) * c];
-            row.copy_from_slice(&w.wte[tok * c..(tok + 1) * c]);
-        }
-        for b in 0..bsz {
-            d.add_inplace(&mut x[b * t * c..(b + 1) * t * c], &w.wpe[..t * c])?;
-        }
+    // Embeddings into the first block's input, sequence by sequence (positions 0..t each).
+    for (b, seq) in tokens.chunks_exact(t).enumerate() {
+        let x = &mut ws.layers[0].res[b * t * c..(b + 1) * t * c];
+        embed(d, cfg, w, seq, 0, x, &mut NoProfile)?;
     }
 
     for l in 0..cfg.layers {
@@ -270,85 +258,51 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
                 rstd: &mut a.rstd1,
             },
         )?;
-        d.matmul(
-            &Gemm::new(n, c, 3 * c),
-            1.0,
-            &a.ln1,
-            &blk.qkv_w,
-            0.0,
-            &mut a.qkv,
-        )?;
-        d.add_bias_inplace(Rows::new(n, 3 * c), &mut a.qkv, &blk.qkv_b)?;
-        for b in 0..bsz {
-            for hh in 0..nh {
-                let base = b * t * 3 * c + hh * hd;
-                let p = &mut a.probs[(b * nh + hh) * t * t..(b * nh + hh + 1) * t * t];
-                d.matmul(
-                    &Gemm::new(t, hd, t)
-                        .with_trans(false, true)
-                        .with_strides(3 * c, 3 * c, t),
-                    1.0,
-                    &a.qkv[base..],
-                    &a.qkv[base + c..],
-                    0.0,
-                    p,
-                )?;
-                d.softmax_causal_inplace(Rows::new(t, t), scale, 0, p)?;
-                d.matmul(
-                    &Gemm::new(t, t, hd).with_strides(t, 3 * c, c),
-                    1.0,
-                    p,
-                    &a.qkv[base + 2 * c..],
-                    0.0,
-                    &mut a.att[b * t * c + hh * hd..],
-                )?;
-            }
-        }
-        d.matmul(
-            &Gemm::new(n, c, c),
-            1.0,
-            &a.att,
-            &blk.proj_w,
-            0.0,
-            &mut ws.tmp[..n * c],
-        )?;
-        d.add_bias_inplace(rows, &mut ws.tmp[..n * c], &blk.proj_b)?;
-        d.add_layernorm(
-            rows,
-            eps,
-            &ws.tmp[..n * c],
-            &a.res,
-            &mut a.mid,
-            Affine {
-                gamma: &blk.ln2_g,
-                beta: &blk.ln2_b,
-            },
-            LayerNormOut {
+        let probs = &mut a.probs;
+        let io = BlockBufs {
+            ln1: &a.ln1,
+            qkv: &mut a.qkv,
+            att: &mut a.att,
+            x: &mut a.res,
+            out: &mut ws.tmp[..n * c],
+            mid: &mut a.mid,
+            ln2: LayerNormOut {
                 y: &mut a.ln2,
                 mean: &mut a.mean2,
                 rstd: &mut a.rstd2,
             },
-        )?;
-        d.matmul(
-            &Gemm::new(n, c, h),
-            1.0,
-            &a.ln2,
-            &blk.fc_w,
-            0.0,
-            &mut a.fc_pre,
-        )?;
-        // fc_pre keeps the product without its bias; the fused backward adds it again, the
-        // same f32 sum, so the gradient is exactly the unfused one.
-        d.bias_gelu(Rows::new(n, h), &a.fc_pre, &blk.fc_b, &mut a.fc_act)?;
-        d.matmul(
-            &Gemm::new(n, h, c),
-            1.0,
-            &a.fc_act,
-            &blk.fc2_w,
-            0.0,
-            &mut ws.tmp[..n * c],
-        )?;
-        d.add_bias_inplace(rows, &mut ws.tmp[..n * c], &blk.fc2_b)?;
+            fc: &mut a.fc_pre,
+            fc_act: Some(&mut a.fc_act),
+        };
+        // Attention unfused, head by head, keeping the probabilities for the backward.
+        block(d, cfg, blk, n, io, &mut NoProfile, |qkv, att, _, _| {
+            for b in 0..bsz {
+                for hh in 0..nh {
+                    let base = b * t * 3 * c + hh * hd;
+                    let p = &mut probs[(b * nh + hh) * t * t..(b * nh + hh + 1) * t * t];
+                    d.matmul(
+                        &Gemm::new(t, hd, t)
+                            .with_trans(false, true)
+                            .with_strides(3 * c, 3 * c, t),
+                        1.0,
+                        &qkv[base..],
+                        &qkv[base + c..],
+                        0.0,
+                        p,
+                    )?;
+                    d.softmax_causal_inplace(Rows::new(t, t), scale, 0, p)?;
+                    d.matmul(
+                        &Gemm::new(t, t, hd).with_strides(t, 3 * c, c),
+                        1.0,
+                        p,
+                        &qkv[base + 2 * c..],
+                        0.0,
+                        &mut att[b * t * c + hh * hd..],
+                    )?;
+                }
+            }
+            Ok(n)
+        })?;
         let next = match rest.first_mut() {
             Some(nx) => &mut nx.res,
             None => &mut ws.res_f,
@@ -370,14 +324,7 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
             rstd: &mut ws.rstdf,
         },
     )?;
-    d.matmul(
-        &Gemm::new(n, c, v).with_trans(false, true),
-        1.0,
-        &ws.lnf,
-        w.head(),
-        0.0,
-        &mut ws.logits,
-    )?;
+    lm_head(d, cfg, w, n, &ws.lnf, &mut ws.logits)?;
     d.softmax_inplace(Rows::new(n, v), &mut ws.logits)?;
     let mut total = 0.0f64;
     for (i, &y) in targets.iter().enumerate() {

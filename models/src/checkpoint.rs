@@ -190,6 +190,19 @@ pub fn read_training_info(dir: &Path) -> Result<Option<TrainingInfo>> {
     Ok(Some(info))
 }
 
+/// Checks that loading the weights of the checkpoint in `dir` with `config` fits the memory
+/// limit: two copies (the file's bytes and the tensors), before either is allocated.
+pub(crate) fn check_weights_memory(dir: &Path, config: &Config) -> Result<()> {
+    config.check_memory(
+        &format!(
+            "the weights of {} ({} parameters; file and tensors)",
+            dir.display(),
+            config.param_count()
+        ),
+        2,
+    )
+}
+
 /// Loads this project's checkpoint or a Hugging Face GPT-2 directory (recognised by its
 /// `config.json` holding `n_embd`), with the embedded dispatch table. The weights' memory is
 /// checked against the limit before anything is allocated.
@@ -199,14 +212,7 @@ pub fn load(dir: &Path) -> Result<Model> {
         return crate::hf_import::load(dir);
     }
     let tokenizer = tokenizer_for(dir, config.vocab_size)?;
-    config.check_memory(
-        &format!(
-            "the weights of {} ({} parameters; file and tensors)",
-            dir.display(),
-            config.param_count()
-        ),
-        2,
-    )?;
+    check_weights_memory(dir, &config)?;
     let wpath = dir.join(WEIGHTS_FILE);
     let file = TensorFile::read(&wpath)?;
     let st = file.parse()?;

@@ -46,7 +46,7 @@ pub const PRESETS: [&str; 2] = ["small", "medium"];
 impl Config {
     /// The **small** preset: vocab 256, context 64, width 128, 2 layers, 4 heads (470,528
     /// parameters).
-    pub fn small() -> Config {
+    pub const fn small() -> Config {
         Config {
             vocab_size: 256,
             context: 64,
@@ -61,7 +61,7 @@ impl Config {
 
     /// The **medium** preset: vocab 512, context 128, width 256, 4 layers, 8 heads
     /// (3,454,464 parameters).
-    pub fn medium() -> Config {
+    pub const fn medium() -> Config {
         Config {
             vocab_size: 512,
             context: 128,

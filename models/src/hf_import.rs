@@ -100,14 +100,7 @@ pub fn load(dir: &Path) -> Result<Model> {
         );
     }
     let tokenizer = crate::checkpoint::tokenizer_for(dir, config.vocab_size)?;
-    config.check_memory(
-        &format!(
-            "the weights of {} ({} parameters; file and tensors)",
-            dir.display(),
-            config.param_count()
-        ),
-        2,
-    )?;
+    crate::checkpoint::check_weights_memory(dir, &config)?;
     let wpath = dir.join("model.safetensors");
     let file = TensorFile::read(&wpath)?;
     let st = file.parse()?;

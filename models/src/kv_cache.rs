@@ -16,16 +16,19 @@ pub struct KvCache {
     pub(crate) v: Vec<Vec<f32>>,
     // Activations for up to `capacity` rows.
     pub(crate) x: Vec<f32>,
+    /// The residual stream after a block's attention.
     pub(crate) x2: Vec<f32>,
+    /// LayerNorm 1 of a block's input (and the final LayerNorm's output), then LayerNorm 2.
     pub(crate) ln: Vec<f32>,
+    pub(crate) ln2: Vec<f32>,
     pub(crate) mean: Vec<f32>,
     pub(crate) rstd: Vec<f32>,
     pub(crate) qkv: Vec<f32>,
     pub(crate) scores: Vec<f32>,
     pub(crate) att: Vec<f32>,
+    /// The attention output projection, then the MLP's down-projection.
     pub(crate) proj: Vec<f32>,
     pub(crate) fc: Vec<f32>,
-    pub(crate) fc2: Vec<f32>,
     /// Logits of the last row (or of every row, `[rows, vocab]`, after a full-logits pass).
     pub(crate) logits: Vec<f32>,
 }
@@ -41,7 +44,7 @@ impl KvCache {
             cfg.vocab_size as u128,
             cfg.layers as u128,
         );
-        // k and v per layer; x, x2, ln, att, proj, fc2 and qkv (9 rows of width); scores;
+        // k and v per layer; x, x2, ln, ln2, att, proj and qkv (9 rows of width); scores;
         // fc; logits; mean and rstd.
         let count = || -> Option<u128> {
             let kv = l.checked_mul(2)?.checked_mul(r)?.checked_mul(c)?;
@@ -85,6 +88,7 @@ impl KvCache {
             x: vec![0.0; r * c],
             x2: vec![0.0; r * c],
             ln: vec![0.0; r * c],
+            ln2: vec![0.0; r * c],
             mean: vec![0.0; r],
             rstd: vec![0.0; r],
             qkv: vec![0.0; r * 3 * c],
@@ -92,7 +96,6 @@ impl KvCache {
             att: vec![0.0; r * c],
             proj: vec![0.0; r * c],
             fc: vec![0.0; r * h],
-            fc2: vec![0.0; r * c],
             logits: vec![0.0; r * v],
         }
     }

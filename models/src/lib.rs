@@ -10,6 +10,8 @@
 //!   layout);
 //! * training: [`backward`] (every op's backward, cross-entropy), [`optim`] (AdamW, gradient
 //!   clipping) and [`train`] (the loop behind `models train`);
+//! * [`calls`]: the calls each preset dispatches per workload (prefill, decode step, full
+//!   recompute, training step), computed from the config and tested against the model;
 //! * [`bench`](mod@bench): the tokens-per-second comparison behind `models bench` (prefill,
 //!   per-token decode, the memory-bandwidth bound, the per-op breakdown of [`profile`] and
 //!   the chart).
@@ -25,6 +27,7 @@
 
 pub mod backward;
 pub mod bench;
+pub mod calls;
 pub mod checkpoint;
 pub mod config;
 pub mod files;

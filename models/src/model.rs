@@ -6,7 +6,7 @@ use crate::kv_cache::KvCache;
 use crate::profile::{NoProfile, Part, Profile, Profiler};
 use crate::sample::Sampler;
 use crate::tokenizer::Tokenizer;
-use crate::weights::Weights;
+use crate::weights::{Block, Weights};
 use anyhow::{bail, Context, Result};
 use backends::Dispatcher;
 use kernels::attention::{Attention, AttentionFn, Qkv};
@@ -52,6 +52,156 @@ pub enum Mode {
     KvCache,
     /// The original study's method: the whole (windowed) sequence recomputed for every token.
     FullRecompute,
+}
+
+/// Gathers the embedding rows of `tokens` into `x` (`[tokens.len(), width]`) and adds the
+/// position rows from `pos` on: the first step of the inference and the training forward.
+/// An id outside the vocabulary is an error.
+pub(crate) fn embed<P: Profiler>(
+    d: &Dispatcher,
+    cfg: &Config,
+    w: &Weights,
+    tokens: &[u32],
+    pos: usize,
+    x: &mut [f32],
+    prof: &mut P,
+) -> Result<()> {
+    let (c, v, n) = (cfg.width, cfg.vocab_size, tokens.len());
+    for (i, &t) in tokens.iter().enumerate() {
+        let t = t as usize;
+        if t >= v {
+            bail!("token id {t} is outside the vocabulary of {v}");
+        }
+        x[i * c..(i + 1) * c].copy_from_slice(&w.wte[t * c..(t + 1) * c]);
+    }
+    prof.lap(Part::Embedding);
+    d.add_inplace(&mut x[..n * c], &w.wpe[pos * c..(pos + n) * c])?;
+    prof.lap(Part::Adds);
+    Ok(())
+}
+
+/// The LM head: `logits[..m·vocab] = ln · headᵀ` for `m` rows of the final LayerNorm's output.
+pub(crate) fn lm_head(
+    d: &Dispatcher,
+    cfg: &Config,
+    w: &Weights,
+    m: usize,
+    ln: &[f32],
+    logits: &mut [f32],
+) -> Result<()> {
+    let (c, v) = (cfg.width, cfg.vocab_size);
+    d.matmul(
+        &Gemm::new(m, c, v).with_trans(false, true),
+        1.0,
+        ln,
+        w.head(),
+        0.0,
+        &mut logits[..m * v],
+    )?;
+    Ok(())
+}
+
+/// The buffers one block's forward pass ([`block`]) reads and writes, `n` rows each. The
+/// inference pass reuses one set for every layer; the training pass gives each layer its
+/// own, which keeps the activations its backward reads.
+pub(crate) struct BlockBufs<'a> {
+    /// LayerNorm 1 of the block's input, `[n, width]`: the QKV projection's input.
+    pub ln1: &'a [f32],
+    /// The QKV projection with its bias, `[n, 3·width]`.
+    pub qkv: &'a mut [f32],
+    /// The attention output, `[n, width]`.
+    pub att: &'a mut [f32],
+    /// The block's input (the residual stream), `[n, width]`.
+    pub x: &'a mut [f32],
+    /// The output projection with its bias, then (on return) the MLP's down-projection
+    /// with its bias, `[n, width]`: the caller adds it to `mid`.
+    pub out: &'a mut [f32],
+    /// The residual stream after attention (`x + out`), `[n, width]`.
+    pub mid: &'a mut [f32],
+    /// LayerNorm 2 of `mid`, with its statistics.
+    pub ln2: LayerNormOut<'a>,
+    /// The MLP's up-projection, `[n, hidden]`: without its bias when `fc_act` is given (the
+    /// training pass keeps it for the backward), else overwritten by the activation.
+    pub fc: &'a mut [f32],
+    /// Where the activation `gelu(fc + bias)` goes, `[n, hidden]`; `None`: in place in `fc`.
+    pub fc_act: Option<&'a mut [f32]>,
+}
+
+/// One transformer block's forward pass over `n` rows, through the dispatcher: the QKV
+/// projection and its bias, then `attend` (given the QKV rows, the attention output and the
+/// residual `x`; it returns the rows the rest of the block runs, `n` or fewer, those rows
+/// first in `att` and `x`), the output projection, bias, residual add and LayerNorm 2, and
+/// the MLP up to its down-projection's bias (left in `io.out`). Returns the rows run.
+pub(crate) fn block<P: Profiler>(
+    d: &Dispatcher,
+    cfg: &Config,
+    b: &Block,
+    n: usize,
+    io: BlockBufs<'_>,
+    prof: &mut P,
+    attend: impl FnOnce(&[f32], &mut [f32], &mut [f32], &mut P) -> Result<usize>,
+) -> Result<usize> {
+    let (c, h, eps) = (cfg.width, cfg.mlp_hidden, cfg.layer_norm_eps);
+    d.matmul(
+        &Gemm::new(n, c, 3 * c),
+        1.0,
+        &io.ln1[..n * c],
+        &b.qkv_w,
+        0.0,
+        &mut io.qkv[..n * 3 * c],
+    )?;
+    prof.lap(Part::QkvMatmul);
+    d.add_bias_inplace(Rows::new(n, 3 * c), &mut io.qkv[..n * 3 * c], &b.qkv_b)?;
+    prof.lap(Part::Adds);
+    let m = attend(io.qkv, io.att, io.x, prof)?.min(n);
+    let (rows, mc, mh) = (Rows::new(m, c), m * c, m * h);
+    let out = &mut io.out[..mc];
+    d.matmul(&Gemm::new(m, c, c), 1.0, &io.att[..mc], &b.proj_w, 0.0, out)?;
+    prof.lap(Part::ProjMatmul);
+    d.add_bias_inplace(rows, out, &b.proj_b)?;
+    prof.lap(Part::Adds);
+    let LayerNormOut { y: ln2, mean, rstd } = io.ln2;
+    let ln2 = &mut ln2[..mc];
+    d.add_layernorm(
+        rows,
+        eps,
+        out,
+        &io.x[..mc],
+        &mut io.mid[..mc],
+        Affine {
+            gamma: &b.ln2_g,
+            beta: &b.ln2_b,
+        },
+        LayerNormOut {
+            y: ln2,
+            mean: &mut mean[..m],
+            rstd: &mut rstd[..m],
+        },
+    )?;
+    prof.lap(Part::LayerNorm);
+    let fc = &mut io.fc[..mh];
+    d.matmul(&Gemm::new(m, c, h), 1.0, ln2, &b.fc_w, 0.0, fc)?;
+    prof.lap(Part::MlpUpMatmul);
+    // The up-projection's bias and the activation, fused: one pass over the hidden rows.
+    // Kept apart, `fc` holds the product without its bias; the fused backward adds it again,
+    // the same f32 sum, so the gradient is exactly the unfused one.
+    let act: &[f32] = match io.fc_act {
+        None => {
+            d.bias_gelu_inplace(Rows::new(m, h), fc, &b.fc_b)?;
+            fc
+        }
+        Some(act) => {
+            let act = &mut act[..mh];
+            d.bias_gelu(Rows::new(m, h), fc, &b.fc_b, act)?;
+            act
+        }
+    };
+    prof.lap(Part::Gelu);
+    d.matmul(&Gemm::new(m, h, c), 1.0, act, &b.fc2_w, 0.0, out)?;
+    prof.lap(Part::MlpDownMatmul);
+    d.add_bias_inplace(rows, out, &b.fc2_b)?;
+    prof.lap(Part::Adds);
+    Ok(m)
 }
 
 impl Model {
@@ -207,26 +357,15 @@ impl Model {
                 s.capacity
             );
         }
-        let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
+        let (c, h) = (cfg.width, cfg.mlp_hidden);
         let (nh, hd) = (cfg.heads, cfg.head_dim());
         let eps = cfg.layer_norm_eps;
-        let rows = Rows::new(n, c);
         prof.begin();
 
-        // Embedding: token rows gathered, position rows added.
-        for (i, &t) in tokens.iter().enumerate() {
-            let t = t as usize;
-            if t >= v {
-                bail!("token id {t} is outside the vocabulary of {v}");
-            }
-            s.x[i * c..(i + 1) * c].copy_from_slice(&w.wte[t * c..(t + 1) * c]);
-        }
-        prof.lap(Part::Embedding);
-        d.add_inplace(&mut s.x[..n * c], &w.wpe[p * c..(p + n) * c])?;
-        prof.lap(Part::Adds);
+        embed(d, cfg, w, tokens, p, &mut s.x[..n * c], prof)?;
         let b0 = &w.blocks[0];
         d.layernorm(
-            rows,
+            Rows::new(n, c),
             eps,
             &s.x[..n * c],
             Affine {
@@ -244,143 +383,87 @@ impl Model {
         let total = p + n;
         let scale = 1.0 / (hd as f32).sqrt();
         let attend = self.attention.unwrap_or_else(best_attention);
+        let mut m = n;
         for (l, b) in w.blocks.iter().enumerate() {
-            // QKV projection.
-            d.matmul(
-                &Gemm::new(n, c, 3 * c),
-                1.0,
-                &s.ln[..n * c],
-                &b.qkv_w,
-                0.0,
-                &mut s.qkv[..n * 3 * c],
-            )?;
-            prof.lap(Part::QkvMatmul);
-            d.add_bias_inplace(Rows::new(n, 3 * c), &mut s.qkv[..n * 3 * c], &b.qkv_b)?;
-            prof.lap(Part::Adds);
-            // Append keys and values to the cache.
-            for i in 0..n {
-                let row = &s.qkv[i * 3 * c..(i + 1) * 3 * c];
-                let t = p + i;
-                s.k[l][t * c..(t + 1) * c].copy_from_slice(&row[c..2 * c]);
-                s.v[l][t * c..(t + 1) * c].copy_from_slice(&row[2 * c..]);
-            }
-            prof.lap(Part::KvCopy);
             // Past the cache append, the last layer of a pass that wants only the last row's
             // logits runs that row alone (trimmed prefill): the query row n - 1 attends to
             // every key, its output and residual go to row 0, and the rest of the layer runs
-            // one row (`n` and `rows` rebound below), which the LM head then reads.
+            // one row, which the LM head then reads.
             let first = if !all_logits && l + 1 == w.blocks.len() {
                 n - 1
             } else {
                 0
             };
-            let m = n - first;
-            // Fused attention: every head of the query rows `first..n` (positions
-            // `p + first..p + n`) against the `total` cached keys and values.
-            attend(
-                &Attention::new(m, p + first, nh, hd).with_strides(3 * c, c, c),
-                scale,
-                0..nh,
-                Qkv {
-                    q: &s.qkv[first * 3 * c..n * 3 * c],
-                    k: &s.k[l][..total * c],
-                    v: &s.v[l][..total * c],
-                },
-                &mut s.att[..m * c],
-                &mut s.scores[..total],
-            )?;
-            if first > 0 {
-                s.x.copy_within(first * c..n * c, 0);
-            }
-            prof.lap(Part::Attention);
-            let (n, rows) = (m, Rows::new(m, c));
-            // Output projection, residual add and LayerNorm 2.
-            d.matmul(
-                &Gemm::new(n, c, c),
-                1.0,
-                &s.att[..n * c],
-                &b.proj_w,
-                0.0,
-                &mut s.proj[..n * c],
-            )?;
-            prof.lap(Part::ProjMatmul);
-            d.add_bias_inplace(rows, &mut s.proj[..n * c], &b.proj_b)?;
-            prof.lap(Part::Adds);
-            d.add_layernorm(
-                rows,
-                eps,
-                &s.proj[..n * c],
-                &s.x[..n * c],
-                &mut s.x2[..n * c],
-                Affine {
-                    gamma: &b.ln2_g,
-                    beta: &b.ln2_b,
-                },
-                LayerNormOut {
-                    y: &mut s.ln[..n * c],
+            let (k, v, scores) = (&mut s.k[l], &mut s.v[l], &mut s.scores);
+            let io = BlockBufs {
+                ln1: &s.ln[..n * c],
+                qkv: &mut s.qkv[..n * 3 * c],
+                att: &mut s.att[..n * c],
+                x: &mut s.x[..n * c],
+                out: &mut s.proj[..n * c],
+                mid: &mut s.x2[..n * c],
+                ln2: LayerNormOut {
+                    y: &mut s.ln2[..n * c],
                     mean: &mut s.mean[..n],
                     rstd: &mut s.rstd[..n],
                 },
-            )?;
-            prof.lap(Part::LayerNorm);
-            std::mem::swap(&mut s.x, &mut s.x2);
-            // MLP.
-            d.matmul(
-                &Gemm::new(n, c, h),
-                1.0,
-                &s.ln[..n * c],
-                &b.fc_w,
-                0.0,
-                &mut s.fc[..n * h],
-            )?;
-            prof.lap(Part::MlpUpMatmul);
-            // The up-projection's bias and the activation, fused: one pass over the hidden rows.
-            d.bias_gelu_inplace(Rows::new(n, h), &mut s.fc[..n * h], &b.fc_b)?;
-            prof.lap(Part::Gelu);
-            d.matmul(
-                &Gemm::new(n, h, c),
-                1.0,
-                &s.fc[..n * h],
-                &b.fc2_w,
-                0.0,
-                &mut s.fc2[..n * c],
-            )?;
-            prof.lap(Part::MlpDownMatmul);
-            d.add_bias_inplace(rows, &mut s.fc2[..n * c], &b.fc2_b)?;
-            prof.lap(Part::Adds);
+                fc: &mut s.fc[..n * h],
+                fc_act: None,
+            };
+            m = block(d, cfg, b, n, io, prof, |qkv, att, x, prof| {
+                // Append keys and values to the cache.
+                for i in 0..n {
+                    let row = &qkv[i * 3 * c..(i + 1) * 3 * c];
+                    let t = p + i;
+                    k[t * c..(t + 1) * c].copy_from_slice(&row[c..2 * c]);
+                    v[t * c..(t + 1) * c].copy_from_slice(&row[2 * c..]);
+                }
+                prof.lap(Part::KvCopy);
+                let m = n - first;
+                // Fused attention: every head of the query rows `first..n` (positions
+                // `p + first..p + n`) against the `total` cached keys and values.
+                attend(
+                    &Attention::new(m, p + first, nh, hd).with_strides(3 * c, c, c),
+                    scale,
+                    0..nh,
+                    Qkv {
+                        q: &qkv[first * 3 * c..n * 3 * c],
+                        k: &k[..total * c],
+                        v: &v[..total * c],
+                    },
+                    &mut att[..m * c],
+                    &mut scores[..total],
+                )?;
+                if first > 0 {
+                    x.copy_within(first * c..n * c, 0);
+                }
+                prof.lap(Part::Attention);
+                Ok(m)
+            })?;
             // Residual add and the next LayerNorm (the next block's first, or the final one).
             let (gamma, beta) = match w.blocks.get(l + 1) {
                 Some(next) => (&next.ln1_g, &next.ln1_b),
                 None => (&w.lnf_g, &w.lnf_b),
             };
             d.add_layernorm(
-                rows,
+                Rows::new(m, c),
                 eps,
-                &s.fc2[..n * c],
-                &s.x[..n * c],
-                &mut s.x2[..n * c],
+                &s.proj[..m * c],
+                &s.x2[..m * c],
+                &mut s.x[..m * c],
                 Affine { gamma, beta },
                 LayerNormOut {
-                    y: &mut s.ln[..n * c],
-                    mean: &mut s.mean[..n],
-                    rstd: &mut s.rstd[..n],
+                    y: &mut s.ln[..m * c],
+                    mean: &mut s.mean[..m],
+                    rstd: &mut s.rstd[..m],
                 },
             )?;
             prof.lap(Part::LayerNorm);
-            std::mem::swap(&mut s.x, &mut s.x2);
         }
         s.pos = total;
 
-        // LM head: logits = ln_f(x) · headᵀ (the last row is row 0 after a trimmed pass).
-        let m = if all_logits { n } else { 1 };
-        d.matmul(
-            &Gemm::new(m, c, v).with_trans(false, true),
-            1.0,
-            &s.ln[..m * c],
-            w.head(),
-            0.0,
-            &mut s.logits[..m * v],
-        )?;
+        // LM head (the last row is row 0 after a trimmed pass).
+        lm_head(d, cfg, w, m, &s.ln[..m * c], &mut s.logits)?;
         prof.lap(Part::LmHead);
         prof.end();
         Ok(())

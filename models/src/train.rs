@@ -251,6 +251,15 @@ fn clock(secs: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// Whether the validation loss `v` measured at `step` is a number: the [`diverged`] error
+/// if not.
+fn finite_val(v: f64, step: usize, opts: &TrainOptions, saved: Option<usize>) -> Result<()> {
+    if v.is_finite() {
+        return Ok(());
+    }
+    Err(diverged("validation loss", v as f32, step, opts, saved))
+}
+
 /// Why a run stopped because its numbers stopped being numbers.
 fn diverged(
     what: &str,
@@ -480,6 +489,18 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         train_loss: prev.as_ref().map_or(0.0, |i| i.train_loss),
         ..TrainingInfo::default()
     };
+    // The running totals a save and the final record carry (a resumed run adds its own).
+    let set_progress = |info: &mut TrainingInfo, step: usize| {
+        info.steps = step;
+        info.tokens_seen = prev_tokens + (step - start_step) * n;
+        info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+    };
+    // An evaluation's held-out loss: per token, per byte, and over how many tokens.
+    let set_val = |info: &mut TrainingInfo, v: f64, scored| {
+        info.val_loss = Some(v as f32);
+        info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
+        info.val_tokens = scored;
+    };
     let mut smooth = None::<f32>;
     let mut last_val = None::<f32>;
     let mut last_saved = prev.as_ref().map(|_| start_step);
@@ -573,24 +594,14 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         }
         if evaluating {
             let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, Some(opts.eval_batches))?;
-            if !v.is_finite() {
+            if let Err(e) = finite_val(v, step, opts, last_saved) {
                 bar.finish_and_clear();
-                return Err(diverged(
-                    "validation loss",
-                    v as f32,
-                    step,
-                    opts,
-                    last_saved,
-                ));
+                return Err(e);
             }
             last_val = Some(v as f32);
             // The record of this save is complete: the periodic estimate of the held-out loss.
-            info.val_loss = Some(v as f32);
-            info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
-            info.val_tokens = scored;
-            info.steps = step;
-            info.tokens_seen = prev_tokens + (step - start_step) * n;
-            info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+            set_val(&mut info, v, scored);
+            set_progress(&mut info, step);
             checkpoint::save_with(&model, out, Some(&info), Some(&opt))?;
             last_saved = Some(step);
             if line_every.is_some() {
@@ -600,22 +611,10 @@ pub fn train(opts: &TrainOptions) -> Result<TrainReport> {
         }
     }
     bar.finish_and_clear();
-    info.steps = step;
-    info.tokens_seen = prev_tokens + (step - start_step) * n;
-    info.seconds = prev_seconds + start.elapsed().as_secs_f64();
+    set_progress(&mut info, step);
     let (v, scored) = evaluate(&model, &mut eval_ws, &val_ids, None)?;
-    if !v.is_finite() {
-        return Err(diverged(
-            "validation loss",
-            v as f32,
-            step,
-            opts,
-            last_saved,
-        ));
-    }
-    info.val_loss = Some(v as f32);
-    info.val_loss_per_byte = Some((v / bytes_per_token) as f32);
-    info.val_tokens = scored;
+    finite_val(v, step, opts, last_saved)?;
+    set_val(&mut info, v, scored);
     eprintln!(
         "{step} steps in {:.1} s; train loss {:.4}; validation loss {:.4} nats/token ({:.4} nats/byte) over {scored} held-out tokens",
         info.seconds,

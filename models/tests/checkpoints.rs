@@ -134,41 +134,40 @@ fn mismatched_config_names_the_tensor() {
         e.contains("model.safetensors") && e.contains("`wte`") && e.contains("shape"),
         "{e}"
     );
-    // Fewer layers in the config than in the file: the extra tensors are named.
-    let cfg = Config {
-        layers: 1,
-        ..tiny()
-    };
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_string(&cfg).unwrap(),
-    )
-    .unwrap();
-    let e = err(&dir);
-    assert!(e.contains("unexpected tensor `h.1."), "{e}");
-    // More layers: the missing tensor is named.
-    let cfg = Config {
-        layers: 3,
-        ..tiny()
-    };
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_string(&cfg).unwrap(),
-    )
-    .unwrap();
-    let e = err(&dir);
-    assert!(e.contains("tensor `h.2.ln_1.weight` is missing"), "{e}");
-    // A tied config against an untied file.
-    let cfg = Config {
-        tied_lm_head: true,
-        ..tiny()
-    };
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_string(&cfg).unwrap(),
-    )
-    .unwrap();
-    assert!(err(&dir).contains("unexpected tensor `lm_head.weight`"));
+    // A config that disagrees with the file: fewer layers (the extra tensors are named),
+    // more layers (the missing tensor is named), tied against an untied file.
+    let cases = [
+        (
+            Config {
+                layers: 1,
+                ..tiny()
+            },
+            "unexpected tensor `h.1.",
+        ),
+        (
+            Config {
+                layers: 3,
+                ..tiny()
+            },
+            "tensor `h.2.ln_1.weight` is missing",
+        ),
+        (
+            Config {
+                tied_lm_head: true,
+                ..tiny()
+            },
+            "unexpected tensor `lm_head.weight`",
+        ),
+    ];
+    for (cfg, want) in cases {
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_string(&cfg).unwrap(),
+        )
+        .unwrap();
+        let e = err(&dir);
+        assert!(e.contains(want), "{e}");
+    }
 }
 
 #[test]

@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::tiny_setup;
+
 fn models(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_models"))
         .args(args)
@@ -240,27 +243,6 @@ fn bench_json_has_every_forced_family_the_best_fixed_and_a_breakdown() {
         chart.contains("default (embedded)"),
         "chart lacks the labels"
     );
-}
-
-/// A tiny config and 20 kB of text in `dir`: (config path, data path).
-fn tiny_setup(dir: &std::path::Path) -> (String, String) {
-    let cfg = dir.join("tiny.json");
-    std::fs::write(
-        &cfg,
-        r#"{"vocab_size":256,"context":16,"width":16,"layers":1,"heads":2,"mlp_hidden":32}"#,
-    )
-    .unwrap();
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/tinyshakespeare.txt"
-    ))
-    .unwrap();
-    let data = dir.join("data.txt");
-    std::fs::write(&data, &text[..20_000]).unwrap();
-    (
-        cfg.to_string_lossy().into_owned(),
-        data.to_string_lossy().into_owned(),
-    )
 }
 
 #[test]

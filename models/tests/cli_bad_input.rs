@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::tiny_setup;
+
 const BIN: &str = env!("CARGO_BIN_EXE_models");
 
 /// What a run of the binary left behind.
@@ -91,27 +94,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// A tiny config (context 16) and 20 kB of text in `dir`: (config path, data path).
-fn tiny_setup(dir: &Path) -> (String, String) {
-    let cfg = dir.join("tiny.json");
-    std::fs::write(
-        &cfg,
-        r#"{"vocab_size":256,"context":16,"width":16,"layers":1,"heads":2,"mlp_hidden":32}"#,
-    )
-    .unwrap();
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/tinyshakespeare.txt"
-    ))
-    .unwrap();
-    let data = dir.join("data.txt");
-    std::fs::write(&data, &text[..20_000]).unwrap();
-    (
-        cfg.to_string_lossy().into_owned(),
-        data.to_string_lossy().into_owned(),
-    )
 }
 
 /// Every file under `dir` (recursively) and its bytes.

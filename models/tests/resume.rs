@@ -7,6 +7,9 @@ use backends::{Dispatcher, Memory};
 use models::checkpoint::{self, OPTIMIZER_FILE};
 use models::train::{train, Existing, Progress, TrainOptions};
 use models::{Config, Model, Tokenizer, UsageError};
+
+mod common;
+use common::data;
 use std::path::{Path, PathBuf};
 
 fn tiny() -> Config {
@@ -27,17 +30,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn data(dir: &Path) -> PathBuf {
-    let text = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/tinyshakespeare.txt"
-    ))
-    .unwrap();
-    let p = dir.join("data.txt");
-    std::fs::write(&p, &text[..20_000]).unwrap();
-    p
 }
 
 fn opts(dir: &Path, out: &str) -> TrainOptions {

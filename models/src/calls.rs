@@ -1,0 +1,262 @@
+//! The calls a preset makes through the dispatcher, per workload, computed from the config
+//! alone (no model is run): what the tuner measures for a preset and what the experiments
+//! take as the model's shapes. `tests/calls.rs` runs the real forward and training passes
+//! under the dispatcher's trace ([`backends::Dispatcher::start_trace`]) and checks that they
+//! dispatch exactly these calls, in this order.
+//!
+//! Attention is not included yet: the inference pass calls the fused `kernels` attention
+//! directly ([`best_attention`](crate::model::best_attention)), not through the dispatcher,
+//! so its work is missing from the inference lists (the training pass's attention is
+//! unfused MatMuls and softmaxes, which are dispatched and listed).
+
+use crate::config::Config;
+use anyhow::{bail, Result};
+use backends::{Key, Op, Shape};
+use kernels::matmul::Gemm;
+use kernels::Rows;
+
+/// One dispatched call: the op and the shape it runs at (MatMul with its transposes and
+/// strides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub op: Op,
+    pub shape: Shape,
+}
+
+impl Call {
+    /// The dispatch table key the dispatcher chooses this call's variant by.
+    pub fn key(&self) -> Key {
+        self.shape.key()
+    }
+
+    /// Bytes of the call's operands, every input and output counted once (the op's cost
+    /// model, [`backends::spec::Cost::bytes`]).
+    pub fn bytes(&self) -> u64 {
+        self.op.spec().cost(self.shape).bytes as u64
+    }
+
+    /// The call as the dispatcher's trace records it.
+    pub fn traced(&self) -> backends::dispatch::Call {
+        backends::dispatch::Call {
+            op: self.op,
+            key: self.key(),
+        }
+    }
+}
+
+/// A unit of a preset's work whose calls [`calls`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// [`Model::prefill`](crate::Model::prefill) of `prompt_len` tokens into an empty cache
+    /// (logits of the last token only).
+    Prefill { prompt_len: usize },
+    /// [`Model::decode`](crate::Model::decode) of one token at position `pos`.
+    DecodeStep { pos: usize },
+    /// One generated token of [`Mode::FullRecompute`](crate::Mode::FullRecompute): the
+    /// window of the last `len` tokens run again from position 0.
+    FullRecompute { len: usize },
+    /// One training step of `batch` sequences of `seq` tokens:
+    /// [`forward_backward`](crate::backward::forward_backward) (the optimizer's update
+    /// dispatches nothing).
+    TrainStep { batch: usize, seq: usize },
+}
+
+/// The calls `workload` of a model of shape `config` dispatches, in dispatch order. An
+/// invalid config or a workload that does not fit its context (no tokens, positions past
+/// the context) is an error, as the model itself would refuse it.
+pub fn calls(config: &Config, workload: Workload) -> Result<Vec<Call>> {
+    config.validate()?;
+    let ctx = config.context;
+    match workload {
+        Workload::Prefill { prompt_len: n } | Workload::FullRecompute { len: n } => {
+            if n == 0 || n > ctx {
+                bail!("a forward pass of {n} tokens does not fit the context of {ctx}");
+            }
+            Ok(inference(config, n))
+        }
+        Workload::DecodeStep { pos } => {
+            if pos >= ctx {
+                bail!("decoding at position {pos} is past the context of {ctx}");
+            }
+            Ok(inference(config, 1))
+        }
+        Workload::TrainStep { batch, seq } => {
+            if batch == 0 || seq == 0 || seq > ctx {
+                bail!("a training batch of {batch}×{seq} tokens does not fit the context of {ctx}");
+            }
+            match batch.checked_mul(seq) {
+                Some(_) => Ok(training(config, batch, seq)),
+                None => bail!("a training batch of {batch}×{seq} tokens overflows"),
+            }
+        }
+    }
+}
+
+/// Appends calls to a list, one method per kind of shape.
+struct List(Vec<Call>);
+
+impl List {
+    fn mm(&mut self, g: Gemm) {
+        self.0.push(Call {
+            op: Op::Matmul,
+            shape: Shape::MatMul(g),
+        });
+    }
+
+    fn rows(&mut self, op: Op, rows: usize, cols: usize) {
+        self.0.push(Call {
+            op,
+            shape: Shape::Rows(Rows::new(rows, cols)),
+        });
+    }
+
+    fn elems(&mut self, op: Op, n: usize) {
+        self.0.push(Call {
+            op,
+            shape: Shape::Elems(n),
+        });
+    }
+
+    /// The rest of a block past its attention, over `m` rows ([`crate::model::block`]).
+    fn block_tail(&mut self, c: usize, h: usize, m: usize) {
+        self.mm(Gemm::new(m, c, c));
+        self.rows(Op::AddBias, m, c);
+        self.rows(Op::AddLayernorm, m, c);
+        self.mm(Gemm::new(m, c, h));
+        self.rows(Op::BiasGelu, m, h);
+        self.mm(Gemm::new(m, h, c));
+        self.rows(Op::AddBias, m, c);
+    }
+
+    /// A block's QKV projection and its bias over `n` rows.
+    fn block_head(&mut self, c: usize, n: usize) {
+        self.mm(Gemm::new(n, c, 3 * c));
+        self.rows(Op::AddBias, n, 3 * c);
+    }
+}
+
+/// The inference forward of `n` tokens wanting the last row's logits (`Model::forward`): the
+/// last layer runs one row past its attention.
+fn inference(cfg: &Config, n: usize) -> Vec<Call> {
+    let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
+    let mut l = List(Vec::new());
+    l.elems(Op::Add, n * c);
+    l.rows(Op::Layernorm, n, c);
+    for layer in 0..cfg.layers {
+        let m = if layer + 1 == cfg.layers { 1 } else { n };
+        l.block_head(c, n);
+        l.block_tail(c, h, m);
+        l.rows(Op::AddLayernorm, m, c);
+    }
+    l.mm(Gemm::new(1, c, v).with_trans(false, true));
+    l.0
+}
+
+/// One training forward and backward (`backward::forward` and `backward::backward`).
+fn training(cfg: &Config, batch: usize, t: usize) -> Vec<Call> {
+    let (c, h, v, nh, hd) = (
+        cfg.width,
+        cfg.mlp_hidden,
+        cfg.vocab_size,
+        cfg.heads,
+        cfg.head_dim(),
+    );
+    let n = batch * t;
+    let mut l = List(Vec::new());
+    for _ in 0..batch {
+        l.elems(Op::Add, t * c);
+    }
+    for _ in 0..cfg.layers {
+        l.rows(Op::Layernorm, n, c);
+        l.block_head(c, n);
+        for _ in 0..batch * nh {
+            l.mm(Gemm::new(t, hd, t)
+                .with_trans(false, true)
+                .with_strides(3 * c, 3 * c, t));
+            l.rows(Op::SoftmaxCausal, t, t);
+            l.mm(Gemm::new(t, t, hd).with_strides(t, 3 * c, c));
+        }
+        l.block_tail(c, h, n);
+        l.elems(Op::Add, n * c);
+    }
+    l.rows(Op::Layernorm, n, c);
+    l.mm(Gemm::new(n, c, v).with_trans(false, true));
+    l.rows(Op::Softmax, n, v);
+    // Backward: the LM head and the final LayerNorm, then the blocks last to first.
+    l.mm(Gemm::new(v, n, c).with_trans(true, false));
+    l.mm(Gemm::new(n, v, c));
+    l.rows(Op::LayernormBackward, n, c);
+    for _ in 0..cfg.layers {
+        l.mm(Gemm::new(h, n, c).with_trans(true, false));
+        l.mm(Gemm::new(n, c, h).with_trans(false, true));
+        l.rows(Op::BiasGeluBackward, n, h);
+        l.mm(Gemm::new(c, n, h).with_trans(true, false));
+        l.mm(Gemm::new(n, h, c).with_trans(false, true));
+        l.rows(Op::LayernormBackward, n, c);
+        l.elems(Op::Add, n * c);
+        l.mm(Gemm::new(c, n, c).with_trans(true, false));
+        l.mm(Gemm::new(n, c, c).with_trans(false, true));
+        for _ in 0..batch * nh {
+            l.mm(Gemm::new(t, hd, t)
+                .with_trans(false, true)
+                .with_strides(c, 3 * c, t));
+            l.mm(Gemm::new(t, t, hd)
+                .with_trans(true, false)
+                .with_strides(t, c, 3 * c));
+            l.rows(Op::SoftmaxBackward, t, t);
+            l.mm(Gemm::new(t, t, hd).with_strides(t, 3 * c, 3 * c));
+            l.mm(Gemm::new(t, t, hd)
+                .with_trans(true, false)
+                .with_strides(t, 3 * c, 3 * c));
+        }
+        l.mm(Gemm::new(c, n, 3 * c).with_trans(true, false));
+        l.mm(Gemm::new(n, 3 * c, c).with_trans(false, true));
+        l.rows(Op::LayernormBackward, n, c);
+        l.elems(Op::Add, n * c);
+    }
+    l.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workloads that do not fit are errors, not panics or empty lists.
+    #[test]
+    fn workloads_that_do_not_fit_are_errors() {
+        let cfg = Config::small();
+        for w in [
+            Workload::Prefill { prompt_len: 0 },
+            Workload::Prefill { prompt_len: 65 },
+            Workload::DecodeStep { pos: 64 },
+            Workload::FullRecompute { len: 0 },
+            Workload::TrainStep { batch: 0, seq: 8 },
+            Workload::TrainStep { batch: 1, seq: 65 },
+            Workload::TrainStep {
+                batch: usize::MAX,
+                seq: 64,
+            },
+        ] {
+            assert!(calls(&cfg, w).is_err(), "{w:?}");
+        }
+        let bad = Config {
+            heads: 3,
+            ..Config::small()
+        };
+        assert!(calls(&bad, Workload::DecodeStep { pos: 0 }).is_err());
+    }
+
+    /// A decode step is a one-token prefill; every call's bytes are positive.
+    #[test]
+    fn a_decode_step_is_a_one_token_prefill() {
+        let cfg = Config::medium();
+        let decode = calls(&cfg, Workload::DecodeStep { pos: 9 }).unwrap();
+        assert_eq!(
+            decode,
+            calls(&cfg, Workload::Prefill { prompt_len: 1 }).unwrap()
+        );
+        assert!(decode.iter().all(|c| c.bytes() > 0));
+        // Embedding add and LayerNorm 1, 10 calls per block, the LM head.
+        assert_eq!(decode.len(), 2 + 10 * cfg.layers + 1);
+    }
+}
