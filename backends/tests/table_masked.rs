@@ -4,7 +4,7 @@
 
 mod common;
 
-use backends::table::{Entry, Evidence};
+use backends::table::{Entry, Evidence, Table};
 use backends::{catalog, Bucket, Dispatcher, Key, LoadOptions, Op};
 use kernels::cpu::Feature;
 use std::path::Path;
