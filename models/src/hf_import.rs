@@ -8,83 +8,12 @@
 //! `attn.bias`/`attn.masked_bias` mask buffers are ignored. The Conv1D layout is this
 //! project's internal layout, so the weights are taken as they are.
 
-use crate::checkpoint::TensorFile;
-use crate::config::Config;
+pub use crate::layout::HfConfig;
+use crate::layout::{Format, TensorFile};
 use crate::model::Model;
 use crate::weights::Weights;
-use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
+use anyhow::{bail, Context, Result};
 use std::path::Path;
-
-/// The fields of a Hugging Face GPT-2 `config.json` that decide the shape.
-#[derive(Debug, Clone, Deserialize)]
-pub struct HfConfig {
-    pub vocab_size: usize,
-    pub n_positions: usize,
-    pub n_embd: usize,
-    pub n_layer: usize,
-    pub n_head: usize,
-    #[serde(default)]
-    pub n_inner: Option<usize>,
-    #[serde(default = "eps")]
-    pub layer_norm_epsilon: f32,
-    #[serde(default = "gelu_new")]
-    pub activation_function: String,
-    #[serde(default = "yes")]
-    pub tie_word_embeddings: bool,
-    #[serde(default = "yes")]
-    pub scale_attn_weights: bool,
-    #[serde(default)]
-    pub scale_attn_by_inverse_layer_idx: bool,
-}
-
-fn eps() -> f32 {
-    1e-5
-}
-fn gelu_new() -> String {
-    "gelu_new".into()
-}
-fn yes() -> bool {
-    true
-}
-
-impl HfConfig {
-    /// This project's config for the same shape (unsupported variants are errors).
-    pub fn to_config(&self) -> Result<Config> {
-        if !matches!(
-            self.activation_function.as_str(),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast"
-        ) {
-            bail!(
-                "activation `{}` is not supported (only the tanh GELU, `gelu_new`)",
-                self.activation_function
-            );
-        }
-        if !self.scale_attn_weights || self.scale_attn_by_inverse_layer_idx {
-            bail!("only the standard 1/sqrt(head_dim) attention scaling is supported");
-        }
-        let cfg = Config {
-            vocab_size: self.vocab_size,
-            context: self.n_positions,
-            width: self.n_embd,
-            layers: self.n_layer,
-            heads: self.n_head,
-            mlp_hidden: match self.n_inner {
-                Some(h) => h,
-                None => self.n_embd.checked_mul(4).ok_or_else(|| {
-                    anyhow!(
-                        "n_embd {} × 4 (the default n_inner) overflows the address space",
-                        self.n_embd
-                    )
-                })?,
-            },
-            layer_norm_eps: self.layer_norm_epsilon,
-            tied_lm_head: self.tie_word_embeddings,
-        };
-        cfg.validate()?;
-        Ok(cfg)
-    }
-}
 
 /// Loads a Hugging Face GPT-2 directory. A vocab of at most 256 uses the byte tokenizer
 /// (as the golden tiny-Shakespeare model); a larger vocabulary needs this project's
@@ -92,15 +21,15 @@ impl HfConfig {
 /// implemented, and the byte tokenizer cannot decode ids of 256 and up). The weights' memory
 /// is checked against the limit before anything is allocated.
 pub fn load(dir: &Path) -> Result<Model> {
-    let (format, mut config, _) = crate::checkpoint::read_config(dir)?;
-    if format != crate::checkpoint::Format::HuggingFace {
+    let (format, mut config, _) = crate::layout::read_config(dir)?;
+    if format != Format::HuggingFace {
         bail!(
             "{}: not a Hugging Face GPT-2 checkpoint (its config.json has no `n_embd`)",
             dir.display()
         );
     }
-    let tokenizer = crate::checkpoint::tokenizer_for(dir, config.vocab_size)?;
-    crate::checkpoint::check_weights_memory(dir, &config)?;
+    let tokenizer = crate::layout::tokenizer_for(dir, config.vocab_size)?;
+    crate::layout::check_weights_memory(dir, &config)?;
     let wpath = dir.join("model.safetensors");
     let file = TensorFile::read(&wpath)?;
     let st = file.parse()?;

@@ -33,6 +33,7 @@ pub mod config;
 pub mod files;
 pub mod hf_import;
 pub mod kv_cache;
+pub mod layout;
 pub mod model;
 pub mod optim;
 pub mod profile;

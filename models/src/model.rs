@@ -14,7 +14,6 @@ use kernels::cpu::{available, Feature};
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
 use kernels::Rows;
-use std::path::Path;
 
 /// A GPT-style decoder: shape, weights, tokenizer and the dispatcher its ops run through.
 #[derive(Debug, Clone)]
@@ -254,12 +253,6 @@ impl Model {
         config.check_memory("the model's weights", 1)?;
         let w = Weights::init(&config, seed);
         Model::new(config, w, tokenizer)
-    }
-
-    /// Loads a checkpoint directory: this project's (`config.json` + `model.safetensors`) or
-    /// a Hugging Face GPT-2 one; see [`crate::checkpoint::load`].
-    pub fn load(dir: &Path) -> Result<Model> {
-        crate::checkpoint::load(dir)
     }
 
     /// Attaches a dispatcher (e.g. a tuned table from [`Dispatcher::from_file`]).
