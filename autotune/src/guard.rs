@@ -10,7 +10,7 @@
 //! * the time one `measure` run takes, estimated from below ([`measure_estimate`]), so that
 //!   hours of work are refused unless asked for with `--force`.
 
-use crate::cli::Failure;
+use crate::failure::Failure;
 use crate::measure;
 use backends::problem::Problem;
 use backends::{catalog, Op, Shape, Variant};

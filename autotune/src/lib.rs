@@ -14,26 +14,34 @@
 //! * [`plan`]: which shapes to measure — size grids per op, model presets, bisection points.
 //! * [`select`]: the selection rule — lowest median, noise-aware tie-breaks by cache misses
 //!   then instructions, no flapping between neighbouring sizes, ranges.
-//! * [`tune`]: the whole run under a time budget, and the table it produces.
+//! * [`tune`]: the whole run under a time budget, and the table it produces;
+//!   [`tune_command`]: the tuning command around it (output checks, end-to-end acceptance,
+//!   writing the table and report).
 //! * [`report`]: the Markdown report and SVG plots beside the table.
 //! * [`validate`]: a table against every fixed variant and the per-size best on held-out sizes.
 //! * [`guard`]: what every command checks before long or large work (numeric flags, output
-//!   paths, the memory limit, a lower bound on `measure`'s time).
+//!   paths, the memory limit, a lower bound on `measure`'s time); [`args`]: the command
+//!   line's arguments and shared setup; [`failure`]: the commands' error with its exit code;
+//!   [`cli`]: the commands. Modules import one way: `cli` → `tune_command` → `tune`/`report`
+//!   → … → `args`/`guard` → `failure`.
 //!
 //! Invariants: the tuner never writes a table except through
 //! [`backends::table::write_atomic`] (an interrupted run leaves the previous table intact);
 //! every timed candidate has passed [`backends::problem::Problem::verify`] at that shape (or at
 //! a smaller shape of the same op when the reference is too slow to run at this one).
 
+pub mod args;
 pub mod cli;
 pub mod counters;
 pub mod endtoend;
+pub mod failure;
 pub mod guard;
 pub mod measure;
 pub mod plan;
 pub mod report;
 pub mod select;
 pub mod tune;
+pub mod tune_command;
 pub mod validate;
 
 /// The generator name written into tables.

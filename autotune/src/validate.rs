@@ -8,7 +8,8 @@
 //! best single fixed variant's geometric mean ÷ oracle — "could one variant per op have done
 //! as well as the table?".
 
-use crate::cli::{self, Failure, ValidateArgs};
+use crate::args::{self, ValidateArgs};
+use crate::failure::Failure;
 use crate::measure::{self, RaceCtx, Settings};
 use crate::plan;
 use backends::problem::Problem;
@@ -60,15 +61,15 @@ pub struct Validation {
 
 pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
     crate::guard::apply_max_memory(a.max_memory.as_deref())?;
-    let ops = cli::parse_ops(&a.ops)?;
-    let threads = cli::parse_threads(&a.threads)?;
+    let ops = args::parse_ops(&a.ops)?;
+    let threads = args::parse_threads(&a.threads)?;
     if let Some(p) = &a.json_out {
         crate::guard::output_file("--json-out", p)?;
     }
-    let d = cli::load_dispatcher(&a.dispatch, a.allow_foreign)?;
+    let d = args::load_dispatcher(&a.dispatch, a.allow_foreign)?;
     let budget = Duration::from_secs_f64(a.budget.unwrap_or(if a.quick { 40.0 } else { 240.0 }));
-    let mut source = cli::open_counters()?;
-    cli::warm_pools();
+    let mut source = args::open_counters()?;
+    args::warm_pools();
     let mut settings = if a.quick {
         Settings::quick()
     } else {

@@ -1,0 +1,132 @@
+//! The tuning command (`autotune`, `autotune tune`): checks every output location, runs the
+//! tuning ([`crate::tune::run`]), accepts the table end to end for a preset
+//! ([`crate::endtoend`]), and writes the table and its report ([`crate::report`]). Kept apart
+//! from `tune` so that the report, which reads a run's records, and the run do not import
+//! each other.
+
+use crate::args::{self, TuneArgs};
+use crate::failure::Failure;
+use crate::tune::{build_table, planned_shapes, report_paths, run, selections, Config, Progress};
+use backends::table::Table;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// The end-to-end race of `candidate` for `preset` ([`crate::endtoend`]): the outcome and
+/// the table to write (the candidate, or the contender that beat it on the workload).
+fn end_to_end(
+    candidate: &Table,
+    preset: &str,
+    cfg: &Config,
+    a: &TuneArgs,
+) -> Result<(crate::endtoend::Outcome, Table), Failure> {
+    let model_cfg = models::Config::preset(preset)
+        .map_err(|e| Failure::input(format!("--preset {preset}: {e}")))?;
+    let threads = cfg
+        .threads
+        .clone()
+        .unwrap_or_else(backends::threads::counts);
+    let contenders = crate::endtoend::contenders(candidate, &threads);
+    if contenders.is_empty() {
+        return Err(Failure::run("end to end: no contender could be bound"));
+    }
+    let rounds = a.end_to_end_rounds.unwrap_or(if cfg.quick { 3 } else { 7 });
+    eprintln!(
+        "autotune: end to end ({preset}): {} contenders × {rounds} rounds of KV decode, full recompute and a training step",
+        contenders.len()
+    );
+    crate::endtoend::accept(preset, &model_cfg, contenders, rounds, |l| eprintln!("{l}"))
+        .map_err(|e| Failure::run(format!("end to end: {e:#}")))
+}
+
+/// `autotune` / `autotune tune`.
+pub fn command(a: &TuneArgs) -> Result<(), Failure> {
+    crate::guard::apply_max_memory(a.max_memory.as_deref())?;
+    let cfg = Config::from_args(a)?;
+    // Every output location is checked before measuring, so that a run cannot spend its
+    // budget and then fail to write.
+    if a.out.is_dir() {
+        return Err(Failure::input(format!(
+            "--out {}: is a directory; give a file path such as dispatch.json",
+            a.out.display()
+        )));
+    }
+    let (md, dir) = report_paths(&a.out);
+    if md == a.out {
+        return Err(Failure::input(format!(
+            "--out {}: the report goes beside the table as {}; give the table another name (e.g. dispatch.json)",
+            a.out.display(),
+            md.display()
+        )));
+    }
+    for (op, shape) in planned_shapes(&cfg) {
+        crate::guard::race_footprint(op, &shape)?;
+    }
+    crate::guard::output_file("--out", &a.out)?;
+    crate::guard::output_file("the report beside --out", &md)?;
+    crate::guard::output_dir("the report folder beside --out", &dir)?;
+    let mut source = args::open_counters()?;
+    args::warm_pools();
+    let line =
+        crate::counters::source_line(source.kind(), source.reason().as_deref(), &source.events());
+    eprintln!(
+        "autotune: {} ops, budget {:.0} s{}{}; {line}",
+        cfg.ops.len(),
+        cfg.budget.as_secs_f64(),
+        if cfg.quick { ", quick" } else { "" },
+        cfg.preset
+            .map(|p| format!(", {} preset shapes", p.name))
+            .unwrap_or_default()
+    );
+    let t0 = Instant::now();
+    let mut progress = Progress::auto();
+    let run = run(&cfg, source.as_mut(), &mut progress);
+    let sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
+    let mut table = build_table(&run, &sels);
+    let end_to_end = match cfg.preset {
+        Some(p) if !a.no_end_to_end => Some(end_to_end(&table, p.name, &cfg, a)?),
+        _ => None,
+    };
+    if let Some((o, kept)) = &end_to_end {
+        eprintln!(
+            "autotune: end to end ({}): kept {} ({})",
+            o.preset,
+            o.figures[o.chosen].name,
+            o.why()
+        );
+        table = kept.clone();
+    }
+    // The table must load the way `models` loads it before it replaces anything.
+    let check_path = a.out.clone();
+    backends::Dispatcher::from_table(&table, &check_path, backends::LoadOptions::default())
+        .map_err(|e| Failure::run(format!("the new table does not load: {e}")))?;
+    crate::report::write(&run, &sels, &table, &a.out, &md, &dir)
+        .map_err(|e| Failure::run(format!("writing the report: {e}")))?;
+    if let Some((o, _)) = &end_to_end {
+        // The race's section goes at the end of the Markdown report.
+        let mut text = std::fs::read_to_string(&md)
+            .map_err(|e| Failure::run(format!("{}: cannot read back: {e}", md.display())))?;
+        text.push('\n');
+        text.push_str(&o.markdown());
+        backends::table::write_atomic(&md, text.as_bytes())
+            .map_err(|e| Failure::run(format!("{}: cannot write: {e}", md.display())))?;
+    }
+    table
+        .write_atomic(&a.out)
+        .map_err(|e| Failure::run(e.to_string()))?;
+    let by_op: BTreeMap<&str, usize> = table.entries.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(e.op.as_str()).or_default() += 1;
+        m
+    });
+    eprintln!(
+        "autotune: wrote {} ({} entries over {} ops, {} shapes measured, {} excluded) and {} + {}/ in {:.1} s",
+        a.out.display(),
+        table.entries.len(),
+        by_op.len(),
+        run.points.len(),
+        run.excluded.len(),
+        md.display(),
+        dir.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
