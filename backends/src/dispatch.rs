@@ -491,6 +491,23 @@ impl Dispatcher {
             .collect()
     }
 
+    /// Whether `self` and `other` bind the same variant at every op and size (the same ranges
+    /// of every bucket): two such dispatchers run identically, so any difference measured
+    /// between them is noise.
+    pub fn same_bindings(&self, other: &Dispatcher) -> bool {
+        Op::ALL.iter().all(|&op| {
+            Bucket::ALL.iter().all(|&b| {
+                let ids = |d: &Dispatcher| -> Vec<(u64, u64, &str)> {
+                    d.ranges(op, b)
+                        .into_iter()
+                        .map(|(lo, hi, v)| (lo, hi, v.id.as_str()))
+                        .collect()
+                };
+                ids(self) == ids(other)
+            })
+        })
+    }
+
     /// The kernel and run of the variant bound to spec `S` at `key`, typed: the per-op call
     /// methods (in each op's spec module) go through here. Binding puts only `S`'s variants
     /// in `S`'s slot, so the `None` arm cannot happen; it is an error, not a panic, all the
@@ -581,6 +598,15 @@ impl Default for Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bindings_tells_identical_dispatchers_from_different_ones() {
+        let d = Dispatcher::embedded();
+        assert!(d.same_bindings(&d.clone()));
+        let naive = Dispatcher::forced("naive", Memory::Pooled, 1);
+        assert!(!d.same_bindings(&naive));
+        assert!(!naive.same_bindings(d));
+    }
     use kernels::matmul::Gemm;
 
     /// The trace records each dispatched call's op and key in order, only between

@@ -406,6 +406,9 @@ pub struct DispatcherInfo {
     pub source: Source,
     pub bound_threads: usize,
     pub warnings: Vec<String>,
+    /// The first dispatcher listed before this one that binds every op and size exactly as
+    /// it does (so their rows differ only by noise), if any.
+    pub same_as: Option<String>,
 }
 
 /// Everything `models bench` measured.
@@ -703,11 +706,16 @@ pub fn run(
         decode_tokens: DECODE_TOKENS,
         dispatchers: candidates
             .iter()
-            .map(|c| DispatcherInfo {
+            .enumerate()
+            .map(|(i, c)| DispatcherInfo {
                 name: c.name.clone(),
                 source: c.source.clone(),
                 bound_threads: c.bound_threads(),
                 warnings: c.dispatcher.warnings().to_vec(),
+                same_as: candidates[..i]
+                    .iter()
+                    .find(|o| o.dispatcher.same_bindings(&c.dispatcher))
+                    .map(|o| o.name.clone()),
             })
             .collect(),
         skipped,
@@ -915,6 +923,16 @@ pub fn text(r: &Report) -> String {
                 let _ = write!(s, " {}", fmt_opt(ratio, 13, 3));
             }
             s.push('\n');
+        }
+        for d in r.dispatchers.iter() {
+            if let Some(o) = &d.same_as {
+                let _ = writeln!(
+                    s,
+                    "note: {} binds every op and size exactly as {}: their rows differ only by run-to-run noise",
+                    short_name(&d.name),
+                    short_name(o)
+                );
+            }
         }
     }
 
