@@ -269,14 +269,15 @@ pub fn accept(
         .collect();
     // The baseline (the simpler choice) and the first stage's choice race again: a second
     // stage without them could keep a contender that only a lucky round put ahead.
-    let mut picks = vec![0, baseline, first.chosen];
-    picks.extend(distinct.iter().copied());
-    let mut seen = Vec::new();
-    picks.retain(|i| {
-        let new = !seen.contains(i);
-        seen.push(*i);
-        new
-    });
+    let mut picks: Vec<usize> = Vec::new();
+    for i in [0, baseline, first.chosen]
+        .into_iter()
+        .chain(distinct.iter().copied())
+    {
+        if !picks.contains(&i) {
+            picks.push(i);
+        }
+    }
     let mut second: Vec<Contender> = picks.iter().map(|&i| contenders[i].clone()).collect();
     second.push(Contender {
         name: format!("composite ({})", names.join(", ")),
