@@ -71,7 +71,8 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{MicroKernel, Operands};
+    use crate::matmul::driver::{self, MicroKernel, Operands};
+    use crate::matmul::Gemm;
     use crate::simd_math;
     use std::arch::x86_64::*;
 
@@ -239,6 +240,34 @@ mod imp {
                         unused, alpha, beta; 1 2 3 4 5),
                     (false, false) => by_rows!(rows, NV, true, MR, NR, kc, o,
                         row_masks::<NV>(cols), alpha, beta; 1 2 3 4 5),
+                }
+            }
+        }
+
+        /// m = 1 with β = 0 streams B row by row ([`driver::stream_row`]); with β ≠ 0 the
+        /// 1×64 column windows, which read C once at the end.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn direct_row(
+            g: &Gemm,
+            i: usize,
+            a_rs: usize,
+            a_ps: usize,
+            alpha: f32,
+            a: &[f32],
+            b: &[f32],
+            beta: f32,
+            c: &mut [f32],
+        ) {
+            // SAFETY: `direct_row`'s contract (`direct_rows` with one row) covers both: AVX2
+            // is available, B is not transposed, i < m and the operands were checked.
+            unsafe {
+                if beta == 0.0 {
+                    driver::stream_row::<simd_math::Avx2>(g, i, a_rs, a_ps, alpha, a, b, c)
+                } else {
+                    driver::direct_rows::<Self, MR, NR, 1, { driver::direct_vectors(1) }>(
+                        g, i, a_rs, a_ps, alpha, a, b, beta, c,
+                    )
                 }
             }
         }

@@ -531,6 +531,121 @@ mod imp {
         }
     }
 
+    /// B rows streamed per pass of [`stream_row`]: eight contiguous streams keep the FMA
+    /// chain of each C vector eight deep and stay within what the hardware prefetchers
+    /// follow at once.
+    pub(in crate::matmul) const STREAM_ROWS: usize = 8;
+
+    /// One row i of C with β = 0, B read in place **row by row**: C's row is the
+    /// accumulator, and each pass adds [`STREAM_ROWS`] rows of B, each read start to end.
+    /// A column window ([`direct_rows`]) walks B down its columns instead, touching every
+    /// row (often a page of its own) for a few cache lines, which the prefetchers do not
+    /// follow once B has left L2; measured on an AVX2 Zen 3, this form read B 1.1–1.6×
+    /// faster in L2 and 2–2.7× faster from DRAM. Each C element still sums p = 0, 1, …, k−1
+    /// in order with one FMA each, then is scaled by α, so the result is bit-identical to
+    /// the window form's.
+    ///
+    /// # Safety
+    /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::matmul) unsafe fn stream_row<S: Simd>(
+        g: &Gemm,
+        i: usize,
+        a_rs: usize,
+        a_ps: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [f32],
+    ) {
+        debug_assert!(!g.trans_b && i < g.m);
+        let row = &mut c[i * g.ldc..i * g.ldc + g.n];
+        row.fill(0.0);
+        let mut p = 0;
+        while p < g.k {
+            let rows = (g.k - p).min(STREAM_ROWS);
+            macro_rules! pass {
+                ($($r:literal)*) => {
+                    match rows {
+                        $($r => stream_pass::<S, $r>(g, i * a_rs, a_ps, p, a, b, row),)*
+                        _ => unreachable!("a pass adds 1..=STREAM_ROWS rows"),
+                    }
+                };
+            }
+            // SAFETY: p + rows ≤ k; the rest is this function's contract.
+            unsafe { pass!(1 2 3 4 5 6 7 8) }
+            p += rows;
+        }
+        if alpha != 1.0 {
+            for x in row.iter_mut() {
+                *x *= alpha;
+            }
+        }
+    }
+
+    /// `row += Σ_{r<R} A(i, p+r) · B(p+r, ·)`, one FMA per row and element, in row order;
+    /// A element (i, q) is at `a0 + q·a_ps`.
+    ///
+    /// # Safety
+    /// As [`stream_row`], with p + R ≤ k and `row` C's row i (n elements).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn stream_pass<S: Simd, const R: usize>(
+        g: &Gemm,
+        a0: usize,
+        a_ps: usize,
+        p: usize,
+        a: &[f32],
+        b: &[f32],
+        row: &mut [f32],
+    ) {
+        let l = S::LANES;
+        let n = row.len();
+        let full = n - n % l;
+        // SAFETY: the ISA is available (contract); n % l < l.
+        let (tail, av) = unsafe {
+            (
+                S::mask(n % l),
+                std::array::from_fn::<_, R, _>(|r| S::splat(a[a0 + (p + r) * a_ps])),
+            )
+        };
+        let (b0, ldb) = (b.as_ptr().wrapping_add(p * g.ldb), g.ldb);
+        let c = row.as_mut_ptr();
+        let mut j = 0;
+        // SAFETY (both loops): B element (p+r, j+t) for t < l is at (p+r)·ldb + j + t <
+        // `g.b_len()` ≤ b.len() since p+r < k and j + t < n (the tail masked to n); C's
+        // row has n elements and is a distinct `&mut`.
+        unsafe {
+            while j + 4 * l <= full {
+                for u in 0..4 {
+                    let q = j + u * l;
+                    let mut x = S::load(c.add(q));
+                    for (r, &ar) in av.iter().enumerate() {
+                        x = S::fma(ar, S::load(b0.add(r * ldb + q)), x);
+                    }
+                    S::store(c.add(q), x);
+                }
+                j += 4 * l;
+            }
+            while j < full {
+                let mut x = S::load(c.add(j));
+                for (r, &ar) in av.iter().enumerate() {
+                    x = S::fma(ar, S::load(b0.add(r * ldb + j)), x);
+                }
+                S::store(c.add(j), x);
+                j += l;
+            }
+            if full < n {
+                let mut x = S::load_part(c.add(full), tail);
+                for (r, &ar) in av.iter().enumerate() {
+                    x = S::fma(ar, S::load_part(b0.add(r * ldb + full), tail), x);
+                }
+                S::store_part(c.add(full), tail, x);
+            }
+        }
+    }
+
     /// m == 1 with B transposed (stored n×k): each C element is a dot product of the A row
     /// with a B row; 8 B rows at a time, `S::LANES` lanes per step, masked tail over k.
     ///

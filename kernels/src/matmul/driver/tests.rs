@@ -16,7 +16,7 @@
 //! value (Higham, §3.1: γ_k for the sum, two more roundings for α, β and the addition), so
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
-use super::{direct_vectors, run, MicroKernel, Operands, Sgemm, Spec};
+use super::{direct_rows, direct_vectors, run, stream_row, MicroKernel, Operands, Sgemm, Spec};
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
@@ -129,6 +129,33 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
         Self::packed::<MR, NR>(rows, cols, kc, &o, alpha, beta)
     }
 
+    /// As the SIMD kernels: the 8-lane (AVX2) tile streams B row by row for m = 1 with β = 0
+    /// ([`stream_row`]); the others, and β ≠ 0, sweep column windows.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn direct_row(
+        g: &Gemm,
+        i: usize,
+        a_rs: usize,
+        a_ps: usize,
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        // SAFETY: `direct_row`'s contract, which covers both forms; the portable code has no
+        // ISA to require.
+        unsafe {
+            if L == 8 && beta == 0.0 {
+                stream_row::<Lanes<L>>(g, i, a_rs, a_ps, alpha, a, b, c)
+            } else {
+                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(
+                    g, i, a_rs, a_ps, alpha, a, b, beta, c,
+                )
+            }
+        }
+    }
+
     unsafe fn direct_tile<const R: usize, const V: usize>(
         k: usize,
         o: Operands,
@@ -153,8 +180,10 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
     }
 }
 
-/// A portable `L`-lane vector for the dot products ([`super::dots`]); loads are checked
-/// against A and B, the only operands the dot products read through it.
+/// A portable `L`-lane vector for the dot products ([`super::dots`]) and the row stream
+/// ([`stream_row`]); loads are checked against A and B, and C, which the row stream
+/// accumulates in (after zeroing it: a read before that would bring in the NaN that
+/// [`check_case`] puts in C for β = 0).
 #[derive(Clone, Copy)]
 struct Lanes<const L: usize>;
 
@@ -176,7 +205,7 @@ impl<const L: usize> Simd for Lanes<L> {
         [x; L]
     }
     unsafe fn load(p: *const f32) -> [f32; L] {
-        std::array::from_fn(|i| read_at(p.wrapping_add(i), &[A, B]))
+        std::array::from_fn(|i| read_at(p.wrapping_add(i), &[A, B, C]))
     }
     unsafe fn store(p: *mut f32, v: [f32; L]) {
         for (i, x) in v.into_iter().enumerate() {
@@ -190,7 +219,7 @@ impl<const L: usize> Simd for Lanes<L> {
     unsafe fn load_part(p: *const f32, m: usize) -> [f32; L] {
         std::array::from_fn(|i| {
             if i < m {
-                read_at(p.wrapping_add(i), &[A, B])
+                read_at(p.wrapping_add(i), &[A, B, C])
             } else {
                 0.0
             }
