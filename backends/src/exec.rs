@@ -1,9 +1,10 @@
 //! Running one kernel with a thread count and a memory strategy: the thread splits the op
 //! specs (`crate::spec`) call with their typed kernels.
 //!
-//! Multi-threaded forms split the output into disjoint blocks (rows of C, or columns when
-//! m = 1; chunks of a vector; groups of rows) and run the single-threaded kernel on each block
-//! on the fork-join team of that size ([`crate::team`]). Every split is computed from a shape the kernel checks
+//! Multi-threaded forms split the output into disjoint blocks (rows of C; for m = 1 blocks of
+//! k whose partial rows are summed after the join, or columns; chunks of a vector; groups of
+//! rows) and run the single-threaded kernel on each block on the fork-join team of that size
+//! ([`crate::team`]). Every split is computed from a shape the kernel checks
 //! first, so a wrong shape is an error before any thread starts.
 
 use crate::catalog::Memory;
@@ -74,6 +75,15 @@ where
     if threads <= 1 || !split {
         return f(whole);
     }
+    run_indexed(threads, whole, align, |_, r| f(r))
+}
+
+/// [`run_parts`] split in any case, `f` also given the part's index (0 runs on the caller);
+/// empty parts are skipped.
+fn run_indexed<F>(threads: usize, whole: Range<usize>, align: usize, f: F) -> Result<()>
+where
+    F: Fn(usize, Range<usize>) -> Result<()> + Sync + Send,
+{
     let align = align.max(1);
     let first_error: Mutex<Option<KernelError>> = Mutex::new(None);
     threads::team(threads).run(&|i| {
@@ -81,7 +91,7 @@ where
         if r.is_empty() {
             return;
         }
-        if let Err(e) = f(r) {
+        if let Err(e) = f(i, r) {
             first_error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -109,23 +119,38 @@ fn part(whole: &Range<usize>, parts: usize, i: usize, align: usize) -> Range<usi
     cut(i)..cut(i + 1)
 }
 
-/// A MatMul `g` over `a`, `b` and `c` with `threads` threads: `single` (a single-threaded
-/// call with its own scratch) on blocks of rows of C, or of its columns when m = 1, each with
-/// its shape and its parts of the operands.
+/// Rows of B per part of a k-split, at least (and the alignment of its inner boundaries):
+/// one pass of the AVX2 row stream (`kernels::matmul::avx2`) and more than any per-part
+/// overhead.
+const K_SPLIT_ROWS: usize = 16;
+
+/// A MatMul `C = α·op(A)·op(B) + β·C` over `a`, `b` and `c` with `threads` threads: `single`
+/// (a single-threaded call with its own scratch, given β) on blocks of rows of C; when m = 1,
+/// on blocks of k (B's rows, when B is stored k×n) or else of C's columns.
+///
+/// With m = 1 and B not transposed, each part streams a contiguous slab of B (k-split): part
+/// 0 accumulates into C with β, the others write α·A_p·B_p into rows of a pooled buffer
+/// that are added into C after the join. A column split would have every thread read a
+/// piece of every row of B, which the prefetchers follow worse (measured in the model's
+/// decode steps: ARCHITECTURE.md, "Threads").
 pub fn matmul<F>(
     threads: usize,
     g: &Gemm,
+    beta: f32,
     a: &[f32],
     b: &[f32],
     c: &mut [f32],
     single: F,
 ) -> Result<()>
 where
-    F: Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+    F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
 {
     g.check(a, b, c)?;
     if threads <= 1 || g.m * g.n == 0 {
-        return single(g, a, b, c);
+        return single(g, beta, a, b, c);
+    }
+    if g.m == 1 && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
+        return matmul_k_split(threads, g, beta, a, b, c, single);
     }
     let shared = Disjoint::new(c);
     if g.m >= 2 * threads {
@@ -142,7 +167,7 @@ where
             };
             // SAFETY: row blocks of C are disjoint: [start·ldc, end·ldc) for disjoint row ranges.
             let c_part = unsafe { shared.part(rows.start * g.ldc..rows.end * g.ldc) };
-            single(&sub, &a[a_off.min(a.len())..], b, c_part)
+            single(&sub, beta, &a[a_off.min(a.len())..], b, c_part)
         })
     } else if g.m == 1 {
         // One row of C: blocks of its columns (and of op(B)).
@@ -158,13 +183,69 @@ where
             };
             // SAFETY: with m = 1, C's columns [start, end) are disjoint contiguous ranges.
             let c_part = unsafe { shared.part(cols.clone()) };
-            single(&sub, a, &b[b_off.min(b.len())..], c_part)
+            single(&sub, beta, a, &b[b_off.min(b.len())..], c_part)
         })
     } else {
         // Too few rows to share out, and interleaved columns cannot be split safely.
         // SAFETY: the whole buffer, used by this thread alone.
-        single(g, a, b, unsafe { shared.part(0..usize::MAX) })
+        single(g, beta, a, b, unsafe { shared.part(0..usize::MAX) })
     }
+}
+
+/// The k-split of [`matmul`] for m = 1 with B stored k×n (checked shape, threads ≥ 2, k ≥
+/// 2·[`K_SPLIT_ROWS`]·threads, so no part is empty).
+fn matmul_k_split<F>(
+    threads: usize,
+    g: &Gemm,
+    beta: f32,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    single: F,
+) -> Result<()>
+where
+    F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    // Each helper's row starts on its own cache line, so no two threads write one line.
+    let stride = g.n.div_ceil(16) * 16;
+    let len = stride
+        .checked_mul(threads - 1)
+        .ok_or_else(|| KernelError::Shape {
+            op: "matmul",
+            reason: format!("{} partial rows of {} columns overflow", threads - 1, g.n),
+        })?;
+    let mut partials = pool::take(len);
+    let c_row = &mut c[..g.n];
+    {
+        let shared_c = Disjoint::new(c_row);
+        let shared_p = Disjoint::new(&mut partials);
+        run_indexed(threads, 0..g.k, K_SPLIT_ROWS, |i, ks| {
+            let sub = Gemm { k: ks.len(), ..*g };
+            let a_off = if g.trans_a {
+                ks.start * g.lda
+            } else {
+                ks.start
+            };
+            let (a_p, b_p) = (
+                &a[a_off.min(a.len())..],
+                &b[(ks.start * g.ldb).min(b.len())..],
+            );
+            if i == 0 {
+                // SAFETY: part 0 alone writes C's row.
+                single(&sub, beta, a_p, b_p, unsafe { shared_c.part(0..g.n) })
+            } else {
+                // SAFETY: part i ≥ 1 alone writes partial row i − 1.
+                let row = unsafe { shared_p.part((i - 1) * stride..(i - 1) * stride + g.n) };
+                single(&sub, 0.0, a_p, b_p, row)
+            }
+        })?;
+    }
+    for row in partials.chunks(stride).take(threads - 1) {
+        for (x, &y) in c_row.iter_mut().zip(row) {
+            *x += y;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a vector of `n` elements is worth splitting.
@@ -316,7 +397,58 @@ pub fn mismatch(op: &'static str) -> KernelError {
 
 #[cfg(test)]
 mod tests {
-    use super::part;
+    use super::{matmul, part, K_SPLIT_ROWS};
+    use kernels::matmul::{naive, Gemm};
+
+    /// The m = 1 k-split against one single-threaded call: α, β (β = 0 over NaN in C, which
+    /// must not be read), a transposed A with a padded stride, k just at and past the split's
+    /// threshold, n of 1, odd and over a cache line. Both sum the k products of each element
+    /// in f32, in another order, so they agree within 2·(k + 2)·ε·Σ|terms| (as the catalog's
+    /// MatMul tolerance).
+    #[test]
+    fn k_split_of_one_row_matches_one_call() {
+        let single = |g: &Gemm, beta: f32, a: &[f32], b: &[f32], c: &mut [f32]| {
+            naive::matmul(g, 0.75, a, b, beta, c, &mut [])
+        };
+        for threads in [2, 3, 4] {
+            let min_k = 2 * K_SPLIT_ROWS * threads;
+            for k in [min_k - 1, min_k, min_k + 7, 1000] {
+                for n in [1, 17, 64, 300] {
+                    for (trans_a, beta) in [(false, 0.0), (true, 0.5)] {
+                        let g = Gemm::new(1, k, n).with_trans(trans_a, false);
+                        let g = if trans_a { g.with_strides(3, n, n) } else { g };
+                        let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
+                        let a: Vec<f32> = (0..g.a_len()).map(f).collect();
+                        let b: Vec<f32> = (0..g.b_len()).map(|i| f(i + 5)).collect();
+                        let c0: Vec<f32> = (0..n)
+                            .map(|j| if beta == 0.0 { f32::NAN } else { f(j) })
+                            .collect();
+                        let mut want = c0.clone();
+                        single(&g, beta, &a, &b, &mut want).unwrap();
+                        let mut got = c0.clone();
+                        matmul(threads, &g, beta, &a, &b, &mut got, single).unwrap();
+                        for j in 0..n {
+                            let terms: f32 = (0..k)
+                                .map(|p| (0.75 * a[g.a_index(0, p)] * b[g.b_index(p, j)]).abs())
+                                .sum::<f32>()
+                                + if beta == 0.0 {
+                                    0.0
+                                } else {
+                                    (beta * c0[j]).abs()
+                                };
+                            let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * terms;
+                            assert!(
+                                (got[j] - want[j]).abs() <= tol,
+                                "t{threads} {g:?} β={beta}: C[{j}] = {}, one call {}",
+                                got[j],
+                                want[j]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn parts_tile_the_range_with_aligned_inner_boundaries() {

@@ -22,15 +22,14 @@ pub struct MatMulKernel {
 }
 
 impl MatMulKernel {
-    /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, its scratch by `memory`:
-    /// what [`exec::matmul`] runs on each block of its split.
+    /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, given β, its scratch by
+    /// `memory`: what [`exec::matmul`] runs on each block of its split.
     pub fn single(
         self,
         memory: Memory,
         alpha: f32,
-        beta: f32,
-    ) -> impl Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send {
-        move |g, a, b, c| {
+    ) -> impl Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send {
+        move |g, beta, a, b, c| {
             let mut scratch = exec::alloc(memory, (self.scratch_len)(g));
             (self.run)(g, alpha, a, b, beta, c, &mut scratch)
         }
@@ -75,8 +74,8 @@ impl OpSpec for Matmul {
         if p.beta != 0.0 || g.ldc != g.n {
             c.copy_from_slice(&ins[2]);
         }
-        let single = k.single(run.memory, p.alpha, p.beta);
-        exec::matmul(run.threads, &g, &ins[0], &ins[1], &mut c, single)?;
+        let single = k.single(run.memory, p.alpha);
+        exec::matmul(run.threads, &g, p.beta, &ins[0], &ins[1], &mut c, single)?;
         Ok(vec![c])
     }
 
@@ -156,7 +155,7 @@ impl Dispatcher {
         c: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        exec::matmul(run.threads, g, a, b, c, k.single(run.memory, alpha, beta))
+        exec::matmul(run.threads, g, beta, a, b, c, k.single(run.memory, alpha))
     }
 
     /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
@@ -167,10 +166,11 @@ impl Dispatcher {
         exec::matmul(
             run.threads,
             &g,
+            0.0,
             a,
             b,
             &mut c,
-            k.single(run.memory, alpha, 0.0),
+            k.single(run.memory, alpha),
         )?;
         Ok(c)
     }
