@@ -13,6 +13,7 @@ use crate::model::{block, embed, lm_head, BlockBufs, Model};
 use crate::profile::NoProfile;
 use crate::weights::Weights;
 use anyhow::{bail, Result};
+use backends::Dispatcher;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -184,6 +185,61 @@ fn add_colsum(dy: &[f32], cols: usize, db: &mut [f32]) {
             *d += g;
         }
     }
+}
+
+/// The backward of a dense layer `y = x·W + b` over `n` rows (`x` n×`inp`, W `inp`×`out`),
+/// given `dy`: `db += Σ_rows dy`, `dw += xᵀ·dy`, `dx = dy·Wᵀ`.
+#[allow(clippy::too_many_arguments)]
+fn dense_backward(
+    d: &Dispatcher,
+    n: usize,
+    inp: usize,
+    out: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: &mut [f32],
+) -> Result<()> {
+    add_colsum(dy, out, db);
+    d.matmul(
+        &Gemm::new(inp, n, out).with_trans(true, false),
+        1.0,
+        x,
+        dy,
+        1.0,
+        dw,
+    )?;
+    d.matmul(
+        &Gemm::new(n, out, inp).with_trans(false, true),
+        1.0,
+        dy,
+        w,
+        0.0,
+        dx,
+    )?;
+    Ok(())
+}
+
+/// The backward of a pre-norm residual's LayerNorm: `dx` (scratch) = LayerNorm's input
+/// gradient from `d_ln`, its γ and β gradients accumulated into `grads`, then
+/// `d_in = d_out + dx` (the residual branch and the normalised one).
+#[allow(clippy::too_many_arguments)]
+fn layernorm_residual_backward(
+    d: &Dispatcher,
+    rows: Rows,
+    saved: Saved<'_>,
+    d_ln: &[f32],
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    d_out: &[f32],
+    d_in: &mut [f32],
+) -> Result<()> {
+    d.layernorm_backward(rows, saved, d_ln, LayerNormGrads { dx, dgamma, dbeta })?;
+    d.add(d_out, dx, d_in)?;
+    Ok(())
 }
 
 /// Mean cross-entropy (nats per token) of the batch, forward only.
@@ -414,21 +470,16 @@ fn backward(
         let gb = &mut g.blocks[l];
         let a = &ws.layers[l];
         // MLP: out = mid + fc2(gelu(fc(ln2(mid)))); d_res holds d(out).
-        add_colsum(&ws.d_res, c, &mut gb.fc2_b);
-        d.matmul(
-            &Gemm::new(h, n, c).with_trans(true, false),
-            1.0,
+        dense_backward(
+            d,
+            n,
+            h,
+            c,
             &a.fc_act,
-            &ws.d_res,
-            1.0,
-            &mut gb.fc2_w,
-        )?;
-        d.matmul(
-            &Gemm::new(n, c, h).with_trans(false, true),
-            1.0,
-            &ws.d_res,
             &blk.fc2_w,
-            0.0,
+            &ws.d_res,
+            &mut gb.fc2_w,
+            &mut gb.fc2_b,
             &mut ws.d_fc,
         )?;
         d.bias_gelu_backward(
@@ -438,56 +489,47 @@ fn backward(
             &ws.d_fc,
             &mut ws.d_fc_pre,
         )?;
-        add_colsum(&ws.d_fc_pre, h, &mut gb.fc_b);
-        d.matmul(
-            &Gemm::new(c, n, h).with_trans(true, false),
-            1.0,
+        dense_backward(
+            d,
+            n,
+            c,
+            h,
             &a.ln2,
-            &ws.d_fc_pre,
-            1.0,
-            &mut gb.fc_w,
-        )?;
-        d.matmul(
-            &Gemm::new(n, h, c).with_trans(false, true),
-            1.0,
-            &ws.d_fc_pre,
             &blk.fc_w,
-            0.0,
+            &ws.d_fc_pre,
+            &mut gb.fc_w,
+            &mut gb.fc_b,
             &mut ws.d_ln,
         )?;
-        d.layernorm_backward(
+        let saved = Saved {
+            x: &a.mid,
+            gamma: &blk.ln2_g,
+            mean: &a.mean2,
+            rstd: &a.rstd2,
+        };
+        layernorm_residual_backward(
+            d,
             rows,
-            Saved {
-                x: &a.mid,
-                gamma: &blk.ln2_g,
-                mean: &a.mean2,
-                rstd: &a.rstd2,
-            },
+            saved,
             &ws.d_ln,
-            LayerNormGrads {
-                dx: &mut ws.d_tmp,
-                dgamma: &mut gb.ln2_g,
-                dbeta: &mut gb.ln2_b,
-            },
+            &mut ws.d_tmp,
+            &mut gb.ln2_g,
+            &mut gb.ln2_b,
+            &ws.d_res,
+            &mut ws.d_mid,
         )?;
-        d.add(&ws.d_res, &ws.d_tmp, &mut ws.d_mid)?;
 
         // Attention: mid = res + proj(att(ln1(res))); d_mid holds d(mid).
-        add_colsum(&ws.d_mid, c, &mut gb.proj_b);
-        d.matmul(
-            &Gemm::new(c, n, c).with_trans(true, false),
-            1.0,
+        dense_backward(
+            d,
+            n,
+            c,
+            c,
             &a.att,
-            &ws.d_mid,
-            1.0,
-            &mut gb.proj_w,
-        )?;
-        d.matmul(
-            &Gemm::new(n, c, c).with_trans(false, true),
-            1.0,
-            &ws.d_mid,
             &blk.proj_w,
-            0.0,
+            &ws.d_mid,
+            &mut gb.proj_w,
+            &mut gb.proj_b,
             &mut ws.d_att,
         )?;
         for b in 0..bsz {
@@ -540,39 +582,35 @@ fn backward(
                 )?;
             }
         }
-        add_colsum(&ws.d_qkv, 3 * c, &mut gb.qkv_b);
-        d.matmul(
-            &Gemm::new(c, n, 3 * c).with_trans(true, false),
-            1.0,
+        dense_backward(
+            d,
+            n,
+            c,
+            3 * c,
             &a.ln1,
-            &ws.d_qkv,
-            1.0,
-            &mut gb.qkv_w,
-        )?;
-        d.matmul(
-            &Gemm::new(n, 3 * c, c).with_trans(false, true),
-            1.0,
-            &ws.d_qkv,
             &blk.qkv_w,
-            0.0,
+            &ws.d_qkv,
+            &mut gb.qkv_w,
+            &mut gb.qkv_b,
             &mut ws.d_ln,
         )?;
-        d.layernorm_backward(
+        let saved = Saved {
+            x: &a.res,
+            gamma: &blk.ln1_g,
+            mean: &a.mean1,
+            rstd: &a.rstd1,
+        };
+        layernorm_residual_backward(
+            d,
             rows,
-            Saved {
-                x: &a.res,
-                gamma: &blk.ln1_g,
-                mean: &a.mean1,
-                rstd: &a.rstd1,
-            },
+            saved,
             &ws.d_ln,
-            LayerNormGrads {
-                dx: &mut ws.d_tmp,
-                dgamma: &mut gb.ln1_g,
-                dbeta: &mut gb.ln1_b,
-            },
+            &mut ws.d_tmp,
+            &mut gb.ln1_g,
+            &mut gb.ln1_b,
+            &ws.d_mid,
+            &mut ws.d_res,
         )?;
-        d.add(&ws.d_mid, &ws.d_tmp, &mut ws.d_res)?;
     }
 
     // Embeddings: scatter-add into the token and position rows.
