@@ -16,7 +16,7 @@ use backends::problem::Problem;
 use backends::{catalog, Op, Shape, Variant};
 use kernels::matmul::Gemm;
 use kernels::Rows;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use backends::cli_args::{at_least_one, fmt_seconds, memory_size, non_negative, reset_sigpipe};
 
@@ -46,88 +46,15 @@ pub fn apply_max_memory(value: Option<&str>) -> Result<(), Failure> {
 
 // ---- Output locations ----------------------------------------------------------------------
 
-fn probe(dir: &Path, what: &str, target: &Path) -> Result<(), Failure> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| {
-            Failure::input(format!(
-                "{what} {}: cannot write in {}: {e}",
-                target.display(),
-                dir.display()
-            ))
-        })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Checks that `path` (named `what` in messages, e.g. `--out`) can be written: not a
-/// directory nor a device, its folder exists (it is created) and a file can be created and
-/// removed there. Nothing that exists is changed.
+/// Checks that `path` (named `what` in messages, e.g. `--out`) can be written
+/// ([`backends::out_path::output_file`]); nothing that exists is changed.
 pub fn output_file(what: &str, path: &Path) -> Result<(), Failure> {
-    if path.as_os_str().is_empty() {
-        return Err(Failure::input(format!("{what}: the path is empty")));
-    }
-    if let Ok(m) = std::fs::metadata(path) {
-        if m.is_dir() {
-            return Err(Failure::input(format!(
-                "{what} {}: is a directory; give a file path",
-                path.display()
-            )));
-        }
-        if !m.is_file() {
-            return Err(Failure::input(format!(
-                "{what} {}: exists and is not a regular file (it would be replaced)",
-                path.display()
-            )));
-        }
-    }
-    let dir = parent_of(path);
-    if dir.exists() && !dir.is_dir() {
-        return Err(Failure::input(format!(
-            "{what} {}: {} is a file, not a folder",
-            path.display(),
-            dir.display()
-        )));
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::input(format!(
-            "{what} {}: cannot create the folder {}: {e}",
-            path.display(),
-            dir.display()
-        ))
-    })?;
-    probe(&dir, what, path)
+    backends::out_path::output_file(what, path).map_err(Failure::input)
 }
 
 /// Checks that the folder `dir` exists or can be created, and that files can be written in it.
 pub fn output_dir(what: &str, dir: &Path) -> Result<(), Failure> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Failure::input(format!(
-            "{what} {}: exists and is not a folder",
-            dir.display()
-        )));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Failure::input(format!(
-            "{what} {}: cannot create the folder: {e}",
-            dir.display()
-        ))
-    })?;
-    probe(dir, what, &dir.join("report"))
+    backends::out_path::output_dir(what, dir).map_err(Failure::input)
 }
 
 /// Writes `bytes` to `path` atomically (a sibling temporary file, then a rename); the error

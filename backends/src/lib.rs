@@ -21,6 +21,7 @@ pub mod exec;
 pub mod limits;
 pub mod machine;
 pub mod op;
+pub mod out_path;
 pub mod pool;
 pub mod problem;
 pub mod spec;

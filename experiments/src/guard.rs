@@ -16,7 +16,7 @@ use anyhow::Result;
 use backends::problem::Problem;
 use backends::{catalog, Op, Shape};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub use backends::cli_args::{at_least_one, fmt_seconds, memory_size, non_negative, reset_sigpipe};
@@ -78,67 +78,10 @@ pub fn apply_max_memory(value: Option<&str>) -> Result<()> {
 
 // ---- Output locations ----------------------------------------------------------------------
 
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Checks that `path` (named `what` in messages, e.g. `--out`) can be written: not a
-/// directory nor a device, its folder exists (it is created) and a file can be created and
-/// removed there. Nothing that exists is changed.
+/// Checks that `path` (named `what` in messages, e.g. `--out`) can be written
+/// ([`backends::out_path::output_file`]); nothing that exists is changed.
 pub fn output_file(what: &str, path: &Path) -> Result<()> {
-    if path.as_os_str().is_empty() {
-        return Err(usage(format!("{what}: the path is empty")));
-    }
-    if let Ok(m) = std::fs::metadata(path) {
-        if m.is_dir() {
-            return Err(usage(format!(
-                "{what} {}: is a directory; give a file path",
-                path.display()
-            )));
-        }
-        if !m.is_file() {
-            return Err(usage(format!(
-                "{what} {}: exists and is not a regular file (it would be replaced)",
-                path.display()
-            )));
-        }
-    }
-    let dir = parent_of(path);
-    if dir.exists() && !dir.is_dir() {
-        return Err(usage(format!(
-            "{what} {}: {} is a file, not a folder",
-            path.display(),
-            dir.display()
-        )));
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        usage(format!(
-            "{what} {}: cannot create the folder {}: {e}",
-            path.display(),
-            dir.display()
-        ))
-    })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| {
-            usage(format!(
-                "{what} {}: cannot write in {}: {e}",
-                path.display(),
-                dir.display()
-            ))
-        })?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+    backends::out_path::output_file(what, path).map_err(usage)
 }
 
 /// Writes `bytes` to `path` atomically (a sibling temporary file, then a rename; the folder
