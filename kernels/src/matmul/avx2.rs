@@ -19,9 +19,11 @@
 //!   rows use a micro-kernel instantiated for fewer rows; edge columns are stored through
 //!   `_mm256_maskstore_ps` (and read through `_mm256_maskload_ps` when β ≠ 0).
 //! * **α and β** are applied once when a tile is stored; `β == 0` stores without reading C.
-//! * **Without packing**: when B is not transposed and m is small or the problem tiny, the
+//! * **Without packing**: when B is not transposed and m is small (for m ≥ 2, with B within
+//!   half the L2: `blocking::direct_b_max`) or the problem tiny, the
 //!   micro-kernel reads A and B in place (masked loads only on the last column strip); m == 1
-//!   uses 1×64 tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
+//!   with β = 0 streams B row by row into C's row (`driver::stream_row`), else uses 1×64
+//!   tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
 //! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
 //!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
 //!   generic driver's (`driver.rs`); this file holds the micro-kernels (the
