@@ -124,15 +124,21 @@ fn part(whole: &Range<usize>, parts: usize, i: usize, align: usize) -> Range<usi
 /// overhead.
 const K_SPLIT_ROWS: usize = 16;
 
+/// The most rows of C split over k (a decoded token, a short prompt): more rows are split
+/// by rows, which reads B once per thread but leaves no sum to add.
+const K_SPLIT_MAX_M: usize = 16;
+
 /// A MatMul `C = α·op(A)·op(B) + β·C` over `a`, `b` and `c` with `threads` threads: `single`
-/// (a single-threaded call with its own scratch, given β) on blocks of rows of C; when m = 1,
-/// on blocks of k (B's rows, when B is stored k×n) or else of C's columns.
+/// (a single-threaded call with its own scratch, given β) on blocks of rows of C; for a few
+/// rows (at most [`K_SPLIT_MAX_M`]) with B stored k×n, on blocks of k; else for one row, on
+/// blocks of C's columns.
 ///
-/// With m = 1 and B not transposed, each part streams a contiguous slab of B (k-split): part
-/// 0 accumulates into C with β, the others write α·A_p·B_p into rows of a pooled buffer
+/// In the k-split each part reads (streams, or packs) a contiguous slab of B's rows: part 0
+/// accumulates into C with β, the others write α·A_p·B_p into blocks of a pooled buffer
 /// that are added into C after the join. A column split would have every thread read a
-/// piece of every row of B, which the prefetchers follow worse (measured in the model's
-/// decode steps: ARCHITECTURE.md, "Threads").
+/// piece of every row of B, which the prefetchers follow worse, and a row split of a few
+/// rows has every thread read (or pack) all of B (measured in the model's decode steps and
+/// prefill: ARCHITECTURE.md, "Threads").
 pub fn matmul<F>(
     threads: usize,
     g: &Gemm,
@@ -149,7 +155,7 @@ where
     if threads <= 1 || g.m * g.n == 0 {
         return single(g, beta, a, b, c);
     }
-    if g.m == 1 && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
+    if g.m <= K_SPLIT_MAX_M && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
         return matmul_k_split(threads, g, beta, a, b, c, single);
     }
     let shared = Disjoint::new(c);
@@ -192,8 +198,8 @@ where
     }
 }
 
-/// The k-split of [`matmul`] for m = 1 with B stored k×n (checked shape, threads ≥ 2, k ≥
-/// 2·[`K_SPLIT_ROWS`]·threads, so no part is empty).
+/// The k-split of [`matmul`] for m ≤ [`K_SPLIT_MAX_M`] with B stored k×n (checked shape,
+/// threads ≥ 2, k ≥ 2·[`K_SPLIT_ROWS`]·threads, so no part is empty).
 fn matmul_k_split<F>(
     threads: usize,
     g: &Gemm,
@@ -206,18 +212,18 @@ fn matmul_k_split<F>(
 where
     F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
 {
-    // Each helper's row starts on its own cache line, so no two threads write one line.
-    let stride = g.n.div_ceil(16) * 16;
-    let len = stride
-        .checked_mul(threads - 1)
-        .ok_or_else(|| KernelError::Shape {
-            op: "matmul",
-            reason: format!("{} partial rows of {} columns overflow", threads - 1, g.n),
-        })?;
+    // Helper i − 1's m×n block (row stride n) starts on its own cache line, so no two
+    // threads write one line.
+    let (m, n) = (g.m, g.n);
+    let overflow = || KernelError::Shape {
+        op: "matmul",
+        reason: format!("{} partial {m}×{n} blocks overflow", threads - 1),
+    };
+    let stride = m.checked_mul(n).ok_or_else(overflow)?.div_ceil(16) * 16;
+    let len = stride.checked_mul(threads - 1).ok_or_else(overflow)?;
     let mut partials = pool::take(len);
-    let c_row = &mut c[..g.n];
     {
-        let shared_c = Disjoint::new(c_row);
+        let shared_c = Disjoint::new(c);
         let shared_p = Disjoint::new(&mut partials);
         run_indexed(threads, 0..g.k, K_SPLIT_ROWS, |i, ks| {
             let sub = Gemm { k: ks.len(), ..*g };
@@ -231,18 +237,22 @@ where
                 &b[(ks.start * g.ldb).min(b.len())..],
             );
             if i == 0 {
-                // SAFETY: part 0 alone writes C's row.
-                single(&sub, beta, a_p, b_p, unsafe { shared_c.part(0..g.n) })
+                // SAFETY: part 0 alone writes C.
+                single(&sub, beta, a_p, b_p, unsafe {
+                    shared_c.part(0..usize::MAX)
+                })
             } else {
-                // SAFETY: part i ≥ 1 alone writes partial row i − 1.
-                let row = unsafe { shared_p.part((i - 1) * stride..(i - 1) * stride + g.n) };
-                single(&sub, 0.0, a_p, b_p, row)
+                // SAFETY: part i ≥ 1 alone writes partial block i − 1.
+                let block = unsafe { shared_p.part((i - 1) * stride..(i - 1) * stride + m * n) };
+                single(&Gemm { ldc: n, ..sub }, 0.0, a_p, b_p, block)
             }
         })?;
     }
-    for row in partials.chunks(stride).take(threads - 1) {
-        for (x, &y) in c_row.iter_mut().zip(row) {
-            *x += y;
+    for block in partials.chunks(stride).take(threads - 1) {
+        for (r, rows) in block[..m * n].chunks_exact(n).enumerate() {
+            for (x, &y) in c[r * g.ldc..r * g.ldc + n].iter_mut().zip(rows) {
+                *x += y;
+            }
         }
     }
     Ok(())
@@ -397,52 +407,69 @@ pub fn mismatch(op: &'static str) -> KernelError {
 
 #[cfg(test)]
 mod tests {
-    use super::{matmul, part, K_SPLIT_ROWS};
+    use super::{matmul, part, K_SPLIT_MAX_M, K_SPLIT_ROWS};
     use kernels::matmul::{naive, Gemm};
 
-    /// The m = 1 k-split against one single-threaded call: α, β (β = 0 over NaN in C, which
-    /// must not be read), a transposed A with a padded stride, k just at and past the split's
-    /// threshold, n of 1, odd and over a cache line. Both sum the k products of each element
+    /// The k-split of a few rows against one single-threaded call: 1, 3 and the most rows
+    /// split, α, β (β = 0 over NaN in C, which must not be read), a transposed A and C with
+    /// padded strides, k just at and past the split's threshold, n of 1, odd and over a
+    /// cache line. Both sum the k products of each element
     /// in f32, in another order, so they agree within 2·(k + 2)·ε·Σ|terms| (as the catalog's
     /// MatMul tolerance).
     #[test]
-    fn k_split_of_one_row_matches_one_call() {
+    fn k_split_of_a_few_rows_matches_one_call() {
         let single = |g: &Gemm, beta: f32, a: &[f32], b: &[f32], c: &mut [f32]| {
             naive::matmul(g, 0.75, a, b, beta, c, &mut [])
         };
         for threads in [2, 3, 4] {
             let min_k = 2 * K_SPLIT_ROWS * threads;
-            for k in [min_k - 1, min_k, min_k + 7, 1000] {
+            for (m, k) in [
+                (1, min_k - 1),
+                (1, min_k),
+                (3, min_k + 7),
+                (K_SPLIT_MAX_M, 1000),
+            ] {
                 for n in [1, 17, 64, 300] {
                     for (trans_a, beta) in [(false, 0.0), (true, 0.5)] {
-                        let g = Gemm::new(1, k, n).with_trans(trans_a, false);
-                        let g = if trans_a { g.with_strides(3, n, n) } else { g };
+                        let g = Gemm::new(m, k, n).with_trans(trans_a, false);
+                        let g = if trans_a {
+                            g.with_strides(m + 3, n, n + 5)
+                        } else {
+                            g
+                        };
                         let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
                         let a: Vec<f32> = (0..g.a_len()).map(f).collect();
                         let b: Vec<f32> = (0..g.b_len()).map(|i| f(i + 5)).collect();
-                        let c0: Vec<f32> = (0..n)
+                        let c0: Vec<f32> = (0..g.c_len())
                             .map(|j| if beta == 0.0 { f32::NAN } else { f(j) })
                             .collect();
                         let mut want = c0.clone();
                         single(&g, beta, &a, &b, &mut want).unwrap();
                         let mut got = c0.clone();
                         matmul(threads, &g, beta, &a, &b, &mut got, single).unwrap();
-                        for j in 0..n {
-                            let terms: f32 = (0..k)
-                                .map(|p| (0.75 * a[g.a_index(0, p)] * b[g.b_index(p, j)]).abs())
-                                .sum::<f32>()
-                                + if beta == 0.0 {
-                                    0.0
-                                } else {
-                                    (beta * c0[j]).abs()
-                                };
-                            let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * terms;
-                            assert!(
-                                (got[j] - want[j]).abs() <= tol,
-                                "t{threads} {g:?} β={beta}: C[{j}] = {}, one call {}",
-                                got[j],
-                                want[j]
-                            );
+                        for i in 0..m {
+                            for j in 0..n {
+                                let at = i * g.ldc + j;
+                                let terms: f32 = (0..k)
+                                    .map(|p| (0.75 * a[g.a_index(i, p)] * b[g.b_index(p, j)]).abs())
+                                    .sum::<f32>()
+                                    + if beta == 0.0 {
+                                        0.0
+                                    } else {
+                                        (beta * c0[at]).abs()
+                                    };
+                                let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * terms;
+                                assert!(
+                                    (got[at] - want[at]).abs() <= tol,
+                                    "t{threads} {g:?} β={beta}: C[{i}][{j}] = {}, one call {}",
+                                    got[at],
+                                    want[at]
+                                );
+                            }
+                        }
+                        // C's padding between rows is not written.
+                        for at in (0..g.c_len()).filter(|at| at % g.ldc >= n) {
+                            assert_eq!(got[at].to_bits(), c0[at].to_bits(), "{g:?} padding");
                         }
                     }
                 }
