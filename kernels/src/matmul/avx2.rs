@@ -73,8 +73,7 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{self, MicroKernel, Operands};
-    use crate::matmul::Gemm;
+    use crate::matmul::driver::{self, MicroKernel, Operands, RowBlock};
     use crate::simd_math;
     use std::arch::x86_64::*;
 
@@ -249,27 +248,14 @@ mod imp {
         /// m = 1 with β = 0 streams B row by row ([`driver::stream_row`]); with β ≠ 0 the
         /// 1×64 column windows, which read C once at the end.
         #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn direct_row(
-            g: &Gemm,
-            i: usize,
-            a_rs: usize,
-            a_ps: usize,
-            alpha: f32,
-            a: &[f32],
-            b: &[f32],
-            beta: f32,
-            c: &mut [f32],
-        ) {
+        unsafe fn direct_row(r: RowBlock<'_>) {
             // SAFETY: `direct_row`'s contract (`direct_rows` with one row) covers both: AVX2
             // is available, B is not transposed, i < m and the operands were checked.
             unsafe {
-                if beta == 0.0 {
-                    driver::stream_row::<simd_math::Avx2>(g, i, a_rs, a_ps, alpha, a, b, c)
+                if r.beta == 0.0 {
+                    driver::stream_row::<simd_math::Avx2>(r)
                 } else {
-                    driver::direct_rows::<Self, MR, NR, 1, { driver::direct_vectors(1) }>(
-                        g, i, a_rs, a_ps, alpha, a, b, beta, c,
-                    )
+                    driver::direct_rows::<Self, MR, NR, 1, { driver::direct_vectors(1) }>(r)
                 }
             }
         }

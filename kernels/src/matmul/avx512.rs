@@ -84,8 +84,7 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{MicroKernel, Operands};
-    use crate::matmul::Gemm;
+    use crate::matmul::driver::{MicroKernel, Operands, RowBlock};
     use crate::simd_math;
     use std::arch::x86_64::*;
 
@@ -362,18 +361,18 @@ mod imp {
         /// As `driver::direct_rows` with one row (AVX-512F available, a checked shape with B
         /// not transposed, i < m).
         #[target_feature(enable = "avx512f")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn direct_row(
-            g: &Gemm,
-            i: usize,
-            a_rs: usize,
-            a_ps: usize,
-            alpha: f32,
-            a: &[f32],
-            b: &[f32],
-            beta: f32,
-            c: &mut [f32],
-        ) {
+        unsafe fn direct_row(r: RowBlock<'_>) {
+            let RowBlock {
+                g,
+                i,
+                a_rs,
+                a_ps,
+                alpha,
+                a,
+                b,
+                beta,
+                c,
+            } = r;
             let skip = match head_cols(b, g.ldb) {
                 0 => 0,
                 h => 16 - h,

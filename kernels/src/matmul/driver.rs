@@ -301,6 +301,21 @@ mod imp {
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
 
+    /// Rows i.. of C for the unpacked path ([`direct_rows`], [`MicroKernel::direct_row`],
+    /// [`stream_row`]): the shape, the first row, A's row and depth strides (A element
+    /// (r, p) at `(i + r)·a_rs + p·a_ps`), α, the operands and β.
+    pub(in crate::matmul) struct RowBlock<'a> {
+        pub g: &'a Gemm,
+        pub i: usize,
+        pub a_rs: usize,
+        pub a_ps: usize,
+        pub alpha: f32,
+        pub a: &'a [f32],
+        pub b: &'a [f32],
+        pub beta: f32,
+        pub c: &'a mut [f32],
+    }
+
     /// Where a micro-kernel finds its operands.
     #[derive(Clone, Copy)]
     pub(in crate::matmul) struct Operands {
@@ -373,24 +388,9 @@ mod imp {
         /// # Safety
         /// As [`direct_rows`] with `R` = 1.
         #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn direct_row(
-            g: &Gemm,
-            i: usize,
-            a_rs: usize,
-            a_ps: usize,
-            alpha: f32,
-            a: &[f32],
-            b: &[f32],
-            beta: f32,
-            c: &mut [f32],
-        ) {
+        unsafe fn direct_row(r: RowBlock<'_>) {
             // SAFETY: this method's contract is `direct_rows`'s.
-            unsafe {
-                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(
-                    g, i, a_rs, a_ps, alpha, a, b, beta, c,
-                )
-            }
+            unsafe { direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r) }
         }
     }
 
@@ -456,13 +456,22 @@ mod imp {
         let mut i = 0;
         while i < g.m {
             let rows = (g.m - i).min(K::DR);
+            let block = RowBlock {
+                g,
+                i,
+                a_rs,
+                a_ps,
+                alpha,
+                a,
+                b,
+                beta,
+                c: &mut *c,
+            };
             macro_rules! blocks {
                 ($($r:literal)*) => {
                     match rows {
-                        1 => K::direct_row(g, i, a_rs, a_ps, alpha, a, b, beta, c),
-                        $($r => direct_rows::<K, MR, NR, $r, { direct_vectors($r) }>(
-                            g, i, a_rs, a_ps, alpha, a, b, beta, c,
-                        ),)*
+                        1 => K::direct_row(block),
+                        $($r => direct_rows::<K, MR, NR, $r, { direct_vectors($r) }>(block),)*
                         _ => unreachable!("DR is at most 8"),
                     }
                 };
@@ -499,16 +508,19 @@ mod imp {
         const R: usize,
         const V: usize,
     >(
-        g: &Gemm,
-        i: usize,
-        a_rs: usize,
-        a_ps: usize,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
+        r: RowBlock<'_>,
     ) {
+        let RowBlock {
+            g,
+            i,
+            a_rs,
+            a_ps,
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+        } = r;
         let w = V * <K::Lanes as Simd>::LANES;
         let mut j = 0;
         while j < g.n {
@@ -536,7 +548,7 @@ mod imp {
     /// follow at once.
     pub(in crate::matmul) const STREAM_ROWS: usize = 8;
 
-    /// One row i of C with β = 0, B read in place **row by row**: C's row is the
+    /// One row i of C with β = 0 (`r.beta` must be 0), B read in place **row by row**: C's row is the
     /// accumulator, and each pass adds [`STREAM_ROWS`] rows of B, each read start to end.
     /// A column window ([`direct_rows`]) walks B down its columns instead, touching every
     /// row (often a page of its own) for a few cache lines, which the prefetchers do not
@@ -548,18 +560,19 @@ mod imp {
     /// # Safety
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub(in crate::matmul) unsafe fn stream_row<S: Simd>(
-        g: &Gemm,
-        i: usize,
-        a_rs: usize,
-        a_ps: usize,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        c: &mut [f32],
-    ) {
-        debug_assert!(!g.trans_b && i < g.m);
+    pub(in crate::matmul) unsafe fn stream_row<S: Simd>(r: RowBlock<'_>) {
+        let RowBlock {
+            g,
+            i,
+            a_rs,
+            a_ps,
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+        } = r;
+        debug_assert!(!g.trans_b && i < g.m && beta == 0.0);
         let row = &mut c[i * g.ldc..i * g.ldc + g.n];
         row.fill(0.0);
         let mut p = 0;

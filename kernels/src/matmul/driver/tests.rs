@@ -16,7 +16,9 @@
 //! value (Higham, §3.1: γ_k for the sum, two more roundings for α, β and the addition), so
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
-use super::{direct_rows, direct_vectors, run, stream_row, MicroKernel, Operands, Sgemm, Spec};
+use super::{
+    direct_rows, direct_vectors, run, stream_row, MicroKernel, Operands, RowBlock, Sgemm, Spec,
+};
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
@@ -131,27 +133,14 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
 
     /// As the SIMD kernels: the 8-lane (AVX2) tile streams B row by row for m = 1 with β = 0
     /// ([`stream_row`]); the others, and β ≠ 0, sweep column windows.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn direct_row(
-        g: &Gemm,
-        i: usize,
-        a_rs: usize,
-        a_ps: usize,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) {
+    unsafe fn direct_row(r: RowBlock<'_>) {
         // SAFETY: `direct_row`'s contract, which covers both forms; the portable code has no
         // ISA to require.
         unsafe {
-            if L == 8 && beta == 0.0 {
-                stream_row::<Lanes<L>>(g, i, a_rs, a_ps, alpha, a, b, c)
+            if L == 8 && r.beta == 0.0 {
+                stream_row::<Lanes<L>>(r)
             } else {
-                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(
-                    g, i, a_rs, a_ps, alpha, a, b, beta, c,
-                )
+                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r)
             }
         }
     }
