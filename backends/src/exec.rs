@@ -166,11 +166,7 @@ where
                 m: rows.len(),
                 ..*g
             };
-            let a_off = if g.trans_a {
-                rows.start
-            } else {
-                rows.start * g.lda
-            };
+            let a_off = g.a_index(rows.start, 0);
             // SAFETY: row blocks of C are disjoint: [start·ldc, end·ldc) for disjoint row ranges.
             let c_part = unsafe { shared.part(rows.start * g.ldc..rows.end * g.ldc) };
             single(&sub, beta, &a[a_off.min(a.len())..], b, c_part)
@@ -182,11 +178,7 @@ where
                 n: cols.len(),
                 ..*g
             };
-            let b_off = if g.trans_b {
-                cols.start * g.ldb
-            } else {
-                cols.start
-            };
+            let b_off = g.b_index(0, cols.start);
             // SAFETY: with m = 1, C's columns [start, end) are disjoint contiguous ranges.
             let c_part = unsafe { shared.part(cols.clone()) };
             single(&sub, beta, a, &b[b_off.min(b.len())..], c_part)
@@ -227,15 +219,8 @@ where
         let shared_p = Disjoint::new(&mut partials);
         run_indexed(threads, 0..g.k, K_SPLIT_ROWS, |i, ks| {
             let sub = Gemm { k: ks.len(), ..*g };
-            let a_off = if g.trans_a {
-                ks.start * g.lda
-            } else {
-                ks.start
-            };
-            let (a_p, b_p) = (
-                &a[a_off.min(a.len())..],
-                &b[(ks.start * g.ldb).min(b.len())..],
-            );
+            let a_p = &a[g.a_index(0, ks.start).min(a.len())..];
+            let b_p = &b[g.b_index(ks.start, 0).min(b.len())..];
             if i == 0 {
                 // SAFETY: part 0 alone writes C.
                 single(&sub, beta, a_p, b_p, unsafe {

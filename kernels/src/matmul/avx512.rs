@@ -25,7 +25,8 @@
 //! * **α and β** are applied once when a tile is stored; `β == 0` stores without reading C.
 //!   Later KC blocks accumulate with β = 1.
 //! * **Without packing**: when B is not transposed and m is small (decode, m == 1, and small
-//!   batches whose B fits half the L2: `blocking::direct_b_max`) or the whole problem is tiny, the same micro-kernel reads A and B in place with
+//!   batches whose B fits half the L2: `blocking::direct_b_max`) or the whole problem is
+//!   tiny, the same micro-kernel reads A and B in place with
 //!   masked loads at the right edge. m == 1 streams B rows in windows of up to 12 vectors
 //!   (one accumulator each, balanced so none is a latency-bound sliver), with the first window
 //!   shifted so that every B load is 64-byte aligned (split loads cost ≈ 20 % on Zen 4).
