@@ -97,6 +97,16 @@ pub fn problem_elems(shape: &Shape, op: Op) -> (u128, u128) {
                 _ => (2 * n, n),
             }
         }
+        Shape::Attention(a) => {
+            let width = a.heads as u128 * a.head_dim as u128;
+            let (rows, total) = (a.rows as u128, a.rows as u128 + a.past as u128);
+            let span = |n: u128, stride: usize| n.saturating_sub(1) * stride as u128 + width;
+            // Inputs q, k, v; the output and, per thread, a scratch row and an output copy.
+            (
+                span(rows, a.q_stride) + 2 * span(total, a.kv_stride),
+                rows * width + total,
+            )
+        }
     }
 }
 
@@ -144,6 +154,11 @@ fn calibration_shape(shape: &Shape) -> Shape {
             let rows = r.rows.min(((1usize << 20) / cols.max(1)).max(1));
             Shape::Rows(Rows::new(rows, cols))
         }
+        Shape::Attention(a) => Shape::Attention(kernels::attention::Attention {
+            rows: a.rows.min(64),
+            past: a.past.min(1024),
+            ..a
+        }),
     }
 }
 

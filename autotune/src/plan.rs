@@ -7,6 +7,7 @@
 
 use backends::op::ShapeKind;
 use backends::{Op, Shape};
+use kernels::attention::Attention;
 use kernels::matmul::Gemm;
 use kernels::Rows;
 use models::calls::{calls, Workload};
@@ -179,6 +180,22 @@ pub fn grid(op: Op, o: GridOptions) -> Vec<Shape> {
                 out.push(mm(512, 512, 2048));
             }
         }
+        ShapeKind::Attention => {
+            // One decoded row after pasts from none to far beyond the presets' contexts, and
+            // prompts from an empty cache, at the grid's head layout.
+            let (rows_past, prompts): (&[usize], &[usize]) = if o.quick {
+                (&[0, 63, 511], &[10, 128])
+            } else {
+                (&[0, 7, 31, 127, 511, 2047], &[4, 16, 64, 256])
+            };
+            out.extend(rows_past.iter().map(|&past| grid_attention(1, past)));
+            out.extend(prompts.iter().map(|&rows| grid_attention(rows, 0)));
+            if !o.quick {
+                for p in [SMALL, MEDIUM] {
+                    out.extend(p.shapes(op));
+                }
+            }
+        }
         _ => {
             let sizes: Vec<usize> = if o.quick {
                 vec![256, 4096, 65_536, 1 << 20]
@@ -198,6 +215,14 @@ pub fn grid(op: Op, o: GridOptions) -> Vec<Shape> {
         }
     }
     sort(dedup(out))
+}
+
+/// Heads and head width of the attention grid (the medium preset's layout).
+pub const GRID_HEADS: (usize, usize) = (8, 32);
+
+/// An attention shape of the grid's head layout ([`GRID_HEADS`]), contiguous.
+pub fn grid_attention(rows: usize, past: usize) -> Shape {
+    Shape::Attention(Attention::new(rows, past, GRID_HEADS.0, GRID_HEADS.1))
 }
 
 /// Sorts shapes by their table key.
@@ -234,19 +259,20 @@ pub fn midpoint(op: Op, a: &Shape, b: &Shape) -> Option<Shape> {
             let n = gmean(*x, *y);
             Shape::Elems(if n > 64 { n / 16 * 16 } else { n })
         }
+        // The same head layout in between: the geometric mean of the rows and of the
+        // totals (a past of at least 0).
+        (Shape::Attention(x), Shape::Attention(y))
+            if (x.heads, x.head_dim) == (y.heads, y.head_dim) =>
+        {
+            let rows = gmean(x.rows, y.rows);
+            let total = gmean(x.rows + x.past, y.rows + y.past).max(rows);
+            Shape::Attention(Attention::new(rows, total - rows, x.heads, x.head_dim))
+        }
         _ => return None,
     };
     let km = mid.key();
-    (km.bucket == ka.bucket && km.size > lo && km.size < hi && op.shape_kind() == kind(&mid))
+    (km.bucket == ka.bucket && km.size > lo && km.size < hi && op.shape_kind() == mid.kind())
         .then_some(mid)
-}
-
-fn kind(s: &Shape) -> ShapeKind {
-    match s {
-        Shape::MatMul(_) => ShapeKind::MatMul,
-        Shape::Elems(_) => ShapeKind::Elems,
-        Shape::Rows(_) => ShapeKind::Rows,
-    }
 }
 
 /// A smaller shape of the same structure, for verifying candidates where the reference is
@@ -261,6 +287,11 @@ pub fn verify_shape(s: &Shape) -> Option<Shape> {
             (65_536 / r.cols.max(1)).max(1) + 1,
             r.cols,
         ))),
+        Shape::Attention(a) if s.key().size > VERIFY_MATMUL => Some(Shape::Attention(Attention {
+            rows: a.rows.min(33),
+            past: a.past.min(257),
+            ..a
+        })),
         _ => None,
     }
 }
@@ -312,6 +343,25 @@ pub fn heldout(op: Op, quick: bool) -> Vec<Shape> {
             };
             for &(m, k, n) in list {
                 out.push(mm(m, k, n));
+            }
+        }
+        ShapeKind::Attention => {
+            // Pasts and prompt lengths off the grid's, and other head layouts.
+            let list: &[(usize, usize, usize, usize)] = if quick {
+                &[(1, 200, 8, 32), (24, 0, 4, 32)]
+            } else {
+                &[
+                    (1, 20, 8, 32),
+                    (1, 300, 8, 32),
+                    (1, 1000, 12, 64),
+                    (1, 90, 4, 32),
+                    (7, 0, 8, 32),
+                    (48, 0, 4, 32),
+                    (100, 0, 12, 64),
+                ]
+            };
+            for &(rows, past, heads, hd) in list {
+                out.push(Shape::Attention(Attention::new(rows, past, heads, hd)));
             }
         }
         kind => {

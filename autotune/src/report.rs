@@ -495,6 +495,10 @@ impl Family {
             (Family::Grid, ShapeKind::Rows) if op == Op::SoftmaxCausal => "T×T squares",
             (Family::Grid, ShapeKind::Rows) => "grid shapes (cols ≈ √n)",
             (Family::Grid, ShapeKind::Elems) => "all sizes",
+            (Family::Grid, ShapeKind::Attention) if b == Bucket::M1 => {
+                "one row after a cached past, 8 heads of 32"
+            }
+            (Family::Grid, ShapeKind::Attention) => "prompts from an empty cache, 8 heads of 32",
             (Family::Preset, _) => "the model presets' shapes",
             (Family::Other, _) => "other shapes (rectangular, bisection points)",
         }
@@ -508,6 +512,7 @@ pub fn families(op: Op, shape: &Shape) -> Vec<Family> {
         Shape::MatMul(g) => g.k == g.n && (g.m == g.n || g.m == 1),
         Shape::Elems(_) => true,
         Shape::Rows(r) => *shape == crate::plan::elems_shape(op, r.len()),
+        Shape::Attention(a) => *shape == crate::plan::grid_attention(a.rows, a.past),
     };
     let text = shape.to_string();
     let preset = [crate::plan::SMALL, crate::plan::MEDIUM]

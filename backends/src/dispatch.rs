@@ -81,6 +81,8 @@ pub enum Source {
 pub enum ForceError {
     #[error("unknown implementation `{name}` (known: {known})")]
     UnknownImplementation { name: String, known: String },
+    #[error("no variant `{id}` in this build (the op's variants: {known})")]
+    UnknownVariant { id: String, known: String },
     #[error(
         "`{implementation}` offers no {threads}-thread variant here (thread counts: {offered}; this machine offers {available})"
     )]
@@ -399,7 +401,8 @@ impl Dispatcher {
 
     /// Every op uses the given implementation family (`naive`, `avx512`, `gemm`, ...) with the
     /// given memory strategy and thread count where it offers one; other ops, and variants
-    /// this CPU cannot run, use the reference. For tests; a user's choice goes through
+    /// this CPU cannot run, use the reference's code (naive, one thread) with that memory
+    /// strategy where it has it. For tests; a user's choice goes through
     /// [`Dispatcher::try_forced`], which refuses what cannot run as named.
     pub fn forced(implementation: &str, memory: Memory, threads: usize) -> Dispatcher {
         let cat = catalog();
@@ -424,6 +427,13 @@ impl Dispatcher {
                             && v.runnable().is_ok()
                     })
                 })
+                .or_else(|| {
+                    // The reference's code with the family's memory strategy (a pooled scratch
+                    // for a pooled family), on one thread.
+                    cat.variants().iter().enumerate().find(|(_, v)| {
+                        v.op == op && v.implementation == "naive" && v.memory == memory
+                    })
+                })
                 .map(|(i, v)| (i as VariantIndex, v))
                 .unwrap_or_else(|| cat.reference(op));
             for b in Bucket::ALL {
@@ -439,6 +449,43 @@ impl Dispatcher {
             source: Source::Forced(format!("{implementation}/{}/t{threads}", memory.name())),
             trace: Trace::default(),
         }
+    }
+
+    /// This dispatcher with `op` bound, in every bucket, to the variant `implementation` /
+    /// `memory` / `threads` (e.g. one op on the reference while the others keep their
+    /// choices, to compare that op alone); an error when the catalog has no such variant or
+    /// it cannot run here.
+    pub fn with_op(
+        mut self,
+        op: Op,
+        implementation: &str,
+        memory: Memory,
+        threads: usize,
+    ) -> std::result::Result<Dispatcher, ForceError> {
+        let id = crate::catalog::variant_id(op, implementation, memory, threads);
+        let Some((i, v)) = catalog().find(&id) else {
+            return Err(ForceError::UnknownVariant {
+                id,
+                known: catalog()
+                    .of(op)
+                    .map(|v| v.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if let Err(reason) = v.runnable() {
+            return Err(ForceError::Unrunnable {
+                implementation: id,
+                reason,
+            });
+        }
+        for b in Bucket::ALL {
+            self.slots[op as usize][b.index()] = vec![Range {
+                max: u64::MAX,
+                bound: Bound::of(i, v),
+            }];
+        }
+        Ok(self)
     }
 
     /// Warnings raised while loading (skipped entries, a foreign machine).

@@ -10,6 +10,7 @@
 use crate::catalog::Memory;
 use crate::pool::{self, Buf};
 use crate::threads;
+use kernels::attention::{Attention, Qkv};
 use kernels::layernorm::LayerNormOut;
 use kernels::matmul::Gemm;
 use kernels::{check_eq, KernelError, Result, Rows};
@@ -238,6 +239,76 @@ where
             for (x, &y) in c[r * g.ldc..r * g.ldc + n].iter_mut().zip(rows) {
                 *x += y;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Work (rows·total·width, [`crate::Key::attention`]) below which attention stays on one
+/// thread: about 4 FLOP per unit, so 2¹⁵ units are a few microseconds, where a fork-join
+/// would cost about as much as it saves.
+pub const ATTENTION_SPLIT_MIN: u64 = 1 << 15;
+
+/// Causal attention with `threads` threads, split by heads: `single(heads, qkv, out, scratch)`
+/// computes the heads in its range, writing only their columns of `out`, with a scratch row
+/// of `total` elements (by `memory`). Part 0 writes the caller's `out`; each helper writes a
+/// copy of its own (`out` can only be split by rows, and its heads interleave in every
+/// row), whose head columns are copied into `out` after the join: `rows·width` floats, small
+/// against the `rows·total·width` of the products. The operands are checked before anything
+/// is allocated or any thread starts; below [`ATTENTION_SPLIT_MIN`] one thread runs it all.
+pub fn attention<F>(
+    threads: usize,
+    shape: &Attention,
+    qkv: Qkv<'_>,
+    out: &mut [f32],
+    memory: Memory,
+    single: F,
+) -> Result<()>
+where
+    F: Fn(Range<usize>, Qkv<'_>, &mut [f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    // Once checked, `total` rows of keys fit in `qkv.k`, so the scratch is bounded.
+    let work = shape.check_operands(&shape.all_heads(), &qkv, out)?;
+    let total = shape.try_total()?;
+    let parts = threads.min(shape.heads);
+    if !work || parts <= 1 || crate::Key::attention(shape).size < ATTENTION_SPLIT_MIN {
+        let mut scratch = alloc(memory, total);
+        return single(shape.all_heads(), qkv, out, &mut scratch);
+    }
+    let len = out.len();
+    let overflow = || KernelError::Shape {
+        op: "attention",
+        reason: format!("{parts} parts of {len} output and {total} scratch elements overflow"),
+    };
+    let mut scratch = alloc(memory, parts.checked_mul(total).ok_or_else(overflow)?);
+    let mut copies = alloc(memory, (parts - 1).checked_mul(len).ok_or_else(overflow)?);
+    let heads = shape.all_heads();
+    {
+        let (o, s, cp) = (
+            Disjoint::new(out),
+            Disjoint::new(&mut scratch),
+            Disjoint::new(&mut copies),
+        );
+        run_indexed(parts, heads.clone(), 1, |i, hs| {
+            // SAFETY: part i alone uses scratch row i, and copy i − 1 (helpers) or `out`
+            // (part 0, the only part that touches it during the run).
+            let (dst, scr) = unsafe {
+                let dst = match i {
+                    0 => o.part(0..len),
+                    _ => cp.part((i - 1) * len..i * len),
+                };
+                (dst, s.part(i * total..(i + 1) * total))
+            };
+            single(hs, qkv, dst, scr)
+        })?;
+    }
+    let hd = shape.head_dim;
+    for i in 1..parts {
+        let hs = part(&heads, parts, i, 1);
+        let copy = &copies[(i - 1) * len..i * len];
+        for r in 0..shape.rows {
+            let cols = r * shape.out_stride + hs.start * hd..r * shape.out_stride + hs.end * hd;
+            out[cols.clone()].copy_from_slice(&copy[cols]);
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! The ops the harness tunes, their problem shapes and the size key a dispatch table ranges over.
 
+use kernels::attention::Attention;
 use kernels::matmul::Gemm;
 use kernels::Rows;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,10 @@ pub enum ShapeKind {
     Elems,
     /// A contiguous rows×cols matrix.
     Rows,
+    /// Causal attention of query rows against cached keys and values
+    /// ([`kernels::attention::Attention`]): keyed like MatMul, by its row count's bucket and
+    /// rows·total·width (the work of its score and weighted-sum products), split by heads.
+    Attention,
 }
 
 /// What the harness asks of an op, each answered by its spec ([`Op::spec`]).
@@ -49,7 +54,9 @@ impl Op {
     /// row-count classes, or the one bucket of every other op.
     pub fn buckets(self) -> &'static [Bucket] {
         match self.shape_kind() {
-            ShapeKind::MatMul => &[Bucket::M1, Bucket::SmallM, Bucket::LargeM],
+            ShapeKind::MatMul | ShapeKind::Attention => {
+                &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
+            }
             ShapeKind::Elems | ShapeKind::Rows => &[Bucket::All],
         }
     }
@@ -67,10 +74,12 @@ pub enum Shape {
     MatMul(Gemm),
     Elems(usize),
     Rows(Rows),
+    Attention(Attention),
 }
 
 impl Shape {
-    /// Parses `MxKxN` (MatMul), `N` or `ROWSxCOLS` for `op`.
+    /// Parses `MxKxN` (MatMul), `N`, `ROWSxCOLS` or `ROWSxPASTxHEADSxHEAD_DIM` (attention)
+    /// for `op`.
     pub fn parse(op: Op, text: &str) -> Result<Shape, String> {
         let nums: Result<Vec<usize>, _> = text
             .split(['x', 'X', '×'])
@@ -112,12 +121,23 @@ impl Shape {
             (ShapeKind::Rows, [r, c]) => {
                 fits("rows·cols", &[*r, *c]).map(|_| Shape::Rows(Rows::new(*r, *c)))
             }
+            (ShapeKind::Attention, [rows, past, heads, hd]) => {
+                let total = rows.checked_add(*past).ok_or_else(|| {
+                    format!("shape `{text}`: rows + past overflows this machine's address space")
+                })?;
+                fits("q and out (rows·heads·head_dim)", &[*rows, *heads, *hd])?;
+                fits("k and v (total·heads·head_dim)", &[total, *heads, *hd])?;
+                (*rows as u128 * total as u128 * (*heads as u128 * *hd as u128) <= u64::MAX as u128)
+                    .then_some(Shape::Attention(Attention::new(*rows, *past, *heads, *hd)))
+                    .ok_or_else(|| format!("shape `{text}`: rows·total·width overflows 64 bits"))
+            }
             _ => Err(format!(
                 "shape `{text}` does not fit {op}: use {}",
                 match op.shape_kind() {
                     ShapeKind::MatMul => "MxKxN (or N for a square product)",
                     ShapeKind::Elems => "N",
                     ShapeKind::Rows => "ROWSxCOLS",
+                    ShapeKind::Attention => "ROWSxPASTxHEADSxHEAD_DIM",
                 }
             )),
         }
@@ -135,6 +155,7 @@ impl Shape {
                 bucket: Bucket::All,
                 size: r.len() as u64,
             },
+            Shape::Attention(a) => Key::attention(&a),
         }
     }
 
@@ -144,6 +165,17 @@ impl Shape {
             Shape::MatMul(g) => g.m * g.n,
             Shape::Elems(n) => n,
             Shape::Rows(r) => r.len(),
+            Shape::Attention(a) => a.rows.saturating_mul(a.heads.saturating_mul(a.head_dim)),
+        }
+    }
+
+    /// The shape family this shape belongs to.
+    pub fn kind(&self) -> ShapeKind {
+        match self {
+            Shape::MatMul(_) => ShapeKind::MatMul,
+            Shape::Elems(_) => ShapeKind::Elems,
+            Shape::Rows(_) => ShapeKind::Rows,
+            Shape::Attention(_) => ShapeKind::Attention,
         }
     }
 }
@@ -154,23 +186,25 @@ impl fmt::Display for Shape {
             Shape::MatMul(g) => write!(f, "{}x{}x{}", g.m, g.k, g.n),
             Shape::Elems(n) => write!(f, "{n}"),
             Shape::Rows(r) => write!(f, "{}x{}", r.rows, r.cols),
+            Shape::Attention(a) => write!(f, "{}x{}x{}x{}", a.rows, a.past, a.heads, a.head_dim),
         }
     }
 }
 
 /// A coarse class of shapes whose winners are tuned separately. MatMul keeps the row count
 /// apart from the work, because one decoded token (m = 1) is a matrix-vector product whose
-/// best kernel differs from a square product's of the same work.
+/// best kernel differs from a square product's of the same work. Attention is bucketed the
+/// same way by its query rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
-    /// Every shape of a non-MatMul op.
+    /// Every shape of an element-wise or row op.
     All,
-    /// MatMul with m = 1 (decoding one token).
+    /// MatMul with m = 1, attention of one query row (decoding one token).
     M1,
-    /// MatMul with 2 ≤ m ≤ 64 (prefill of a few tokens, attention blocks).
+    /// MatMul with 2 ≤ m ≤ 64, attention of as many rows (prefill of a few tokens).
     SmallM,
-    /// MatMul with m > 64.
+    /// MatMul with m > 64, attention of as many rows.
     LargeM,
 }
 
@@ -212,6 +246,18 @@ impl Key {
             bucket,
             size: m as u64 * k as u64 * n as u64,
         }
+    }
+
+    /// The key of a causal attention call: bucketed by its query rows as MatMul is (one
+    /// decoded token, a prompt, a long sequence), sized by rows·total·width, the work of each
+    /// of its two products (saturating).
+    #[inline]
+    pub fn attention(a: &Attention) -> Key {
+        let total = a.past.saturating_add(a.rows) as u64;
+        let width = (a.heads as u64).saturating_mul(a.head_dim as u64);
+        let mut key = Key::matmul(a.rows, 1, 1);
+        key.size = (a.rows as u64).saturating_mul(total).saturating_mul(width);
+        key
     }
 
     /// The key of an element-wise or row op over `elems` elements.

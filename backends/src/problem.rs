@@ -58,6 +58,7 @@ impl Problem {
             Shape::Rows(r) => r,
             Shape::Elems(n) => Rows::new(1, n),
             Shape::MatMul(g) => Rows::new(g.m, g.n),
+            Shape::Attention(a) => Rows::new(a.rows, a.heads.saturating_mul(a.head_dim)),
         }
     }
 

@@ -56,7 +56,11 @@ fn matmul_awkward_shapes_all_variants() {
 
 #[test]
 fn elementwise_and_row_ops_awkward_sizes_all_variants() {
-    for op in Op::ALL.into_iter().filter(|&op| op != Op::Matmul) {
+    let kinds = [ShapeKind::Elems, ShapeKind::Rows];
+    for op in Op::ALL
+        .into_iter()
+        .filter(|op| kinds.contains(&op.shape_kind()))
+    {
         for (i, &n) in AWKWARD.iter().chain(&[1000, 40_000]).enumerate() {
             let shape = match op.shape_kind() {
                 ShapeKind::Elems => Shape::Elems(n),
@@ -65,6 +69,33 @@ fn elementwise_and_row_ops_awkward_sizes_all_variants() {
             let mut p = Problem::random(op, shape, i as u64).unwrap();
             p.offset = i % 3;
             verify_all(&p).unwrap();
+        }
+    }
+}
+
+/// Attention of awkward shapes: one and many query rows, no and a long cached past, one head
+/// and several, head widths around the vector lengths, contiguous and the model's strides (q
+/// inside 3·width QKV rows), and shapes past the head split's threshold so that every thread
+/// count splits; scales 0.125 and 1.
+#[test]
+fn attention_awkward_shapes_all_variants() {
+    use kernels::attention::Attention;
+    let mut i = 0;
+    for (rows, past) in [(1, 0), (1, 1), (1, 130), (2, 0), (5, 3), (17, 0), (40, 90)] {
+        for (heads, hd) in [(1, 1), (1, 17), (3, 8), (4, 32), (8, 32), (2, 65)] {
+            for model_strides in [false, true] {
+                let w = heads * hd;
+                let a = Attention::new(rows, past, heads, hd);
+                let a = if model_strides {
+                    a.with_strides(3 * w, w + 4, w)
+                } else {
+                    a
+                };
+                let mut p = Problem::random(Op::Attention, Shape::Attention(a), i).unwrap();
+                p.scale = if i % 2 == 0 { 0.125 } else { 1.0 };
+                verify_all(&p).unwrap_or_else(|e| panic!("{a:?}: {e}"));
+                i += 1;
+            }
         }
     }
 }

@@ -68,6 +68,7 @@ fn assert_masked_never_dispatched(masked: &[Feature]) {
         assert!(v.runnable().is_err());
         let shape = match v.op {
             Op::Matmul => Shape::parse(v.op, "4x4x4").unwrap(),
+            Op::Attention => Shape::parse(v.op, "2x3x2x8").unwrap(),
             Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
                 Shape::Elems(16)
             }
@@ -84,6 +85,7 @@ fn assert_masked_never_dispatched(masked: &[Feature]) {
     for v in catalog().variants().iter().filter(|v| v.runnable().is_ok()) {
         let shape = match v.op {
             Op::Matmul => Shape::parse(v.op, "37x29x41").unwrap(),
+            Op::Attention => Shape::parse(v.op, "3x40x4x9").unwrap(),
             Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
                 Shape::Elems(1001)
             }

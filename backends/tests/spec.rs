@@ -128,10 +128,13 @@ fn fused_calls_refuse_bad_lengths() {
 #[test]
 fn cost_models_cover_every_op() {
     for op in Op::ALL {
-        let small =
-            backends::Shape::parse(op, if op == Op::Matmul { "8" } else { "4x64" }).unwrap();
-        let big =
-            backends::Shape::parse(op, if op == Op::Matmul { "64" } else { "64x64" }).unwrap();
+        let (small, big) = match op {
+            Op::Matmul => ("8", "64"),
+            Op::Attention => ("1x3x4x16", "64x64x4x16"),
+            _ => ("4x64", "64x64"),
+        };
+        let small = backends::Shape::parse(op, small).unwrap();
+        let big = backends::Shape::parse(op, big).unwrap();
         let (cs, cb) = (op.spec().cost(small), op.spec().cost(big));
         assert_eq!(cs.flop_bound, op == Op::Matmul, "{op}");
         assert!(
@@ -142,5 +145,50 @@ fn cost_models_cover_every_op() {
             cs.bytes >= 8.0 * small.elems() as f64,
             "{op} moves at least x and y"
         );
+    }
+}
+
+/// Attention through the dispatcher: for a shape past the head split's threshold and one
+/// below it, the same bits as one call of the bound kernel over every head (a head is
+/// computed the same way whichever thread runs it), into a strided output whose gaps stay
+/// untouched; wrong lengths are errors that write nothing.
+#[test]
+fn attention_dispatch_equals_one_call_and_refuses_bad_lengths() {
+    use kernels::attention::{Attention, Qkv};
+    let d = Dispatcher::embedded();
+    for (rows, past) in [(1, 3), (1, 200), (12, 120)] {
+        let a = Attention::new(rows, past, 8, 32).with_strides(768, 256, 260);
+        assert_eq!(
+            backends::Key::attention(&a).size >= backends::exec::ATTENTION_SPLIT_MIN,
+            past > 100
+        );
+        let total = rows + past;
+        let f = |i: usize| ((i * 7919) % 31) as f32 / 15.0 - 1.0;
+        let q: Vec<f32> = (0..(rows - 1) * 768 + 256).map(f).collect();
+        let k: Vec<f32> = (0..total * 256).map(|i| f(i + 3)).collect();
+        let v: Vec<f32> = (0..total * 256).map(|i| f(i + 11)).collect();
+        let qkv = Qkv {
+            q: &q,
+            k: &k,
+            v: &v,
+        };
+        let len = (rows - 1) * 260 + 256;
+        let mut got = vec![-7.0; len];
+        d.attention(&a, 0.2, qkv, &mut got).unwrap();
+        let bound = d.lookup(Op::Attention, Key::attention(&a)).variant();
+        let kernel = match bound.implementation {
+            "avx512" => kernels::attention::avx512::attention,
+            "avx2" => kernels::attention::avx2::attention,
+            _ => kernels::attention::naive::attention,
+        };
+        let mut want = vec![-7.0; len];
+        kernel(&a, 0.2, 0..8, qkv, &mut want, &mut vec![0.0; total]).unwrap();
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{rows}x{past} by {}", bound.id);
+        let mut out = vec![0.0; len];
+        let short = Qkv { k: &k[1..], ..qkv };
+        assert!(d.attention(&a, 0.2, short, &mut out).is_err());
+        assert!(d.attention(&a, 0.2, qkv, &mut out[1..]).is_err());
+        assert!(out.iter().all(|&x| x == 0.0), "a refused call wrote");
     }
 }

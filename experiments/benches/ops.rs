@@ -1,4 +1,4 @@
-//! Throughput of every runnable variant of the element-wise and row ops.
+//! Throughput of every runnable variant of the element-wise and row ops and attention.
 //!
 //! `cargo bench -p experiments --bench ops` times, after checking each variant against the
 //! reference, every variant of:
@@ -8,7 +8,9 @@
 //! * `layernorm` at 32×512; `add` (TensorAdd) at 10,000 elements;
 //! * the other ops at one representative size each: GELU backward at 100K, the causal and
 //!   backward softmax at 64×1024, `add_layernorm` and the LayerNorm backward at 32×512, and
-//!   `add_bias` (BroadcastAdd) at 100×100.
+//!   `add_bias` (BroadcastAdd) at 100×100;
+//! * fused attention (8 heads of 32, `ROWSxPASTxHEADSxHEAD_DIM`) for one decoded token after
+//!   127 cached and for a 64-token prompt.
 //!
 //! In-place variants get their input restored before each call, outside the timed region
 //! (repeating GELU on its own output would drive values into denormals).
@@ -53,6 +55,7 @@ fn plan() -> Vec<(Op, Vec<String>)> {
                 Op::Layernorm | Op::AddLayernorm | Op::LayernormBackward => ln.clone(),
                 Op::Add => elems(&[study::ADD]),
                 Op::AddBias | Op::BiasGelu | Op::BiasGeluBackward => vec![format!("{br}x{bc}")],
+                Op::Attention => vec!["1x127x8x32".into(), "64x0x8x32".into()],
                 Op::Matmul => unreachable!("filtered above"),
             };
             (op, shapes)

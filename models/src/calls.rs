@@ -4,14 +4,14 @@
 //! under the dispatcher's trace ([`backends::Dispatcher::start_trace`]) and checks that they
 //! dispatch exactly these calls, in this order.
 //!
-//! Attention is not included yet: the inference pass calls the fused `kernels` attention
-//! directly ([`best_attention`](crate::model::best_attention)), not through the dispatcher,
-//! so its work is missing from the inference lists (the training pass's attention is
-//! unfused MatMuls and softmaxes, which are dispatched and listed).
+//! The inference pass runs attention as one fused call per layer (every head of its query
+//! rows against the cache); the training pass's attention is unfused MatMuls and softmaxes
+//! per sequence and head, which its backward needs.
 
 use crate::config::Config;
 use anyhow::{bail, Result};
 use backends::{Key, Op, Shape};
+use kernels::attention::Attention;
 use kernels::matmul::Gemm;
 use kernels::Rows;
 
@@ -72,13 +72,13 @@ pub fn calls(config: &Config, workload: Workload) -> Result<Vec<Call>> {
             if n == 0 || n > ctx {
                 bail!("a forward pass of {n} tokens does not fit the context of {ctx}");
             }
-            Ok(inference(config, n))
+            Ok(inference(config, n, 0))
         }
         Workload::DecodeStep { pos } => {
             if pos >= ctx {
                 bail!("decoding at position {pos} is past the context of {ctx}");
             }
-            Ok(inference(config, 1))
+            Ok(inference(config, 1, pos))
         }
         Workload::TrainStep { batch, seq } => {
             if batch == 0 || seq == 0 || seq > ctx {
@@ -110,6 +110,18 @@ impl List {
         });
     }
 
+    /// Fused attention of `rows` query rows after `past` cached positions, laid out as the
+    /// model runs it (q inside the `3·width` QKV rows).
+    fn attention(&mut self, cfg: &Config, rows: usize, past: usize) {
+        let c = cfg.width;
+        self.0.push(Call {
+            op: Op::Attention,
+            shape: Shape::Attention(
+                Attention::new(rows, past, cfg.heads, cfg.head_dim()).with_strides(3 * c, c, c),
+            ),
+        });
+    }
+
     fn elems(&mut self, op: Op, n: usize) {
         self.0.push(Call {
             op,
@@ -135,9 +147,9 @@ impl List {
     }
 }
 
-/// The inference forward of `n` tokens wanting the last row's logits (`Model::forward`): the
-/// last layer runs one row past its attention.
-fn inference(cfg: &Config, n: usize) -> Vec<Call> {
+/// The inference forward of `n` tokens after `past` cached ones, wanting the last row's
+/// logits (`Model::forward`): the last layer runs one row from its attention on.
+fn inference(cfg: &Config, n: usize, past: usize) -> Vec<Call> {
     let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
     let mut l = List(Vec::new());
     l.elems(Op::Add, n * c);
@@ -145,6 +157,7 @@ fn inference(cfg: &Config, n: usize) -> Vec<Call> {
     for layer in 0..cfg.layers {
         let m = if layer + 1 == cfg.layers { 1 } else { n };
         l.block_head(c, n);
+        l.attention(cfg, m, past + n - m);
         l.block_tail(c, h, m);
         l.rows(Op::AddLayernorm, m, c);
     }
@@ -246,17 +259,28 @@ mod tests {
         assert!(calls(&bad, Workload::DecodeStep { pos: 0 }).is_err());
     }
 
-    /// A decode step is a one-token prefill; every call's bytes are positive.
+    /// A decode step at position 0 is a one-token prefill, and at other positions differs
+    /// only in its attention's past; every call's bytes are positive.
     #[test]
     fn a_decode_step_is_a_one_token_prefill() {
         let cfg = Config::medium();
         let decode = calls(&cfg, Workload::DecodeStep { pos: 9 }).unwrap();
+        let first = calls(&cfg, Workload::DecodeStep { pos: 0 }).unwrap();
         assert_eq!(
-            decode,
+            first,
             calls(&cfg, Workload::Prefill { prompt_len: 1 }).unwrap()
         );
+        for (a, b) in decode.iter().zip(&first) {
+            match (a.shape, b.shape) {
+                (Shape::Attention(x), Shape::Attention(y)) => {
+                    assert_eq!((x.past, y.past), (9, 0));
+                    assert_eq!(Attention { past: 0, ..x }, y);
+                }
+                _ => assert_eq!(a, b),
+            }
+        }
         assert!(decode.iter().all(|c| c.bytes() > 0));
-        // Embedding add and LayerNorm 1, 10 calls per block, the LM head.
-        assert_eq!(decode.len(), 2 + 10 * cfg.layers + 1);
+        // Embedding add and LayerNorm 1, 11 calls per block, the LM head.
+        assert_eq!(decode.len(), 2 + 11 * cfg.layers + 1);
     }
 }

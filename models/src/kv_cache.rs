@@ -24,7 +24,6 @@ pub struct KvCache {
     pub(crate) mean: Vec<f32>,
     pub(crate) rstd: Vec<f32>,
     pub(crate) qkv: Vec<f32>,
-    pub(crate) scores: Vec<f32>,
     pub(crate) att: Vec<f32>,
     /// The attention output projection, then the MLP's down-projection.
     pub(crate) proj: Vec<f32>,
@@ -44,21 +43,14 @@ impl KvCache {
             cfg.vocab_size as u128,
             cfg.layers as u128,
         );
-        // k and v per layer; x, x2, ln, ln2, att, proj and qkv (9 rows of width); scores;
-        // fc; logits; mean and rstd.
+        // k and v per layer; x, x2, ln, ln2, att, proj and qkv (9 rows of width); fc;
+        // logits; mean and rstd. (Attention's scratch row comes from the dispatcher's pool.)
         let count = || -> Option<u128> {
             let kv = l.checked_mul(2)?.checked_mul(r)?.checked_mul(c)?;
             let rows = r.checked_mul(c)?.checked_mul(9)?;
-            [
-                kv,
-                rows,
-                r.checked_mul(r)?,
-                r.checked_mul(h)?,
-                r.checked_mul(v)?,
-                2 * r,
-            ]
-            .iter()
-            .try_fold(0u128, |acc, t| acc.checked_add(*t))
+            [kv, rows, r.checked_mul(h)?, r.checked_mul(v)?, 2 * r]
+                .iter()
+                .try_fold(0u128, |acc, t| acc.checked_add(*t))
         };
         count().unwrap_or(u128::MAX)
     }
@@ -92,7 +84,6 @@ impl KvCache {
             mean: vec![0.0; r],
             rstd: vec![0.0; r],
             qkv: vec![0.0; r * 3 * c],
-            scores: vec![0.0; r * r],
             att: vec![0.0; r * c],
             proj: vec![0.0; r * c],
             fc: vec![0.0; r * h],

@@ -9,8 +9,7 @@ use crate::tokenizer::Tokenizer;
 use crate::weights::{Block, Weights};
 use anyhow::{bail, Context, Result};
 use backends::Dispatcher;
-use kernels::attention::{Attention, AttentionFn, Qkv};
-use kernels::cpu::{available, Feature};
+use kernels::attention::{Attention, Qkv};
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -22,26 +21,6 @@ pub struct Model {
     pub weights: Weights,
     pub tokenizer: Tokenizer,
     dispatch: Dispatcher,
-    /// The fused attention form, or `None` for [`best_attention`] (chosen per forward pass,
-    /// so a feature masked later is honoured).
-    attention: Option<AttentionFn>,
-}
-
-/// The fastest fused attention form this CPU runs: AVX-512F, then AVX2 + FMA, then NEON,
-/// else the reference, by [`kernels::cpu`] detection (so `KERNELS_DISABLE` is honoured). A
-/// stand-in until attention is an op of the backends catalog.
-pub fn best_attention() -> AttentionFn {
-    if available(Feature::Avx512) {
-        return kernels::attention::avx512::attention;
-    }
-    if available(Feature::Avx2) {
-        return kernels::attention::avx2::attention;
-    }
-    #[cfg(target_arch = "aarch64")]
-    if available(Feature::Neon) {
-        return kernels::attention::neon::attention;
-    }
-    kernels::attention::naive::attention
 }
 
 /// How [`Model::generate`] runs the forward pass.
@@ -243,7 +222,6 @@ impl Model {
             weights,
             tokenizer,
             dispatch: Dispatcher::embedded().clone(),
-            attention: None,
         })
     }
 
@@ -264,14 +242,6 @@ impl Model {
     /// Replaces the dispatcher in place.
     pub fn set_dispatch(&mut self, dispatch: Dispatcher) {
         self.dispatch = dispatch;
-    }
-
-    /// Runs attention with `form` instead of [`best_attention`]'s choice (`None` restores it).
-    /// [`kernels::attention::naive::attention`] is the unfused computation the model ran
-    /// before the fused kernel (the three naive ops per head), for comparisons.
-    pub fn with_attention(mut self, form: Option<AttentionFn>) -> Model {
-        self.attention = form;
-        self
     }
 
     /// The dispatcher every op goes through.
@@ -375,7 +345,6 @@ impl Model {
 
         let total = p + n;
         let scale = 1.0 / (hd as f32).sqrt();
-        let attend = self.attention.unwrap_or_else(best_attention);
         let mut m = n;
         for (l, b) in w.blocks.iter().enumerate() {
             // Past the cache append, the last layer of a pass that wants only the last row's
@@ -387,7 +356,7 @@ impl Model {
             } else {
                 0
             };
-            let (k, v, scores) = (&mut s.k[l], &mut s.v[l], &mut s.scores);
+            let (k, v) = (&mut s.k[l], &mut s.v[l]);
             let io = BlockBufs {
                 ln1: &s.ln[..n * c],
                 qkv: &mut s.qkv[..n * 3 * c],
@@ -415,17 +384,15 @@ impl Model {
                 let m = n - first;
                 // Fused attention: every head of the query rows `first..n` (positions
                 // `p + first..p + n`) against the `total` cached keys and values.
-                attend(
+                d.attention(
                     &Attention::new(m, p + first, nh, hd).with_strides(3 * c, c, c),
                     scale,
-                    0..nh,
                     Qkv {
                         q: &qkv[first * 3 * c..n * 3 * c],
                         k: &k[..total * c],
                         v: &v[..total * c],
                     },
                     &mut att[..m * c],
-                    &mut scores[..total],
                 )?;
                 if first > 0 {
                     x.copy_within(first * c..n * c, 0);

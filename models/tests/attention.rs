@@ -1,8 +1,9 @@
 //! The model's fused attention and trimmed prefill, end to end through the public API: the
-//! fused form against the unfused reference computation (the three naive ops per head the
-//! model ran before), and the logits a trimmed prefill returns against the full forward's.
+//! fused form the dispatcher binds against the unfused reference computation (the naive
+//! attention variant: the three naive ops per head the model ran before), and the logits a
+//! trimmed prefill returns against the full forward's.
 
-use models::model::best_attention;
+use backends::{Memory, Op};
 use models::{Config, Mode, Model, Sampler, Tokenizer};
 
 fn tokens(len: usize, vocab: usize) -> Vec<u32> {
@@ -13,6 +14,16 @@ fn tokens(len: usize, vocab: usize) -> Vec<u32> {
 /// in another order than the unfused ops (a few ulps per attention output, see
 /// `kernels/tests/attention.rs`), carried through the layers; 1e-4 of the largest logit is
 /// far above that and far below any change of the computation.
+/// `model` with its attention on the reference (every other op keeps its choice).
+fn unfused(model: &Model) -> Model {
+    let d = model
+        .dispatch()
+        .clone()
+        .with_op(Op::Attention, "naive", Memory::Direct, 1)
+        .unwrap();
+    model.clone().with_dispatch(d)
+}
+
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}");
     let scale = want.iter().fold(1.0f32, |m, x| m.max(x.abs()));
@@ -28,9 +39,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
 fn fused_attention_matches_the_unfused_computation() {
     for cfg in [Config::small(), Config::medium()] {
         let fused = Model::init(cfg.clone(), Tokenizer::Bytes, 11).unwrap();
-        let unfused = fused
-            .clone()
-            .with_attention(Some(kernels::attention::naive::attention));
+        let unfused = unfused(&fused);
         let t = tokens(cfg.context - 3, cfg.vocab_size);
         // Every row's logits (no trimming), then prefill + decode steps through the cache.
         let (a, b) = (fused.logits(&t).unwrap(), unfused.logits(&t).unwrap());
@@ -63,9 +72,7 @@ fn trimmed_prefill_returns_the_full_forwards_last_logits() {
 fn generation_is_the_same_with_either_attention_form() {
     // Greedy tokens through prefill, decode and the re-prefill past the context.
     let model = Model::load(models::SHIPPED_CHECKPOINT.as_ref()).expect("shipped checkpoint");
-    let unfused = model
-        .clone()
-        .with_attention(Some(kernels::attention::naive::attention));
+    let unfused = unfused(&model);
     let prompt = model.tokenizer.encode(b"ROMEO:\n");
     let n = model.config.context + 20;
     let run = |m: &Model| {
@@ -73,15 +80,18 @@ fn generation_is_the_same_with_either_attention_form() {
             .unwrap()
     };
     assert_eq!(run(&model), run(&unfused));
-    // And the selection is a form this CPU runs.
-    let f = best_attention();
-    let shape = kernels::attention::Attention::new(1, 0, 1, 1);
-    let qkv = kernels::attention::Qkv {
-        q: &[1.0],
-        k: &[1.0],
-        v: &[2.0],
-    };
-    let mut out = [0.0];
-    f(&shape, 1.0, 0..1, qkv, &mut out, &mut [0.0]).unwrap();
-    assert_eq!(out, [2.0]);
+    // And the dispatcher binds a fused form this CPU runs, never the reference.
+    let d = model.dispatch();
+    for rows in [1, 10] {
+        let shape = kernels::attention::Attention::new(rows, 5, 8, 32);
+        let v = d
+            .lookup(Op::Attention, backends::Key::attention(&shape))
+            .variant();
+        assert!(v.runnable().is_ok(), "{}", v.id);
+        assert!(
+            v.implementation != "naive" || !kernels::cpu::available(kernels::cpu::Feature::Avx2),
+            "{}",
+            v.id
+        );
+    }
 }

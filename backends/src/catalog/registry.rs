@@ -4,7 +4,7 @@
 
 use super::Impl;
 use crate::adapters;
-use crate::spec::{add, bias_gelu, gelu, layernorm, matmul, softmax};
+use crate::spec::{add, attention, bias_gelu, gelu, layernorm, matmul, softmax};
 use kernels::cpu::Feature;
 
 /// Every implementation this build knows, in a fixed order (the reference first).
@@ -29,11 +29,13 @@ pub fn implementations() -> Vec<Impl> {
     layernorm::register!(v, "naive", kernels::layernorm::naive, None);
     add::register!(v, "naive", kernels::add::naive, None);
     bias_gelu::register!(v, "naive", kernels::bias_gelu::naive, None);
+    attention::register!(v, "naive", kernels::attention::naive, None);
     gelu::register!(v, "avx2", kernels::gelu::avx2, Some(Feature::Avx2));
     softmax::register!(v, "avx2", kernels::softmax::avx2, Some(Feature::Avx2));
     layernorm::register!(v, "avx2", kernels::layernorm::avx2, Some(Feature::Avx2));
     add::register!(v, "avx2", kernels::add::avx2, Some(Feature::Avx2));
     bias_gelu::register!(v, "avx2", kernels::bias_gelu::avx2, Some(Feature::Avx2));
+    attention::register!(v, "avx2", kernels::attention::avx2, Some(Feature::Avx2));
     gelu::register!(v, "avx512", kernels::gelu::avx512, Some(Feature::Avx512));
     softmax::register!(v, "avx512", kernels::softmax::avx512, Some(Feature::Avx512));
     layernorm::register!(
@@ -49,6 +51,12 @@ pub fn implementations() -> Vec<Impl> {
         kernels::bias_gelu::avx512,
         Some(Feature::Avx512)
     );
+    attention::register!(
+        v,
+        "avx512",
+        kernels::attention::avx512,
+        Some(Feature::Avx512)
+    );
     #[cfg(target_arch = "aarch64")]
     {
         gelu::register!(v, "neon", kernels::gelu::neon, Some(Feature::Neon));
@@ -56,6 +64,7 @@ pub fn implementations() -> Vec<Impl> {
         layernorm::register!(v, "neon", kernels::layernorm::neon, Some(Feature::Neon));
         add::register!(v, "neon", kernels::add::neon, Some(Feature::Neon));
         bias_gelu::register!(v, "neon", kernels::bias_gelu::neon, Some(Feature::Neon));
+        attention::register!(v, "neon", kernels::attention::neon, Some(Feature::Neon));
     }
     v
 }

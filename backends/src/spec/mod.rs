@@ -15,6 +15,7 @@
 //! implementation in [`crate::catalog::registry`].
 
 pub mod add;
+pub mod attention;
 pub mod bias_gelu;
 pub mod gelu;
 pub mod layernorm;
@@ -517,6 +518,7 @@ ops! {
     AddBias => add::AddBias,
     BiasGelu => bias_gelu::BiasGelu,
     BiasGeluBackward => bias_gelu::BiasGeluBackward,
+    Attention => attention::CausalAttention,
 }
 
 #[cfg(test)]

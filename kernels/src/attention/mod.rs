@@ -205,6 +205,14 @@ impl Attention {
         out: &[f32],
         scratch: &[f32],
     ) -> Result<bool> {
+        let work = self.check_operands(heads, qkv, out)?;
+        check_len(OP, "scratch", scratch.len(), self.try_total()?)?;
+        Ok(work)
+    }
+
+    /// [`Attention::check`] without the scratch row: for a caller that sizes the scratch
+    /// (`total` elements, then bounded by the key buffer's length) after this check.
+    pub fn check_operands(&self, heads: &Range<usize>, qkv: &Qkv<'_>, out: &[f32]) -> Result<bool> {
         let width = self.try_width()?;
         let total = self.try_total()?;
         if heads.start > heads.end || heads.end > self.heads {
@@ -220,7 +228,6 @@ impl Attention {
         kv("k").check(width, qkv.k.len())?;
         kv("v").check(width, qkv.v.len())?;
         o.check(width, out.len())?;
-        check_len(OP, "scratch", scratch.len(), total)?;
         Ok(self.rows > 0 && self.head_dim > 0 && heads.start < heads.end)
     }
 }

@@ -196,9 +196,10 @@ pub fn forced_candidates(
         for &t in &counts {
             match Dispatcher::try_forced(name, Memory::Pooled, t) {
                 Ok(d) => out.push(Candidate::forced(name, t, d)),
-                Err(e @ ForceError::UnknownImplementation { .. }) => {
-                    return Err(UsageError(format!("--implementation {name}: {e}")).into())
-                }
+                Err(
+                    e @ (ForceError::UnknownImplementation { .. }
+                    | ForceError::UnknownVariant { .. }),
+                ) => return Err(UsageError(format!("--implementation {name}: {e}")).into()),
                 Err(e @ ForceError::Unrunnable { .. }) => {
                     unrunnable = Some(e);
                     break;
