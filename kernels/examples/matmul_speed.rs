@@ -230,7 +230,14 @@ fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), St
         .map_err(|_| bad())?;
     let p = match v[..] {
         [kc, mc, nc] => BlockingParams { kc, mc, nc, ..base },
-        [kc, mc, nc, mr, nr] => BlockingParams { mr, nr, kc, mc, nc },
+        [kc, mc, nc, mr, nr] => BlockingParams {
+            mr,
+            nr,
+            kc,
+            mc,
+            nc,
+            ..base
+        },
         _ => return Err(bad()),
     };
     Ok((isa.to_string(), p))

@@ -17,7 +17,7 @@ mod common;
 
 use kernels::cpu::{self, Feature};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, RowSweep};
 use kernels::{add, gelu, layernorm, probe, softmax, KernelError, Result, Rows};
 use proptest::prelude::*;
 use std::hint::black_box;
@@ -366,7 +366,8 @@ fn matmuls() -> Vec<MatMul> {
 }
 
 /// The smallest blocks for a micro-tile (kc = 3, two micro-tiles of rows, one of columns), so
-/// that small shapes cross every block boundary of the packed loops.
+/// that small shapes cross every block boundary of the packed loops; the row stream for one
+/// row (the other sweep is the kernels' default on one ISA or the other).
 fn small((mr, nr): (usize, usize)) -> BlockingParams {
     BlockingParams {
         mr,
@@ -374,7 +375,14 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
         kc: 3,
         mc: 2 * mr,
         nc: nr,
+        row: RowSweep::Stream,
     }
+}
+
+/// One of the one-row sweeps, by the parity of `x` (the strategies below draw it from one of
+/// their numbers, so both sweeps meet hostile shapes).
+fn sweep(x: usize) -> RowSweep {
+    RowSweep::ALL[x % 2]
 }
 
 /// Elements spanned by `rows` rows of `cols` with row stride `ld`, without overflow.
@@ -550,6 +558,7 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             kc,
             mc: (mb * mr).saturating_sub(off / 2),
             nc: (nb * nr).saturating_add(off % 2),
+            row: sweep(kc),
         },
     );
     prop_oneof![
@@ -560,6 +569,7 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             kc,
             mc,
             nc,
+            row: sweep(kc),
         }),
     ]
 }

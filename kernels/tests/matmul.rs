@@ -393,8 +393,11 @@ fn decode_alignments(kernel: &Kernel) {
 /// run, and the proptest of random shapes.
 macro_rules! kernel_tests {
     ($name:ident, $feature:expr) => {
+        kernel_tests!($name in matmul::$name, $feature);
+    };
+    ($name:ident in $m:path, $feature:expr) => {
         kernel_tests!(
-            $name,
+            $name in $m,
             $feature,
             awkward_shapes: awkward,
             decode_at_every_alignment: decode_alignments,
@@ -402,14 +405,15 @@ macro_rules! kernel_tests {
             bad_arguments_are_errors: errors,
         );
     };
-    ($name:ident, $feature:expr, $($test:ident: $body:ident),* $(,)?) => {
+    ($name:ident in $m:path, $feature:expr, $($test:ident: $body:ident),* $(,)?) => {
         mod $name {
             use super::*;
+            use $m as kernel;
 
             const K: Kernel = Kernel {
                 name: stringify!($name),
-                f: matmul::$name::matmul,
-                scratch_len: matmul::$name::scratch_len,
+                f: kernel::matmul,
+                scratch_len: kernel::scratch_len,
                 feature: $feature,
             };
 
@@ -441,3 +445,47 @@ kernel_tests!(avx2, Some(Feature::Avx2));
 kernel_tests!(avx512, Some(Feature::Avx512));
 #[cfg(target_arch = "aarch64")]
 kernel_tests!(neon, Some(Feature::Neon));
+
+/// The SIMD kernels with each one-row sweep (`RowSweep`), whichever their default is, through
+/// `matmul_with` and the machine's default blocking otherwise: a tuner may choose either.
+mod sweeps {
+    macro_rules! swept {
+        ($name:ident, $isa:ident, $row:ident) => {
+            pub mod $name {
+                use kernels::matmul::{self, BlockingParams, Gemm, RowSweep};
+
+                fn params() -> BlockingParams {
+                    BlockingParams {
+                        row: RowSweep::$row,
+                        ..matmul::$isa::default_params()
+                    }
+                }
+
+                pub fn scratch_len(g: &Gemm) -> usize {
+                    matmul::$isa::scratch_len_with(&params(), g).expect("default blocking")
+                }
+
+                pub fn matmul(
+                    g: &Gemm,
+                    alpha: f32,
+                    a: &[f32],
+                    b: &[f32],
+                    beta: f32,
+                    c: &mut [f32],
+                    scratch: &mut [f32],
+                ) -> kernels::Result<()> {
+                    matmul::$isa::matmul_with(&params(), g, alpha, a, b, beta, c, scratch)
+                }
+            }
+        };
+    }
+    swept!(avx2_stream, avx2, Stream);
+    swept!(avx2_windows, avx2, Windows);
+    swept!(avx512_stream, avx512, Stream);
+    swept!(avx512_windows, avx512, Windows);
+}
+
+kernel_tests!(avx2_stream in sweeps::avx2_stream, Some(Feature::Avx2));
+kernel_tests!(avx2_windows in sweeps::avx2_windows, Some(Feature::Avx2));
+kernel_tests!(avx512_stream in sweeps::avx512_stream, Some(Feature::Avx512));
+kernel_tests!(avx512_windows in sweeps::avx512_windows, Some(Feature::Avx512));

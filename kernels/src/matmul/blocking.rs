@@ -68,11 +68,45 @@ pub(super) enum Plan {
     Packed,
 }
 
-/// The cache blocking of a BLIS-style SGEMM: the micro-tile (`mr`×`nr`, registers) and the
-/// packed blocks (`kc` deep; `mc` rows of A, `nc` columns of B). A kernel accepts a value
-/// only when [`BlockingParams::check`] passes for its micro-tiles: `mr`×`nr` one of them,
-/// `kc` in 1..=[`MAX_KC`], `mc` a nonzero multiple of `mr` up to [`MAX_MC`], `nc` a nonzero
-/// multiple of `nr` up to [`MAX_NC`].
+/// How the unpacked one-row path (a decoded token: m = 1, B not transposed, β = 0) reads B.
+/// Which is faster depends on the machine and on where B lives, so it is a kernel parameter
+/// the tuner chooses, not a constant: on an AVX2 Zen 3 the stream read B 1.1–1.6× faster in
+/// L2 and 2–2.7× from DRAM, while on a Zen 4 with AVX-512 the windows made the medium
+/// model's decode steps 1.1–1.2× faster (its weights in L3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowSweep {
+    /// B row by row into C's row, a few rows per pass (`driver::stream_row`): contiguous
+    /// streams, but C's row is read and written once per pass.
+    Stream,
+    /// Column windows of a few vectors swept down all of B, one accumulator per vector
+    /// (`driver::direct_rows`, or the ISA's own sweep): C written once, B walked down its
+    /// columns, one short run of every row per window.
+    Windows,
+}
+
+impl RowSweep {
+    /// Both sweeps, in a fixed order.
+    pub const ALL: [RowSweep; 2] = [RowSweep::Stream, RowSweep::Windows];
+
+    /// The name in tables and reports: `stream` or `windows`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RowSweep::Stream => "stream",
+            RowSweep::Windows => "windows",
+        }
+    }
+
+    /// Parses [`RowSweep::name`].
+    pub fn from_name(name: &str) -> Option<RowSweep> {
+        RowSweep::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// The parameters of a BLIS-style SGEMM: the micro-tile (`mr`×`nr`, registers), the packed
+/// blocks (`kc` deep; `mc` rows of A, `nc` columns of B) and the one-row sweep (`row`). A
+/// kernel accepts a value only when [`BlockingParams::check`] passes for its micro-tiles:
+/// `mr`×`nr` one of them, `kc` in 1..=[`MAX_KC`], `mc` a nonzero multiple of `mr` up to
+/// [`MAX_MC`], `nc` a nonzero multiple of `nr` up to [`MAX_NC`] (every sweep is valid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockingParams {
     /// Rows of the micro-tile.
@@ -85,6 +119,8 @@ pub struct BlockingParams {
     pub mc: usize,
     /// Columns of the packed B block.
     pub nc: usize,
+    /// How a one-row product reads B.
+    pub row: RowSweep,
 }
 
 /// Largest accepted `kc`.
@@ -292,10 +328,12 @@ fn core_ways(level: &cpu::CacheLevel) -> usize {
     (level.ways / level.shared_by.max(1)).max(1)
 }
 
-/// The blocking model (see the module docs) for an `mr`×`nr` micro-tile on the caches `c`.
-/// Pure: the same caches give the same parameters, and they always pass
-/// [`BlockingParams::check`] for `(mr, nr)` when 1 ≤ mr ≤ [`MAX_MC`] and 1 ≤ nr ≤ [`MAX_NC`].
-pub fn model(c: &Caches, mr: usize, nr: usize) -> BlockingParams {
+/// The blocking model (see the module docs) for an `mr`×`nr` micro-tile on the caches `c`,
+/// with the one-row sweep `row` (which no cache model decides: the kernel's default, then
+/// the tuner's measurement). Pure: the same caches give the same parameters, and they always
+/// pass [`BlockingParams::check`] for `(mr, nr)` when 1 ≤ mr ≤ [`MAX_MC`] and
+/// 1 ≤ nr ≤ [`MAX_NC`].
+pub fn model(c: &Caches, mr: usize, nr: usize, row: RowSweep) -> BlockingParams {
     let (mr, nr) = (mr.clamp(1, MAX_MC), nr.clamp(1, MAX_NC));
     let (l1, l2) = (&c.l1d, &c.l2);
 
@@ -335,7 +373,14 @@ pub fn model(c: &Caches, mr: usize, nr: usize) -> BlockingParams {
     let nc = ((nc_bytes / (kc * S)).min(NC_CAP) / nr * nr)
         .max(4 * nr)
         .min(MAX_NC / nr * nr);
-    BlockingParams { mr, nr, kc, mc, nc }
+    BlockingParams {
+        mr,
+        nr,
+        kc,
+        mc,
+        nc,
+        row,
+    }
 }
 
 #[cfg(test)]
@@ -385,7 +430,14 @@ mod tests {
     }
 
     fn p(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize) -> BlockingParams {
-        BlockingParams { mr, nr, kc, mc, nc }
+        BlockingParams {
+            mr,
+            nr,
+            kc,
+            mc,
+            nc,
+            row: RowSweep::Stream,
+        }
     }
 
     // Hand computations (S = 4 bytes; V = bytes per way; ⌊⌋ are the roundings).
@@ -427,10 +479,16 @@ mod tests {
         // (⌊4·4096/64⌋ = 256) → kc = 256. V2 = 64 KiB: B's sliver (16 KiB) 1 way, A gets
         // ⌊(8 − 1 − 1)/2⌋ = 3 ways = 192 KiB → mc = 196608/1024 = 192. L3: 4 MiB per core,
         // 15/16 of it = 3840 KiB → nc = 3840.
-        assert_eq!(model(&zen3_caches(), 6, 16), p(6, 16, 256, 192, 3840));
+        assert_eq!(
+            model(&zen3_caches(), 6, 16, RowSweep::Stream),
+            p(6, 16, 256, 192, 3840)
+        );
         // 6×64: the L1 allows kc = 80 (1 way of A, 5 of B: ⌊5·4096/256⌋) < 256, so B's sliver
         // takes one L2 way: kc = 65536/256 = 256; A 3 ways → mc = 192; nc = 3840 (60·64).
-        assert_eq!(model(&zen3_caches(), 6, 64), p(6, 64, 256, 192, 3840));
+        assert_eq!(
+            model(&zen3_caches(), 6, 64, RowSweep::Stream),
+            p(6, 64, 256, 192, 3840)
+        );
     }
 
     #[test]
@@ -438,18 +496,30 @@ mod tests {
         // 6×64: kc from one L2 way of 128 KiB: 131072/256 = 512 (the hand-tuned value); B's
         // sliver 128 KiB = 1 way, A 3 ways = 384 KiB → mc = 393216/2048 = 192; nc =
         // 3840 KiB / 2 KiB = 1920.
-        assert_eq!(model(&zen4_caches(), 6, 64), p(6, 64, 512, 192, 1920));
+        assert_eq!(
+            model(&zen4_caches(), 6, 64, RowSweep::Stream),
+            p(6, 64, 512, 192, 1920)
+        );
         // 6×16: kc = 256 as on Zen 3 (same L1); A 3 ways of 128 KiB → mc = 384; nc = 3840.
-        assert_eq!(model(&zen4_caches(), 6, 16), p(6, 16, 256, 384, 3840));
+        assert_eq!(
+            model(&zen4_caches(), 6, 16, RowSweep::Stream),
+            p(6, 16, 256, 384, 3840)
+        );
     }
 
     #[test]
     fn skylake_x() {
         // 6×16: kc = 256; V2 = 64 KiB, 16 ways: B 1, A ⌊14/2⌋ = 7 ways = 448 KiB → 448 rows,
         // ⌊448/6⌋·6 = 444. L3: 1408 KiB per core, 10/11 of it = 1280 KiB → nc = 1280.
-        assert_eq!(model(&skylake_x_caches(), 6, 16), p(6, 16, 256, 444, 1280));
+        assert_eq!(
+            model(&skylake_x_caches(), 6, 16, RowSweep::Stream),
+            p(6, 16, 256, 444, 1280)
+        );
         // 6×64: kc = 65536/256 = 256; same mc; nc = 1280 (20·64).
-        assert_eq!(model(&skylake_x_caches(), 6, 64), p(6, 64, 256, 444, 1280));
+        assert_eq!(
+            model(&skylake_x_caches(), 6, 64, RowSweep::Stream),
+            p(6, 64, 256, 444, 1280)
+        );
     }
 
     #[test]
@@ -458,16 +528,22 @@ mod tests {
         // 341 → kc = 336. L2 per core: 16/4 = 4 ways of 256 KiB; B's sliver 1 way, A
         // ⌊(4 − 2)/2⌋ = 1 way → mc = ⌊262144/1344⌋ = 195 → 192; no L3: B's block in the one
         // way left → nc = 195 → 192.
-        assert_eq!(model(&arm_4mib_l2(), 8, 12), p(8, 12, 336, 192, 192));
+        assert_eq!(
+            model(&arm_4mib_l2(), 8, 12, RowSweep::Stream),
+            p(8, 12, 336, 192, 192)
+        );
         // 6×16: kc = min(16384/24, 16384/64) = 256; mc = 262144/1024 = 256 → 252; nc = 256.
-        assert_eq!(model(&arm_4mib_l2(), 6, 16), p(6, 16, 256, 252, 256));
+        assert_eq!(
+            model(&arm_4mib_l2(), 6, 16, RowSweep::Stream),
+            p(6, 16, 256, 252, 256)
+        );
     }
 
     #[test]
     fn the_fallback_hierarchy() {
         // Zen 3's L1 and L2; L3 8 MiB/4 cores: 2 MiB · 15/16 / 1 KiB = 1920.
         assert_eq!(
-            model(&cpu::FALLBACK_CACHES, 6, 16),
+            model(&cpu::FALLBACK_CACHES, 6, 16, RowSweep::Stream),
             p(6, 16, 256, 192, 1920)
         );
     }
@@ -507,7 +583,7 @@ mod tests {
                                 l3,
                             );
                             for &(mr, nr) in &tiles {
-                                let b = model(&c, mr, nr);
+                                let b = model(&c, mr, nr, RowSweep::Stream);
                                 assert_eq!(b.check(&[(mr, nr)]), Ok(()), "{c:?} {mr}×{nr}: {b:?}");
                             }
                         }

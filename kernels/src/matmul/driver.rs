@@ -48,6 +48,9 @@ pub(super) struct Spec {
     pub tiny: usize,
     /// With B not transposed, up to this many rows skip packing.
     pub direct_m: usize,
+    /// The one-row sweep of the default parameters (measured per ISA; a tuner may choose
+    /// the other through `matmul_with`).
+    pub row: blocking::RowSweep,
 }
 
 /// One SGEMM kernel as its public functions see it on every target: its [`Spec`], its entry
@@ -85,7 +88,7 @@ impl Sgemm {
         let s = &self.spec;
         self.default.get_or_init(|| {
             let (mr, nr) = s.tiles[0];
-            let p = blocking::model(cpu::caches(), mr, nr);
+            let p = blocking::model(cpu::caches(), mr, nr, s.row);
             // The model's output always passes the check (its tests say so); the hand-tuned
             // values are a guard, not a path expected to run.
             Blocking::new(p, s.tiles, s.tiny, s.direct_m).unwrap_or(Blocking::trusted(
@@ -226,6 +229,7 @@ macro_rules! sgemm_wrappers {
                     hand_tuned: HAND_TUNED,
                     tiny: TINY,
                     direct_m: DIRECT_M,
+                    row: ROW,
                 },
                 BODY,
             )
@@ -296,7 +300,7 @@ pub(super) use imp::*;
 
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
-    use crate::matmul::blocking::{Blocking, Plan};
+    use crate::matmul::blocking::{Blocking, Plan, RowSweep};
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
@@ -382,15 +386,23 @@ mod imp {
             beta: f32,
         );
 
-        /// One row i of C, all columns, A and B read in place ([`direct_rows`] with one row,
-        /// unless an ISA has a better sweep for m = 1).
+        /// One row i of C, all columns, A and B read in place, as `sweep` says: the row
+        /// stream ([`stream_row`], only with β = 0) or column windows ([`direct_rows`] with
+        /// one row, unless an ISA has its own window sweep for m = 1).
         ///
         /// # Safety
         /// As [`direct_rows`] with `R` = 1.
         #[inline(always)]
-        unsafe fn direct_row(r: RowBlock<'_>) {
-            // SAFETY: this method's contract is `direct_rows`'s.
-            unsafe { direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r) }
+        unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
+            // SAFETY: this method's contract is `direct_rows`'s, which covers the stream's
+            // (it needs β = 0, checked here).
+            unsafe {
+                if sweep == RowSweep::Stream && r.beta == 0.0 {
+                    stream_row::<Self::Lanes>(r)
+                } else {
+                    direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r)
+                }
+            }
         }
     }
 
@@ -423,7 +435,7 @@ mod imp {
         unsafe {
             match blk.plan(g) {
                 Plan::Trivial => {}
-                Plan::Direct => direct::<K, MR, NR>(g, alpha, a, b, beta, c),
+                Plan::Direct => direct::<K, MR, NR>(blk.params().row, g, alpha, a, b, beta, c),
                 Plan::Dots => dots::<K::Lanes>(g, alpha, a, b, beta, c),
                 Plan::Packed => {
                     let p = blk.params();
@@ -438,12 +450,13 @@ mod imp {
 
     /// Unpacked path for B not transposed: blocks of up to `K::DR` rows, each sweeping the
     /// columns with a tile as wide as the row count allows (one row through
-    /// [`MicroKernel::direct_row`]).
+    /// [`MicroKernel::direct_row`] with the blocking's `sweep`).
     ///
     /// # Safety
     /// As [`run`], and `!g.trans_b`.
     #[inline(always)]
     unsafe fn direct<K: MicroKernel<MR, NR>, const MR: usize, const NR: usize>(
+        sweep: RowSweep,
         g: &Gemm,
         alpha: f32,
         a: &[f32],
@@ -470,7 +483,7 @@ mod imp {
             macro_rules! blocks {
                 ($($r:literal)*) => {
                     match rows {
-                        1 => K::direct_row(block),
+                        1 => K::direct_row(block, sweep),
                         $($r => direct_rows::<K, MR, NR, $r, { direct_vectors($r) }>(block),)*
                         _ => unreachable!("DR is at most 8"),
                     }

@@ -32,7 +32,7 @@ pub mod neon;
 mod pack;
 pub mod tiled;
 
-pub use blocking::BlockingParams;
+pub use blocking::{BlockingParams, RowSweep};
 
 use crate::{check_len, KernelError, Result};
 

@@ -16,10 +16,8 @@
 //! value (Higham, §3.1: γ_k for the sum, two more roundings for α, β and the addition), so
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
-use super::{
-    direct_rows, direct_vectors, run, stream_row, MicroKernel, Operands, RowBlock, Sgemm, Spec,
-};
-use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan};
+use super::{direct_vectors, run, MicroKernel, Operands, Sgemm, Spec};
+use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan, RowSweep};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
 use crate::KernelError;
@@ -131,20 +129,6 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
         Self::packed::<MR, NR>(rows, cols, kc, &o, alpha, beta)
     }
 
-    /// As the SIMD kernels: the 8-lane (AVX2) tile streams B row by row for m = 1 with β = 0
-    /// ([`stream_row`]); the others, and β ≠ 0, sweep column windows.
-    unsafe fn direct_row(r: RowBlock<'_>) {
-        // SAFETY: `direct_row`'s contract, which covers both forms; the portable code has no
-        // ISA to require.
-        unsafe {
-            if L == 8 && r.beta == 0.0 {
-                stream_row::<Lanes<L>>(r)
-            } else {
-                direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r)
-            }
-        }
-    }
-
     unsafe fn direct_tile<const R: usize, const V: usize>(
         k: usize,
         o: Operands,
@@ -170,7 +154,7 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
 }
 
 /// A portable `L`-lane vector for the dot products ([`super::dots`]) and the row stream
-/// ([`stream_row`]); loads are checked against A and B, and C, which the row stream
+/// ([`super::stream_row`]); loads are checked against A and B, and C, which the row stream
 /// accumulates in (after zeroing it: a read before that would bring in the NaN that
 /// [`check_case`] puts in C for β = 0).
 #[derive(Clone, Copy)]
@@ -287,12 +271,20 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
     direct_m: usize,
 ) -> Sgemm {
     let tiles: &'static [(usize, usize)] = const { &[(MR, NR)] };
+    // As the SIMD kernels' defaults: the 8-lane (AVX2) tile streams one row, the others
+    // sweep column windows.
+    let row = if L == 8 {
+        RowSweep::Stream
+    } else {
+        RowSweep::Windows
+    };
     let guard = BlockingParams {
         mr: MR,
         nr: NR,
         kc: 16,
         mc: MR,
         nc: NR,
+        row,
     };
     // SAFETY: `run::<Scalar, MR, NR>` is portable code whose only requirements are those
     // `Sgemm` establishes (checked shape, scratch, nonzero sizes, blocking of this tile).
@@ -304,6 +296,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
                 hand_tuned: guard,
                 tiny,
                 direct_m,
+                row,
             },
             Some(run::<Scalar<L, DR>, MR, NR>),
         )
@@ -452,7 +445,7 @@ fn sweep(k: &Sgemm, params: &BlockingParams, seed: u64) -> Plans {
 }
 
 /// Blockings whose loops wrap on the sweep's shapes: kc 3 or 5 (primes), one or two
-/// micro-tiles per block.
+/// micro-tiles per block, one with each one-row sweep.
 fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
     [
         BlockingParams {
@@ -461,6 +454,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             kc: 3,
             mc: mr,
             nc: nr,
+            row: RowSweep::Stream,
         },
         BlockingParams {
             mr,
@@ -468,6 +462,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             kc: 5,
             mc: 2 * mr,
             nc: 2 * nr,
+            row: RowSweep::Windows,
         },
     ]
 }
