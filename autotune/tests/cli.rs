@@ -2,6 +2,9 @@
 //! tuning run with the software fallback forced, and that an interrupted/failed run leaves an
 //! earlier table untouched.
 
+mod common;
+
+use common::child::dir_names;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,10 +19,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("autotune-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::child::tmp_dir("autotune-cli", name)
 }
 
 fn text(o: &Output) -> String {
@@ -28,6 +28,25 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// A quick single-thread tuning run of `ops` within `budget` seconds, with `extra` flags,
+/// that writes its table to `out`: it must succeed. Returns its output (stdout and stderr).
+fn tune(ops: &str, budget: &str, extra: &[&str], out: &Path) -> String {
+    let mut args = vec![
+        "--quick",
+        "--threads",
+        "1",
+        "--ops",
+        ops,
+        "--budget",
+        budget,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
 }
 
 #[test]
@@ -143,29 +162,12 @@ fn inspect_rejects_bad_tables_naming_the_file() {
 fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
     let d = tmp("tune");
     let out = d.join("t.json");
-    let o = run(&[
-        "--quick",
-        "--ops",
-        "add,matmul",
-        "--threads",
-        "1",
-        // Enough budget that the confirmation pass runs on a loaded machine too.
-        "--budget",
-        "20",
-        "--refine",
-        "1",
-        "--confirm",
-        "1",
-        "--max-square",
-        "32",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Enough budget that the confirmation pass runs on a loaded machine too.
+    let extra = ["--refine", "1", "--confirm", "1", "--max-square", "32"];
+    let said = tune("add,matmul", "20", &extra, &out);
     assert!(
-        text(&o).contains("(confirm 1)"),
-        "a confirmation pass ran: {}",
-        text(&o)
+        said.contains("(confirm 1)"),
+        "a confirmation pass ran: {said}"
     );
     let table = backends::table::Table::load(&out).unwrap();
     assert_eq!(table.counters.source, "software");
@@ -230,27 +232,9 @@ fn a_failed_run_leaves_the_earlier_table_untouched() {
 fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
     let d = tmp("e2e");
     let out = d.join("t.json");
-    let o = run(&[
-        "--quick",
-        "--preset",
-        "small",
-        "--ops",
-        "add_bias",
-        "--threads",
-        "1",
-        "--budget",
-        "5",
-        "--end-to-end-rounds",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("end to end (small): kept"),
-        "{}",
-        text(&o)
-    );
+    let extra = ["--preset", "small", "--end-to-end-rounds", "1"];
+    let said = tune("add_bias", "5", &extra, &out);
+    assert!(said.contains("end to end (small): kept"), "{said}");
     let md = std::fs::read_to_string(d.join("t.md")).unwrap();
     assert!(md.contains("## End to end (small preset)"), "{md}");
     for contender in ["tuned (per-call search)", "embedded default", "tiled/t1"] {
@@ -429,42 +413,18 @@ fn renamed_flags_take_the_new_spellings() {
 fn the_report_folder_holds_only_this_runs_files() {
     let d = tmp("stale");
     let out = d.join("t.json");
-    let tune = |ops: &str| {
-        let o = run(&[
-            "--quick",
-            "--ops",
-            ops,
-            "--threads",
-            "1",
-            "--budget",
-            "4",
-            "--refine",
-            "0",
-            "--max-square",
-            "32",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
-    };
-    let names = || {
-        let mut v: Vec<String> = std::fs::read_dir(d.join("t-report"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
-    tune("add,gelu_tanh,matmul");
-    let first = names();
+    let tune_ops = |ops: &str| tune(ops, "4", &["--refine", "0", "--max-square", "32"], &out);
+    let report = d.join("t-report");
+    tune_ops("add,gelu_tanh,matmul");
+    let first = dir_names(&report);
     assert!(first.iter().any(|n| n.starts_with("matmul-")), "{first:?}");
     assert!(first.contains(&"gelu_tanh-all.svg".to_string()));
     // Files the report does not write are the user's: they stay.
-    std::fs::write(d.join("t-report").join("notes.txt"), "mine").unwrap();
-    std::fs::write(d.join("t-report").join("my-plot.svg"), "<svg/>").unwrap();
-    tune("add");
+    std::fs::write(report.join("notes.txt"), "mine").unwrap();
+    std::fs::write(report.join("my-plot.svg"), "<svg/>").unwrap();
+    tune_ops("add");
     assert_eq!(
-        names(),
+        dir_names(&report),
         [
             "add-all.svg",
             "measurements.json",

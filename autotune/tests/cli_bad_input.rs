@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::child::{check_refusal, unchanged};
+use common::child::{check_refusal, dir_names, unchanged};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -291,13 +291,8 @@ fn unwritable_outputs_are_refused_before_measuring() {
     );
     unchanged(&file, b"a file");
     // Nothing was left behind (no probe or temporary files).
-    let mut names: Vec<String> = std::fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        dir_names(&d),
         ["a-file", "dispatch-report", "dispatch.json", "t.md"]
     );
 }
