@@ -627,6 +627,12 @@ fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<
     tasks
 }
 
+/// The soft deadline, at `now`, of the next of `left` shapes that share the time before `end`:
+/// an equal share of what remains, so a shape that overran does not starve the ones after it.
+pub(crate) fn fair_share(now: Instant, end: Instant, left: usize) -> Instant {
+    now + end.saturating_duration_since(now) / left as u32
+}
+
 /// Confirmation: every shape's contenders raced again, later and in another order
 /// (backwards, then forwards), so a passing disturbance of the machine lands on different
 /// shapes in different passes and the median of the races outvotes it.
@@ -666,7 +672,7 @@ fn confirm_phase(
                 progress.end(&format!("{op} {shape}: confirmation skipped (budget)"));
                 continue;
             }
-            let soft = now + confirm_end.saturating_duration_since(now) / (n - j) as u32;
+            let soft = fair_share(now, confirm_end, n - j);
             progress.begin(&format!("{op} {shape} (confirm {})", pass + 1));
             match st.confirm(i, &contenders, source, soft, end) {
                 Ok(()) => {
@@ -734,8 +740,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
             progress.end(&format!("{op} {shape}: not measured (budget spent)"));
             continue;
         }
-        let left = (tasks.len() - i) as u32;
-        let soft = now + coarse_end.saturating_duration_since(now) / left;
+        let soft = fair_share(now, coarse_end, tasks.len() - i);
         progress.begin(&format!("{op} {shape}"));
         match st.measure(op, shape, None, source, soft, end) {
             Ok(p) => {
@@ -775,7 +780,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
                 progress.end(&format!("{op} {shape}: refinement skipped (budget)"));
                 continue;
             }
-            let soft = now + refine_end.saturating_duration_since(now) / (n - j) as u32;
+            let soft = fair_share(now, refine_end, n - j);
             progress.begin(&format!("{op} {shape} (refine {})", step + 1));
             if let Ok(p) = st.measure(op, shape, Some(&contenders), source, soft, end) {
                 let line = summary(p);
