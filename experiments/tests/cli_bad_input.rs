@@ -6,7 +6,7 @@
 #[path = "../../autotune/tests/common/child.rs"]
 mod child;
 
-use child::{check_refusal, dir_names, unchanged};
+use child::{blocking_file, check_refusal, dir_names, unchanged, BLOCKING_FILE_TEXT};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -152,11 +152,8 @@ fn flags_that_would_do_nothing_are_refused() {
 #[test]
 fn unwritable_outputs_are_refused_before_the_work() {
     let d = tmp("outputs");
-    // A regular file where a folder should be: fails for root too.
-    let file = d.join("a-file");
-    std::fs::write(&file, b"a file").unwrap();
-    let bad = file.join("out.md");
-    let bad = bad.to_str().unwrap();
+    let (file, bad) = blocking_file(&d, "out.md");
+    let bad = bad.as_str();
     let profile = d.join("p.json");
     std::fs::write(&profile, b"earlier profile").unwrap();
     for args in [
@@ -193,7 +190,7 @@ fn unwritable_outputs_are_refused_before_the_work() {
     std::fs::create_dir(&md).unwrap();
     refused(&["profile", "--out", profile.to_str().unwrap()], &["p.md"]);
     unchanged(&profile, b"earlier profile");
-    unchanged(&file, b"a file");
+    unchanged(&file, BLOCKING_FILE_TEXT);
     assert_eq!(
         dir_names(&d),
         ["a-file", "p.json", "p.md"],

@@ -70,6 +70,18 @@ pub fn check_refusal(mut c: Command, what: &str, code: i32, names: &[&str]) -> S
     err
 }
 
+/// The contents of [`blocking_file`].
+pub const BLOCKING_FILE_TEXT: &[u8] = b"a file";
+
+/// A regular file `a-file` in `dir` (holding [`BLOCKING_FILE_TEXT`]), and the path `name`
+/// under it: an output no one can create, root included, since its folder is a file.
+pub fn blocking_file(dir: &Path, name: &str) -> (PathBuf, String) {
+    let file = dir.join("a-file");
+    std::fs::write(&file, BLOCKING_FILE_TEXT).unwrap();
+    let under = file.join(name).to_str().unwrap().to_string();
+    (file, under)
+}
+
 /// Asserts that `path` still holds `before`.
 pub fn unchanged(path: &Path, before: &[u8]) {
     assert_eq!(
