@@ -304,6 +304,19 @@ struct MatMul {
     feature: Option<Feature>,
 }
 
+/// The `MatMul` of the SGEMM module `$isa` with its default blocking.
+macro_rules! sgemm {
+    ($isa:ident, $feature:expr) => {
+        MatMul {
+            name: stringify!($isa),
+            f: matmul::$isa::matmul,
+            scratch_len: matmul::$isa::scratch_len,
+            max_scratch: matmul::$isa::default_params().max_scratch_len(),
+            feature: $feature,
+        }
+    };
+}
+
 /// The `MatMul` of the SGEMM module `$isa` run with [`small`] blocks for its first micro-tile.
 macro_rules! small_blocks {
     ($isa:ident, $feature:expr) => {
@@ -337,21 +350,9 @@ fn matmuls() -> Vec<MatMul> {
             max_scratch: matmul::tiled::KC * matmul::tiled::NC,
             feature: None,
         },
-        MatMul {
-            name: "avx2",
-            f: matmul::avx2::matmul,
-            scratch_len: matmul::avx2::scratch_len,
-            max_scratch: matmul::avx2::default_params().max_scratch_len(),
-            feature: Some(Feature::Avx2),
-        },
+        sgemm!(avx2, Some(Feature::Avx2)),
         small_blocks!(avx2, Some(Feature::Avx2)),
-        MatMul {
-            name: "avx512",
-            f: matmul::avx512::matmul,
-            scratch_len: matmul::avx512::scratch_len,
-            max_scratch: matmul::avx512::default_params().max_scratch_len(),
-            feature: Some(Feature::Avx512),
-        },
+        sgemm!(avx512, Some(Feature::Avx512)),
         small_blocks!(avx512, Some(Feature::Avx512)),
         #[cfg(target_arch = "aarch64")]
         MatMul {
