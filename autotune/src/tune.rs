@@ -627,6 +627,54 @@ fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<
     tasks
 }
 
+/// The soft deadline, at `now`, of the next of `left` shapes that share the time before `end`:
+/// an equal share of what remains, so a shape that overran does not starve the ones after it.
+pub(crate) fn fair_share(now: Instant, end: Instant, left: usize) -> Instant {
+    now + end.saturating_duration_since(now) / left as u32
+}
+
+/// A phase that runs in rounds (refinement steps, confirmation passes) until its mark: what
+/// it is called in the notes and progress lines, what its rounds are called, how many were
+/// asked for, and the mark.
+struct Phase {
+    what: &'static str,
+    unit: &'static str,
+    rounds: usize,
+    end: Instant,
+}
+
+impl Phase {
+    /// Whether `round` may start before the mark; if not, a coverage note says where the
+    /// phase stopped.
+    fn may_start(&self, round: usize, coverage_notes: &mut Vec<String>) -> bool {
+        if Instant::now() < self.end {
+            return true;
+        }
+        coverage_notes.push(format!(
+            "{} stopped after {round} of {} {}: budget",
+            self.what, self.rounds, self.unit
+        ));
+        false
+    }
+
+    /// The soft deadline of job `j` of a round's `n` ([`fair_share`]), or `None` (the job's
+    /// progress line, `label`, says it was skipped) once the mark has passed.
+    fn deadline(
+        &self,
+        j: usize,
+        n: usize,
+        label: &str,
+        progress: &mut Progress,
+    ) -> Option<Instant> {
+        let now = Instant::now();
+        if now >= self.end {
+            progress.end(&format!("{label}: {} skipped (budget)", self.what));
+            return None;
+        }
+        Some(fair_share(now, self.end, n - j))
+    }
+}
+
 /// Confirmation: every shape's contenders raced again, later and in another order
 /// (backwards, then forwards), so a passing disturbance of the machine lands on different
 /// shapes in different passes and the median of the races outvotes it.
@@ -639,13 +687,15 @@ fn confirm_phase(
     coverage_notes: &mut Vec<String>,
 ) {
     let cfg = st.cfg;
+    let phase = Phase {
+        what: "confirmation",
+        unit: "passes",
+        rounds: cfg.confirm_passes,
+        end: confirm_end,
+    };
     let mut confirmed = 0;
-    for pass in 0..cfg.confirm_passes {
-        if Instant::now() >= confirm_end {
-            coverage_notes.push(format!(
-                "confirmation stopped after {pass} of {} passes: budget",
-                cfg.confirm_passes
-            ));
+    for pass in 0..phase.rounds {
+        if !phase.may_start(pass, coverage_notes) {
             break;
         }
         let mut order: Vec<usize> = (0..st.points.len()).collect();
@@ -661,12 +711,9 @@ fn confirm_phase(
         let n = jobs.len();
         for (j, (i, contenders)) in jobs.into_iter().enumerate() {
             let (op, shape) = (st.points[i].op, st.points[i].shape.clone());
-            let now = Instant::now();
-            if now >= confirm_end {
-                progress.end(&format!("{op} {shape}: confirmation skipped (budget)"));
+            let Some(soft) = phase.deadline(j, n, &format!("{op} {shape}"), progress) else {
                 continue;
-            }
-            let soft = now + confirm_end.saturating_duration_since(now) / (n - j) as u32;
+            };
             progress.begin(&format!("{op} {shape} (confirm {})", pass + 1));
             match st.confirm(i, &contenders, source, soft, end) {
                 Ok(()) => {
@@ -734,8 +781,7 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
             progress.end(&format!("{op} {shape}: not measured (budget spent)"));
             continue;
         }
-        let left = (tasks.len() - i) as u32;
-        let soft = now + coarse_end.saturating_duration_since(now) / left;
+        let soft = fair_share(now, coarse_end, tasks.len() - i);
         progress.begin(&format!("{op} {shape}"));
         match st.measure(op, shape, None, source, soft, end) {
             Ok(p) => {
@@ -754,13 +800,15 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
         ));
     }
     // Refinement by bisection where the winner changes.
+    let phase = Phase {
+        what: "refinement",
+        unit: "steps",
+        rounds: cfg.refine_steps,
+        end: refine_end,
+    };
     let mut refined = 0;
-    for step in 0..cfg.refine_steps {
-        if Instant::now() >= refine_end {
-            coverage_notes.push(format!(
-                "refinement stopped after {step} of {} steps: budget",
-                cfg.refine_steps
-            ));
+    for step in 0..phase.rounds {
+        if !phase.may_start(step, &mut coverage_notes) {
             break;
         }
         let mids = refinement_tasks(&st, &cfg.ops, &cfg.rule);
@@ -770,12 +818,9 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
         progress.add(mids.len() as u64);
         let n = mids.len();
         for (j, (op, shape, contenders)) in mids.into_iter().enumerate() {
-            let now = Instant::now();
-            if now >= refine_end {
-                progress.end(&format!("{op} {shape}: refinement skipped (budget)"));
+            let Some(soft) = phase.deadline(j, n, &format!("{op} {shape}"), progress) else {
                 continue;
-            }
-            let soft = now + refine_end.saturating_duration_since(now) / (n - j) as u32;
+            };
             progress.begin(&format!("{op} {shape} (refine {})", step + 1));
             if let Ok(p) = st.measure(op, shape, Some(&contenders), source, soft, end) {
                 let line = summary(p);

@@ -95,7 +95,7 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
             );
             break;
         }
-        let soft = now + end.saturating_duration_since(now) / (tasks.len() - i) as u32;
+        let soft = crate::tune::fair_share(now, end, tasks.len() - i);
         let problem = Problem::random(op, shape, a.seed).map_err(Failure::run)?;
         let chosen = d.lookup(op, shape.key()).variant();
         let mut cands = measure::candidates(op, None, threads.as_deref());

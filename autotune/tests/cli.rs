@@ -2,6 +2,9 @@
 //! tuning run with the software fallback forced, and that an interrupted/failed run leaves an
 //! earlier table untouched.
 
+mod common;
+
+use common::child::dir_names;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,10 +19,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("autotune-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::child::tmp_dir("autotune-cli", name)
 }
 
 fn text(o: &Output) -> String {
@@ -30,10 +30,33 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `o`, which must be a success (its output is shown when it is not).
+#[track_caller]
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
+
+/// A quick single-thread tuning run of `ops` within `budget` seconds, with `extra` flags,
+/// that writes its table to `out`: it must succeed. Returns its output (stdout and stderr).
+fn tune(ops: &str, budget: &str, extra: &[&str], out: &Path) -> String {
+    let mut args = vec![
+        "--quick",
+        "--threads",
+        "1",
+        "--ops",
+        ops,
+        "--budget",
+        budget,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    text(&ok(run(&args)))
+}
+
 #[test]
 fn list_shows_every_variant_with_a_summary() {
-    let o = run(&["list"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = ok(run(&["list"]));
     let out = String::from_utf8_lossy(&o.stdout);
     for v in backends::catalog().variants() {
         assert!(out.contains(&v.id), "{} missing", v.id);
@@ -47,7 +70,7 @@ fn list_shows_every_variant_with_a_summary() {
 
 #[test]
 fn measure_json_has_the_promised_fields() {
-    let o = run(&[
+    let o = ok(run(&[
         "measure",
         "--op",
         "matmul",
@@ -56,8 +79,7 @@ fn measure_json_has_the_promised_fields() {
         "--json",
         "--samples",
         "3",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    ]));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!rows.is_empty());
     for r in rows.iter().filter(|r| r.get("excluded").is_none()) {
@@ -143,29 +165,12 @@ fn inspect_rejects_bad_tables_naming_the_file() {
 fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
     let d = tmp("tune");
     let out = d.join("t.json");
-    let o = run(&[
-        "--quick",
-        "--ops",
-        "add,matmul",
-        "--threads",
-        "1",
-        // Enough budget that the confirmation pass runs on a loaded machine too.
-        "--budget",
-        "20",
-        "--refine",
-        "1",
-        "--confirm",
-        "1",
-        "--max-square",
-        "32",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Enough budget that the confirmation pass runs on a loaded machine too.
+    let extra = ["--refine", "1", "--confirm", "1", "--max-square", "32"];
+    let said = tune("add,matmul", "20", &extra, &out);
     assert!(
-        text(&o).contains("(confirm 1)"),
-        "a confirmation pass ran: {}",
-        text(&o)
+        said.contains("(confirm 1)"),
+        "a confirmation pass ran: {said}"
     );
     let table = backends::table::Table::load(&out).unwrap();
     assert_eq!(table.counters.source, "software");
@@ -200,8 +205,7 @@ fn tuning_with_forced_software_counters_writes_a_loadable_table_and_report() {
     assert!(d.join("t-report").join("add-all.svg").exists());
     assert!(d.join("t-report").join("measurements.json").exists());
     // The table loads the way models load it.
-    let o = inspect(&out, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = ok(inspect(&out, &[]));
     assert!(String::from_utf8_lossy(&o.stdout).contains("warnings: none"));
 }
 
@@ -230,27 +234,9 @@ fn a_failed_run_leaves_the_earlier_table_untouched() {
 fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
     let d = tmp("e2e");
     let out = d.join("t.json");
-    let o = run(&[
-        "--quick",
-        "--preset",
-        "small",
-        "--ops",
-        "add_bias",
-        "--threads",
-        "1",
-        "--budget",
-        "5",
-        "--end-to-end-rounds",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("end to end (small): kept"),
-        "{}",
-        text(&o)
-    );
+    let extra = ["--preset", "small", "--end-to-end-rounds", "1"];
+    let said = tune("add_bias", "5", &extra, &out);
+    assert!(said.contains("end to end (small): kept"), "{said}");
     let md = std::fs::read_to_string(d.join("t.md")).unwrap();
     assert!(md.contains("## End to end (small preset)"), "{md}");
     for contender in ["tuned (per-call search)", "embedded default", "tiled/t1"] {
@@ -258,8 +244,7 @@ fn a_preset_run_races_its_table_end_to_end_and_reports_it() {
     }
     assert_eq!(md.matches("**(kept)**").count(), 1, "{md}");
     // Whatever won, the written table loads the way models load it.
-    let o = inspect(&out, &[]);
-    assert!(o.status.success(), "{}", text(&o));
+    ok(inspect(&out, &[]));
 }
 
 /// The embedded default table.
@@ -281,8 +266,7 @@ fn foreign_table(dir: &Path) -> PathBuf {
 #[test]
 fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
     let table = foreign_table(&tmp("inspect-json"));
-    let o = inspect(&table, &["--allow-foreign", "--json"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = ok(inspect(&table, &["--allow-foreign", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     assert_eq!(v["header"]["format"], "kernel-dispatch");
     assert!(v["header"]["machine"]["fingerprint"].is_string());
@@ -303,8 +287,7 @@ fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
         .iter()
         .any(|s| s["op"] == "matmul" && s["bucket"] == "m1"));
     // Text: each load warning appears once in all the output, not on stdout and stderr both.
-    let o = inspect(&table, &["--allow-foreign"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = ok(inspect(&table, &["--allow-foreign"]));
     let all = text(&o);
     assert_eq!(all.matches("tuned on another machine").count(), 1, "{all}");
     // One warning here (another machine); more where KERNELS_DISABLE makes entries skip.
@@ -327,14 +310,13 @@ fn a_foreign_table_is_refused_naming_the_flag() {
 fn compare_json_lists_differing_ranges_and_the_agreement() {
     let d = tmp("compare");
     let a = default_table();
-    let o = run(&[
-        "compare",
-        a.to_str().unwrap(),
-        a.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    // `compare A B --json`, parsed.
+    let compare_with = |b: &Path| -> serde_json::Value {
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let o = ok(run(&["compare", a, b, "--json"]));
+        serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+    };
+    let v = compare_with(&a);
     assert!(v["counted"].as_u64().unwrap() > 0);
     assert_eq!(v["agreement"].as_f64(), Some(1.0));
     assert!(v["differing"].as_array().unwrap().is_empty());
@@ -354,14 +336,7 @@ fn compare_json_lists_differing_ranges_and_the_agreement() {
     e.variant = other.clone();
     let b = d.join("b.json");
     tb.write_atomic(&b).unwrap();
-    let o = run(&[
-        "compare",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = compare_with(&b);
     let diff = v["differing"].as_array().unwrap();
     assert_eq!(diff.len(), 1, "{diff:?}");
     assert_eq!(diff[0]["a_variant"], first["a_variant"]);
@@ -377,7 +352,7 @@ fn validate_writes_json_out_and_prints_json() {
     let d = tmp("validate");
     let out = d.join("v.json");
     let table = foreign_table(&d);
-    let o = run(&[
+    let o = ok(run(&[
         "validate",
         "--dispatch",
         table.to_str().unwrap(),
@@ -392,8 +367,7 @@ fn validate_writes_json_out_and_prints_json() {
         "--json",
         "--json-out",
         out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    ]));
     let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
@@ -429,42 +403,18 @@ fn renamed_flags_take_the_new_spellings() {
 fn the_report_folder_holds_only_this_runs_files() {
     let d = tmp("stale");
     let out = d.join("t.json");
-    let tune = |ops: &str| {
-        let o = run(&[
-            "--quick",
-            "--ops",
-            ops,
-            "--threads",
-            "1",
-            "--budget",
-            "4",
-            "--refine",
-            "0",
-            "--max-square",
-            "32",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
-    };
-    let names = || {
-        let mut v: Vec<String> = std::fs::read_dir(d.join("t-report"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
-    tune("add,gelu_tanh,matmul");
-    let first = names();
+    let tune_ops = |ops: &str| tune(ops, "4", &["--refine", "0", "--max-square", "32"], &out);
+    let report = d.join("t-report");
+    tune_ops("add,gelu_tanh,matmul");
+    let first = dir_names(&report);
     assert!(first.iter().any(|n| n.starts_with("matmul-")), "{first:?}");
     assert!(first.contains(&"gelu_tanh-all.svg".to_string()));
     // Files the report does not write are the user's: they stay.
-    std::fs::write(d.join("t-report").join("notes.txt"), "mine").unwrap();
-    std::fs::write(d.join("t-report").join("my-plot.svg"), "<svg/>").unwrap();
-    tune("add");
+    std::fs::write(report.join("notes.txt"), "mine").unwrap();
+    std::fs::write(report.join("my-plot.svg"), "<svg/>").unwrap();
+    tune_ops("add");
     assert_eq!(
-        names(),
+        dir_names(&report),
         [
             "add-all.svg",
             "measurements.json",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::child::{check_refusal, unchanged};
+use common::child::{blocking_file, check_refusal, dir_names, unchanged, BLOCKING_FILE_TEXT};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -225,11 +225,8 @@ fn unwritable_outputs_are_refused_before_measuring() {
     let d = tmp("outputs");
     let table = d.join("dispatch.json");
     std::fs::write(&table, b"earlier table").unwrap();
-    // A regular file where a folder should be: fails for root too.
-    let file = d.join("a-file");
-    std::fs::write(&file, b"a file").unwrap();
-    let under_file = file.join("out.json");
-    let under_file = under_file.to_str().unwrap();
+    let (file, under_file) = blocking_file(&d, "out.json");
+    let under_file = under_file.as_str();
     refused(&["--quick", "--out", under_file], &[], 2, &[under_file]);
     refused(
         &["tune", "--quick", "--out", under_file],
@@ -289,15 +286,10 @@ fn unwritable_outputs_are_refused_before_measuring() {
         2,
         &[under_file],
     );
-    unchanged(&file, b"a file");
+    unchanged(&file, BLOCKING_FILE_TEXT);
     // Nothing was left behind (no probe or temporary files).
-    let mut names: Vec<String> = std::fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        dir_names(&d),
         ["a-file", "dispatch-report", "dispatch.json", "t.md"]
     );
 }

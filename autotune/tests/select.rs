@@ -1,6 +1,6 @@
 //! The selection rule on synthetic measurements.
 
-use autotune::select::{select, Cand, Point, Rule};
+use autotune::select::{select, Cand, Point, PointChoice, Rule, Selection};
 
 fn c(id: &str, median: f64, mad: f64) -> Cand {
     Cand::timed(id, median, mad)
@@ -16,14 +16,44 @@ fn point(size: u64, cands: Vec<Cand>) -> Point {
     Point { size, cands }
 }
 
+/// A point where the two variants "a" and "b" ran, with medians `a` and `b` and one MAD.
+fn ab(size: u64, a: f64, b: f64, mad: f64) -> Point {
+    point(size, vec![c("a", a, mad), c("b", b, mad)])
+}
+
+/// `c`, dropped early as a clear loser.
+fn pruned(mut c: Cand) -> Cand {
+    c.pruned = true;
+    c
+}
+
+/// The default rule's choice at one point (the size does not enter a single point's choice).
+fn choose(cands: Vec<Cand>) -> PointChoice {
+    Rule::default().choose(&point(100, cands))
+}
+
+/// The variant of each range of `sel`, in order.
+fn range_variants(sel: &Selection) -> Vec<&str> {
+    sel.ranges.iter().map(|r| r.variant.as_str()).collect()
+}
+
+/// A deterministic pseudo-random sequence in [0, 1) (a 64-bit LCG), for the sweeps.
+fn lcg(mut seed: u64) -> impl FnMut() -> f64 {
+    move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as f64 / (1u64 << 31) as f64
+    }
+}
+
 #[test]
 fn lowest_median_wins_when_clear() {
-    let rule = Rule::default();
-    let p = point(
-        100,
-        vec![c("a", 100.0, 1.0), c("b", 80.0, 1.0), c("c", 120.0, 1.0)],
-    );
-    let ch = rule.choose(&p);
+    let ch = choose(vec![
+        c("a", 100.0, 1.0),
+        c("b", 80.0, 1.0),
+        c("c", 120.0, 1.0),
+    ]);
     assert_eq!(ch.winner, Some(1));
     assert_eq!(ch.fastest, Some(1));
     assert_eq!(ch.acceptable, vec![1]);
@@ -31,82 +61,113 @@ fn lowest_median_wins_when_clear() {
 }
 
 #[test]
-fn tie_broken_by_cache_misses_then_instructions() {
-    let rule = Rule::default();
-    // a is 1% faster but within noise; b has far fewer misses: b wins.
-    let p = point(
-        100,
-        vec![
-            with_counters(c("a", 99.0, 2.0), Some(1000.0), Some(500.0)),
-            with_counters(c("b", 100.0, 2.0), Some(100.0), Some(900.0)),
-        ],
-    );
-    let ch = rule.choose(&p);
-    assert_eq!(ch.winner, Some(1), "{ch:?}");
-    assert!(ch.note.as_deref().unwrap().contains("cache misses"));
-
-    // Equal misses: fewer instructions decides.
-    let p = point(
-        100,
-        vec![
-            with_counters(c("a", 99.0, 2.0), Some(100.0), Some(900.0)),
-            with_counters(c("b", 100.0, 2.0), Some(101.0), Some(500.0)),
-        ],
-    );
-    let ch = rule.choose(&p);
-    assert_eq!(ch.winner, Some(1), "{ch:?}");
-    assert!(ch.note.as_deref().unwrap().contains("instructions"));
-
-    // No counters: the lower median stays, and the note says it was a tie.
-    let p = point(100, vec![c("a", 99.0, 2.0), c("b", 100.0, 2.0)]);
-    let ch = rule.choose(&p);
-    assert_eq!(ch.winner, Some(0));
-    assert!(ch.note.as_deref().unwrap().contains("lower median"));
-
-    // Counters on only one side: cannot compare, lower median stays.
-    let p = point(
-        100,
-        vec![
-            c("a", 99.0, 2.0),
-            with_counters(c("b", 100.0, 2.0), Some(1.0), Some(1.0)),
-        ],
-    );
-    assert_eq!(rule.choose(&p).winner, Some(0));
-}
-
-#[test]
-fn outside_the_noise_counters_do_not_matter() {
-    let rule = Rule::default();
-    let p = point(
-        100,
-        vec![
-            with_counters(c("a", 80.0, 1.0), Some(1000.0), Some(1000.0)),
-            with_counters(c("b", 100.0, 1.0), Some(1.0), Some(1.0)),
-        ],
-    );
-    assert_eq!(rule.choose(&p).winner, Some(0));
-}
-
-#[test]
-fn overlapping_spreads_are_a_tie_even_beyond_three_percent() {
-    let rule = Rule::default();
-    // 10% apart but MADs of 6 each overlap.
-    let p = point(
-        100,
-        vec![
-            with_counters(c("a", 100.0, 6.0), Some(50.0), None),
-            with_counters(c("b", 110.0, 6.0), Some(10.0), None),
-        ],
-    );
-    assert_eq!(rule.choose(&p).winner, Some(1));
+fn ties_break_by_counters_then_threads_memory_and_features() {
+    // What the case shows, the candidates, the index that must win and a word its note must
+    // contain (`None`: the note is not checked).
+    let cases: Vec<(&str, Vec<Cand>, usize, Option<&str>)> = vec![
+        (
+            "a is 1% faster but within noise; b has far fewer misses",
+            vec![
+                with_counters(c("a", 99.0, 2.0), Some(1000.0), Some(500.0)),
+                with_counters(c("b", 100.0, 2.0), Some(100.0), Some(900.0)),
+            ],
+            1,
+            Some("cache misses"),
+        ),
+        (
+            "equal misses: fewer instructions decides",
+            vec![
+                with_counters(c("a", 99.0, 2.0), Some(100.0), Some(900.0)),
+                with_counters(c("b", 100.0, 2.0), Some(101.0), Some(500.0)),
+            ],
+            1,
+            Some("instructions"),
+        ),
+        (
+            "no counters: the lower median stays, and the note says it was a tie",
+            vec![c("a", 99.0, 2.0), c("b", 100.0, 2.0)],
+            0,
+            Some("lower median"),
+        ),
+        (
+            "counters on only one side: cannot compare, the lower median stays",
+            vec![
+                c("a", 99.0, 2.0),
+                with_counters(c("b", 100.0, 2.0), Some(1.0), Some(1.0)),
+            ],
+            0,
+            None,
+        ),
+        (
+            "outside the noise counters do not matter",
+            vec![
+                with_counters(c("a", 80.0, 1.0), Some(1000.0), Some(1000.0)),
+                with_counters(c("b", 100.0, 1.0), Some(1.0), Some(1.0)),
+            ],
+            0,
+            None,
+        ),
+        (
+            "10% apart but MADs of 6 each overlap: a tie even beyond 3%",
+            vec![
+                with_counters(c("a", 100.0, 6.0), Some(50.0), None),
+                with_counters(c("b", 110.0, 6.0), Some(10.0), None),
+            ],
+            1,
+            None,
+        ),
+        (
+            "t2 is 1% faster but within noise, no counters tell them apart: t1 wins",
+            vec![
+                c("matmul/avx512/pooled/t2", 99.0, 2.0),
+                c("matmul/avx512/pooled/t1", 100.0, 2.0),
+            ],
+            1,
+            Some("threads"),
+        ),
+        (
+            "a clear lead still wins, threads or not",
+            vec![
+                c("matmul/avx512/pooled/t2", 60.0, 1.0),
+                c("matmul/avx512/pooled/t1", 100.0, 1.0),
+            ],
+            0,
+            None,
+        ),
+        (
+            "same kernel, memory within noise: pooled before in place before direct",
+            vec![
+                c("softmax/avx512/direct/t1", 98.0, 2.0),
+                c("softmax/avx512/inplace/t1", 99.0, 2.0),
+                c("softmax/avx512/pooled/t1", 100.0, 2.0),
+            ],
+            2,
+            Some("allocation"),
+        ),
+        (
+            "same memory and threads: the implementation needing fewer CPU features",
+            vec![
+                c("add/avx512/inplace/t1", 99.0, 2.0),
+                c("add/avx2/inplace/t1", 100.0, 2.0),
+            ],
+            1,
+            None,
+        ),
+    ];
+    for (what, cands, winner, word) in cases {
+        let ch = choose(cands);
+        assert_eq!(ch.winner, Some(winner), "{what}: {ch:?}");
+        if let Some(word) = word {
+            let note = ch.note.as_deref().unwrap_or_default();
+            assert!(note.contains(word), "{what}: {ch:?}");
+        }
+    }
 }
 
 #[test]
 fn pruned_candidates_never_win() {
     let rule = Rule::default();
-    let mut a = c("a", 50.0, 1.0);
-    a.pruned = true;
-    let p = point(100, vec![a, c("b", 100.0, 1.0)]);
+    let p = point(100, vec![pruned(c("a", 50.0, 1.0)), c("b", 100.0, 1.0)]);
     assert_eq!(rule.choose(&p).winner, Some(1));
     let sel = select(&rule, vec![p]);
     assert_eq!(sel.ranges[0].variant, "b");
@@ -117,10 +178,10 @@ fn ranges_merge_sorted_and_open_ended() {
     let rule = Rule::default();
     // Unsorted input; a wins small sizes, b large.
     let pts = vec![
-        point(1000, vec![c("a", 200.0, 1.0), c("b", 100.0, 1.0)]),
-        point(10, vec![c("a", 10.0, 0.1), c("b", 20.0, 0.1)]),
-        point(100, vec![c("a", 50.0, 0.5), c("b", 80.0, 0.5)]),
-        point(10_000, vec![c("a", 2000.0, 5.0), c("b", 900.0, 5.0)]),
+        ab(1000, 200.0, 100.0, 1.0),
+        ab(10, 10.0, 20.0, 0.1),
+        ab(100, 50.0, 80.0, 0.5),
+        ab(10_000, 2000.0, 900.0, 5.0),
     ];
     let sel = select(&rule, pts);
     assert_eq!(sel.ranges.len(), 2);
@@ -136,11 +197,11 @@ fn ranges_merge_sorted_and_open_ended() {
 fn lone_winner_within_noise_is_smoothed_away() {
     let rule = Rule::default();
     let pts = vec![
-        point(1, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
-        point(2, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        ab(1, 100.0, 120.0, 1.0),
+        ab(2, 100.0, 120.0, 1.0),
         // b fastest by 2%: within noise.
-        point(3, vec![c("a", 102.0, 1.0), c("b", 100.0, 1.0)]),
-        point(4, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        ab(3, 102.0, 100.0, 1.0),
+        ab(4, 100.0, 120.0, 1.0),
     ];
     let sel = select(&rule, pts);
     assert_eq!(sel.ranges.len(), 1, "{:?}", sel.ranges);
@@ -156,13 +217,12 @@ fn lone_winner_within_noise_is_smoothed_away() {
 fn lone_winner_beyond_noise_survives() {
     let rule = Rule::default();
     let pts = vec![
-        point(1, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
-        point(2, vec![c("a", 130.0, 1.0), c("b", 100.0, 1.0)]),
-        point(3, vec![c("a", 100.0, 1.0), c("b", 120.0, 1.0)]),
+        ab(1, 100.0, 120.0, 1.0),
+        ab(2, 130.0, 100.0, 1.0),
+        ab(3, 100.0, 120.0, 1.0),
     ];
     let sel = select(&rule, pts);
-    let ids: Vec<&str> = sel.ranges.iter().map(|r| r.variant.as_str()).collect();
-    assert_eq!(ids, ["a", "b", "a"]);
+    assert_eq!(range_variants(&sel), ["a", "b", "a"]);
     assert_eq!(sel.ranges[1].min, 2);
     assert_eq!(sel.ranges[1].max, Some(2));
 }
@@ -178,7 +238,7 @@ fn no_flapping_on_alternating_noise() {
             } else {
                 (101.0, 100.0)
             };
-            point(1 << i, vec![c("a", ma, 0.5), c("b", mb, 0.5)])
+            ab(1 << i, ma, mb, 0.5)
         })
         .collect();
     let sel = select(&rule, pts);
@@ -203,11 +263,10 @@ fn crossover_sits_where_medians_cross() {
     let pts: Vec<Point> = m
         .iter()
         .enumerate()
-        .map(|(i, &(a, b))| point(10 * (i as u64 + 1), vec![c("a", a, 0.5), c("b", b, 0.5)]))
+        .map(|(i, &(a, b))| ab(10 * (i as u64 + 1), a, b, 0.5))
         .collect();
     let sel = select(&rule, pts);
-    let ids: Vec<&str> = sel.ranges.iter().map(|r| r.variant.as_str()).collect();
-    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(range_variants(&sel), ["a", "b"]);
     // b takes over at size 40, the first size where it is faster.
     assert_eq!(sel.ranges[1].points, vec![3, 4, 5]);
     assert_eq!(sel.ranges[0].max, Some(34)); // floor(sqrt(30 * 40))
@@ -217,10 +276,7 @@ fn crossover_sits_where_medians_cross() {
 fn same_size_shapes_merge_by_total_time() {
     let rule = Rule::default();
     // Two shapes with one key: a wins the first by a little, b the second by a lot.
-    let pts = vec![
-        point(64, vec![c("a", 100.0, 1.0), c("b", 110.0, 1.0)]),
-        point(64, vec![c("a", 300.0, 1.0), c("b", 200.0, 1.0)]),
-    ];
+    let pts = vec![ab(64, 100.0, 110.0, 1.0), ab(64, 300.0, 200.0, 1.0)];
     let sel = select(&rule, pts);
     assert_eq!(sel.points.len(), 1);
     assert_eq!(sel.ranges[0].variant, "b");
@@ -250,13 +306,7 @@ fn ranges_are_contiguous_and_valid_for_any_input() {
     // A deterministic pseudo-random sweep: ranges always start at 0, are contiguous, and the
     // last is open-ended.
     let rule = Rule::default();
-    let mut seed = 12345u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as f64 / (1u64 << 31) as f64
-    };
+    let mut next = lcg(12345u64);
     for _ in 0..200 {
         let n = 1 + (next() * 12.0) as usize;
         let pts: Vec<Point> = (0..n)
@@ -297,65 +347,11 @@ fn ranges_are_contiguous_and_valid_for_any_input() {
 #[test]
 fn only_pruned_candidates_left_still_gives_a_range() {
     let rule = Rule::default();
-    let mut a = c("a", 500.0, 1.0);
-    a.pruned = true;
-    let mut b = c("b", 400.0, 1.0);
-    b.pruned = true;
+    let (a, b) = (pruned(c("a", 500.0, 1.0)), pruned(c("b", 400.0, 1.0)));
     let sel = select(&rule, vec![point(10, vec![a, b])]);
     assert_eq!(sel.ranges.len(), 1);
     assert_eq!(sel.ranges[0].variant, "b");
     assert!(sel.choices[0].note.as_deref().unwrap().contains("pruned"));
-}
-
-#[test]
-fn tie_without_counter_difference_goes_to_fewer_threads() {
-    let rule = Rule::default();
-    // t2 is 1% faster but within noise, and no counters tell them apart: t1 wins.
-    let p = point(
-        100,
-        vec![
-            c("matmul/avx512/pooled/t2", 99.0, 2.0),
-            c("matmul/avx512/pooled/t1", 100.0, 2.0),
-        ],
-    );
-    let ch = rule.choose(&p);
-    assert_eq!(ch.winner, Some(1), "{ch:?}");
-    assert!(ch.note.as_deref().unwrap().contains("threads"));
-    // A clear lead still wins, threads or not.
-    let p = point(
-        100,
-        vec![
-            c("matmul/avx512/pooled/t2", 60.0, 1.0),
-            c("matmul/avx512/pooled/t1", 100.0, 1.0),
-        ],
-    );
-    assert_eq!(rule.choose(&p).winner, Some(0));
-}
-
-#[test]
-fn equal_siblings_resolve_by_memory_then_features() {
-    let rule = Rule::default();
-    // Same kernel, memory strategies within noise: pooled before in place before direct.
-    let p = point(
-        100,
-        vec![
-            c("softmax/avx512/direct/t1", 98.0, 2.0),
-            c("softmax/avx512/inplace/t1", 99.0, 2.0),
-            c("softmax/avx512/pooled/t1", 100.0, 2.0),
-        ],
-    );
-    let ch = rule.choose(&p);
-    assert_eq!(ch.winner, Some(2), "{ch:?}");
-    assert!(ch.note.as_deref().unwrap().contains("allocation"));
-    // Same memory and threads: the implementation needing fewer CPU features.
-    let p = point(
-        100,
-        vec![
-            c("add/avx512/inplace/t1", 99.0, 2.0),
-            c("add/avx2/inplace/t1", 100.0, 2.0),
-        ],
-    );
-    assert_eq!(rule.choose(&p).winner, Some(1));
 }
 
 /// The candidate ids named in `note`, in order of first appearance.
@@ -393,7 +389,7 @@ fn first_gap(note: &str, from: usize) -> (f64, &'static str) {
 /// rival), its first-named variant is the rival whose measured gap to the chosen it states,
 /// to the printed precision and in the right direction, and "within the noise" appears
 /// exactly when the rule calls the two a tie, with the test that holds.
-fn check_notes(rule: &Rule, sel: &autotune::select::Selection) {
+fn check_notes(rule: &Rule, sel: &Selection) {
     for (i, note) in sel.notes.iter().enumerate() {
         let p = &sel.points[i];
         let chosen = sel.chosen[i].as_deref();
@@ -515,13 +511,7 @@ fn notes_never_name_the_chosen_and_match_the_margin_for_any_input() {
         "matmul/gemm/pooled/t2",
         "matmul/tiled/pooled/t1",
     ];
-    let mut seed = 987_654_321u64;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as f64 / (1u64 << 31) as f64
-    };
+    let mut next = lcg(987_654_321u64);
     let mut noted = 0;
     for _ in 0..400 {
         let n = 1 + (next() * 10.0) as usize;

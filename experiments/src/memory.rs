@@ -17,7 +17,7 @@ use crate::report::markdown_table;
 use anyhow::{Context, Result};
 use backends::problem::Problem;
 use backends::timing::{self, fmt_bytes, fmt_ns_precise};
-use backends::{catalog, Dispatcher, Key, Memory, Op, Shape, Variant};
+use backends::{catalog, Buf, Dispatcher, Key, Memory, Op, Shape, Variant};
 use kernels::layernorm::{Affine, LayerNormOut};
 use kernels::matmul::Gemm;
 use kernels::Rows;
@@ -202,19 +202,10 @@ pub fn memory_study(d: &Dispatcher, implementation: Option<&str>, iters: usize) 
                 beta: &beta,
             };
             let fused = measure(iters, || {
-                let (mut sum, mut y) =
-                    (backends::exec::alloc(mem, n), backends::exec::alloc(mem, n));
-                let (mut mean, mut rstd) = (
-                    backends::exec::alloc(mem, rows),
-                    backends::exec::alloc(mem, rows),
-                );
-                let out = LayerNormOut {
-                    y: &mut y,
-                    mean: &mut mean,
-                    rstd: &mut rstd,
-                };
-                fd.add_layernorm(shape, 1e-5, &x, &res, &mut sum, p(), out)?;
-                black_box((sum, y, mean, rstd));
+                let mut sum = backends::exec::alloc(mem, n);
+                let mut norm = NormOutputs::alloc(mem, shape);
+                fd.add_layernorm(shape, 1e-5, &x, &res, &mut sum, p(), norm.out())?;
+                black_box((sum, norm));
                 Ok(())
             })?;
             let fused_id = fd
@@ -230,18 +221,9 @@ pub fn memory_study(d: &Dispatcher, implementation: Option<&str>, iters: usize) 
             ));
             let separate = measure(iters, || {
                 let sum = fd.add_new(&x, &res)?;
-                let mut y = backends::exec::alloc(mem, n);
-                let (mut mean, mut rstd) = (
-                    backends::exec::alloc(mem, rows),
-                    backends::exec::alloc(mem, rows),
-                );
-                let out = LayerNormOut {
-                    y: &mut y,
-                    mean: &mut mean,
-                    rstd: &mut rstd,
-                };
-                fd.layernorm(shape, 1e-5, &sum, p(), out)?;
-                black_box((sum, y, mean, rstd));
+                let mut norm = NormOutputs::alloc(mem, shape);
+                fd.layernorm(shape, 1e-5, &sum, p(), norm.out())?;
+                black_box((sum, norm));
                 Ok(())
             })?;
             let ids = format!(
@@ -262,6 +244,32 @@ pub fn memory_study(d: &Dispatcher, implementation: Option<&str>, iters: usize) 
         out.push_str("\nAllocations not measured (n/m): the counting allocator is not installed in this process.\n");
     }
     Ok(out)
+}
+
+/// A LayerNorm's outputs (the rows, then each row's mean and rstd), allocated the way a
+/// dispatcher with one memory strategy allocates them.
+struct NormOutputs {
+    y: Buf,
+    mean: Buf,
+    rstd: Buf,
+}
+
+impl NormOutputs {
+    fn alloc(mem: Memory, shape: Rows) -> NormOutputs {
+        NormOutputs {
+            y: backends::exec::alloc(mem, shape.len()),
+            mean: backends::exec::alloc(mem, shape.rows),
+            rstd: backends::exec::alloc(mem, shape.rows),
+        }
+    }
+
+    fn out(&mut self) -> LayerNormOut<'_> {
+        LayerNormOut {
+            y: &mut self.y,
+            mean: &mut self.mean,
+            rstd: &mut self.rstd,
+        }
+    }
 }
 
 /// `implementation` with `memory` and `threads` on every op, refused (a usage error naming

@@ -6,7 +6,7 @@
 #[path = "../../autotune/tests/common/child.rs"]
 mod child;
 
-use child::{check_refusal, unchanged};
+use child::{blocking_file, check_refusal, dir_names, unchanged, BLOCKING_FILE_TEXT};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -72,21 +72,16 @@ fn crossover_sizes_are_checked_before_allocating() {
 
 #[test]
 fn implementations_and_threads_are_not_substituted() {
-    refused(
-        &["alloc", "--implementation", "nosuch"],
-        &["nosuch", "unknown implementation"],
-    );
+    for args in [
+        &["alloc", "--implementation", "nosuch"][..],
+        &["memory", "--implementation", "nosuch"],
+        &["crossover", "--implementation", "nosuch", "--sizes", "16"],
+    ] {
+        refused(args, &["nosuch", "unknown implementation"]);
+    }
     refused(
         &["alloc", "--implementation", "gemm", "--threads", "3000"],
         &["3000", "gemm"],
-    );
-    refused(
-        &["memory", "--implementation", "nosuch"],
-        &["nosuch", "unknown implementation"],
-    );
-    refused(
-        &["crossover", "--implementation", "nosuch", "--sizes", "16"],
-        &["nosuch", "unknown implementation"],
     );
 }
 
@@ -157,11 +152,8 @@ fn flags_that_would_do_nothing_are_refused() {
 #[test]
 fn unwritable_outputs_are_refused_before_the_work() {
     let d = tmp("outputs");
-    // A regular file where a folder should be: fails for root too.
-    let file = d.join("a-file");
-    std::fs::write(&file, b"a file").unwrap();
-    let bad = file.join("out.md");
-    let bad = bad.to_str().unwrap();
+    let (file, bad) = blocking_file(&d, "out.md");
+    let bad = bad.as_str();
     let profile = d.join("p.json");
     std::fs::write(&profile, b"earlier profile").unwrap();
     for args in [
@@ -198,14 +190,9 @@ fn unwritable_outputs_are_refused_before_the_work() {
     std::fs::create_dir(&md).unwrap();
     refused(&["profile", "--out", profile.to_str().unwrap()], &["p.md"]);
     unchanged(&profile, b"earlier profile");
-    unchanged(&file, b"a file");
-    let mut names: Vec<String> = std::fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    unchanged(&file, BLOCKING_FILE_TEXT);
     assert_eq!(
-        names,
+        dir_names(&d),
         ["a-file", "p.json", "p.md"],
         "no probe or temporary files left"
     );

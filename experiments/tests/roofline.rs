@@ -62,15 +62,17 @@ fn working_sets_follow_the_cache_hierarchy() {
     use backends::machine::Caches;
     const K: u64 = 1 << 10;
     const M: u64 = 1 << 20;
+    // The working sets of a core with these caches (sizes in bytes).
+    let sets = |l1d: u64, l2: u64, l3: Option<u64>| {
+        let caches = Caches {
+            l1d: Some(l1d),
+            l2: Some(l2),
+            l3,
+        };
+        roofline::working_sets(&caches, false)
+    };
     // Zen 3: 32 KiB L1d, 512 KiB L2 per core, 32 MiB L3.
-    let zen3 = roofline::working_sets(
-        &Caches {
-            l1d: Some(32 * K),
-            l2: Some(512 * K),
-            l3: Some(32 * M),
-        },
-        false,
-    );
+    let zen3 = sets(32 * K, 512 * K, Some(32 * M));
     let ws: Vec<(&str, usize)> = zen3.iter().map(|l| (l.0, l.1)).collect();
     assert_eq!(
         ws,
@@ -82,26 +84,12 @@ fn working_sets_follow_the_cache_hierarchy() {
         ]
     );
     // A 4 MiB-L2 Arm core without an L3: no L3 roof, DRAM at 8× the L2 (but ≥ 256 MiB).
-    let arm = roofline::working_sets(
-        &Caches {
-            l1d: Some(64 * K),
-            l2: Some(4 * M),
-            l3: None,
-        },
-        false,
-    );
+    let arm = sets(64 * K, 4 * M, None);
     let names: Vec<&str> = arm.iter().map(|l| l.0).collect();
     assert_eq!(names, ["L1", "L2", "DRAM"]);
     assert_eq!(arm[1].1, 2 << 20);
     // A tiny L2 (not larger than twice L1) still gets a working set above L1.
-    let odd = roofline::working_sets(
-        &Caches {
-            l1d: Some(48 * K),
-            l2: Some(64 * K),
-            l3: Some(96 * M),
-        },
-        false,
-    );
+    let odd = sets(48 * K, 64 * K, Some(96 * M));
     assert_eq!(odd[1].1, 96 << 10);
     assert_eq!(odd[3].1, 768 << 20);
     // Each working set exceeds the capacity of the level inside it.

@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release -p kernels --example elementwise_speed`
 
+mod common;
+
 use kernels::cpu::{self, Feature};
 use kernels::gelu::{self, GeluKind};
 use kernels::layernorm::{self, Affine, LayerNormOut};
@@ -36,15 +38,11 @@ fn row(name: &str, cells: [Option<f64>; 3]) {
     );
 }
 
+/// `n` values in [-4, 4] from `seed`.
 fn data(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s as f32 / u32::MAX as f32) * 8.0 - 4.0
-        })
+    common::xorshift(seed)
+        .take(n)
+        .map(|s| (s as f32 / u32::MAX as f32) * 8.0 - 4.0)
         .collect()
 }
 

@@ -29,6 +29,8 @@
 //! This is a quick look, not the harness's measurement (that is `autotune`); absolute numbers
 //! drift on shared machines, so compare kernels within one run.
 
+mod common;
+
 use kernels::cpu::{self, Feature};
 use kernels::matmul::{avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn};
 use kernels::probe;
@@ -90,15 +92,11 @@ fn parse(arg: &str) -> Result<Gemm, String> {
     }
 }
 
+/// `len` values in [-1, 1) on a grid of 0.001 from `seed`.
 fn fill(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s % 2000) as f32 / 1000.0 - 1.0
-        })
+    common::xorshift(seed)
+        .take(len)
+        .map(|s| (s % 2000) as f32 / 1000.0 - 1.0)
         .collect()
 }
 

@@ -26,6 +26,32 @@ macro_rules! instantiate {
     };
 }
 
+/// Expands, inside an op's wrappers macro, to one public safe wrapper of an ISA: the function
+/// with the given parameters, returning `Result<()>`, that calls [`cpu::require`] for
+/// `$feature` first, then runs the `checks` block (the length checks, and an early
+/// `return Ok(())` where there is nothing to compute), then, compiled on `$target_arch` only,
+/// the `run` block: the `unsafe` call into the op's `imp`, with its `// SAFETY:` comment. The
+/// CPU check before any `#[target_feature]` code is thus written once for the wrappers of the
+/// element-wise and row ops; off `$target_arch` a wrapper still exists and returns
+/// `require`'s [`KernelError::Unsupported`].
+macro_rules! isa_wrapper {
+    (
+        $feature:ident, $target_arch:literal,
+        $(#[$attr:meta])*
+        pub fn $name:ident($($params:tt)*) checks $checks:block run $run:block
+    ) => {
+        $(#[$attr])*
+        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
+        pub fn $name($($params)*) -> $crate::Result<()> {
+            $crate::cpu::require($crate::cpu::Feature::$feature)?;
+            $checks
+            #[cfg(target_arch = $target_arch)]
+            $run
+            Ok(())
+        }
+    };
+}
+
 /// Expands, inside an op's ISA module, to its private module `imp` (compiled only on
 /// `target_arch`): for each `fn`, an `unsafe` function with the `target_feature` enabled that
 /// calls the op's generic kernel `simd::$kernel::<S>` (`S` the ISA's vector type) with the

@@ -209,6 +209,20 @@ pub(crate) unsafe fn half_erfc_scaled<S: Simd>(a: S::V) -> (S::V, S::V) {
     (S::mul(t, exp::<S>(S::add(nz2, q))), nz2)
 }
 
+/// Implements, inside an `impl Simd`, the methods that are one intrinsic on vectors (every
+/// argument and the result a `Self::V`), `#[inline(always)]` as all of the layer is: each line
+/// names the method and its arguments, then the intrinsic and the order it takes them in.
+macro_rules! forward_to_intrinsics {
+    ($($name:ident($($arg:ident),+) => $intrinsic:ident($($iarg:ident),+);)+) => {
+        $(
+            #[inline(always)]
+            unsafe fn $name($($arg: Self::V),+) -> Self::V {
+                $intrinsic($($iarg),+)
+            }
+        )+
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Avx512};
 
@@ -261,37 +275,15 @@ mod x86 {
         unsafe fn masked(m: __m256i, v: __m256, fill: __m256) -> __m256 {
             _mm256_blendv_ps(fill, v, _mm256_castsi256_ps(m))
         }
-        #[inline(always)]
-        unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
-            _mm256_sub_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
-            _mm256_mul_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn div(a: __m256, b: __m256) -> __m256 {
-            _mm256_div_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn fnma(a: __m256, b: __m256, c: __m256) -> __m256 {
-            _mm256_fnmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn max(a: __m256, b: __m256) -> __m256 {
-            _mm256_max_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn min(a: __m256, b: __m256) -> __m256 {
-            _mm256_min_ps(a, b)
+        forward_to_intrinsics! {
+            add(a, b) => _mm256_add_ps(a, b);
+            sub(a, b) => _mm256_sub_ps(a, b);
+            mul(a, b) => _mm256_mul_ps(a, b);
+            div(a, b) => _mm256_div_ps(a, b);
+            fma(a, b, c) => _mm256_fmadd_ps(a, b, c);
+            fnma(a, b, c) => _mm256_fnmadd_ps(a, b, c);
+            max(a, b) => _mm256_max_ps(a, b);
+            min(a, b) => _mm256_min_ps(a, b);
         }
         #[inline(always)]
         unsafe fn abs(a: __m256) -> __m256 {
@@ -372,41 +364,16 @@ mod x86 {
         unsafe fn masked(m: __mmask16, v: __m512, fill: __m512) -> __m512 {
             _mm512_mask_blend_ps(m, fill, v)
         }
-        #[inline(always)]
-        unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            _mm512_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
-            _mm512_sub_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
-            _mm512_mul_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn div(a: __m512, b: __m512) -> __m512 {
-            _mm512_div_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn fnma(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fnmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn max(a: __m512, b: __m512) -> __m512 {
-            _mm512_max_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn min(a: __m512, b: __m512) -> __m512 {
-            _mm512_min_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn abs(a: __m512) -> __m512 {
-            _mm512_abs_ps(a)
+        forward_to_intrinsics! {
+            add(a, b) => _mm512_add_ps(a, b);
+            sub(a, b) => _mm512_sub_ps(a, b);
+            mul(a, b) => _mm512_mul_ps(a, b);
+            div(a, b) => _mm512_div_ps(a, b);
+            fma(a, b, c) => _mm512_fmadd_ps(a, b, c);
+            fnma(a, b, c) => _mm512_fnmadd_ps(a, b, c);
+            max(a, b) => _mm512_max_ps(a, b);
+            min(a, b) => _mm512_min_ps(a, b);
+            abs(a) => _mm512_abs_ps(a);
         }
         #[inline(always)]
         unsafe fn select_sign(s: __m512, neg: __m512, pos: __m512) -> __m512 {
@@ -499,41 +466,17 @@ mod arm {
             let m = vcltq_u32(vld1q_u32(iota.as_ptr()), vdupq_n_u32(n as u32));
             vbslq_f32(m, v, fill)
         }
-        #[inline(always)]
-        unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vaddq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vsubq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vmulq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vdivq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-            vfmaq_f32(c, a, b)
-        }
-        #[inline(always)]
-        unsafe fn fnma(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
-            vfmsq_f32(c, a, b)
-        }
-        #[inline(always)]
-        unsafe fn max(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vmaxq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn min(a: float32x4_t, b: float32x4_t) -> float32x4_t {
-            vminq_f32(a, b)
-        }
-        #[inline(always)]
-        unsafe fn abs(a: float32x4_t) -> float32x4_t {
-            vabsq_f32(a)
+        forward_to_intrinsics! {
+            add(a, b) => vaddq_f32(a, b);
+            sub(a, b) => vsubq_f32(a, b);
+            mul(a, b) => vmulq_f32(a, b);
+            div(a, b) => vdivq_f32(a, b);
+            fma(a, b, c) => vfmaq_f32(c, a, b);
+            fnma(a, b, c) => vfmsq_f32(c, a, b);
+            max(a, b) => vmaxq_f32(a, b);
+            min(a, b) => vminq_f32(a, b);
+            abs(a) => vabsq_f32(a);
+            round(x) => vrndnq_f32(x);
         }
         #[inline(always)]
         unsafe fn select_sign(s: float32x4_t, neg: float32x4_t, pos: float32x4_t) -> float32x4_t {
@@ -549,10 +492,6 @@ mod arm {
         unsafe fn pow2_magic(t: float32x4_t) -> float32x4_t {
             let bits = vaddq_s32(vreinterpretq_s32_f32(t), vdupq_n_s32(127));
             vreinterpretq_f32_s32(vshlq_n_s32::<23>(bits))
-        }
-        #[inline(always)]
-        unsafe fn round(x: float32x4_t) -> float32x4_t {
-            vrndnq_f32(x)
         }
         #[inline(always)]
         unsafe fn scale2(p: float32x4_t, n: float32x4_t) -> float32x4_t {

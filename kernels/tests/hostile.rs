@@ -304,6 +304,19 @@ struct MatMul {
     feature: Option<Feature>,
 }
 
+/// The `MatMul` of the SGEMM module `$isa` with its default blocking.
+macro_rules! sgemm {
+    ($isa:ident, $feature:expr) => {
+        MatMul {
+            name: stringify!($isa),
+            f: matmul::$isa::matmul,
+            scratch_len: matmul::$isa::scratch_len,
+            max_scratch: matmul::$isa::default_params().max_scratch_len(),
+            feature: $feature,
+        }
+    };
+}
+
 /// The `MatMul` of the SGEMM module `$isa` run with [`small`] blocks for its first micro-tile.
 macro_rules! small_blocks {
     ($isa:ident, $feature:expr) => {
@@ -337,21 +350,9 @@ fn matmuls() -> Vec<MatMul> {
             max_scratch: matmul::tiled::KC * matmul::tiled::NC,
             feature: None,
         },
-        MatMul {
-            name: "avx2",
-            f: matmul::avx2::matmul,
-            scratch_len: matmul::avx2::scratch_len,
-            max_scratch: matmul::avx2::default_params().max_scratch_len(),
-            feature: Some(Feature::Avx2),
-        },
+        sgemm!(avx2, Some(Feature::Avx2)),
         small_blocks!(avx2, Some(Feature::Avx2)),
-        MatMul {
-            name: "avx512",
-            f: matmul::avx512::matmul,
-            scratch_len: matmul::avx512::scratch_len,
-            max_scratch: matmul::avx512::default_params().max_scratch_len(),
-            feature: Some(Feature::Avx512),
-        },
+        sgemm!(avx512, Some(Feature::Avx512)),
         small_blocks!(avx512, Some(Feature::Avx512)),
         #[cfg(target_arch = "aarch64")]
         MatMul {
@@ -792,40 +793,56 @@ enum Rule {
     SameLen,
 }
 
-/// Allocates guarded buffers of the lengths `lens` picks for `needed`, runs `call` on them,
-/// then checks the canaries of every buffer, the outcome against `rule`, and that an error
-/// wrote nothing (inputs are passed as shared slices, outputs as the mutable ones).
-fn check_rows_op(
-    what: &str,
-    feature: Option<Feature>,
-    needed: &[u128],
-    rule: Rule,
-    lens: &Lens,
-    call: impl FnOnce(&mut [Guarded]) -> Result<()>,
-) {
-    let l = lens.resolve(needed);
-    let mut bufs: Vec<Guarded> = l
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| Guarded::new(n, |j| ((i + j) % 9) as f32 * 0.25 - 1.0))
-        .collect();
-    let valid = match rule {
-        Rule::Exact(ok) => ok && l.iter().zip(needed).all(|(&n, &want)| n as u128 == want),
-        Rule::SameLen => l.iter().all(|&n| n == l[0]),
-    };
-    let before: Vec<Vec<u32>> = bufs.iter().map(Guarded::bits).collect();
-    let r = no_panic(what, || call(&mut bufs));
-    for (i, b) in bufs.iter().enumerate() {
-        b.assert_canaries(&format!("{what}: buffer {i}"));
-    }
-    assert_outcome(what, &r, valid, feature);
-    if let Err(e) = &r {
+/// One variant at one hostile shape, causal offset and set of buffer lengths: what every check
+/// of [`check_variant`] shares.
+struct Hostile<'a> {
+    v: &'a Variant,
+    shape: Rows,
+    offset: usize,
+    lens: &'a Lens,
+}
+
+impl Hostile<'_> {
+    /// Checks `op` of the variant: allocates guarded buffers of the lengths `lens` picks for
+    /// `needed`, runs `call` on them, then checks the canaries of every buffer, the outcome
+    /// against `rule`, and that an error wrote nothing (inputs are passed as shared slices,
+    /// outputs as the mutable ones).
+    fn check(
+        &self,
+        op: &str,
+        needed: &[u128],
+        rule: Rule,
+        call: impl FnOnce(&mut [Guarded]) -> Result<()>,
+    ) {
+        let what = &format!(
+            "{}::{op} {:?} offset {}",
+            self.v.name, self.shape, self.offset
+        );
+        let feature = self.v.feature;
+        let l = self.lens.resolve(needed);
+        let mut bufs: Vec<Guarded> = l
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Guarded::new(n, |j| ((i + j) % 9) as f32 * 0.25 - 1.0))
+            .collect();
+        let valid = match rule {
+            Rule::Exact(ok) => ok && l.iter().zip(needed).all(|(&n, &want)| n as u128 == want),
+            Rule::SameLen => l.iter().all(|&n| n == l[0]),
+        };
+        let before: Vec<Vec<u32>> = bufs.iter().map(Guarded::bits).collect();
+        let r = no_panic(what, || call(&mut bufs));
         for (i, b) in bufs.iter().enumerate() {
-            assert_eq!(
-                b.bits(),
-                before[i],
-                "{what}: buffer {i} written before the error {e}"
-            );
+            b.assert_canaries(&format!("{what}: buffer {i}"));
+        }
+        assert_outcome(what, &r, valid, feature);
+        if let Err(e) = &r {
+            for (i, b) in bufs.iter().enumerate() {
+                assert_eq!(
+                    b.bits(),
+                    before[i],
+                    "{what}: buffer {i} written before the error {e}"
+                );
+            }
         }
     }
 }
@@ -854,53 +871,31 @@ fn layernorm_args<'a>([g, be, y, m, r]: [&'a mut Guarded; 5]) -> (Affine<'a>, La
 fn check_variant(v: &Variant, shape: Rows, offset: usize, lens: &Lens) {
     let len = shape.rows as u128 * shape.cols as u128;
     let (rows, cols) = (shape.rows as u128, shape.cols as u128);
-    let f = v.feature;
-    let id = |op: &str| format!("{}::{op} {shape:?} offset {offset}", v.name);
+    let h = Hostile {
+        v,
+        shape,
+        offset,
+        lens,
+    };
 
-    check_rows_op(
-        &id("softmax"),
-        f,
-        &[len, len],
-        Rule::Exact(true),
-        lens,
-        |b| {
-            let [x, y] = parts(b);
-            (v.softmax)(shape, x.get(), y.get_mut())
-        },
-    );
-    check_rows_op(
-        &id("softmax_inplace"),
-        f,
-        &[len],
-        Rule::Exact(true),
-        lens,
-        |b| (v.softmax_inplace)(shape, b[0].get_mut()),
-    );
-    check_rows_op(
-        &id("softmax_causal"),
-        f,
-        &[len, len],
-        Rule::Exact(true),
-        lens,
-        |b| {
-            let [x, y] = parts(b);
-            (v.causal)(shape, 0.5, offset, x.get(), y.get_mut())
-        },
-    );
-    check_rows_op(
-        &id("softmax_causal_inplace"),
-        f,
-        &[len],
-        Rule::Exact(true),
-        lens,
-        |b| (v.causal_inplace)(shape, 0.5, offset, b[0].get_mut()),
-    );
-    check_rows_op(
-        &id("softmax_backward"),
-        f,
+    h.check("softmax", &[len, len], Rule::Exact(true), |b| {
+        let [x, y] = parts(b);
+        (v.softmax)(shape, x.get(), y.get_mut())
+    });
+    h.check("softmax_inplace", &[len], Rule::Exact(true), |b| {
+        (v.softmax_inplace)(shape, b[0].get_mut())
+    });
+    h.check("softmax_causal", &[len, len], Rule::Exact(true), |b| {
+        let [x, y] = parts(b);
+        (v.causal)(shape, 0.5, offset, x.get(), y.get_mut())
+    });
+    h.check("softmax_causal_inplace", &[len], Rule::Exact(true), |b| {
+        (v.causal_inplace)(shape, 0.5, offset, b[0].get_mut())
+    });
+    h.check(
+        "softmax_backward",
         &[len, len, len],
         Rule::Exact(true),
-        lens,
         |b| {
             let [y, dy, dx] = parts(b);
             (v.softmax_backward)(shape, y.get(), dy.get(), dx.get_mut())
@@ -910,103 +905,68 @@ fn check_variant(v: &Variant, shape: Rows, offset: usize, lens: &Lens) {
     let fwd_ok = !(shape.rows > 0 && shape.cols == 0);
     // x, gamma, beta, y, mean, rstd
     let fwd = [len, cols, cols, len, rows, rows];
-    check_rows_op(&id("layernorm"), f, &fwd, Rule::Exact(fwd_ok), lens, |b| {
+    h.check("layernorm", &fwd, Rule::Exact(fwd_ok), |b| {
         let [x, g, be, y, m, r] = parts(b);
         let (p, out) = layernorm_args([g, be, y, m, r]);
         (v.layernorm)(shape, 1e-5, x.get(), p, out)
     });
     // ... plus residual, sum
     let fused = [len, cols, cols, len, rows, rows, len, len];
-    check_rows_op(
-        &id("add_layernorm"),
-        f,
-        &fused,
-        Rule::Exact(fwd_ok),
-        lens,
-        |b| {
-            let [x, g, be, y, m, r, res, sum] = parts(b);
-            let (p, out) = layernorm_args([g, be, y, m, r]);
-            (v.add_layernorm)(shape, 1e-5, x.get(), res.get(), sum.get_mut(), p, out)
-        },
-    );
+    h.check("add_layernorm", &fused, Rule::Exact(fwd_ok), |b| {
+        let [x, g, be, y, m, r, res, sum] = parts(b);
+        let (p, out) = layernorm_args([g, be, y, m, r]);
+        (v.add_layernorm)(shape, 1e-5, x.get(), res.get(), sum.get_mut(), p, out)
+    });
     // x, gamma, mean, rstd, dy, dx, dgamma, dbeta
     let bwd = [len, cols, rows, rows, len, len, cols, cols];
-    check_rows_op(
-        &id("layernorm_backward"),
-        f,
-        &bwd,
-        Rule::Exact(true),
-        lens,
-        |b| {
-            let [x, g, m, r, dy, dx, dg, db] = parts(b);
-            let saved = Saved {
-                x: x.get(),
-                gamma: g.get(),
-                mean: m.get(),
-                rstd: r.get(),
-            };
-            let grads = LayerNormGrads {
-                dx: dx.get_mut(),
-                dgamma: dg.get_mut(),
-                dbeta: db.get_mut(),
-            };
-            (v.layernorm_backward)(shape, saved, dy.get(), grads)
-        },
-    );
+    h.check("layernorm_backward", &bwd, Rule::Exact(true), |b| {
+        let [x, g, m, r, dy, dx, dg, db] = parts(b);
+        let saved = Saved {
+            x: x.get(),
+            gamma: g.get(),
+            mean: m.get(),
+            rstd: r.get(),
+        };
+        let grads = LayerNormGrads {
+            dx: dx.get_mut(),
+            dgamma: dg.get_mut(),
+            dbeta: db.get_mut(),
+        };
+        (v.layernorm_backward)(shape, saved, dy.get(), grads)
+    });
 
-    check_rows_op(
-        &id("add_bias"),
-        f,
-        &[len, cols, len],
-        Rule::Exact(true),
-        lens,
-        |b| {
-            let [x, bias, out] = parts(b);
-            (v.add_bias)(shape, x.get(), bias.get(), out.get_mut())
-        },
-    );
-    check_rows_op(
-        &id("add_bias_inplace"),
-        f,
-        &[len, cols],
-        Rule::Exact(true),
-        lens,
-        |b| {
-            let [x, bias] = parts(b);
-            (v.add_bias_inplace)(shape, x.get_mut(), bias.get())
-        },
-    );
+    h.check("add_bias", &[len, cols, len], Rule::Exact(true), |b| {
+        let [x, bias, out] = parts(b);
+        (v.add_bias)(shape, x.get(), bias.get(), out.get_mut())
+    });
+    h.check("add_bias_inplace", &[len, cols], Rule::Exact(true), |b| {
+        let [x, bias] = parts(b);
+        (v.add_bias_inplace)(shape, x.get_mut(), bias.get())
+    });
 
     // The element-wise ops have no shape: their length is the first buffer's, which the row
     // count (kept small) stands for here.
     let n = shape.rows as u128 % 40;
-    check_rows_op(&id("add"), f, &[n, n, n], Rule::SameLen, lens, |b| {
+    h.check("add", &[n, n, n], Rule::SameLen, |b| {
         let [a, bb, out] = parts(b);
         (v.add)(a.get(), bb.get(), out.get_mut())
     });
-    check_rows_op(&id("add_inplace"), f, &[n, n], Rule::SameLen, lens, |b| {
+    h.check("add_inplace", &[n, n], Rule::SameLen, |b| {
         let [a, bb] = parts(b);
         (v.add_inplace)(a.get_mut(), bb.get())
     });
     for kind in [gelu::GeluKind::Tanh, gelu::GeluKind::Erf] {
-        check_rows_op(&id("gelu"), f, &[n, n], Rule::SameLen, lens, |b| {
+        h.check("gelu", &[n, n], Rule::SameLen, |b| {
             let [x, y] = parts(b);
             (v.gelu)(kind, x.get(), y.get_mut())
         });
-        check_rows_op(&id("gelu_inplace"), f, &[n], Rule::SameLen, lens, |b| {
+        h.check("gelu_inplace", &[n], Rule::SameLen, |b| {
             (v.gelu_inplace)(kind, b[0].get_mut())
         });
-        check_rows_op(
-            &id("gelu_backward"),
-            f,
-            &[n, n, n],
-            Rule::SameLen,
-            lens,
-            |b| {
-                let [x, dy, dx] = parts(b);
-                (v.gelu_backward)(kind, x.get(), dy.get(), dx.get_mut())
-            },
-        );
+        h.check("gelu_backward", &[n, n, n], Rule::SameLen, |b| {
+            let [x, dy, dx] = parts(b);
+            (v.gelu_backward)(kind, x.get(), dy.get(), dx.get_mut())
+        });
     }
 }
 

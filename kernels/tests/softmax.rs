@@ -81,13 +81,7 @@ fn random(n: usize, rng: &mut StdRng, range: f32) -> Vec<f32> {
 }
 
 fn cols() -> impl Strategy<Value = usize> {
-    common::sizes(
-        vec![
-            1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 257, 1024,
-        ],
-        100_003,
-        1..300,
-    )
+    common::row_lengths(257)
 }
 
 proptest! {

@@ -89,10 +89,7 @@ pub fn read_training_info(dir: &Path) -> Result<Option<TrainingInfo>> {
     if !p.exists() {
         return Ok(None);
     }
-    let text = crate::files::read_to_string(&p, "training record")?;
-    let info = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a valid training record", p.display()))?;
-    Ok(Some(info))
+    crate::files::read_json(&p, "training record").map(Some)
 }
 
 /// Loads this project's checkpoint or a Hugging Face GPT-2 directory (recognised by its

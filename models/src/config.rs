@@ -200,9 +200,7 @@ impl Config {
 
     /// Reads a config from a JSON file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = crate::files::read_to_string(path, "model config")?;
-        let cfg: Config = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a valid model config", path.display()))?;
+        let cfg: Config = crate::files::read_json(path, "model config")?;
         cfg.validate()
             .with_context(|| format!("{}: invalid model config", path.display()))?;
         Ok(cfg)

@@ -32,6 +32,13 @@ pub fn read_to_string(path: &Path, what: &str) -> Result<String> {
     })
 }
 
+/// [`read_to_string`], parsed as JSON into a `T`; a parse error says the file is not a valid
+/// `what`.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = read_to_string(path, what)?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a valid {what}", path.display()))
+}
+
 /// The metadata of `path`, with "does not exist" for a missing path.
 pub fn metadata(path: &Path, what: &str) -> Result<std::fs::Metadata> {
     match std::fs::metadata(path) {

@@ -380,20 +380,21 @@ fn at_least_one(s: &str) -> std::result::Result<usize, String> {
     Ok(n)
 }
 
-fn steps(s: &str) -> std::result::Result<usize, String> {
+/// A count from 1 to `max`.
+fn count_up_to(s: &str, max: usize) -> std::result::Result<usize, String> {
     let n = at_least_one(s)?;
-    if n > MAX_STEPS {
-        return Err(format!("must be at most {MAX_STEPS}"));
+    if n > max {
+        return Err(format!("must be at most {max}"));
     }
     Ok(n)
 }
 
+fn steps(s: &str) -> std::result::Result<usize, String> {
+    count_up_to(s, MAX_STEPS)
+}
+
 fn reps(s: &str) -> std::result::Result<usize, String> {
-    let n = at_least_one(s)?;
-    if n > MAX_REPS {
-        return Err(format!("must be at most {MAX_REPS}"));
-    }
-    Ok(n)
+    count_up_to(s, MAX_REPS)
 }
 
 fn finite(s: &str) -> std::result::Result<f32, String> {
@@ -404,12 +405,17 @@ fn finite(s: &str) -> std::result::Result<f32, String> {
     Ok(x)
 }
 
-fn temperature(s: &str) -> std::result::Result<f32, String> {
+/// A finite number of at least 0; below 0 the error says `why`.
+fn finite_non_negative(s: &str, why: &str) -> std::result::Result<f32, String> {
     let x = finite(s)?;
     if x < 0.0 {
-        return Err("must be at least 0 (0: greedy)".into());
+        return Err(why.into());
     }
     Ok(x)
+}
+
+fn temperature(s: &str) -> std::result::Result<f32, String> {
+    finite_non_negative(s, "must be at least 0 (0: greedy)")
 }
 
 fn learning_rate(s: &str) -> std::result::Result<f32, String> {
@@ -421,11 +427,7 @@ fn learning_rate(s: &str) -> std::result::Result<f32, String> {
 }
 
 fn non_negative(s: &str) -> std::result::Result<f32, String> {
-    let x = finite(s)?;
-    if x < 0.0 {
-        return Err("must be at least 0".into());
-    }
-    Ok(x)
+    finite_non_negative(s, "must be at least 0")
 }
 
 fn clip(s: &str) -> std::result::Result<f32, String> {

@@ -5,16 +5,15 @@ use models::checkpoint::{save, WEIGHTS_FILE};
 use models::{Config, Model, Tokenizer};
 use std::path::{Path, PathBuf};
 
+mod common;
+
+/// The tests' tiny config with two blocks, twice as wide.
 fn tiny() -> Config {
     Config {
-        vocab_size: 256,
-        context: 16,
         width: 32,
         layers: 2,
-        heads: 2,
         mlp_hidden: 64,
-        layer_norm_eps: 1e-5,
-        tied_lm_head: false,
+        ..common::tiny_config()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod common;
-use common::tiny_setup;
+use common::{tiny_setup, train_args};
 
 fn models(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_models"))
@@ -80,12 +80,8 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(ok && out.contains("generate") && out.contains("train"));
 }
 
-/// A fresh, empty directory unique to this process and `name`.
 fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("models-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmp_dir("models-cli", name)
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -250,21 +246,7 @@ fn train_prints_progress_lines_when_stderr_is_not_a_terminal() {
     let d = tmp("train-lines");
     let (cfg, data) = tiny_setup(&d);
     let out = d.join("ck");
-    let args = [
-        "train",
-        "--data",
-        &data,
-        "--config",
-        &cfg,
-        "--steps",
-        "4",
-        "--batch",
-        "2",
-        "--eval-every",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let args = train_args(&cfg, &data, &out, "4", &["--eval-every", "2"]);
     // Default: a line at the first step, then every 10 s (and at each evaluation).
     let (ok, _, err) = models(&args);
     assert!(ok, "{err}");
@@ -281,7 +263,7 @@ fn train_prints_progress_lines_when_stderr_is_not_a_terminal() {
         "{err}"
     );
     // --log-every 0: every step.
-    let mut every = args.to_vec();
+    let mut every = args.clone();
     every.extend_from_slice(&["--force", "--log-every", "0"]);
     let (ok, _, err) = models(&every);
     assert!(ok, "{err}");
@@ -298,23 +280,13 @@ fn every_save_records_a_validation_loss() {
     let out = d.join("ck");
     // A long run, stopped after its first periodic save: that save's record is complete.
     let mut child = Command::new(env!("CARGO_BIN_EXE_models"))
-        .args([
-            "train",
-            "--data",
-            &data,
-            "--config",
+        .args(train_args(
             &cfg,
-            "--steps",
+            &data,
+            &out,
             "100000",
-            "--batch",
-            "2",
-            "--eval-every",
-            "2",
-            "--log-every",
-            "0",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+            &["--eval-every", "2", "--log-every", "0"],
+        ))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -339,20 +311,7 @@ fn every_save_records_a_validation_loss() {
     assert!(r["val_loss_per_byte"].as_f64().is_some(), "{r}");
     assert!(r["val_tokens"].as_u64().unwrap() > 0, "{r}");
     // And the final save of a finished run.
-    let (ok, _, err) = models(&[
-        "train",
-        "--data",
-        &data,
-        "--config",
-        &cfg,
-        "--steps",
-        "3",
-        "--batch",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--force",
-    ]);
+    let (ok, _, err) = models(&train_args(&cfg, &data, &out, "3", &["--force"]));
     assert!(ok, "{err}");
     let r = rec(&out);
     assert_eq!(r["steps"], 3);

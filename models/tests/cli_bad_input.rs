@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::tiny_setup;
+use common::{tiny_setup, train_args};
 
 const BIN: &str = env!("CARGO_BIN_EXE_models");
 
@@ -88,12 +88,8 @@ fn succeeds(r: &Run) {
     assert_eq!((r.code, r.signal), (Some(0), None), "stderr:\n{}", r.stderr);
 }
 
-/// A fresh, empty directory unique to this process and `name`.
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("models-cli-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmp_dir("models-cli-bad", name)
 }
 
 /// Every file under `dir` (recursively) and its bytes.
@@ -125,22 +121,7 @@ fn steps_of(ckpt: &Path) -> u64 {
 
 /// Trains the tiny config for `steps` steps into `out` with `extra` flags.
 fn train_tiny(cfg: &str, data: &str, out: &Path, steps: &str, extra: &[&str]) -> Run {
-    let out = out.to_str().unwrap();
-    let mut args = vec![
-        "train",
-        "--data",
-        data,
-        "--config",
-        cfg,
-        "--steps",
-        steps,
-        "--batch",
-        "2",
-        "--eval-every",
-        "2",
-        "--out",
-        out,
-    ];
+    let mut args = train_args(cfg, data, out, steps, &["--eval-every", "2"]);
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -212,53 +193,58 @@ fn absurd_width_is_refused_before_allocation_and_info_reads_only_the_config() {
 #[test]
 fn memory_limit_flag_and_variable() {
     // The shipped model needs a few MB: 1 KiB is too little for generate, bench and train.
-    fails(
-        &run(&["generate", "--max-memory", "1K", "--tokens", "2"]),
-        1,
-        &["memory limit"],
-    );
-    fails(
-        &run(&[
-            "bench",
-            "--max-memory",
-            "1K",
-            "--reps",
-            "1",
-            "--preset",
-            "small",
-        ]),
-        1,
-        &["memory limit"],
-    );
-    fails(
-        &run_in(
-            None,
+    // The environment, the arguments, the exit code and what the error line names.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], i32, &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &[],
+            &["generate", "--max-memory", "1K", "--tokens", "2"],
+            1,
+            &["memory limit"],
+        ),
+        (
+            &[],
+            &[
+                "bench",
+                "--max-memory",
+                "1K",
+                "--reps",
+                "1",
+                "--preset",
+                "small",
+            ],
+            1,
+            &["memory limit"],
+        ),
+        (
             &[("KERNELS_MAX_MEMORY", "1K")],
             &["generate", "--tokens", "2"],
+            1,
+            &["memory limit"],
         ),
-        1,
-        &["memory limit"],
-    );
-    fails(
-        &run(&["generate", "--max-memory", "lots"]),
-        2,
-        &["lots", "--max-memory"],
-    );
-    fails(
-        &run_in(
-            None,
+        (
+            &[],
+            &["generate", "--max-memory", "lots"],
+            2,
+            &["lots", "--max-memory"],
+        ),
+        (
             &[("KERNELS_MAX_MEMORY", "bogus")],
             &["generate", "--tokens", "2"],
+            2,
+            &["bogus"],
         ),
-        2,
-        &["bogus"],
-    );
-    // Absurd token counts are refused by the same check.
-    fails(
-        &run(&["generate", "--tokens", "100000000000000"]),
-        1,
-        &["100000000000000"],
-    );
+        // Absurd token counts are refused by the same check.
+        (
+            &[],
+            &["generate", "--tokens", "100000000000000"],
+            1,
+            &["100000000000000"],
+        ),
+    ];
+    for &(env, args, code, needles) in cases {
+        fails(&run_in(None, env, args), code, needles);
+    }
     let d = tmp("train-memory");
     let (cfg, data) = tiny_setup(&d);
     let out = d.join("out");
@@ -492,25 +478,10 @@ fn a_forced_implementation_that_cannot_run_here_is_an_error() {
     let (cfg, data) = tiny_setup(&d);
     let out = d.join("ck");
     let masked = [("KERNELS_DISABLE", "avx512")];
-    let o = out.to_str().unwrap();
     let r = run_in(
         None,
         &masked,
-        &[
-            "train",
-            "--data",
-            &data,
-            "--config",
-            &cfg,
-            "--steps",
-            "2",
-            "--batch",
-            "2",
-            "--out",
-            o,
-            "--implementation",
-            "avx512",
-        ],
+        &train_args(&cfg, &data, &out, "2", &["--implementation", "avx512"]),
     );
     fails(&r, 2, &["--implementation avx512", "cannot run"]);
     assert!(!out.exists());

@@ -6,34 +6,18 @@
 use backends::{Dispatcher, Memory};
 use models::checkpoint::{self, OPTIMIZER_FILE};
 use models::train::{train, Existing, Progress, TrainOptions};
-use models::{Config, Model, Tokenizer, UsageError};
+use models::{Model, Tokenizer, UsageError};
 
 mod common;
-use common::data;
+use common::{data, tiny_config};
 use std::path::{Path, PathBuf};
 
-fn tiny() -> Config {
-    Config {
-        vocab_size: 256,
-        context: 16,
-        width: 16,
-        layers: 1,
-        heads: 2,
-        mlp_hidden: 32,
-        layer_norm_eps: 1e-5,
-        tied_lm_head: false,
-    }
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("models-resume-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmp_dir("models-resume", name)
 }
 
 fn opts(dir: &Path, out: &str) -> TrainOptions {
-    let mut o = TrainOptions::new(data(dir), tiny(), dir.join(out));
+    let mut o = TrainOptions::new(data(dir), tiny_config(), dir.join(out));
     o.steps = 6;
     o.batch = 2;
     o.warmup = 2;
@@ -124,7 +108,7 @@ fn bad_options_are_usage_errors_before_anything_is_written() {
 fn saves_are_atomic_and_refuse_what_is_not_a_checkpoint() {
     let dir = tmp("atomic");
     let ck = dir.join("ck");
-    let mut m = Model::init(tiny(), Tokenizer::Bytes, 1).unwrap();
+    let mut m = Model::init(tiny_config(), Tokenizer::Bytes, 1).unwrap();
     checkpoint::save(&m, &ck, None).unwrap();
     m.weights.wte[0] = 0.25;
     checkpoint::save(&m, &ck, None).unwrap();

@@ -1,6 +1,10 @@
 //! Helpers for the tests that run a real binary under bad input, shared by `autotune` and
 //! `experiments` (whose `tests/cli_bad_input.rs` include this file by path): waiting for a
-//! child with a time limit, checking a refusal, files left unchanged, a closed pipe.
+//! child with a time limit, checking a refusal, files left unchanged or left behind, a closed
+//! pipe.
+
+// Each test crate that includes this file uses some of the helpers.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
@@ -66,6 +70,18 @@ pub fn check_refusal(mut c: Command, what: &str, code: i32, names: &[&str]) -> S
     err
 }
 
+/// The contents of [`blocking_file`].
+pub const BLOCKING_FILE_TEXT: &[u8] = b"a file";
+
+/// A regular file `a-file` in `dir` (holding [`BLOCKING_FILE_TEXT`]), and the path `name`
+/// under it: an output no one can create, root included, since its folder is a file.
+pub fn blocking_file(dir: &Path, name: &str) -> (PathBuf, String) {
+    let file = dir.join("a-file");
+    std::fs::write(&file, BLOCKING_FILE_TEXT).unwrap();
+    let under = file.join(name).to_str().unwrap().to_string();
+    (file, under)
+}
+
 /// Asserts that `path` still holds `before`.
 pub fn unchanged(path: &Path, before: &[u8]) {
     assert_eq!(
@@ -74,6 +90,16 @@ pub fn unchanged(path: &Path, before: &[u8]) {
         "{} changed",
         path.display()
     );
+}
+
+/// The names of the entries of folder `dir`, sorted: what a run left there.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Runs `c` with stdout into a pipe whose read end closes after `lines` lines; the program

@@ -123,47 +123,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_pick_their_unit() {
-        assert_eq!(fmt_ns(812.4), "812 ns");
-        assert_eq!(fmt_ns(3_250.0), "3.25 µs");
-        assert_eq!(fmt_ns(1_500_000.0), "1.50 ms");
-        assert_eq!(fmt_ns(2e9), "2.00 s");
-        assert_eq!(fmt_ns(f64::NAN), "-");
-        assert_eq!(fmt_ns(f64::INFINITY), "-");
-        assert_eq!(fmt_ns_precise(1_500_000.0), "1.500 ms");
-        assert_eq!(fmt_ns_precise(2.5e9), "2.500 s");
-        assert_eq!(fmt_ns_digits(-2_500_000.0, 3), "-2.500 ms");
-        assert_eq!(fmt_ns_digits(4_200.0, 3), "4.20 µs");
-    }
-
-    #[test]
-    fn sizes_counts_bytes_and_percentages() {
-        assert_eq!(fmt_size(4096), "4096");
-        assert_eq!(fmt_size(65_536), "65.5K");
-        assert_eq!(fmt_size(4_194_304), "4.2M");
-        assert_eq!(fmt_size(3_000_000_000), "3.0G");
-        assert_eq!(fmt_size(u64::MAX), "∞");
-        assert_eq!(fmt_count(1.234), "1.23");
-        assert_eq!(fmt_count(950.0), "950");
-        assert_eq!(fmt_count(12_345.0), "12.3K");
-        assert_eq!(fmt_count(2.5e7), "25.0M");
-        assert_eq!(fmt_bytes(512.0), "512 B");
-        assert_eq!(fmt_bytes(1536.0), "1.5 KiB");
-        assert_eq!(fmt_bytes(2.0 * 1024.0 * 1024.0), "2.00 MiB");
-        assert_eq!(fmt_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.00 GiB");
-        assert_eq!(fmt_pct(2.46), "+2.5%");
-        assert_eq!(fmt_pct(-0.5), "-0.5%");
-        assert_eq!(fmt_pct(f64::NAN), "n/a");
+    fn every_figure_reads_in_its_unit() {
+        for (got, want) in [
+            (fmt_ns(812.4), "812 ns"),
+            (fmt_ns(3_250.0), "3.25 µs"),
+            (fmt_ns(1_500_000.0), "1.50 ms"),
+            (fmt_ns(2e9), "2.00 s"),
+            (fmt_ns(f64::NAN), "-"),
+            (fmt_ns(f64::INFINITY), "-"),
+            (fmt_ns_precise(1_500_000.0), "1.500 ms"),
+            (fmt_ns_precise(2.5e9), "2.500 s"),
+            (fmt_ns_digits(-2_500_000.0, 3), "-2.500 ms"),
+            (fmt_ns_digits(4_200.0, 3), "4.20 µs"),
+            (fmt_size(4096), "4096"),
+            (fmt_size(65_536), "65.5K"),
+            (fmt_size(4_194_304), "4.2M"),
+            (fmt_size(3_000_000_000), "3.0G"),
+            (fmt_size(u64::MAX), "∞"),
+            (fmt_count(1.234), "1.23"),
+            (fmt_count(950.0), "950"),
+            (fmt_count(12_345.0), "12.3K"),
+            (fmt_count(2.5e7), "25.0M"),
+            (fmt_bytes(512.0), "512 B"),
+            (fmt_bytes(1536.0), "1.5 KiB"),
+            (fmt_bytes(2.0 * 1024.0 * 1024.0), "2.00 MiB"),
+            (fmt_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.00 GiB"),
+            (fmt_pct(2.46), "+2.5%"),
+            (fmt_pct(-0.5), "-0.5%"),
+            (fmt_pct(f64::NAN), "n/a"),
+        ] {
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
     fn ticks_are_plain_multiples_of_powers_of_ten() {
         for (v, s) in [
             (1.0, "1"),
+            (10.0, "10"),
             (20.0, "20"),
+            (100.0, "100"),
             (500.0, "500"),
+            (0.1, "0.1"),
             (0.05, "0.05"),
             (1e3, "1K"),
+            (1e4, "10K"),
             (2e4, "20K"),
             (1e6, "1M"),
             (5e9, "5G"),

@@ -22,86 +22,45 @@
 
 /// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
 /// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
-/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
-/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first (through `isa_wrapper!`),
+/// so off `target_arch` (where nothing else is compiled) it still exists and returns
+/// [`KernelError::Unsupported`].
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! bias_gelu_wrappers {
     ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
-        /// `y[r][j] = gelu_tanh(x[r][j] + bias[j])`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn bias_gelu(
-            shape: $crate::Rows,
-            x: &[f32],
-            bias: &[f32],
-            y: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_forward(shape, x, bias)?;
-            $crate::check_rows_eq("bias_gelu", "y", y.len(), shape)?;
-            if shape.is_empty() {
-                // Nothing to compute; returning here also spares a loop over empty rows.
-                return Ok(());
-            }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
-            // hold rows·cols elements (checked above) and `y` is a distinct `&mut`; `bias`
-            // holds cols.
-            unsafe {
-                imp::forward(x.as_ptr(), bias.as_ptr(), y.as_mut_ptr(), shape)
-            };
-            Ok(())
+        $crate::add::bias_op_wrappers! {
+            $feature, $target_arch,
+            /// `y[r][j] = gelu_tanh(x[r][j] + bias[j])`.
+            fn bias_gelu(shape, x, bias, y);
+            /// `x[r][j] = gelu_tanh(x[r][j] + bias[j])`.
+            fn bias_gelu_inplace;
+            check: super::check_forward(shape, x, bias);
+            kernel: forward
         }
 
-        /// `x[r][j] = gelu_tanh(x[r][j] + bias[j])`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn bias_gelu_inplace(
-            shape: $crate::Rows,
-            x: &mut [f32],
-            bias: &[f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_forward(shape, x, bias)?;
-            if shape.is_empty() {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `dx[r][j] = dy[r][j] · gelu_tanh'(x[r][j] + bias[j])`.
+            pub fn bias_gelu_backward(
+                shape: $crate::Rows,
+                x: &[f32],
+                bias: &[f32],
+                dy: &[f32],
+                dx: &mut [f32],
+            ) checks {
+                super::check_backward(shape, x, bias, dy, dx)?;
+                if shape.is_empty() {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: `require` confirmed the feature; `x`, `dy` and `dx` hold rows·cols
+                // elements and `bias` cols (checked above); `dx` is a distinct `&mut`.
+                unsafe {
+                    let dx = dx.as_mut_ptr();
+                    imp::backward(x.as_ptr(), bias.as_ptr(), dy.as_ptr(), dx, shape)
+                };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: as in `bias_gelu`, with `x` read and written in place (each vector is
-            // loaded before the same lanes are stored).
-            unsafe {
-                let p = x.as_mut_ptr();
-                imp::forward(p, bias.as_ptr(), p, shape)
-            };
-            Ok(())
-        }
-
-        /// `dx[r][j] = dy[r][j] · gelu_tanh'(x[r][j] + bias[j])`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn bias_gelu_backward(
-            shape: $crate::Rows,
-            x: &[f32],
-            bias: &[f32],
-            dy: &[f32],
-            dx: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_backward(shape, x, bias, dy, dx)?;
-            if shape.is_empty() {
-                return Ok(());
-            }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature; `x`, `dy` and `dx` hold rows·cols
-            // elements and `bias` cols (checked above); `dx` is a distinct `&mut`.
-            unsafe {
-                imp::backward(
-                    x.as_ptr(),
-                    bias.as_ptr(),
-                    dy.as_ptr(),
-                    dx.as_mut_ptr(),
-                    shape,
-                )
-            };
-            Ok(())
         }
 
         target_feature_imp! {

@@ -11,59 +11,54 @@
 
 /// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
 /// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
-/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
-/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first (through `isa_wrapper!`),
+/// so off `target_arch` (where nothing else is compiled) it still exists and returns
+/// [`KernelError::Unsupported`].
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! gelu_wrappers {
     ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
-        /// `y = gelu(x)`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn gelu(kind: super::GeluKind, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("gelu", "y", y.len(), x.len())?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
-            // are distinct buffers of `x.len()` elements each.
-            unsafe {
-                imp::forward(kind, x.as_ptr(), y.as_mut_ptr(), x.len())
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `y = gelu(x)`.
+            pub fn gelu(kind: super::GeluKind, x: &[f32], y: &mut [f32]) checks {
+                $crate::check_eq("gelu", "y", y.len(), x.len())?;
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; `x` and
+                // `y` are distinct buffers of `x.len()` elements each.
+                unsafe { imp::forward(kind, x.as_ptr(), y.as_mut_ptr(), x.len()) };
+            }
         }
 
-        /// `x = gelu(x)`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn gelu_inplace(kind: super::GeluKind, x: &mut [f32]) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; source and
-            // destination are the same `x.len()` elements, which the kernel reads before it
-            // writes them.
-            unsafe {
-                let p = x.as_mut_ptr();
-                imp::forward(kind, p, p, x.len())
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `x = gelu(x)`.
+            pub fn gelu_inplace(kind: super::GeluKind, x: &mut [f32]) checks {} run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; source
+                // and destination are the same `x.len()` elements, which the kernel reads before
+                // it writes them.
+                unsafe {
+                    let p = x.as_mut_ptr();
+                    imp::forward(kind, p, p, x.len())
+                };
+            }
         }
 
-        /// `dx = dy · gelu'(x)`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn gelu_backward(
-            kind: super::GeluKind,
-            x: &[f32],
-            dy: &[f32],
-            dx: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_eq("gelu_backward", "dy", dy.len(), x.len())?;
-            $crate::check_eq("gelu_backward", "dx", dx.len(), x.len())?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; the three
-            // buffers hold `x.len()` elements each.
-            unsafe {
-                imp::backward(kind, x.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), x.len())
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `dx = dy · gelu'(x)`.
+            pub fn gelu_backward(kind: super::GeluKind, x: &[f32], dy: &[f32], dx: &mut [f32])
+            checks {
+                $crate::check_eq("gelu_backward", "dy", dy.len(), x.len())?;
+                $crate::check_eq("gelu_backward", "dx", dx.len(), x.len())?;
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; the three
+                // buffers hold `x.len()` elements each.
+                unsafe {
+                    let dx = dx.as_mut_ptr();
+                    imp::backward(kind, x.as_ptr(), dy.as_ptr(), dx, x.len())
+                };
+            }
         }
 
         target_feature_imp! {

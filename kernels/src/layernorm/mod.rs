@@ -18,73 +18,68 @@
 
 /// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
 /// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
-/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
-/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first (through `isa_wrapper!`),
+/// so off `target_arch` (where nothing else is compiled) it still exists and returns
+/// [`KernelError::Unsupported`].
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! layernorm_wrappers {
     ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
-        /// `y = LayerNorm(x)`, saving each row's mean and reciprocal standard deviation.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
-        pub fn layernorm(
-            shape: $crate::Rows,
-            eps: f32,
-            x: &[f32],
-            p: super::Affine,
-            mut out: super::LayerNormOut,
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_forward("layernorm", shape, x, &p, &out)?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for;
-            // `check_forward` confirmed every length.
-            unsafe {
-                imp::forward(shape, eps, x, None, &p, &mut out)
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `y = LayerNorm(x)`, saving each row's mean and reciprocal standard deviation.
+            pub fn layernorm(
+                shape: $crate::Rows,
+                eps: f32,
+                x: &[f32],
+                p: super::Affine,
+                mut out: super::LayerNormOut,
+            ) checks {
+                super::check_forward("layernorm", shape, x, &p, &out)?;
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for;
+                // `check_forward` confirmed every length.
+                unsafe { imp::forward(shape, eps, x, None, &p, &mut out) };
+            }
         }
 
-        /// `sum = x + residual; y = LayerNorm(sum)`, in one sweep per row.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
-        pub fn add_layernorm(
-            shape: $crate::Rows,
-            eps: f32,
-            x: &[f32],
-            residual: &[f32],
-            sum: &mut [f32],
-            p: super::Affine,
-            mut out: super::LayerNormOut,
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_forward("add_layernorm", shape, x, &p, &out)?;
-            $crate::check_rows_eq("add_layernorm", "residual", residual.len(), shape)?;
-            $crate::check_rows_eq("add_layernorm", "sum", sum.len(), shape)?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; every length
-            // is checked above.
-            unsafe {
-                imp::forward(shape, eps, x, Some((residual, sum)), &p, &mut out)
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `sum = x + residual; y = LayerNorm(sum)`, in one sweep per row.
+            pub fn add_layernorm(
+                shape: $crate::Rows,
+                eps: f32,
+                x: &[f32],
+                residual: &[f32],
+                sum: &mut [f32],
+                p: super::Affine,
+                mut out: super::LayerNormOut,
+            ) checks {
+                super::check_forward("add_layernorm", shape, x, &p, &out)?;
+                $crate::check_rows_eq("add_layernorm", "residual", residual.len(), shape)?;
+                $crate::check_rows_eq("add_layernorm", "sum", sum.len(), shape)?;
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; every
+                // length is checked above.
+                unsafe { imp::forward(shape, eps, x, Some((residual, sum)), &p, &mut out) };
+            }
         }
 
-        /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables, unused_mut))]
-        pub fn layernorm_backward(
-            shape: $crate::Rows,
-            saved: super::Saved,
-            dy: &[f32],
-            mut grads: super::LayerNormGrads,
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            super::check_backward(shape, &saved, dy, &grads)?;
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for;
-            // `check_backward` confirmed every length.
-            unsafe {
-                imp::backward(shape, &saved, dy, &mut grads)
-            };
-            Ok(())
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
+            pub fn layernorm_backward(
+                shape: $crate::Rows,
+                saved: super::Saved,
+                dy: &[f32],
+                mut grads: super::LayerNormGrads,
+            ) checks {
+                super::check_backward(shape, &saved, dy, &grads)?;
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for;
+                // `check_backward` confirmed every length.
+                unsafe { imp::backward(shape, &saved, dy, &mut grads) };
+            }
         }
 
         target_feature_imp! {

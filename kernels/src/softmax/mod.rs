@@ -17,116 +17,108 @@
 
 /// Expands, inside one ISA module, to the public safe wrappers of that ISA (the same names and
 /// signatures as [`naive`]) and the private `#[target_feature]` functions that instantiate the
-/// kernels of `simd` for it. Each wrapper calls `cpu::require` first, so off `target_arch` (where
-/// nothing else is compiled) it still exists and returns [`KernelError::Unsupported`].
+/// kernels of `simd` for it. Each wrapper calls `cpu::require` first (through `isa_wrapper!`),
+/// so off `target_arch` (where nothing else is compiled) it still exists and returns
+/// [`KernelError::Unsupported`].
 ///
 /// [`KernelError::Unsupported`]: crate::KernelError::Unsupported
 macro_rules! softmax_wrappers {
     ($feature:ident, $simd:path, $target_feature:literal, $target_arch:literal) => {
-        /// `y = softmax(x)` row by row.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn softmax(shape: $crate::Rows, x: &[f32], y: &mut [f32]) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
-            $crate::check_rows_eq("softmax", "y", y.len(), shape)?;
-            if shape.cols == 0 {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `y = softmax(x)` row by row.
+            pub fn softmax(shape: $crate::Rows, x: &[f32], y: &mut [f32]) checks {
+                $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
+                $crate::check_rows_eq("softmax", "y", y.len(), shape)?;
+                if shape.cols == 0 {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; `x` and
+                // `y` are distinct and hold rows·cols elements, cols ≥ 1.
+                unsafe { imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, 1.0, None) };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; `x` and `y`
-            // are distinct and hold rows·cols elements, cols ≥ 1.
-            unsafe {
-                imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, 1.0, None)
-            };
-            Ok(())
         }
 
-        /// `x = softmax(x)` row by row.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn softmax_inplace(shape: $crate::Rows, x: &mut [f32]) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
-            if shape.cols == 0 {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `x = softmax(x)` row by row.
+            pub fn softmax_inplace(shape: $crate::Rows, x: &mut [f32]) checks {
+                $crate::check_rows_eq("softmax", "x", x.len(), shape)?;
+                if shape.cols == 0 {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; source
+                // and destination are the same rows·cols elements (cols ≥ 1), each read before
+                // it is written.
+                unsafe {
+                    let p = x.as_mut_ptr();
+                    imp::rows(p, p, shape, 1.0, None)
+                };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; source and
-            // destination are the same rows·cols elements (cols ≥ 1), each read before it is
-            // written.
-            unsafe {
-                let p = x.as_mut_ptr();
-                imp::rows(p, p, shape, 1.0, None)
-            };
-            Ok(())
         }
 
-        /// `y = causal_softmax(scale · x)`: row `r` sees columns `0..=r + offset`, the rest are 0.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn softmax_causal(
-            shape: $crate::Rows,
-            scale: f32,
-            offset: usize,
-            x: &[f32],
-            y: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
-            $crate::check_rows_eq("softmax_causal", "y", y.len(), shape)?;
-            if shape.cols == 0 {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `y = causal_softmax(scale · x)`: row `r` sees columns `0..=r + offset`, the rest
+            /// are 0.
+            pub fn softmax_causal(
+                shape: $crate::Rows,
+                scale: f32,
+                offset: usize,
+                x: &[f32],
+                y: &mut [f32],
+            ) checks {
+                $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
+                $crate::check_rows_eq("softmax_causal", "y", y.len(), shape)?;
+                if shape.cols == 0 {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: as in `softmax`.
+                unsafe { imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, scale, Some(offset)) };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: as in `softmax`.
-            unsafe {
-                imp::rows(x.as_ptr(), y.as_mut_ptr(), shape, scale, Some(offset))
-            };
-            Ok(())
         }
 
-        /// In-place form of [`softmax_causal`].
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn softmax_causal_inplace(
-            shape: $crate::Rows,
-            scale: f32,
-            offset: usize,
-            x: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
-            if shape.cols == 0 {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// In-place form of [`softmax_causal`].
+            pub fn softmax_causal_inplace(
+                shape: $crate::Rows,
+                scale: f32,
+                offset: usize,
+                x: &mut [f32],
+            ) checks {
+                $crate::check_rows_eq("softmax_causal", "x", x.len(), shape)?;
+                if shape.cols == 0 {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: as in `softmax_inplace`.
+                unsafe {
+                    let p = x.as_mut_ptr();
+                    imp::rows(p, p, shape, scale, Some(offset))
+                };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: as in `softmax_inplace`.
-            unsafe {
-                let p = x.as_mut_ptr();
-                imp::rows(p, p, shape, scale, Some(offset))
-            };
-            Ok(())
         }
 
-        /// `dx = y ⊙ (dy - rowsum(y ⊙ dy))`, with `y` the softmax output.
-        #[cfg_attr(not(target_arch = $target_arch), allow(unused_variables))]
-        pub fn softmax_backward(
-            shape: $crate::Rows,
-            y: &[f32],
-            dy: &[f32],
-            dx: &mut [f32],
-        ) -> $crate::Result<()> {
-            $crate::cpu::require($crate::cpu::Feature::$feature)?;
-            $crate::check_rows_eq("softmax_backward", "y", y.len(), shape)?;
-            $crate::check_rows_eq("softmax_backward", "dy", dy.len(), shape)?;
-            $crate::check_rows_eq("softmax_backward", "dx", dx.len(), shape)?;
-            if shape.cols == 0 {
-                return Ok(());
+        isa_wrapper! {
+            $feature, $target_arch,
+            /// `dx = y ⊙ (dy - rowsum(y ⊙ dy))`, with `y` the softmax output.
+            pub fn softmax_backward(shape: $crate::Rows, y: &[f32], dy: &[f32], dx: &mut [f32])
+            checks {
+                $crate::check_rows_eq("softmax_backward", "y", y.len(), shape)?;
+                $crate::check_rows_eq("softmax_backward", "dy", dy.len(), shape)?;
+                $crate::check_rows_eq("softmax_backward", "dx", dx.len(), shape)?;
+                if shape.cols == 0 {
+                    return Ok(());
+                }
+            } run {
+                // SAFETY: `require` confirmed the feature this module is compiled for; the
+                // three buffers hold rows·cols elements.
+                unsafe { imp::backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), shape) };
             }
-            #[cfg(target_arch = $target_arch)]
-            // SAFETY: `require` confirmed the feature this module is compiled for; the three
-            // buffers hold rows·cols elements.
-            unsafe {
-                imp::backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), shape)
-            };
-            Ok(())
         }
 
         target_feature_imp! {

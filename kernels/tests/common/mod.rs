@@ -104,13 +104,18 @@ pub fn sizes(edges: Vec<usize>, big: usize, range: Range<usize>) -> impl Strateg
     ]
 }
 
+/// The sizes around the vector widths (4, 8 and 16 lanes) and their tails, from 1.
+const WIDTH_EDGES: [usize; 17] = [1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65];
+
 /// A buffer length for the proptests of the element-wise ops (0 too), as [`sizes`].
 pub fn lengths() -> impl Strategy<Value = usize> {
-    sizes(
-        vec![
-            0, 1, 2, 3, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 257,
-        ],
-        100_003,
-        0..300,
-    )
+    let edges = [&[0][..], &WIDTH_EDGES, &[127, 257]].concat();
+    sizes(edges, 100_003, 0..300)
+}
+
+/// A row length for the proptests of the row ops (at least 1), as [`sizes`]: the width
+/// edges, `wide` (a length the op's tests single out) and 1024.
+pub fn row_lengths(wide: usize) -> impl Strategy<Value = usize> {
+    let edges = [&WIDTH_EDGES[..], &[wide, 1024]].concat();
+    sizes(edges, 100_003, 1..300)
 }
