@@ -73,6 +73,10 @@ pub struct TuneArgs {
     /// embedded default or any single-family table.
     #[arg(long)]
     pub no_end_to_end: bool,
+    /// Skip the search of kernel parameters (blocking, one-row sweep) for the MatMul ranges
+    /// whose chosen kernel takes them; the table then records none.
+    #[arg(long)]
+    pub no_params: bool,
     /// Interleaved rounds of the end-to-end race (default 7, quick 3).
     #[arg(long, value_name = "N", value_parser = guard::at_least_one)]
     pub end_to_end_rounds: Option<usize>,

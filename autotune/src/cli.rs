@@ -11,7 +11,7 @@ use crate::measure::{self, RaceCtx, Settings};
 use backends::problem::Problem;
 use backends::table::{Entry, Table};
 use backends::timing::{fmt_ns, fmt_size};
-use backends::{catalog, Bucket, Op, Shape};
+use backends::{catalog, Op, Shape};
 use clap::Parser;
 use serde::Serialize;
 use std::path::Path;
@@ -323,15 +323,6 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     Ok(())
 }
 
-/// The buckets a table has for `op`.
-fn buckets_of(op: Op) -> &'static [Bucket] {
-    if op == Op::Matmul {
-        &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
-    } else {
-        &[Bucket::All]
-    }
-}
-
 fn inspect(a: &InspectArgs) -> Res {
     let table = backends::table::Table::load(&a.path).map_err(table_failure)?;
     let d = load_dispatcher(&a.path, a.allow_foreign)?;
@@ -339,7 +330,7 @@ fn inspect(a: &InspectArgs) -> Res {
     if a.json {
         let mut served = Vec::new();
         for op in Op::ALL {
-            for &b in buckets_of(op) {
+            for &b in op.buckets() {
                 for (lo, hi, v) in d.ranges(op, b) {
                     served.push(serde_json::json!({
                         "op": op.name(), "bucket": b.name(), "min": lo,
@@ -405,7 +396,7 @@ fn inspect(a: &InspectArgs) -> Res {
                 ""
             }
         );
-        for &b in buckets_of(op) {
+        for &b in op.buckets() {
             for (lo, hi, v) in d.ranges(op, b) {
                 let ev = table
                     .entries_of(op)
@@ -424,8 +415,12 @@ fn inspect(a: &InspectArgs) -> Res {
                                 )
                             })
                             .unwrap_or_default();
+                        let params = e
+                            .params
+                            .map(|p| format!("; parameters: {p}"))
+                            .unwrap_or_default();
                         format!(
-                            "  [{} at size {}{r}]",
+                            "  [{} at size {}{r}{params}]",
                             fmt_ns(e.evidence.median_ns),
                             e.evidence.measured_size.map(fmt_size).unwrap_or("-".into())
                         )

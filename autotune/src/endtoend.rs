@@ -117,12 +117,7 @@ pub fn family_table(template: &Table, implementation: &str, threads: usize) -> O
     let mut entries = Vec::new();
     let mut any = false;
     for op in Op::ALL {
-        let buckets: &[Bucket] = if op == Op::Matmul {
-            &[Bucket::M1, Bucket::SmallM, Bucket::LargeM]
-        } else {
-            &[Bucket::All]
-        };
-        for &b in buckets {
+        for &b in op.buckets() {
             let id = [Memory::Pooled, Memory::Direct, Memory::InPlace]
                 .into_iter()
                 .map(|m| variant_id(op, implementation, m, threads))
@@ -136,6 +131,7 @@ pub fn family_table(template: &Table, implementation: &str, threads: usize) -> O
                         min: 0,
                         max: None,
                         variant,
+                        params: None,
                         evidence: Evidence {
                             note: Some(format!(
                                 "end to end: the single-family table {implementation}/t{threads} won the workload race"

@@ -17,6 +17,9 @@
 //! * [`tune`]: the whole run under a time budget, and the table it produces;
 //!   [`tune_command`]: the tuning command around it (output checks, end-to-end acceptance,
 //!   writing the table and report).
+//! * [`params`]: kernel parameters as a tuned dimension — for the MatMul ranges whose chosen
+//!   kernel takes them, a local search from the analytical blocking and the ISA's one-row
+//!   sweep, kept only when faster beyond the noise (table version 2).
 //! * [`report`]: the Markdown report and SVG plots beside the table.
 //! * [`validate`]: a table against every fixed variant and the per-size best on held-out sizes.
 //! * [`guard`]: what every command checks before long or large work (numeric flags, output
@@ -37,6 +40,7 @@ pub mod endtoend;
 pub mod failure;
 pub mod guard;
 pub mod measure;
+pub mod params;
 pub mod plan;
 pub mod report;
 pub mod select;

@@ -18,6 +18,7 @@ use crate::counters::{CounterSource, Counts};
 use backends::problem::Problem;
 use backends::timing::{self, mad, median};
 use backends::{Memory, Op, Variant};
+use kernels::matmul::BlockingParams;
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -269,10 +270,11 @@ impl Runner {
     /// With `counters`, the source brackets each timed segment.
     fn run(
         &mut self,
-        v: &Variant,
+        c: &Cand,
         calls: u64,
         mut counters: Option<(&mut dyn CounterSource, &mut Counts)>,
     ) -> Result<f64, String> {
+        let (v, params) = (c.v, c.params);
         let seg = if self.pristine.is_some() {
             SEGMENT
         } else {
@@ -286,7 +288,10 @@ impl Runner {
                 // An untimed call first wakes the pool's worker threads, as a stream of calls
                 // keeps them awake; otherwise a sample of one large call, taken after the
                 // other candidates' turns, would also time the workers' wake-up.
-                let out = self.problem.execute(v).map_err(|e| e.to_string())?;
+                let out = self
+                    .problem
+                    .execute_with(v, params)
+                    .map_err(|e| e.to_string())?;
                 black_box(&out);
             }
             if let Some((src, _)) = counters.as_mut() {
@@ -294,7 +299,10 @@ impl Runner {
             }
             let dt = timing::time_calls(n, || {
                 self.rotate();
-                let out = self.problem.execute(v).map_err(|e| e.to_string())?;
+                let out = self
+                    .problem
+                    .execute_with(v, params)
+                    .map_err(|e| e.to_string())?;
                 black_box(&out);
                 Ok::<(), String>(())
             })?;
@@ -312,8 +320,38 @@ impl Runner {
     }
 }
 
+/// One contender of a race: a variant, and the kernel parameters it runs with (`None`: its
+/// defaults), named by `id` in the outcome (the variant id, with the parameters appended when
+/// there are any).
+#[derive(Debug, Clone)]
+pub struct Cand<'v> {
+    pub v: &'v Variant,
+    pub params: Option<BlockingParams>,
+    pub id: String,
+}
+
+impl<'v> Cand<'v> {
+    /// `v` with its default parameters.
+    pub fn plain(v: &'v Variant) -> Cand<'v> {
+        Cand {
+            v,
+            params: None,
+            id: v.id.clone(),
+        }
+    }
+
+    /// `v` with explicit parameters `p`, named `id [label]`.
+    pub fn with(v: &'v Variant, p: BlockingParams, label: &str) -> Cand<'v> {
+        Cand {
+            v,
+            params: Some(p),
+            id: format!("{} [{label}]", v.id),
+        }
+    }
+}
+
 struct Live<'v> {
-    v: &'v Variant,
+    c: &'v Cand<'v>,
     batch: u64,
     samples: Vec<f64>,
     pruned: Option<String>,
@@ -337,6 +375,13 @@ pub fn within_noise(m1: f64, s1: f64, m2: f64, s2: f64, rel: f64) -> bool {
 /// keep a variant out: a caller that wants one left out (e.g. predicted far too slow, as the
 /// tuner does) leaves it out of `variants`.
 pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outcome {
+    let cands: Vec<Cand> = variants.iter().map(|v| Cand::plain(v)).collect();
+    race_cands(problem, &cands, ctx)
+}
+
+/// [`race`] over candidates that may carry kernel parameters ([`Cand`]), each verified with
+/// its own parameters.
+pub fn race_cands(problem: &Problem, cands: &[Cand<'_>], ctx: RaceCtx<'_>) -> Outcome {
     let s = ctx.settings;
     let mut out = Outcome {
         verified_here: ctx.verify,
@@ -344,32 +389,32 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
     };
     let mut runner = Runner::new(problem, ctx.cache);
     let mut live: Vec<Live> = Vec::new();
-    for &v in variants {
-        if let Err(why) = v.runnable() {
-            out.skipped.push((v.id.clone(), why));
+    for c in cands {
+        if let Err(why) = c.v.runnable() {
+            out.skipped.push((c.id.clone(), why));
             continue;
         }
         if ctx.verify {
-            if let Err(why) = problem.verify(v) {
-                out.excluded.push((v.id.clone(), why));
+            if let Err(why) = problem.verify_with(c.v, c.params) {
+                out.excluded.push((c.id.clone(), why));
                 continue;
             }
         }
         // Warm up (caches, pool, page faults of fresh buffers) and calibrate the batch.
         // Grow the batch until one sample lasts long enough (at most three trials).
         let calibrated = timing::calibrate(&timing::Calibration::at_least(s.sample_ns), |calls| {
-            runner.run(v, calls, None)
+            runner.run(c, calls, None)
         });
         match calibrated {
             Ok(batch) => live.push(Live {
-                v,
+                c,
                 batch,
                 samples: Vec::new(),
                 pruned: None,
             }),
             Err(why) => out
                 .excluded
-                .push((v.id.clone(), format!("failed to run: {why}"))),
+                .push((c.id.clone(), format!("failed to run: {why}"))),
         }
     }
 
@@ -384,12 +429,12 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
         for j in timing::round_robin(active.len(), round) {
             let i = active[j];
             let l = &mut live[i];
-            match runner.run(l.v, l.batch, None) {
+            match runner.run(l.c, l.batch, None) {
                 Ok(t) => l.samples.push(t / l.batch as f64),
                 Err(why) => {
                     l.pruned = Some(format!("failed while timing: {why}"));
                     out.excluded
-                        .push((l.v.id.clone(), format!("failed while timing: {why}")));
+                        .push((l.c.id.clone(), format!("failed while timing: {why}")));
                 }
             }
         }
@@ -403,7 +448,7 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
         if s.prune {
             for l in live
                 .iter_mut()
-                .filter(|l| l.pruned.is_none() && !ctx.protect.contains(&l.v.id))
+                .filter(|l| l.pruned.is_none() && !ctx.protect.contains(&l.c.id))
             {
                 let ratio = l.median() / best;
                 let late = round >= s.prune_late_rounds && ratio > s.prune_late_ratio;
@@ -435,7 +480,7 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
         .fold(f64::INFINITY, f64::min);
     let excluded: Vec<String> = out.excluded.iter().map(|e| e.0.clone()).collect();
     for l in &live {
-        if excluded.contains(&l.v.id) || l.samples.is_empty() {
+        if excluded.contains(&l.c.id) || l.samples.is_empty() {
             continue;
         }
         let med = l.median();
@@ -446,10 +491,10 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
                 .max((1e6 / med.max(1.0)).ceil() as u64)
                 .min(l.batch * 20);
             let mut acc = Counts::default();
-            let ok = runner.run(l.v, calls, Some((&mut *ctx.source, &mut acc)));
+            let ok = runner.run(l.c, calls, Some((&mut *ctx.source, &mut acc)));
             ok.ok().map(|_| {
                 let c = acc.per_call(calls);
-                if l.v.threads > 1 {
+                if l.c.v.threads > 1 {
                     c.software_only()
                 } else {
                     c
@@ -459,8 +504,8 @@ pub fn race(problem: &Problem, variants: &[&Variant], ctx: RaceCtx<'_>) -> Outco
             None
         };
         out.results.push(CandResult {
-            variant: l.v.id.clone(),
-            threads: l.v.threads,
+            variant: l.c.id.clone(),
+            threads: l.c.v.threads,
             median_ns: med,
             spread_ns: mad(&l.samples),
             samples: l.samples.len() as u32,

@@ -101,10 +101,10 @@ fn unit(op: Op) -> &'static str {
 }
 
 fn size_unit(op: Op) -> &'static str {
-    if op == Op::Matmul {
-        "m·k·n"
-    } else {
-        "elements"
+    match op.shape_kind() {
+        ShapeKind::MatMul => "m·k·n",
+        ShapeKind::Attention => "rows·total·width",
+        ShapeKind::Elems | ShapeKind::Rows => "elements",
     }
 }
 
@@ -140,6 +140,67 @@ pub fn counters_text(c: &Counts, median_ns: f64) -> String {
     } else {
         parts.join(", ") + " per call"
     }
+}
+
+/// The report's section on the kernel-parameter search ([`crate::params`]): per searched
+/// range, every contender's time and what was written; empty when nothing was searched.
+pub fn params_markdown(searches: &[crate::params::Search]) -> String {
+    if searches.is_empty() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## Kernel parameters
+"
+    );
+    let _ = writeln!(
+        s,
+        "For each MatMul range, a local search of the own SIMD kernel's parameters (the range's choice when it takes \
+         them, else the fastest own kernel raced there) from its defaults on this machine (the analytical blocking \
+         model and the ISA's one-row sweep) at the range's measured shape, in the cache state of its race: the other \
+         one-row sweep for a decoded row; kc, then mc halved and doubled, then nc halved for a packed product. A \
+         contender replaces the best so far only when faster beyond the noise; a range that chose another \
+         implementation (its time in the first step's race is shown) changes hands only when beaten beyond the noise. \
+         The table records parameters only where they differ from the defaults.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| range | shape | search | contender | median | ± | written |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|--:|--:|---|");
+    for x in searches {
+        if let Some((id, ns)) = &x.rival {
+            let _ = writeln!(
+                s,
+                "| {id} | {} | {} | the range's choice | {} | | {} |",
+                x.shape,
+                x.kind,
+                fmt_ns(*ns),
+                if x.took { "" } else { "**kept**" }
+            );
+        }
+        for (i, t) in x.trials.iter().enumerate() {
+            let first = i == 0 && x.rival.is_none();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} ({}) | {} | {} | {} |",
+                if i == 0 { x.variant.as_str() } else { "" },
+                if first { x.shape.as_str() } else { "" },
+                if first { x.kind.as_str() } else { "" },
+                t.label,
+                t.params,
+                fmt_ns(t.median_ns),
+                fmt_ns(t.spread_ns),
+                match (&x.chosen, x.took, i) {
+                    (Some(p), true, _) if *p == t.params => "**yes**",
+                    (None, true, 0) => "**yes** (defaults)",
+                    _ => "",
+                }
+            );
+        }
+    }
+    s
 }
 
 fn range_text(e: &Entry) -> String {
@@ -895,10 +956,12 @@ fn plot(
         // The shape labels are drawn by hand below the axis, rotated, one per slot (the
         // mesh's rotated labels would start inside the plot).
         let axes = Axes {
-            x_desc: if op == Op::Matmul {
-                "shape m×k×n, in order of m·k·n"
-            } else {
-                "shape rows×cols, in order of elements"
+            x_desc: match op.shape_kind() {
+                ShapeKind::MatMul => "shape m×k×n, in order of m·k·n",
+                ShapeKind::Attention => {
+                    "shape rows×past×heads×head_dim, in order of rows·total·width"
+                }
+                ShapeKind::Elems | ShapeKind::Rows => "shape rows×cols, in order of elements",
             },
             x_label: &|_| String::new(),
             y_desc: &y_desc,

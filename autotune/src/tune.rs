@@ -217,20 +217,20 @@ impl Progress {
         }
     }
 
-    fn add(&mut self, n: u64) {
+    pub(crate) fn add(&mut self, n: u64) {
         self.total += n;
         if let Some(b) = &self.bar {
             b.set_length(self.total);
         }
     }
 
-    fn begin(&mut self, msg: &str) {
+    pub(crate) fn begin(&mut self, msg: &str) {
         if let Some(b) = &self.bar {
             b.set_message(msg.to_string());
         }
     }
 
-    fn end(&mut self, msg: &str) {
+    pub(crate) fn end(&mut self, msg: &str) {
         self.done += 1;
         if let Some(b) = &self.bar {
             b.inc(1);
@@ -244,7 +244,7 @@ impl Progress {
         }
     }
 
-    fn note(&mut self, msg: &str) {
+    pub(crate) fn note(&mut self, msg: &str) {
         if let Some(b) = &self.bar {
             b.println(msg);
         } else if self.plain {
@@ -252,7 +252,7 @@ impl Progress {
         }
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
@@ -974,6 +974,7 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 min: r.min,
                 max: r.max,
                 variant: r.variant.clone(),
+                params: None,
                 evidence: ev,
             });
         }

@@ -11,6 +11,10 @@ use backends::table::Table;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// The share of the budget the kernel-parameter search ([`crate::params`]) takes after the
+/// per-call run.
+const PARAMS_SHARE: f64 = 0.12;
+
 /// The end-to-end race of `candidate` for `preset` ([`crate::endtoend`]): the outcome and
 /// the table to write (the candidate, or the contender that beat it on the workload).
 fn end_to_end(
@@ -78,10 +82,41 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
             .unwrap_or_default()
     );
     let t0 = Instant::now();
+    // The kernel-parameter search takes its share of the budget after the per-call run.
+    let params_share = if a.no_params || !cfg.ops.contains(&backends::Op::Matmul) {
+        0.0
+    } else {
+        PARAMS_SHARE
+    };
+    let run_cfg = Config {
+        budget: cfg.budget.mul_f64(1.0 - params_share),
+        ..cfg.clone()
+    };
     let mut progress = Progress::auto();
-    let run = run(&cfg, source.as_mut(), &mut progress);
+    let run = run(&run_cfg, source.as_mut(), &mut progress);
     let sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
     let mut table = build_table(&run, &sels);
+    let searches = if params_share > 0.0 {
+        let deadline = Instant::now() + cfg.budget.mul_f64(params_share);
+        let mut progress = Progress::auto();
+        let s = crate::params::search(
+            &mut table,
+            &run,
+            &cfg,
+            source.as_mut(),
+            &mut progress,
+            deadline,
+        );
+        progress.finish();
+        eprintln!(
+            "autotune: kernel parameters searched for {} MatMul range(s), tuned in {}",
+            s.len(),
+            s.iter().filter(|x| x.chosen.is_some()).count()
+        );
+        s
+    } else {
+        Vec::new()
+    };
     let end_to_end = match cfg.preset {
         Some(p) if !a.no_end_to_end => Some(end_to_end(&table, p.name, &cfg, a)?),
         _ => None,
@@ -101,12 +136,18 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::run(format!("the new table does not load: {e}")))?;
     crate::report::write(&run, &sels, &table, &a.out, &md, &dir)
         .map_err(|e| Failure::run(format!("writing the report: {e}")))?;
+    // The parameter search's and the end-to-end race's sections go at the end of the
+    // Markdown report.
+    let mut extra = crate::report::params_markdown(&searches);
     if let Some((o, _)) = &end_to_end {
-        // The race's section goes at the end of the Markdown report.
+        extra.push('\n');
+        extra.push_str(&o.markdown());
+    }
+    if !extra.trim().is_empty() {
         let mut text = std::fs::read_to_string(&md)
             .map_err(|e| Failure::run(format!("{}: cannot read back: {e}", md.display())))?;
         text.push('\n');
-        text.push_str(&o.markdown());
+        text.push_str(&extra);
         backends::table::write_atomic(&md, text.as_bytes())
             .map_err(|e| Failure::run(format!("{}: cannot write: {e}", md.display())))?;
     }

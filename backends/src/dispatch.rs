@@ -22,6 +22,7 @@ use crate::exec;
 use crate::op::{Bucket, Key, Op};
 use crate::spec::{Registered, Run};
 use crate::table::{Table, TableError};
+use kernels::matmul::BlockingParams;
 use kernels::Result;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,13 +31,15 @@ use std::sync::{Mutex, OnceLock};
 /// The embedded default table, produced by the tuner and checked by the same loader.
 pub const DEFAULT_TABLE: &str = include_str!("default_table.json");
 
-/// A variant bound for calling: its kernel, memory strategy and threads.
+/// A variant bound for calling: its kernel, memory strategy and threads, and the kernel
+/// parameters its table entry chose (`None`: the kernel's defaults for this machine).
 #[derive(Debug, Clone, Copy)]
 pub struct Bound {
     pub index: VariantIndex,
     pub kernel: Kernel,
     pub memory: Memory,
     pub threads: usize,
+    pub params: Option<BlockingParams>,
 }
 
 impl Bound {
@@ -46,6 +49,7 @@ impl Bound {
             kernel: v.kernel,
             memory: v.memory,
             threads: v.threads,
+            params: None,
         }
     }
 
@@ -203,6 +207,7 @@ impl Dispatcher {
                 table.machine.fingerprint
             ));
         }
+        check_params(table, path)?;
         let mut d = Dispatcher::bind(table, Some(Dispatcher::embedded()));
         d.source = Source::File(path.display().to_string());
         if let Some(w) = foreign {
@@ -251,16 +256,26 @@ impl Dispatcher {
                 skipped.push(format!("{} ({why})", e.variant));
                 continue;
             };
-            let (index, v) = match v.runnable() {
-                Ok(()) => (index, v),
+            let params = e.params.as_ref().map(|p| p.to_kernel());
+            let (index, v, params) = match v.runnable() {
+                Ok(()) => (index, v, params),
                 // A variant this CPU cannot run (a missing or masked feature): the nearest
                 // portable sibling of the same memory and threads is the closest choice to
                 // what was tuned, for the embedded table (no default behind it) and for a
                 // file alike, so both bind a masked entry the same way.
                 Err(why) => match portable_sibling(v) {
                     Some((i, s)) => {
-                        skipped.push(format!("{} ({why}; {} serves instead)", e.variant, s.id));
-                        (i, s)
+                        // The entry's parameters were chosen for its own kernel's tiles.
+                        let dropped = if params.is_some() {
+                            " with its default parameters"
+                        } else {
+                            ""
+                        };
+                        skipped.push(format!(
+                            "{} ({why}; {}{dropped} serves instead)",
+                            e.variant, s.id
+                        ));
+                        (i, s, None)
                     }
                     None => {
                         skipped.push(format!("{} ({why})", e.variant));
@@ -271,7 +286,10 @@ impl Dispatcher {
             // Entries were checked sorted; keep their order.
             slots[op as usize][e.bucket.index()].push(Range {
                 max: e.upper(),
-                bound: Bound::of(index, v),
+                bound: Bound {
+                    params,
+                    ..Bound::of(index, v)
+                },
             });
             // Ranges are looked up by upper bound: a hole below `min` goes to this entry.
         }
@@ -564,13 +582,39 @@ impl Dispatcher {
         self.trace.record(Call { op: S::OP, key });
         let bd = self.lookup(S::OP, key);
         let run = Run {
-            memory: bd.memory,
-            threads: bd.threads,
+            params: bd.params,
+            ..Run::new(bd.memory, bd.threads)
         };
         S::unwrap(&bd.kernel)
             .map(|k| (k, run))
             .ok_or_else(|| exec::mismatch(S::NAME))
     }
+}
+
+/// Every entry's kernel parameters against the kernel its variant names (entries whose
+/// variant this build lacks are skipped when bound, parameters and all): a kernel that takes
+/// none, or parameters it cannot use (a micro-tile it lacks), are an error naming the entry.
+fn check_params(table: &Table, path: &Path) -> std::result::Result<(), TableError> {
+    for (index, e) in table.entries.iter().enumerate() {
+        let Some(p) = &e.params else { continue };
+        let Some((_, v)) = catalog().find(&e.variant) else {
+            continue;
+        };
+        let why = match crate::spec::matmul::Matmul::unwrap(&v.kernel) {
+            Some(k) => k.accepts(&p.to_kernel()).err(),
+            None => Some("only MatMul variants take kernel parameters".into()),
+        };
+        if let Some(problem) = why {
+            return Err(TableError::Entry {
+                path: path.into(),
+                index,
+                op: e.op.clone(),
+                bucket: e.bucket.name().into(),
+                problem: format!("{}: {problem}", e.variant),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// For a variant id `op/implementation/memory/tN` that this build's catalog lacks because N

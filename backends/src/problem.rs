@@ -8,7 +8,7 @@ use crate::exec;
 use crate::op::{Op, Shape};
 use crate::pool::Buf;
 use crate::spec::{Gen, Run};
-use kernels::matmul::Gemm;
+use kernels::matmul::{BlockingParams, Gemm};
 use kernels::{KernelError, Result, Rows};
 
 /// One op's inputs and parameters. Which inputs, in which order, is the op's spec
@@ -65,6 +65,16 @@ impl Problem {
     /// Runs `v` on this problem. Outputs come from `v`'s memory strategy and are returned;
     /// an in-place variant overwrites `inputs[0]` and returns no buffer.
     pub fn execute(&mut self, v: &Variant) -> Result<Vec<Buf>> {
+        self.execute_with(v, None)
+    }
+
+    /// [`Problem::execute`] with kernel parameters (`None`: the kernel's defaults), as a
+    /// table entry that carries them runs; parameters the variant cannot take are an error.
+    pub fn execute_with(
+        &mut self,
+        v: &Variant,
+        params: Option<BlockingParams>,
+    ) -> Result<Vec<Buf>> {
         if v.op != self.op {
             return Err(exec::mismatch("problem"));
         }
@@ -72,16 +82,25 @@ impl Problem {
             kernels::cpu::require(f)?;
         }
         let run = Run {
-            memory: v.memory,
-            threads: v.threads,
+            params,
+            ..Run::new(v.memory, v.threads)
         };
         v.kernel.execute(run, self)
     }
 
     /// The outputs of `v` on a copy of this problem, as plain vectors (in-place results too).
     pub fn outputs(&self, v: &Variant) -> Result<Vec<Vec<f32>>> {
+        self.outputs_with(v, None)
+    }
+
+    /// [`Problem::outputs`] with kernel parameters.
+    pub fn outputs_with(
+        &self,
+        v: &Variant,
+        params: Option<BlockingParams>,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut p = self.clone();
-        let bufs = p.execute(v)?;
+        let bufs = p.execute_with(v, params)?;
         Ok(if v.memory == Memory::InPlace {
             vec![std::mem::take(&mut p.inputs[0]).to_vec()]
         } else {
@@ -98,7 +117,16 @@ impl Problem {
     /// ([`OpSpec::tolerance`](crate::spec::OpSpec::tolerance), derived from the
     /// arithmetic); `Err` says which output and element differ, and by how much.
     pub fn verify(&self, v: &Variant) -> std::result::Result<(), String> {
-        let got = self.outputs(v).map_err(|e| e.to_string())?;
+        self.verify_with(v, None)
+    }
+
+    /// [`Problem::verify`] with kernel parameters.
+    pub fn verify_with(
+        &self,
+        v: &Variant,
+        params: Option<BlockingParams>,
+    ) -> std::result::Result<(), String> {
+        let got = self.outputs_with(v, params).map_err(|e| e.to_string())?;
         let want = self.reference().map_err(|e: KernelError| e.to_string())?;
         let bound = self.op.spec().tolerance(self);
         for (o, (g, w)) in got.iter().zip(&want).enumerate() {

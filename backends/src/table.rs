@@ -1,4 +1,6 @@
-//! The dispatch table: JSON, format `kernel-dispatch`, version 1 (see ARCHITECTURE.md and the README).
+//! The dispatch table: JSON, format `kernel-dispatch`, version 2 (see ARCHITECTURE.md and the
+//! README). Version 2 adds per-entry kernel parameters ([`Params`]); version-1 tables, which
+//! have none, still load.
 //!
 //! [`Table::parse`] checks everything that can be checked without a catalog (format, version,
 //! figures, range order); the [`crate::dispatch`] loader then resolves variant ids against this
@@ -7,13 +9,82 @@
 
 use crate::machine::Machine;
 use crate::op::{Bucket, Op};
+use kernels::matmul::{BlockingParams, RowSweep};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The `format` field every table carries.
 pub const FORMAT: &str = "kernel-dispatch";
-/// The only version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The version this build writes.
+pub const VERSION: u32 = 2;
+/// The versions this build reads: 1 (no kernel parameters) and 2.
+pub const READS: std::ops::RangeInclusive<u32> = 1..=VERSION;
+
+/// Kernel parameters an entry chose for its variant (version 2): the blocking, micro-tile
+/// and one-row sweep of a tunable MatMul kernel (`kernels::matmul::BlockingParams`). Checked
+/// against the bound kernel when the table is loaded; parameters it cannot take are an error
+/// naming the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    pub mr: usize,
+    pub nr: usize,
+    pub kc: usize,
+    pub mc: usize,
+    pub nc: usize,
+    /// `stream` or `windows` ([`kernels::matmul::RowSweep::name`]).
+    pub row: RowName,
+}
+
+/// The one-row sweep as a table names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowName {
+    Stream,
+    Windows,
+}
+
+impl Params {
+    /// The kernel's form of these parameters.
+    pub fn to_kernel(&self) -> BlockingParams {
+        BlockingParams {
+            mr: self.mr,
+            nr: self.nr,
+            kc: self.kc,
+            mc: self.mc,
+            nc: self.nc,
+            row: match self.row {
+                RowName::Stream => RowSweep::Stream,
+                RowName::Windows => RowSweep::Windows,
+            },
+        }
+    }
+
+    /// The table's form of kernel parameters.
+    pub fn of(p: &BlockingParams) -> Params {
+        Params {
+            mr: p.mr,
+            nr: p.nr,
+            kc: p.kc,
+            mc: p.mc,
+            nc: p.nc,
+            row: match p.row {
+                RowSweep::Stream => RowName::Stream,
+                RowSweep::Windows => RowName::Windows,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let row = self.to_kernel().row.name();
+        write!(
+            f,
+            "{}×{} tile, kc {}, mc {}, nc {}, one row: {row}",
+            self.mr, self.nr, self.kc, self.mc, self.nc
+        )
+    }
+}
 
 /// What produced a table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +166,9 @@ pub struct Entry {
     #[serde(default)]
     pub max: Option<u64>,
     pub variant: String,
+    /// Kernel parameters for the variant (version 2; `None`: its defaults on the machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Params>,
     #[serde(default)]
     pub evidence: Evidence,
 }
@@ -131,7 +205,7 @@ pub enum TableError {
     Malformed { path: PathBuf, message: String },
     #[error("{path}: not a dispatch table: format is `{found}`, expected `{FORMAT}`")]
     Format { path: PathBuf, found: String },
-    #[error("{path}: dispatch-table version {found} is not supported (this build reads version {VERSION})")]
+    #[error("{path}: dispatch-table version {found} is not supported (this build reads versions 1 and {VERSION})")]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: entry {index} ({op} {bucket}): {problem}")]
     Entry {
@@ -206,7 +280,7 @@ impl Table {
             });
         }
         match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == VERSION as u64 => {}
+            Some(v) if READS.contains(&(v.min(u32::MAX as u64) as u32)) => {}
             Some(v) => {
                 return Err(TableError::Version {
                     path: p(),
@@ -238,7 +312,9 @@ impl Table {
     }
 
     /// Figures are finite and non-negative; ranges are ordered (`min ≤ max`) and, within one
-    /// op and bucket, sorted and non-overlapping.
+    /// op and bucket, sorted and non-overlapping; kernel parameters appear only in version-2
+    /// tables, only on MatMul entries, and pass [`BlockingParams::check`] for their own
+    /// micro-tile (whether the bound kernel has that tile is checked when the table is bound).
     pub fn check_entries(&self, path: &Path) -> Result<(), TableError> {
         let err = |index: usize, e: &Entry, problem: String| TableError::Entry {
             path: path.into(),
@@ -254,6 +330,29 @@ impl Table {
                     e,
                     format!("range is reversed: min {} > max {}", e.min, e.upper()),
                 ));
+            }
+            if let Some(p) = &e.params {
+                if self.version < 2 {
+                    return Err(err(
+                        i,
+                        e,
+                        format!(
+                            "kernel parameters need table version 2 (this table says {})",
+                            self.version
+                        ),
+                    ));
+                }
+                if e.op != Op::Matmul.name() {
+                    return Err(err(
+                        i,
+                        e,
+                        "only MatMul entries take kernel parameters".into(),
+                    ));
+                }
+                let k = p.to_kernel();
+                if let Err(why) = k.check(&[(k.mr, k.nr)]) {
+                    return Err(err(i, e, format!("kernel parameters: {why}")));
+                }
             }
             let ev = &e.evidence;
             let figures = [

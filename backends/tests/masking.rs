@@ -24,6 +24,7 @@ fn greedy_table() -> Table {
                     min: i as u64 * 10,
                     max: Some(i as u64 * 10 + 9),
                     variant: v.id.clone(),
+                    params: None,
                     evidence: Evidence::default(),
                 });
             }

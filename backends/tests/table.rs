@@ -23,6 +23,7 @@ fn entry(op: Op, bucket: Bucket, min: u64, max: Option<u64>, variant: &str) -> E
         min,
         max,
         variant: variant.into(),
+        params: None,
         evidence: Evidence {
             median_ns: 1000.0,
             spread_ns: 10.0,
@@ -114,10 +115,13 @@ fn unknown_format_and_version() {
     assert_names_file(&e);
 
     let mut v: serde_json::Value = serde_json::from_str(&valid().to_json()).unwrap();
-    v["version"] = serde_json::json!(2);
+    v["version"] = serde_json::json!(3);
     let e = parse(&v.to_string()).unwrap_err();
-    assert!(matches!(e, TableError::Version { found: 2, .. }), "{e}");
+    assert!(matches!(e, TableError::Version { found: 3, .. }), "{e}");
     assert_names_file(&e);
+    // Version 1 (no kernel parameters) still loads.
+    v["version"] = serde_json::json!(1);
+    parse(&v.to_string()).unwrap();
 
     v["version"] = serde_json::json!("1");
     assert!(matches!(
@@ -321,7 +325,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
+    "params",
     "min",
     "max",
     "variant",
@@ -366,8 +371,11 @@ fn apply(text: &mut String, v: &mut serde_json::Value, m: &Mutation) {
         (Mutation::SetField(i, f, k), Some(es)) if n > 0 => {
             let e = &mut es[i % n];
             let field = FIELDS[f % FIELDS.len()];
-            let val: serde_json::Value = match k % 6 {
+            let val: serde_json::Value = match k % 7 {
                 0 => serde_json::Value::Null,
+                5 => {
+                    serde_json::json!({"mr": 6, "nr": 16, "kc": 0, "mc": 6, "nc": 16, "row": "stream"})
+                }
                 1 => "matmul/naive/direct/t1".into(),
                 2 => "large_m".into(),
                 3 => serde_json::json!(u64::MAX),
@@ -437,4 +445,89 @@ proptest! {
     fn random_text_gives_errors_never_panics(s in ".{0,200}") {
         prop_assert!(Table::parse(&s, path()).is_err());
     }
+}
+
+/// Kernel parameters (version 2): bound with their entry's variant and handed to its kernel;
+/// rejected, naming the file and entry, on a version-1 table, on another op, on a kernel
+/// that takes none, and when they fail the kernel's check (a micro-tile it lacks, kc = 0).
+#[test]
+fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
+    use backends::table::{Params, RowName};
+    let Some((_, v)) = catalog()
+        .of(Op::Matmul)
+        .find(|v| v.implementation == "avx2" && v.runnable().is_ok())
+        .map(|v| ((), v))
+    else {
+        eprintln!("note: AVX2 unavailable here; the parameter-binding test is skipped");
+        return;
+    };
+    let defaults = kernels::matmul::avx2::default_params();
+    let good = Params {
+        kc: 128,
+        row: RowName::Windows,
+        ..Params::of(&defaults)
+    };
+    let with = |op: Op, variant: &str, p: Params, version: u32| {
+        let mut t = valid();
+        t.version = version;
+        let i = t
+            .entries
+            .iter()
+            .position(|e| e.op == op.name() && e.bucket == op.buckets()[0])
+            .unwrap();
+        t.entries[i].variant = variant.into();
+        t.entries[i].params = Some(p);
+        t
+    };
+    let t = with(Op::Matmul, &v.id, good, 2);
+    let back = parse(&t.to_json()).unwrap();
+    assert_eq!(back, t);
+    let d = load(&back, false).unwrap();
+    let b = d.lookup(Op::Matmul, Key::matmul(1, 8, 8));
+    assert_eq!(b.variant().id, v.id);
+    assert_eq!(b.params, Some(good.to_kernel()));
+    // The bound parameters reach the kernel: the product is right with them.
+    let (a, bm) = (vec![0.5f32; 8], vec![0.25f32; 64]);
+    let mut c = vec![0.0; 8];
+    d.matmul(
+        &kernels::matmul::Gemm::new(1, 8, 8),
+        1.0,
+        &a,
+        &bm,
+        0.0,
+        &mut c,
+    )
+    .unwrap();
+    assert!(c.iter().all(|&x| x == 1.0), "{c:?}");
+
+    let cases = [
+        (with(Op::Matmul, &v.id, good, 1), "version 2"),
+        (
+            with(Op::Softmax, &catalog().reference(Op::Softmax).1.id, good, 2),
+            "only MatMul",
+        ),
+        (
+            with(Op::Matmul, &catalog().reference(Op::Matmul).1.id, good, 2),
+            "takes no kernel parameters",
+        ),
+        (
+            with(Op::Matmul, &v.id, Params { nr: 64, ..good }, 2),
+            "micro-tile",
+        ),
+        (with(Op::Matmul, &v.id, Params { kc: 0, ..good }, 2), "kc"),
+    ];
+    for (t, want) in cases {
+        let e = parse(&t.to_json())
+            .and_then(|t| load(&t, false).map(|_| ()))
+            .unwrap_err();
+        assert!(matches!(e, TableError::Entry { .. }), "{e}");
+        assert!(e.to_string().contains(want), "{e} lacks {want}");
+        assert_names_file(&e);
+    }
+    // An unknown sweep name is malformed JSON for a table.
+    let text = t.to_json().replace("\"windows\"", "\"sideways\"");
+    assert!(matches!(
+        parse(&text).unwrap_err(),
+        TableError::Malformed { .. }
+    ));
 }

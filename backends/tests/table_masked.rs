@@ -33,6 +33,9 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
         min: 0,
         max: None,
         variant: v.id.clone(),
+        // A tunable MatMul entry carries its kernel's parameters, which its sibling (another
+        // kernel) must not be handed.
+        params: tunable_params(v),
         evidence: Evidence {
             median_ns: 1.0,
             samples: 1,
@@ -55,6 +58,26 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
         got.id
     );
     assert_ne!(got.id, v.id);
+    if t.entries[0].params.is_some() {
+        let b = d.lookup(v.op, Key { bucket, size });
+        assert_eq!(
+            b.params, None,
+            "{} was handed {}'s parameters",
+            got.id, v.id
+        );
+        assert!(
+            d.warnings()[0].contains("default parameters"),
+            "{:?}",
+            d.warnings()
+        );
+    }
+}
+
+/// The default parameters of `v`'s kernel when it takes any, as a table records them.
+fn tunable_params(v: &backends::Variant) -> Option<backends::table::Params> {
+    use backends::spec::{matmul::Matmul, Registered};
+    let t = Matmul::unwrap(&v.kernel)?.tunable?;
+    Some(backends::table::Params::of(&(t.default_params)()))
 }
 
 #[test]

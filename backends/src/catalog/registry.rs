@@ -13,8 +13,20 @@ pub fn implementations() -> Vec<Impl> {
     // MatMul: our kernels, then the peer crates.
     matmul::register!(v, "naive", kernels::matmul::naive, None);
     matmul::register!(v, "tiled", kernels::matmul::tiled, None);
-    matmul::register!(v, "avx2", kernels::matmul::avx2, Some(Feature::Avx2));
-    matmul::register!(v, "avx512", kernels::matmul::avx512, Some(Feature::Avx512));
+    matmul::register!(
+        v,
+        "avx2",
+        kernels::matmul::avx2,
+        Some(Feature::Avx2),
+        tunable
+    );
+    matmul::register!(
+        v,
+        "avx512",
+        kernels::matmul::avx512,
+        Some(Feature::Avx512),
+        tunable
+    );
     #[cfg(target_arch = "aarch64")]
     matmul::register!(v, "neon", kernels::matmul::neon, Some(Feature::Neon));
     matmul::register!(v, "matrixmultiply", adapters::matrixmultiply, None);

@@ -2,45 +2,99 @@
 //! split over threads by rows of C (or its columns when m = 1), rated in FLOP/s.
 
 use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{Memory, ScratchLenFn};
+use crate::catalog::ScratchLenFn;
 use crate::dispatch::Dispatcher;
 use crate::exec;
 use crate::op::{Key, Shape, ShapeKind};
 use crate::pool::Buf;
 use crate::problem::Problem;
-use kernels::matmul::{Gemm, MatMulFn};
+use kernels::matmul::{BlockingParams, Gemm, MatMulFn};
 use kernels::Result;
 
 /// The MatMul op.
 pub struct Matmul;
 
-/// One MatMul implementation: the kernel and its scratch requirement.
+/// One MatMul implementation: the kernel and its scratch requirement, and for the project's
+/// SIMD SGEMMs the forms that take explicit kernel parameters.
 #[derive(Clone, Copy)]
 pub struct MatMulKernel {
     pub run: MatMulFn,
     pub scratch_len: ScratchLenFn,
+    pub tunable: Option<Tunable>,
 }
+
+/// The entry points of a MatMul kernel whose parameters (blocking, micro-tile, one-row
+/// sweep: [`BlockingParams`]) a table may choose.
+#[derive(Clone, Copy)]
+pub struct Tunable {
+    /// The micro-tiles it has (`BlockingParams::check` accepts only these).
+    pub tiles: &'static [(usize, usize)],
+    /// The parameters it uses on this machine without a choice (its analytical model).
+    pub default_params: fn() -> BlockingParams,
+    pub run_with: MatMulWithFn,
+    pub scratch_len_with: fn(&BlockingParams, &Gemm) -> Result<usize>,
+}
+
+/// `matmul_with`: [`MatMulFn`] with explicit parameters first.
+pub type MatMulWithFn =
+    fn(&BlockingParams, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]) -> Result<()>;
 
 impl MatMulKernel {
     /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, given β, its scratch by
-    /// `memory`: what [`exec::matmul`] runs on each block of its split.
+    /// `run`'s memory strategy and its parameters (`run.params`; the kernel's defaults for
+    /// `None`): what [`exec::matmul`] runs on each block of its split. Parameters given to a
+    /// kernel that takes none are an error, before anything is written.
     pub fn single(
         self,
-        memory: Memory,
+        run: Run,
         alpha: f32,
     ) -> impl Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send {
-        move |g, beta, a, b, c| {
-            let mut scratch = exec::alloc(memory, (self.scratch_len)(g));
-            (self.run)(g, alpha, a, b, beta, c, &mut scratch)
+        move |g, beta, a, b, c| match (run.params, self.tunable) {
+            (None, _) => {
+                let mut scratch = exec::alloc(run.memory, (self.scratch_len)(g));
+                (self.run)(g, alpha, a, b, beta, c, &mut scratch)
+            }
+            (Some(p), Some(t)) => {
+                let mut scratch = exec::alloc(run.memory, (t.scratch_len_with)(&p, g)?);
+                (t.run_with)(&p, g, alpha, a, b, beta, c, &mut scratch)
+            }
+            (Some(_), None) => Err(kernels::KernelError::Blocking {
+                op: "matmul",
+                reason: "this implementation takes no kernel parameters".into(),
+            }),
+        }
+    }
+
+    /// Checks `p` against this kernel: it must take parameters, and these must pass
+    /// [`BlockingParams::check`] for its micro-tiles; `Err` says why not.
+    pub fn accepts(&self, p: &BlockingParams) -> std::result::Result<(), String> {
+        match self.tunable {
+            None => Err("this implementation takes no kernel parameters".into()),
+            Some(t) => p.check(t.tiles).map_err(|e| e.to_string()),
         }
     }
 }
 
-/// Registers one MatMul kernel module (`matmul` + `scratch_len`).
+/// Registers one MatMul kernel module (`matmul` + `scratch_len`); with `tunable`, also its
+/// parameter forms (`TILES`, `default_params`, `matmul_with`, `scratch_len_with`).
 macro_rules! register {
     ($out:ident, $name:expr, $m:path, $req:expr) => {
         $crate::spec::push_impls!($out, $name, $m, $req, matmul;
-            Matmul => MatMulKernel { run: k::matmul, scratch_len: k::scratch_len },
+            Matmul => MatMulKernel { run: k::matmul, scratch_len: k::scratch_len, tunable: None },
+        )
+    };
+    ($out:ident, $name:expr, $m:path, $req:expr, tunable) => {
+        $crate::spec::push_impls!($out, $name, $m, $req, matmul;
+            Matmul => MatMulKernel {
+                run: k::matmul,
+                scratch_len: k::scratch_len,
+                tunable: Some(Tunable {
+                    tiles: k::TILES,
+                    default_params: k::default_params,
+                    run_with: k::matmul_with,
+                    scratch_len_with: k::scratch_len_with,
+                }),
+            },
         )
     };
 }
@@ -74,7 +128,7 @@ impl OpSpec for Matmul {
         if p.beta != 0.0 || g.ldc != g.n {
             c.copy_from_slice(&ins[2]);
         }
-        let single = k.single(run.memory, p.alpha);
+        let single = k.single(run, p.alpha);
         exec::matmul(run.threads, &g, p.beta, &ins[0], &ins[1], &mut c, single)?;
         Ok(vec![c])
     }
@@ -155,7 +209,7 @@ impl Dispatcher {
         c: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        exec::matmul(run.threads, g, beta, a, b, c, k.single(run.memory, alpha))
+        exec::matmul(run.threads, g, beta, a, b, c, k.single(run, alpha))
     }
 
     /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
@@ -163,15 +217,7 @@ impl Dispatcher {
         let g = Gemm { ldc: g.n, ..*g };
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
         let mut c = run.alloc(g.m * g.n);
-        exec::matmul(
-            run.threads,
-            &g,
-            0.0,
-            a,
-            b,
-            &mut c,
-            k.single(run.memory, alpha),
-        )?;
+        exec::matmul(run.threads, &g, 0.0, a, b, &mut c, k.single(run, alpha))?;
         Ok(c)
     }
 }

@@ -33,14 +33,26 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
 
-/// How one call runs: the variant's memory strategy and thread count.
+/// How one call runs: the variant's memory strategy and thread count, and the kernel
+/// parameters a table chose for it (MatMul's blocking and one-row sweep; `None`: the
+/// kernel's defaults for this machine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
     pub memory: Memory,
     pub threads: usize,
+    pub params: Option<kernels::matmul::BlockingParams>,
 }
 
 impl Run {
+    /// A run of `memory` and `threads` with the kernel's default parameters.
+    pub fn new(memory: Memory, threads: usize) -> Run {
+        Run {
+            memory,
+            threads,
+            params: None,
+        }
+    }
+
     /// Whether the output overwrites the first input.
     pub fn inplace(&self) -> bool {
         self.memory == Memory::InPlace

@@ -1,0 +1,407 @@
+//! Kernel parameters as a tuned dimension: after the per-call selection, every MatMul range
+//! gets the parameters of the project's own SIMD SGEMM (AVX2 or AVX-512: the variant the range
+//! chose when that takes parameters, else the fastest of them raced there) searched at the
+//! range's measured shape, in the cache state its race used. The table entry records them
+//! (table version 2) only when they beat the kernel's own defaults beyond the noise; a range
+//! that chose another implementation (a peer crate) changes hands only when the own kernel
+//! with its best parameters beats that choice beyond the noise in the same races.
+//!
+//! The search is local and bounded: it starts from the kernel's defaults on this machine
+//! (the analytical blocking model of `kernels::matmul::blocking`, and the ISA's one-row sweep),
+//! and tries one dimension at a time, keeping the best before the next:
+//! * a decoded row (m = 1, B not transposed): the other one-row sweep (row stream or column
+//!   windows), whose speed depends on the machine and on where the weights live;
+//! * a packed product: `kc` halved and doubled, then `mc` halved and doubled (multiples of the
+//!   micro-tile), then `nc` halved when the product is wider than one `nc` block.
+//!
+//! Each step is one race of at most three contenders (the best so far first; the range's own
+//! choice joins the first step) through the same engine as every other race
+//! ([`crate::measure::race_cands`]), outputs verified with the parameters first. Other shapes
+//! (a few rows unpacked, tiny products) take no search.
+
+use crate::counters::CounterSource;
+use crate::measure::{self, Cand, RaceCtx};
+use crate::tune::{shapes_at, Config, PointRecord, Progress, Run};
+use backends::problem::Problem;
+use backends::spec::matmul::{Matmul, Tunable};
+use backends::spec::Registered;
+use backends::table::{Entry, Params, Table};
+use backends::{catalog, Op, Shape, Variant};
+use kernels::matmul::{BlockingParams, Gemm, RowSweep};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// One contender of a search step: its parameters and figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trial {
+    /// What differs from the defaults (`defaults`, `kc 256`, `one row: stream`, ...).
+    pub label: String,
+    pub params: Params,
+    pub median_ns: f64,
+    pub spread_ns: f64,
+}
+
+/// The search of one table entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Search {
+    /// Index of the entry in the table.
+    pub entry: usize,
+    pub variant: String,
+    pub shape: String,
+    /// `one row` or `packed`.
+    pub kind: String,
+    /// Every contender raced, the defaults first (a contender raced in two steps is listed
+    /// once per step).
+    pub trials: Vec<Trial>,
+    /// The entry's choice when it was another implementation: its id and median in the
+    /// first step's race.
+    pub rival: Option<(String, f64)>,
+    /// The parameters written to the entry; `None`: the defaults stood (or the rival kept
+    /// the entry).
+    pub chosen: Option<Params>,
+    /// Whether the searched kernel holds the entry afterwards.
+    pub took: bool,
+    pub note: String,
+}
+
+/// What can be searched at `g` for a kernel with `t`'s forms: the one-row sweep for a
+/// decoded row, the blocking for a packed product, nothing otherwise.
+fn kind(t: &Tunable, g: &Gemm) -> Option<&'static str> {
+    let d = (t.default_params)();
+    if g.m == 1 && !g.trans_b {
+        Some("one row")
+    } else if (t.scratch_len_with)(&d, g).is_ok_and(|n| n > 0) {
+        Some("packed")
+    } else {
+        None
+    }
+}
+
+/// The neighbours of `p` in one dimension (`step` 0: kc, 1: mc, 2: nc) that `t` accepts,
+/// with their labels; the sweep's other value for a one-row product.
+fn neighbours(
+    t: &Tunable,
+    p: &BlockingParams,
+    g: &Gemm,
+    kind: &str,
+    step: usize,
+) -> Vec<(String, BlockingParams)> {
+    let ok = |q: &BlockingParams| q.check(t.tiles).is_ok() && q != p;
+    let mut out: Vec<(String, BlockingParams)> = Vec::new();
+    if kind == "one row" {
+        if step == 0 {
+            for row in RowSweep::ALL {
+                let q = BlockingParams { row, ..*p };
+                if ok(&q) {
+                    out.push((format!("one row: {}", row.name()), q));
+                }
+            }
+        }
+        return out;
+    }
+    let (mr, nr) = (p.mr, p.nr);
+    match step {
+        0 => {
+            for kc in [p.kc / 2 / 16 * 16, p.kc * 2] {
+                let q = BlockingParams { kc, ..*p };
+                if kc >= 16 && kc <= g.k.max(16) * 2 && ok(&q) {
+                    out.push((format!("kc {kc}"), q));
+                }
+            }
+        }
+        1 => {
+            for mc in [(p.mc / 2 / mr).max(1) * mr, p.mc * 2] {
+                let q = BlockingParams { mc, ..*p };
+                if mc <= g.m.max(mr) * 2 && ok(&q) {
+                    out.push((format!("mc {mc}"), q));
+                }
+            }
+        }
+        _ => {
+            let nc = (p.nc / 2 / nr).max(1) * nr;
+            let q = BlockingParams { nc, ..*p };
+            if g.n > nc && ok(&q) {
+                out.push((format!("nc {nc}"), q));
+            }
+        }
+    }
+    out
+}
+
+/// The tunable variant to search for `e`: its own variant when that takes parameters, else
+/// the fastest one that does among those raced at `shape` (the per-call race may have chosen
+/// a peer crate that the own kernel, with parameters, then beats).
+fn own_variant(e: &Entry, recs: &[&PointRecord]) -> Option<(&'static Variant, Tunable)> {
+    let tunable = |id: &str| {
+        let (_, v) = catalog().find(id)?;
+        let t = Matmul::unwrap(&v.kernel)?.tunable?;
+        v.runnable().is_ok().then_some((v, t))
+    };
+    tunable(&e.variant).or_else(|| {
+        recs.iter()
+            .flat_map(|p| p.outcome.results.iter())
+            .filter(|r| r.median_ns.is_finite())
+            .filter_map(|r| tunable(&r.variant).map(|vt| (r.median_ns, vt)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, vt)| vt)
+    })
+}
+
+/// Searches the parameters of the own SIMD kernel of every MatMul entry of `table` (see
+/// the module docs), until `deadline`. Where the entry's variant takes parameters, the
+/// winners are written into the entry when they differ from the defaults; where the entry
+/// chose another implementation, the own kernel with its best parameters replaces it only
+/// when it is faster beyond the noise in the same races. Returns one record per search.
+pub fn search(
+    table: &mut Table,
+    run: &Run,
+    cfg: &Config,
+    source: &mut dyn CounterSource,
+    progress: &mut Progress,
+    deadline: Instant,
+) -> Vec<Search> {
+    let mut out = Vec::new();
+    let todo: Vec<usize> = (0..table.entries.len())
+        .filter(|&i| table.entries[i].op == Op::Matmul.name())
+        .collect();
+    progress.add(todo.len() as u64);
+    for (j, i) in todo.iter().copied().enumerate() {
+        let e = table.entries[i].clone();
+        let label = format!("matmul {} ({})", e.variant, e.bucket.name());
+        let size = e.evidence.measured_size.unwrap_or(e.min);
+        let recs = shapes_at(run, Op::Matmul, e.bucket, size);
+        let Some(shape) = recs.first().map(|p| p.shape()) else {
+            progress.end(&format!("{label}: no measured shape"));
+            continue;
+        };
+        let Shape::MatMul(g) = shape else { continue };
+        let Some((own, t)) = own_variant(&e, &recs) else {
+            progress.end(&format!(
+                "{label}: no kernel that takes parameters ran here"
+            ));
+            continue;
+        };
+        let Some(kind) = kind(&t, &g) else {
+            progress.end(&format!("{label} at {shape}: nothing to search"));
+            continue;
+        };
+        let chosen = catalog()
+            .find(&e.variant)
+            .map(|(_, v)| v)
+            .filter(|v| v.id != own.id);
+        let now = Instant::now();
+        if now >= deadline {
+            progress.end(&format!("{label}: not searched (budget spent)"));
+            continue;
+        }
+        progress.begin(&format!(
+            "{label} at {shape}: {kind} parameters of {}",
+            own.id
+        ));
+        let soft = crate::tune::fair_share(now, deadline, todo.len() - j);
+        let Ok(problem) = Problem::random(Op::Matmul, shape, cfg.seed) else {
+            continue;
+        };
+        let defaults = (t.default_params)();
+        let (mut best, mut best_label) = (defaults, "defaults".to_string());
+        let mut best_fig: Option<(f64, f64)> = None;
+        let mut chosen_fig: Option<(f64, f64)> = None;
+        let mut trials = Vec::new();
+        let steps = if kind == "one row" { 1 } else { 3 };
+        for step in 0..steps {
+            let nb = neighbours(&t, &best, &g, kind, step);
+            if nb.is_empty() {
+                continue;
+            }
+            let mut cands = vec![Cand::with(own, best, &best_label)];
+            cands.extend(nb.iter().map(|(l, q)| Cand::with(own, *q, l)));
+            // The entry's own choice races the first step, so the comparison is in one run.
+            let rival = chosen.filter(|_| chosen_fig.is_none()).map(Cand::plain);
+            cands.extend(rival.clone());
+            let step_soft = crate::tune::fair_share(Instant::now(), soft, steps - step);
+            backends::pool::clear();
+            let o = measure::race_cands(
+                &problem,
+                &cands,
+                RaceCtx {
+                    settings: &cfg.settings,
+                    source: &mut *source,
+                    soft_deadline: step_soft,
+                    hard_deadline: deadline,
+                    verify: true,
+                    protect: &cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+                    cache: cfg.cache(),
+                },
+            );
+            if let Some(r) = rival.and_then(|c| o.get(&c.id)) {
+                chosen_fig = Some((r.median_ns, r.spread_ns));
+            }
+            let labels =
+                std::iter::once(best_label.clone()).chain(nb.iter().map(|(l, _)| l.clone()));
+            for (c, l) in cands.iter().zip(labels) {
+                if let Some(r) = o.get(&c.id) {
+                    trials.push(Trial {
+                        label: l,
+                        params: Params::of(&c.params.unwrap_or(defaults)),
+                        median_ns: r.median_ns,
+                        spread_ns: r.spread_ns,
+                    });
+                }
+            }
+            // A neighbour replaces the best so far only when faster beyond the noise.
+            let Some(base) = o.get(&cands[0].id).cloned() else {
+                break;
+            };
+            best_fig = Some((base.median_ns, base.spread_ns));
+            let winner = nb
+                .iter()
+                .zip(&cands[1..])
+                .filter_map(|((l, q), c)| o.get(&c.id).map(|r| (l, q, r)))
+                .filter(|(_, _, r)| faster(cfg, (r.median_ns, r.spread_ns), best_fig))
+                .min_by(|a, b| a.2.median_ns.total_cmp(&b.2.median_ns));
+            if let Some((l, q, r)) = winner {
+                best = *q;
+                best_fig = Some((r.median_ns, r.spread_ns));
+                best_label = if best_label == "defaults" {
+                    l.clone()
+                } else {
+                    format!("{best_label}, {l}")
+                };
+            }
+        }
+        let Some((best_ns, _)) = best_fig else {
+            progress.end(&format!("{label}: the search did not run"));
+            continue;
+        };
+        let default_ns = trials.first().map(|t| t.median_ns).unwrap_or(f64::NAN);
+        // The own kernel takes the entry only from another implementation it beats.
+        let take = chosen.is_none() || faster(cfg, best_fig.unwrap_or_default(), chosen_fig);
+        let params = (take && best != defaults).then(|| Params::of(&best));
+        let note = match (chosen, take) {
+            (Some(c), true) => format!(
+                "kernel parameters searched at {shape} ({kind}): {} with {best_label} took the range from {}, {} against {}",
+                own.id,
+                c.id,
+                backends::timing::fmt_ns(best_ns),
+                chosen_fig.map_or("-".into(), |f| backends::timing::fmt_ns(f.0))
+            ),
+            (Some(c), false) => format!(
+                "kernel parameters searched at {shape} ({kind}): {} with {best_label} ({}) did not beat {} ({}) beyond the noise",
+                own.id,
+                backends::timing::fmt_ns(best_ns),
+                c.id,
+                chosen_fig.map_or("-".into(), |f| backends::timing::fmt_ns(f.0))
+            ),
+            (None, _) if params.is_some() => format!(
+                "kernel parameters tuned at {shape} ({kind}): {best_label}, {} against {} with the defaults",
+                backends::timing::fmt_ns(best_ns),
+                backends::timing::fmt_ns(default_ns)
+            ),
+            (None, _) => format!(
+                "kernel parameters searched at {shape} ({kind}): the defaults stood ({} trials)",
+                trials.len()
+            ),
+        };
+        let entry = &mut table.entries[i];
+        if take {
+            entry.variant = own.id.clone();
+            entry.params = params;
+        }
+        let ev = &mut entry.evidence;
+        ev.note = Some(match ev.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note.clone(),
+        });
+        progress.end(&format!("{label}: {note}"));
+        out.push(Search {
+            entry: i,
+            variant: own.id.clone(),
+            shape: shape.to_string(),
+            kind: kind.into(),
+            rival: chosen.map(|c| (c.id.clone(), chosen_fig.unwrap_or_default().0)),
+            trials,
+            chosen: params,
+            took: take,
+            note,
+        });
+    }
+    out
+}
+
+/// Whether figures `a` (median, spread) beat `b` beyond the noise (`b` absent: yes).
+fn faster(cfg: &Config, a: (f64, f64), b: Option<(f64, f64)>) -> bool {
+    b.is_none_or(|b| {
+        a.0 < b.0 && !measure::within_noise(a.0, a.1, b.0, b.1, cfg.settings.rel_noise)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn avx2() -> Tunable {
+        Matmul::unwrap(
+            &catalog()
+                .find("matmul/avx2/pooled/t1")
+                .expect("avx2 registered")
+                .1
+                .kernel,
+        )
+        .and_then(|k| k.tunable)
+        .expect("avx2 takes parameters")
+    }
+
+    /// The neighbourhood: the other sweep for a decoded row; kc, mc and nc halved and
+    /// doubled within what the kernel accepts and the shape can use; never the point itself.
+    #[test]
+    fn neighbours_stay_valid_and_local() {
+        let t = avx2();
+        let p = BlockingParams {
+            mr: 6,
+            nr: 16,
+            kc: 256,
+            mc: 96,
+            nc: 1536,
+            row: RowSweep::Stream,
+        };
+        let row = neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 0);
+        assert_eq!(row.len(), 1);
+        assert_eq!(row[0].1.row, RowSweep::Windows);
+        assert!(neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 1).is_empty());
+        let big = Gemm::new(512, 512, 2048);
+        let kc: Vec<usize> = neighbours(&t, &p, &big, "packed", 0)
+            .iter()
+            .map(|n| n.1.kc)
+            .collect();
+        assert_eq!(kc, [128, 512]);
+        let mc: Vec<usize> = neighbours(&t, &p, &big, "packed", 1)
+            .iter()
+            .map(|n| n.1.mc)
+            .collect();
+        assert_eq!(mc, [48, 192]);
+        let nc: Vec<usize> = neighbours(&t, &p, &big, "packed", 2)
+            .iter()
+            .map(|n| n.1.nc)
+            .collect();
+        assert_eq!(nc, [768]);
+        // A product narrower than one nc block has no nc step; one much shallower than kc
+        // (whose depth clamps kc anyway) no kc step.
+        assert!(neighbours(&t, &p, &Gemm::new(64, 64, 64), "packed", 2).is_empty());
+        assert!(neighbours(&t, &p, &Gemm::new(64, 32, 64), "packed", 0).is_empty());
+        for step in 0..3 {
+            for (_, q) in neighbours(&t, &p, &big, "packed", step) {
+                assert!(q.check(t.tiles).is_ok() && q != p);
+            }
+        }
+    }
+
+    /// What is searched: the sweep of a decoded row, the blocking of a packed product,
+    /// nothing for a few unpacked rows.
+    #[test]
+    fn kinds_follow_the_plan() {
+        let t = avx2();
+        assert_eq!(kind(&t, &Gemm::new(1, 256, 1024)), Some("one row"));
+        assert_eq!(kind(&t, &Gemm::new(512, 512, 512)), Some("packed"));
+        assert_eq!(kind(&t, &Gemm::new(3, 16, 16)), None);
+    }
+}
