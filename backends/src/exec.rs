@@ -244,6 +244,96 @@ where
     Ok(())
 }
 
+/// An MLP of a few rows in one team call: `out = act(x·W1)·W2` for `m` rows of `x` (m×c),
+/// W1 c×h and W2 h×c (row-major, unpadded), split by the h hidden columns. Part i computes
+/// its hidden columns J_i into a pooled m×|J_i| block (`up`, a single-threaded product with
+/// β = 0), applies `act` to them (given the block's shape and the columns' range, e.g. for
+/// their bias), and multiplies them by W2's rows J_i (`down`, given β): part 0 into `out`,
+/// each helper into a partial m×c block added into `out` after the join. One fork-join for
+/// the two products instead of one each, and the activation runs in parallel; each thread
+/// reads a contiguous slab of W2 as the k-split does, and a column block of W1. Every
+/// length is checked before any thread starts; `threads` ≤ 1 runs one part.
+#[allow(clippy::too_many_arguments)]
+pub fn mlp_split<U, A, D>(
+    threads: usize,
+    m: usize,
+    (c, h): (usize, usize),
+    x: &[f32],
+    (w1, w2): (&[f32], &[f32]),
+    out: &mut [f32],
+    up: U,
+    act: A,
+    down: D,
+) -> Result<()>
+where
+    U: Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+    A: Fn(Rows, Range<usize>, &mut [f32]) -> Result<()> + Sync + Send,
+    D: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+{
+    let overflow = || KernelError::Shape {
+        op: "mlp",
+        reason: format!("{m} rows of {c} with {h} hidden columns overflow"),
+    };
+    let len = |a: usize, b: usize| a.checked_mul(b).ok_or_else(overflow);
+    check_eq("mlp", "x", x.len(), len(m, c)?)?;
+    check_eq("mlp", "w1", w1.len(), len(c, h)?)?;
+    check_eq("mlp", "w2", w2.len(), len(h, c)?)?;
+    check_eq("mlp", "out", out.len(), len(m, c)?)?;
+    if m == 0 || c == 0 {
+        return Ok(());
+    }
+    // At least 16 hidden columns per part (whole vectors), so a part is never a sliver.
+    let parts = threads.clamp(1, h.div_ceil(16).max(1));
+    let whole = 0..h;
+    let hidden_at = |i: usize| part(&whole, parts, i, 16).start * m;
+    let mut hidden = pool::take(len(m, h)?);
+    let stride = len(m, c)?.div_ceil(16) * 16;
+    let mut partials = pool::take(len(stride, parts - 1)?);
+    {
+        let (o, hs, ps) = (
+            Disjoint::new(out),
+            Disjoint::new(&mut hidden),
+            Disjoint::new(&mut partials),
+        );
+        run_indexed(parts, whole.clone(), 16, |i, cols| {
+            let n = cols.len();
+            // SAFETY: part i alone uses hidden block i (m·|J_i| elements from m·J_i.start:
+            // the blocks tile m·h), its partial block (helpers) or `out` (part 0 only).
+            let (hid, dst) = unsafe {
+                let start = hidden_at(i);
+                let hid = hs.part(start..start + m * n);
+                let dst = match i {
+                    0 => o.part(0..m * c),
+                    _ => ps.part((i - 1) * stride..(i - 1) * stride + m * c),
+                };
+                (hid, dst)
+            };
+            up(
+                &Gemm::new(m, c, n).with_strides(c, h, n),
+                x,
+                &w1[cols.start..],
+                hid,
+            )?;
+            act(Rows::new(m, n), cols.clone(), hid)?;
+            down(
+                &Gemm::new(m, n, c).with_strides(n, c, c),
+                0.0,
+                hid,
+                &w2[cols.start * c..],
+                dst,
+            )
+        })?;
+    }
+    // A part left empty by the rounding wrote no partial block.
+    for i in (1..parts).filter(|&i| !part(&whole, parts, i, 16).is_empty()) {
+        let block = &partials[(i - 1) * stride..(i - 1) * stride + m * c];
+        for (y, &p) in out.iter_mut().zip(block) {
+            *y += p;
+        }
+    }
+    Ok(())
+}
+
 /// Work (rows·total·width, [`crate::Key::attention`]) below which attention stays on one
 /// thread: about 4 FLOP per unit, so 2¹⁵ units are a few microseconds, where a fork-join
 /// would cost about as much as it saves.

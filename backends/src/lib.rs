@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli_args;
 pub mod dispatch;
 pub mod exec;
+pub mod fused;
 pub mod limits;
 pub mod machine;
 pub mod op;

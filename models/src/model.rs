@@ -8,6 +8,7 @@ use crate::sample::Sampler;
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Block, Weights};
 use anyhow::{bail, Context, Result};
+use backends::fused::MlpWeights;
 use backends::Dispatcher;
 use kernels::attention::{Attention, Qkv};
 use kernels::layernorm::{Affine, LayerNormOut};
@@ -158,6 +159,19 @@ pub(crate) fn block<P: Profiler>(
     )?;
     prof.lap(Part::LayerNorm);
     let fc = &mut io.fc[..mh];
+    if io.fc_act.is_none() && d.fuses_mlp(m, c, h) {
+        // Inference on a few rows with a threaded table: the MLP in one team call. Its hidden
+        // activations are not kept (training, which needs them, takes the path below).
+        let w = MlpWeights {
+            w1: &b.fc_w,
+            b1: &b.fc_b,
+            w2: &b.fc2_w,
+            b2: &b.fc2_b,
+        };
+        d.mlp(m, (c, h), ln2, w, fc, out)?;
+        prof.lap(Part::MlpFused);
+        return Ok(m);
+    }
     d.matmul(&Gemm::new(m, c, h), 1.0, ln2, &b.fc_w, 0.0, fc)?;
     prof.lap(Part::MlpUpMatmul);
     // The up-projection's bias and the activation, fused: one pass over the hidden rows.

@@ -32,6 +32,9 @@ pub enum Part {
     Gelu,
     /// The MLP's second matmul (hidden → width).
     MlpDownMatmul,
+    /// The whole MLP (up-projection, bias + GELU, down-projection, bias) in one team call,
+    /// where the table binds it to threads (`Dispatcher::mlp`).
+    MlpFused,
     /// LayerNorm, and the fused residual add + LayerNorm.
     LayerNorm,
     /// Bias adds and the position-embedding add.
@@ -42,7 +45,7 @@ pub enum Part {
 
 impl Part {
     /// Every part, in the order of the forward pass.
-    pub const ALL: [Part; 11] = [
+    pub const ALL: [Part; 12] = [
         Part::Embedding,
         Part::QkvMatmul,
         Part::KvCopy,
@@ -51,6 +54,7 @@ impl Part {
         Part::MlpUpMatmul,
         Part::Gelu,
         Part::MlpDownMatmul,
+        Part::MlpFused,
         Part::LayerNorm,
         Part::Adds,
         Part::LmHead,
@@ -67,6 +71,7 @@ impl Part {
             Part::MlpUpMatmul => "mlp up matmul",
             Part::Gelu => "gelu",
             Part::MlpDownMatmul => "mlp down matmul",
+            Part::MlpFused => "mlp (fused, one team call)",
             Part::LayerNorm => "layernorm (+ residual add)",
             Part::Adds => "bias and position adds",
             Part::LmHead => "lm head",
