@@ -381,6 +381,18 @@ fn inspect(a: &InspectArgs) -> Res {
             catalog().variants().len()
         );
     }
+    if let Some(e) = &table.end_to_end {
+        println!(
+            "end to end ({} preset): kept {} ({})",
+            e.preset, e.kept, e.why
+        );
+        for w in &e.workloads {
+            println!(
+                "  {:<24} {:>10.1} ± {:<8.1} {} (fastest {:.1}, {})",
+                w.workload, w.rate, w.spread, w.unit, w.fastest, w.fastest_contender
+            );
+        }
+    }
     // The loader has printed each warning on stderr already; say how many, once.
     match d.warnings().len() {
         0 => println!("warnings: none"),

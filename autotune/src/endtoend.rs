@@ -31,10 +31,24 @@ pub enum Workload {
     /// One training forward + backward of `TRAIN_BATCH` sequences of the full context
     /// (steps/s).
     TrainStep,
+    /// [`Workload::Decode`] while another thread spins on the CPU of a two-thread team's
+    /// helper ([`backends::timing::busy::BusyCore`]), as when another process shares the
+    /// machine: a threaded choice that collapses when a helper is descheduled loses here.
+    BusyDecode,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 3] = [
+    /// Every workload a contender is scored on.
+    pub const ALL: [Workload; 4] = [
+        Workload::Decode,
+        Workload::FullRecompute,
+        Workload::TrainStep,
+        Workload::BusyDecode,
+    ];
+
+    /// The workloads whose winners' MatMul buckets compose the second stage's table (the
+    /// busy decode serves the same bucket as the decode).
+    pub const COMPOSED: [Workload; 3] = [
         Workload::Decode,
         Workload::FullRecompute,
         Workload::TrainStep,
@@ -45,6 +59,7 @@ impl Workload {
             Workload::Decode => "KV decode",
             Workload::FullRecompute => "full recompute",
             Workload::TrainStep => "training step",
+            Workload::BusyDecode => "KV decode, a core busy",
         }
     }
 
@@ -161,7 +176,7 @@ pub fn family_table(template: &Table, implementation: &str, threads: usize) -> O
 /// a training step whole batches (`large_m`).
 pub fn bucket_of(w: Workload) -> Bucket {
     match w {
-        Workload::Decode => Bucket::M1,
+        Workload::Decode | Workload::BusyDecode => Bucket::M1,
         Workload::FullRecompute => Bucket::SmallM,
         Workload::TrainStep => Bucket::LargeM,
     }
@@ -219,7 +234,7 @@ pub fn accept(
 ) -> anyhow::Result<(Outcome, Table)> {
     let baseline = baseline_index(&contenders);
     let first = race(preset, cfg, &contenders, reps, baseline, &mut progress)?;
-    let winners: Vec<(Workload, usize)> = Workload::ALL
+    let winners: Vec<(Workload, usize)> = Workload::COMPOSED
         .iter()
         .map(|&w| {
             let best = (0..first.figures.len())
@@ -387,11 +402,11 @@ fn run_once(
 ) -> anyhow::Result<f64> {
     let t0 = Instant::now();
     match w {
-        Workload::Decode | Workload::FullRecompute => {
-            let mode = if w == Workload::Decode {
-                Mode::KvCache
-            } else {
+        Workload::Decode | Workload::BusyDecode | Workload::FullRecompute => {
+            let mode = if w == Workload::FullRecompute {
                 Mode::FullRecompute
+            } else {
+                Mode::KvCache
             };
             let ids = model.generate(prompt, NEW_TOKENS, &mut Sampler::greedy(), mode, |_| {})?;
             Ok(ids.len() as f64 / t0.elapsed().as_secs_f64().max(1e-12))
@@ -429,10 +444,14 @@ pub fn race(
     let mut samples = vec![vec![Vec::new(); Workload::ALL.len()]; contenders.len()];
     // Calls per sample, set in the warm-up round so that a sample lasts about SAMPLE_S: one
     // 25-token decode of the small preset takes about a millisecond, too short to time alone.
-    let mut calls = vec![[1usize; 3]; contenders.len()];
+    let mut calls = vec![[1usize; Workload::ALL.len()]; contenders.len()];
     let n = contenders.len();
     for round in 0..=reps {
         for (wi, &w) in Workload::ALL.iter().enumerate() {
+            // Another thread spins on the helpers' CPU through this workload's samples only.
+            let _busy = (w == Workload::BusyDecode)
+                .then(backends::timing::busy::BusyCore::start)
+                .flatten();
             for i in timing::round_robin(n, round) {
                 let t0 = Instant::now();
                 let mut rate = 0.0;
@@ -542,7 +561,8 @@ impl Outcome {
         let mut s = format!(
             "## End to end ({} preset)\n\nThe per-call table raced against the embedded default and every single-family \
              table on the preset's workloads: {} interleaved rounds after a warm-up, medians ± median absolute deviation; \
-             training steps are {TRAIN_BATCH} sequences of the full context. Score = the contender's worst ratio to the \
+             training steps are {TRAIN_BATCH} sequences of the full context; \"a core busy\" is the KV decode while another \
+             thread spins on the CPU of the thread team's helper, as when another process shares the machine. Score = the contender's worst ratio to the \
              fastest of a workload; the baseline ({}) is kept unless another contender's score beats it by more than the \
              noise ({:.1} %).\n\n",
             self.preset,
@@ -582,6 +602,35 @@ impl Outcome {
             self.why()
         ));
         s
+    }
+
+    /// The record of this race a table carries ([`backends::table::EndToEnd`]): the kept
+    /// contender's figures per workload beside the fastest contender's.
+    pub fn record(&self) -> backends::table::EndToEnd {
+        let kept = &self.figures[self.chosen];
+        backends::table::EndToEnd {
+            preset: self.preset.clone(),
+            kept: kept.name.clone(),
+            why: self.why().into(),
+            workloads: Workload::ALL
+                .iter()
+                .map(|&w| {
+                    let fastest = self
+                        .figures
+                        .iter()
+                        .max_by(|a, b| a.rate(w).total_cmp(&b.rate(w)))
+                        .unwrap_or(kept);
+                    backends::table::WorkloadFigure {
+                        workload: w.name().into(),
+                        unit: w.unit().into(),
+                        rate: kept.rate(w),
+                        spread: kept.spread(w),
+                        fastest: fastest.rate(w),
+                        fastest_contender: fastest.name.clone(),
+                    }
+                })
+                .collect(),
+        }
     }
 
     /// Why the kept contender was kept, in a few words.
@@ -626,15 +675,39 @@ fn figure_table(s: &mut String, figures: &[Figures], scores: &[f64], chosen: Opt
 mod tests {
     use super::*;
 
+    /// Figures of decode, full recompute and training; the busy-core decode at 0.9 of the
+    /// decode (the same ratios between contenders, so it decides nothing here).
     fn fig(name: &str, rates: [f64; 3], spread: f64) -> Figures {
+        let all = [rates[0], rates[1], rates[2], 0.9 * rates[0]];
         Figures {
             name: name.into(),
             rates: Workload::ALL
                 .iter()
-                .zip(rates)
+                .zip(all)
                 .map(|(&w, r)| (w, r, r * spread, 7))
                 .collect(),
         }
+    }
+
+    /// A threaded contender that collapses when a core is busy loses to one that degrades
+    /// gracefully when its quiet lead is smaller than its collapse.
+    #[test]
+    fn a_collapse_under_a_busy_core_counts_in_the_score() {
+        let with_busy = |name: &str, r: [f64; 4]| Figures {
+            name: name.into(),
+            rates: Workload::ALL
+                .iter()
+                .zip(r)
+                .map(|(&w, x)| (w, x, 0.001 * x, 7))
+                .collect(),
+        };
+        let figs = vec![
+            with_busy("t2 collapses", [1000.0, 100.0, 10.0, 400.0]),
+            with_busy("embedded default", [900.0, 100.0, 10.0, 850.0]),
+        ];
+        let o = decide("small", figs, 7, 1);
+        assert_eq!(o.chosen, 1, "{:?}", o.scores);
+        assert!(o.scores[0] < 0.5 && o.scores[1] > 0.89);
     }
 
     #[test]

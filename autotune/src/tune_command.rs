@@ -129,6 +129,7 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
             o.why()
         );
         table = kept.clone();
+        table.end_to_end = Some(o.record());
     }
     // The table must load the way `models` loads it before it replaces anything.
     let check_path = a.out.clone();

@@ -180,6 +180,33 @@ impl Entry {
     }
 }
 
+/// How a preset run's table fared on the workload it is for (`autotune --preset`): the
+/// end-to-end race that kept it, its rate per workload (a KV decode with another core busy
+/// among them, so a threaded choice's behaviour on a shared machine is on record) beside the
+/// fastest contender's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndToEnd {
+    pub preset: String,
+    /// The contender whose choices the table holds.
+    pub kept: String,
+    /// Why it was kept.
+    pub why: String,
+    pub workloads: Vec<WorkloadFigure>,
+}
+
+/// One workload of [`EndToEnd`]: the kept table's median rate ± its spread, and the fastest
+/// contender's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadFigure {
+    pub workload: String,
+    /// `tok/s` or `steps/s`.
+    pub unit: String,
+    pub rate: f64,
+    pub spread: f64,
+    pub fastest: f64,
+    pub fastest_contender: String,
+}
+
 /// A whole dispatch table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -191,6 +218,9 @@ pub struct Table {
     pub counters: CounterInfo,
     pub catalog: CatalogInfo,
     pub entries: Vec<Entry>,
+    /// The end-to-end race of a preset run, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<EndToEnd>,
 }
 
 /// Why a table could not be used. Every message names the file.
@@ -256,6 +286,7 @@ impl Table {
                 variants: cat.variants().len(),
             },
             entries: Vec::new(),
+            end_to_end: None,
         }
     }
 
@@ -316,6 +347,25 @@ impl Table {
     /// tables, only on MatMul entries, and pass [`BlockingParams::check`] for their own
     /// micro-tile (whether the bound kernel has that tile is checked when the table is bound).
     pub fn check_entries(&self, path: &Path) -> Result<(), TableError> {
+        if let Some(e2e) = &self.end_to_end {
+            for w in &e2e.workloads {
+                for (name, v) in [
+                    ("rate", w.rate),
+                    ("spread", w.spread),
+                    ("fastest", w.fastest),
+                ] {
+                    if !v.is_finite() || v < 0.0 {
+                        return Err(TableError::Malformed {
+                            path: path.into(),
+                            message: format!(
+                                "end_to_end {} {name} is {v}; figures must be finite and non-negative",
+                                w.workload
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         let err = |index: usize, e: &Entry, problem: String| TableError::Entry {
             path: path.into(),
             index,

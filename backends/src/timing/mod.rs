@@ -10,9 +10,12 @@
 //!   Loops with needs of their own (the tuner's deadlines and pruning, cold-cache rotation)
 //!   are built from these pieces in their callers.
 //! * [`fmt`]: times, sizes, counts, percentages and axis ticks as text.
+//! * [`busy`]: a spinning thread on one CPU, to time threaded calls as they run on a shared
+//!   machine.
 //!
 //! The work and bytes model of a call is the op spec's [`crate::spec::Cost`].
 
+pub mod busy;
 pub mod fmt;
 pub mod sample;
 pub mod stats;
