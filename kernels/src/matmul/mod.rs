@@ -224,23 +224,26 @@ fn as_row_problem(g: &Gemm) -> Option<Gemm> {
     })
 }
 
-/// Elements spanned by a rows×cols matrix with row stride `name` = `ld`,
-/// `(rows - 1)·ld + cols` (0 without rows or columns), or a [`KernelError::Shape`] naming
-/// the stride when that overflows `usize`.
-fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<usize> {
+/// Elements spanned by a rows×cols matrix with row stride `ld`, `(rows - 1)·ld + cols` (0
+/// without rows or columns), or `None` when that overflows `usize`. The strided operands of
+/// fused attention are measured with it too.
+pub(crate) fn span(rows: usize, cols: usize, ld: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        return Ok(0);
+        return Some(0);
     }
-    (rows - 1)
-        .checked_mul(ld)
-        .and_then(|x| x.checked_add(cols))
-        .ok_or_else(|| KernelError::Shape {
-            op: "matmul",
-            reason: format!(
-                "{name} = {ld}: (rows - 1)·{name} + cols overflows usize \
-                 (rows = {rows}, cols = {cols})"
-            ),
-        })
+    (rows - 1).checked_mul(ld)?.checked_add(cols)
+}
+
+/// [`span`] of a matrix with row stride `name` = `ld`, or a [`KernelError::Shape`] naming
+/// the stride when it overflows `usize`.
+fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<usize> {
+    span(rows, cols, ld).ok_or_else(|| KernelError::Shape {
+        op: "matmul",
+        reason: format!(
+            "{name} = {ld}: (rows - 1)·{name} + cols overflows usize \
+             (rows = {rows}, cols = {cols})"
+        ),
+    })
 }
 
 /// Expands, inside a MatMul module, to its `scratch_len` (the body given) and its `matmul` of
