@@ -19,7 +19,7 @@
 //! [`blocking::model`] at run time (from [`crate::cpu::caches`]); their `matmul_with` and
 //! `scratch_len_with` take explicit [`BlockingParams`] instead, for a tuner. Both are one
 //! generic driver (`driver.rs`: checks, packed loops, edges, unpacked and dot-product paths)
-//! around each ISA's micro-kernels.
+//! around each ISA's micro-kernels, whose register tile is written once for both (`tile.rs`).
 
 pub mod avx2;
 pub mod avx512;
@@ -30,6 +30,8 @@ pub mod naive;
 pub mod neon;
 #[cfg(any(target_arch = "x86_64", test))]
 mod pack;
+#[cfg(target_arch = "x86_64")]
+mod tile;
 pub mod tiled;
 
 pub use blocking::{BlockingParams, RowSweep};
