@@ -18,7 +18,7 @@
 mod common;
 
 use kernels::cpu::Feature;
-use kernels::matmul::{self, Gemm, MatMulFn};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, RowSweep};
 use kernels::KernelError;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -389,31 +389,30 @@ fn decode_alignments(kernel: &Kernel) {
     }
 }
 
-/// The tests of one kernel module: each `$test` runs `$body` on the kernel where it can
-/// run, and the proptest of random shapes.
+/// The tests of one kernel: each `$test` runs `$body` on the kernel where it can run, and the
+/// proptest of random shapes. The kernel is a module's `matmul` and `scratch_len` (given by
+/// the module's name under `kernels::matmul`), or any functions of those types.
 macro_rules! kernel_tests {
     ($name:ident, $feature:expr) => {
-        kernel_tests!($name in matmul::$name, $feature);
+        kernel_tests!($name: matmul::$name::matmul, matmul::$name::scratch_len, $feature);
     };
-    ($name:ident in $m:path, $feature:expr) => {
+    ($name:ident: $f:expr, $scratch_len:expr, $feature:expr) => {
         kernel_tests!(
-            $name in $m,
-            $feature,
+            $name: $f, $scratch_len, $feature,
             awkward_shapes: awkward,
             decode_at_every_alignment: decode_alignments,
             nan_and_inf_propagate: non_finite,
             bad_arguments_are_errors: errors,
         );
     };
-    ($name:ident in $m:path, $feature:expr, $($test:ident: $body:ident),* $(,)?) => {
+    ($name:ident: $f:expr, $scratch_len:expr, $feature:expr, $($test:ident: $body:ident),* $(,)?) => {
         mod $name {
             use super::*;
-            use $m as kernel;
 
             const K: Kernel = Kernel {
                 name: stringify!($name),
-                f: kernel::matmul,
-                scratch_len: kernel::scratch_len,
+                f: $f,
+                scratch_len: $scratch_len,
                 feature: $feature,
             };
 
@@ -446,46 +445,31 @@ kernel_tests!(avx512, Some(Feature::Avx512));
 #[cfg(target_arch = "aarch64")]
 kernel_tests!(neon, Some(Feature::Neon));
 
-/// The SIMD kernels with each one-row sweep (`RowSweep`), whichever their default is, through
-/// `matmul_with` and the machine's default blocking otherwise: a tuner may choose either.
-mod sweeps {
-    macro_rules! swept {
-        ($name:ident, $isa:ident, $row:ident) => {
-            pub mod $name {
-                use kernels::matmul::{self, BlockingParams, Gemm, RowSweep};
-
-                fn params() -> BlockingParams {
-                    BlockingParams {
-                        row: RowSweep::$row,
-                        ..matmul::$isa::default_params()
-                    }
-                }
-
-                pub fn scratch_len(g: &Gemm) -> usize {
-                    matmul::$isa::scratch_len_with(&params(), g).expect("default blocking")
-                }
-
-                pub fn matmul(
-                    g: &Gemm,
-                    alpha: f32,
-                    a: &[f32],
-                    b: &[f32],
-                    beta: f32,
-                    c: &mut [f32],
-                    scratch: &mut [f32],
-                ) -> kernels::Result<()> {
-                    matmul::$isa::matmul_with(&params(), g, alpha, a, b, beta, c, scratch)
-                }
-            }
-        };
-    }
-    swept!(avx2_stream, avx2, Stream);
-    swept!(avx2_windows, avx2, Windows);
-    swept!(avx512_stream, avx512, Stream);
-    swept!(avx512_windows, avx512, Windows);
+/// The machine's default blocking of a SIMD kernel, with the one-row sweep `row`.
+fn with_sweep(default: BlockingParams, row: RowSweep) -> BlockingParams {
+    BlockingParams { row, ..default }
 }
 
-kernel_tests!(avx2_stream in sweeps::avx2_stream, Some(Feature::Avx2));
-kernel_tests!(avx2_windows in sweeps::avx2_windows, Some(Feature::Avx2));
-kernel_tests!(avx512_stream in sweeps::avx512_stream, Some(Feature::Avx512));
-kernel_tests!(avx512_windows in sweeps::avx512_windows, Some(Feature::Avx512));
+/// The tests of the SIMD kernel `$isa` with the one-row sweep `$row` (`RowSweep`), whichever
+/// its default is, through `matmul_with` and the machine's default blocking otherwise: a
+/// tuner may choose either.
+macro_rules! swept {
+    ($name:ident: $isa:ident, $row:ident, $feature:expr) => {
+        kernel_tests!(
+            $name: |g, alpha, a, b, beta, c, scratch| {
+                let p = with_sweep(matmul::$isa::default_params(), RowSweep::$row);
+                matmul::$isa::matmul_with(&p, g, alpha, a, b, beta, c, scratch)
+            },
+            |g| {
+                let p = with_sweep(matmul::$isa::default_params(), RowSweep::$row);
+                matmul::$isa::scratch_len_with(&p, g).expect("default blocking")
+            },
+            $feature
+        );
+    };
+}
+
+swept!(avx2_stream: avx2, Stream, Some(Feature::Avx2));
+swept!(avx2_windows: avx2, Windows, Some(Feature::Avx2));
+swept!(avx512_stream: avx512, Stream, Some(Feature::Avx512));
+swept!(avx512_windows: avx512, Windows, Some(Feature::Avx512));

@@ -267,17 +267,12 @@ impl Operand {
     }
 }
 
-/// `(rows - 1)·stride + width` (0 without rows or columns), checked.
+/// `(rows - 1)·stride + width` (0 without rows or columns, [`crate::matmul::span`]), or a
+/// [`KernelError::Shape`] naming the stride when that overflows `usize`.
 fn span(name: &'static str, rows: usize, width: usize, stride: usize) -> Result<usize> {
-    if rows == 0 || width == 0 {
-        return Ok(0);
-    }
-    (rows - 1)
-        .checked_mul(stride)
-        .and_then(|x| x.checked_add(width))
-        .ok_or_else(|| {
-            shape_error(format!(
-                "{name} = {stride}: (rows - 1)·{name} + width overflows usize (rows = {rows}, width = {width})"
-            ))
-        })
+    crate::matmul::span(rows, width, stride).ok_or_else(|| {
+        shape_error(format!(
+            "{name} = {stride}: (rows - 1)·{name} + width overflows usize (rows = {rows}, width = {width})"
+        ))
+    })
 }

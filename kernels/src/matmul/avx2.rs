@@ -26,8 +26,10 @@
 //!   tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
 //! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
 //!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
-//!   generic driver's (`driver.rs`); this file holds the micro-kernels (the
-//!   `MicroKernel` implementation `imp::Avx2`), the constants and the public functions.
+//!   generic driver's (`driver.rs`), and the register tile's body is the one both x86
+//!   kernels share (`tile.rs`, compiled here for AVX2); this file holds the micro-kernels
+//!   (the `MicroKernel` implementation `imp::Avx2`: which tiles run where, the lane masks),
+//!   the constants and the public functions.
 //!
 //! Every intrinsic is compiled into `#[target_feature(enable = "avx2,fma")]` code: the entry
 //! point `sgemm_wrappers!` generates here (the generic driver is inlined into it) and the
@@ -79,6 +81,7 @@ super::driver::sgemm_wrappers! {
 mod imp {
     use super::*;
     use crate::matmul::driver::{MicroKernel, Operands};
+    use crate::matmul::tile::{by_rows, isa_tile, TileVector};
     use crate::simd_math;
     use std::arch::x86_64::*;
 
@@ -94,118 +97,16 @@ mod imp {
         })
     }
 
-    /// The micro-kernel: an `R`×(8·`V`) tile of `C = α·A·B + β·C` over depth `k`. With `EDGE`,
-    /// only the lanes set in `masks` are valid columns (B is read and C written through them);
-    /// without it all 8·V columns are.
-    ///
-    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
-    /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns)
-    /// whose full width may be read even on an edge; otherwise the strides are taken from `o`
-    /// (and `PA`, `PB` are unused).
-    ///
-    /// # Safety
-    /// AVX2 and FMA must be available. For r < R, p < k and every valid column j, the A
-    /// element (r, p), the B element (p, j) and the C element (r, j) must be in bounds of their
-    /// buffers (for `PACKED`, B must hold all 8·V lanes of each row), and C must not alias A
-    /// or B.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn tile<
-        const R: usize,
-        const V: usize,
-        const PACKED: bool,
-        const EDGE: bool,
-        const PA: usize,
-        const PB: usize,
-    >(
-        k: usize,
-        o: Operands,
-        masks: [__m256i; V],
-        alpha: f32,
-        beta: f32,
-    ) {
-        let (a_rs, a_ps) = if PACKED { (1, PA) } else { (o.a_rs, o.a_ps) };
-        let b_ps = if PACKED { PB } else { o.b_ps };
-        if PACKED {
-            // Bring the C tile into L1 now, so that its loads (β ≠ 0) and stores after the k
-            // loop do not wait on memory: C is the one operand not packed, and from the second
-            // KC block on it comes back from L3 or DRAM for every tile.
-            for r in 0..R {
-                let row = o.c.wrapping_add(r * o.ldc) as *const i8;
-                for v in 0..V {
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(32 * v));
-                }
-                // The last element too: a row that does not start on a line spans one more.
-                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(32 * V - 4));
-            }
-        }
-        let mut acc = [[_mm256_setzero_ps(); V]; R];
-        let mut a = o.a;
-        let mut b = o.b;
-        for _ in 0..k {
-            let mut bv = [_mm256_setzero_ps(); V];
-            for v in 0..V {
-                // SAFETY: row p of the B tile, vector v: in bounds for the lanes that are
-                // loaded (all of them unless `EDGE` on an unpacked B), per the contract.
-                bv[v] = unsafe {
-                    if PACKED || !EDGE {
-                        _mm256_loadu_ps(b.add(8 * v))
-                    } else {
-                        _mm256_maskload_ps(b.add(8 * v), masks[v])
-                    }
-                };
-            }
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                // SAFETY: A element (r, p) is in bounds per the contract.
-                let ar = _mm256_set1_ps(unsafe { *a.add(r * a_rs) });
-                for v in 0..V {
-                    acc_r[v] = _mm256_fmadd_ps(ar, bv[v], acc_r[v]);
-                }
-            }
-            // One step of p; past the last step the pointers are never dereferenced.
-            a = a.wrapping_add(a_ps);
-            b = b.wrapping_add(b_ps);
-        }
-        let av = _mm256_set1_ps(alpha);
-        let bv = _mm256_set1_ps(beta);
-        for (r, acc_r) in acc.iter().enumerate() {
-            let row = o.c.wrapping_add(r * o.ldc);
-            for v in 0..V {
-                let x = _mm256_mul_ps(av, acc_r[v]);
-                let p = row.wrapping_add(8 * v);
-                // SAFETY: C element (r, j) is in bounds for every lane written (all lanes
-                // unless `EDGE`, else the masked ones), per the contract; β == 0 never reads C.
-                unsafe {
-                    if !EDGE {
-                        let y = if beta == 0.0 {
-                            x
-                        } else {
-                            _mm256_fmadd_ps(bv, _mm256_loadu_ps(p), x)
-                        };
-                        _mm256_storeu_ps(p, y);
-                    } else {
-                        let y = if beta == 0.0 {
-                            x
-                        } else {
-                            _mm256_fmadd_ps(bv, _mm256_maskload_ps(p, masks[v]), x)
-                        };
-                        _mm256_maskstore_ps(p, masks[v], y);
-                    }
-                }
-            }
+    /// AVX2 tiles use `EDGE` only for strips narrower than the tile, so never with every lane
+    /// valid: their stores stay masked without a test.
+    impl TileVector for simd_math::Avx2 {
+        #[inline(always)]
+        fn all_lanes<const V: usize>(_: &[__m256i; V]) -> bool {
+            false
         }
     }
 
-    /// Dispatches a packed tile of `rows` rows to the instantiation for that count.
-    macro_rules! by_rows {
-        ($rows:expr, $v:expr, $edge:literal, $pa:expr, $pb:expr, $k:expr, $o:expr, $masks:expr,
-         $al:expr, $be:expr; $($r:literal)*) => {
-            match $rows {
-                $($r => tile::<$r, $v, true, $edge, $pa, $pb>($k, $o, $masks, $al, $be),)*
-                _ => unreachable!("tile rows out of range"),
-            }
-        };
-    }
+    isa_tile!(simd_math::Avx2, "avx2,fma");
 
     /// The micro-kernels of the 6×16 tile (and its unpacked variants) for the driver.
     pub(super) struct Avx2;

@@ -33,9 +33,11 @@
 //!   m == 1 with B transposed is a set of dot products (8 columns at a time).
 //! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
 //!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
-//!   generic driver's (`driver.rs`), tested at this tile with a portable micro-kernel;
-//!   this file holds the micro-kernels (the `MicroKernel` implementation `imp::Avx512`, with
-//!   its own one-row sweep), the constants and the public functions.
+//!   generic driver's (`driver.rs`), tested at this tile with a portable micro-kernel, and
+//!   the register tile's body is the one both x86 kernels share (`tile.rs`, compiled here for
+//!   AVX-512); this file holds the micro-kernels (the `MicroKernel` implementation
+//!   `imp::Avx512`: which tiles run where, the masks, its own one-row sweep), the constants
+//!   and the public functions.
 //!
 //! Every intrinsic is compiled into `#[target_feature(enable = "avx512f")]` code: the entry
 //! point `sgemm_wrappers!` generates here (the generic driver is inlined into it) and the
@@ -92,6 +94,7 @@ super::driver::sgemm_wrappers! {
 mod imp {
     use super::*;
     use crate::matmul::driver::{MicroKernel, Operands, RowBlock};
+    use crate::matmul::tile::{by_rows, isa_tile, TileVector};
     use crate::simd_math;
     use std::arch::x86_64::*;
 
@@ -126,122 +129,16 @@ mod imp {
         m
     }
 
-    /// The micro-kernel: an `R`×(16·`V`) tile of `C = α·A·B + β·C` over depth `k`, with the
-    /// valid columns of each vector given by `masks` (at least one lane of `masks[0]`). Without
-    /// `EDGE` all 16·V columns are valid and `masks` must say so: C is then stored without
-    /// masks (with `EDGE` that is decided from `masks` at run time), and the full packed tile
-    /// is an instantiation of its own, which its one call site inlines.
-    ///
-    /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
-    /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns)
-    /// whose full width may be read; otherwise the strides are taken from `o` (and `PA`, `PB`
-    /// are unused) and B is read through `masks`.
-    ///
-    /// # Safety
-    /// AVX-512F must be available. For r < R, p < k and every lane j set in `masks`
-    /// (j = 16·v + lane), the A element (r, p), the B element (p, j) and the C element (r, j)
-    /// must be in bounds of their buffers (for `PACKED`, B must hold all 16·V lanes of each
-    /// row), and C must not alias A or B.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn tile<
-        const R: usize,
-        const V: usize,
-        const PACKED: bool,
-        const EDGE: bool,
-        const PA: usize,
-        const PB: usize,
-    >(
-        k: usize,
-        o: Operands,
-        masks: [__mmask16; V],
-        alpha: f32,
-        beta: f32,
-    ) {
-        let (a_rs, a_ps) = if PACKED { (1, PA) } else { (o.a_rs, o.a_ps) };
-        let b_ps = if PACKED { PB } else { o.b_ps };
-        if PACKED {
-            // Bring the C tile into L1 now, so that its loads (β ≠ 0) and stores after the k
-            // loop do not wait on memory: C is the one operand not packed, and from the second
-            // KC block on it comes back from L3 or DRAM for every tile.
-            for r in 0..R {
-                let row = o.c.wrapping_add(r * o.ldc) as *const i8;
-                for v in 0..V {
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(64 * v));
-                }
-                // The last element too: a row that does not start on a line spans one more.
-                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(64 * V - 4));
-            }
-        }
-        let mut acc = [[_mm512_setzero_ps(); V]; R];
-        let mut a = o.a;
-        let mut b = o.b;
-        for _ in 0..k {
-            let mut bv = [_mm512_setzero_ps(); V];
-            for v in 0..V {
-                // SAFETY: row p of the B tile, vector v: in bounds for the lanes that are
-                // loaded (all of them when PACKED, the masked ones otherwise), per the
-                // function's contract.
-                bv[v] = unsafe {
-                    if PACKED {
-                        _mm512_loadu_ps(b.add(16 * v))
-                    } else {
-                        _mm512_maskz_loadu_ps(masks[v], b.add(16 * v))
-                    }
-                };
-            }
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                // SAFETY: A element (r, p) is in bounds per the contract.
-                let ar = _mm512_set1_ps(unsafe { *a.add(r * a_rs) });
-                for v in 0..V {
-                    acc_r[v] = _mm512_fmadd_ps(ar, bv[v], acc_r[v]);
-                }
-            }
-            // The pointers advance by one step of p; after the last step they may point one
-            // step past the tile but are never dereferenced there (`wrapping_add`).
-            a = a.wrapping_add(a_ps);
-            b = b.wrapping_add(b_ps);
-        }
-        let av = _mm512_set1_ps(alpha);
-        let bv = _mm512_set1_ps(beta);
-        let full = !EDGE || masks.iter().all(|&m| m == 0xffff);
-        for (r, acc_r) in acc.iter().enumerate() {
-            let row = o.c.wrapping_add(r * o.ldc);
-            for v in 0..V {
-                let x = _mm512_mul_ps(av, acc_r[v]);
-                let p = row.wrapping_add(16 * v);
-                // SAFETY: C element (r, j) is in bounds for every lane written (all lanes when
-                // `full`, else the masked ones), per the contract; β == 0 never reads C.
-                unsafe {
-                    if full {
-                        let y = if beta == 0.0 {
-                            x
-                        } else {
-                            _mm512_fmadd_ps(bv, _mm512_loadu_ps(p), x)
-                        };
-                        _mm512_storeu_ps(p, y);
-                    } else {
-                        let y = if beta == 0.0 {
-                            x
-                        } else {
-                            _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(masks[v], p), x)
-                        };
-                        _mm512_mask_storeu_ps(p, masks[v], y);
-                    }
-                }
-            }
+    /// AVX-512's unpacked path runs every strip, full ones too, through one `EDGE` tile
+    /// (`direct_tile`): its masks are tested, and a full strip stores C unmasked.
+    impl TileVector for simd_math::Avx512 {
+        #[inline(always)]
+        fn all_lanes<const V: usize>(masks: &[__mmask16; V]) -> bool {
+            masks.iter().all(|&m| m == 0xffff)
         }
     }
 
-    /// Dispatches a packed edge tile of `rows` rows to the instantiation for that count.
-    macro_rules! by_rows {
-        ($rows:expr, $v:literal, $pa:expr, $pb:expr, $k:expr, $o:expr, $masks:expr, $al:expr, $be:expr; $($r:literal)*) => {
-            match $rows {
-                $($r => tile::<$r, $v, true, true, $pa, $pb>($k, $o, $masks, $al, $be),)*
-                _ => unreachable!("tile rows out of range"),
-            }
-        };
-    }
+    isa_tile!(simd_math::Avx512, "avx512f");
 
     /// One window of the one-row path: C[0, lanes] = α·Σ_p A[0, p]·B[p, lanes] + β·C, one
     /// accumulator per vector, B read through `masks`. (Software prefetching of rows ahead,
@@ -329,14 +226,16 @@ mod imp {
                     tile::<MR, NV, true, true, MR, NR>(kc, o, m, alpha, beta)
                 } else {
                     match nv {
-                        1 => by_rows!(rows, 1, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6),
+                        1 => {
+                            by_rows!(rows, 1, true, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6)
+                        }
                         2 => {
-                            by_rows!(rows, 2, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
+                            by_rows!(rows, 2, true, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
                         }
                         3 => {
-                            by_rows!(rows, 3, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
+                            by_rows!(rows, 3, true, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
                         }
-                        _ => by_rows!(rows, 4, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5),
+                        _ => by_rows!(rows, 4, true, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5),
                     }
                 }
             }

@@ -440,8 +440,6 @@ mod tests {
         }
     }
 
-    // Hand computations (S = 4 bytes; V = bytes per way; ⌊⌋ are the roundings).
-
     /// The unpacked path's B limit for m ≥ 2 is half the core's L2, in floats: Zen 3 512 KiB
     /// → 64 Ki floats, Zen 4 and Skylake-X 1 MiB → 128 Ki, the Arm cluster's 4 MiB shared by
     /// 4 → 128 Ki. A 10-row product whose B is over it packs; one row never does.
@@ -473,79 +471,46 @@ mod tests {
         assert_eq!(plan(13, 64, 64), Plan::Packed, "more rows than direct_m");
     }
 
+    /// The model's blocking on each machine above and the fallback hierarchy, for the tiles
+    /// in use, computed by hand (S = 4 bytes; V = bytes per way; ⌊⌋ are the roundings).
     #[test]
-    fn zen3() {
-        // 6×16: V1 = 4 KiB, 6 ways for the slivers: 2 for A (⌊2·4096/24⌋ = 341), 4 for B
-        // (⌊4·4096/64⌋ = 256) → kc = 256. V2 = 64 KiB: B's sliver (16 KiB) 1 way, A gets
-        // ⌊(8 − 1 − 1)/2⌋ = 3 ways = 192 KiB → mc = 196608/1024 = 192. L3: 4 MiB per core,
-        // 15/16 of it = 3840 KiB → nc = 3840.
-        assert_eq!(
-            model(&zen3_caches(), 6, 16, RowSweep::Stream),
-            p(6, 16, 256, 192, 3840)
-        );
-        // 6×64: the L1 allows kc = 80 (1 way of A, 5 of B: ⌊5·4096/256⌋) < 256, so B's sliver
-        // takes one L2 way: kc = 65536/256 = 256; A 3 ways → mc = 192; nc = 3840 (60·64).
-        assert_eq!(
-            model(&zen3_caches(), 6, 64, RowSweep::Stream),
-            p(6, 64, 256, 192, 3840)
-        );
-    }
-
-    #[test]
-    fn zen4() {
-        // 6×64: kc from one L2 way of 128 KiB: 131072/256 = 512 (the hand-tuned value); B's
-        // sliver 128 KiB = 1 way, A 3 ways = 384 KiB → mc = 393216/2048 = 192; nc =
-        // 3840 KiB / 2 KiB = 1920.
-        assert_eq!(
-            model(&zen4_caches(), 6, 64, RowSweep::Stream),
-            p(6, 64, 512, 192, 1920)
-        );
-        // 6×16: kc = 256 as on Zen 3 (same L1); A 3 ways of 128 KiB → mc = 384; nc = 3840.
-        assert_eq!(
-            model(&zen4_caches(), 6, 16, RowSweep::Stream),
-            p(6, 16, 256, 384, 3840)
-        );
-    }
-
-    #[test]
-    fn skylake_x() {
-        // 6×16: kc = 256; V2 = 64 KiB, 16 ways: B 1, A ⌊14/2⌋ = 7 ways = 448 KiB → 448 rows,
-        // ⌊448/6⌋·6 = 444. L3: 1408 KiB per core, 10/11 of it = 1280 KiB → nc = 1280.
-        assert_eq!(
-            model(&skylake_x_caches(), 6, 16, RowSweep::Stream),
-            p(6, 16, 256, 444, 1280)
-        );
-        // 6×64: kc = 65536/256 = 256; same mc; nc = 1280 (20·64).
-        assert_eq!(
-            model(&skylake_x_caches(), 6, 64, RowSweep::Stream),
-            p(6, 64, 256, 444, 1280)
-        );
-    }
-
-    #[test]
-    fn arm_without_l3() {
-        // 8×12: V1 = 16 KiB, 4 ways → 2 for the slivers, 1 each: min(16384/32, 16384/48) =
-        // 341 → kc = 336. L2 per core: 16/4 = 4 ways of 256 KiB; B's sliver 1 way, A
-        // ⌊(4 − 2)/2⌋ = 1 way → mc = ⌊262144/1344⌋ = 195 → 192; no L3: B's block in the one
-        // way left → nc = 195 → 192.
-        assert_eq!(
-            model(&arm_4mib_l2(), 8, 12, RowSweep::Stream),
-            p(8, 12, 336, 192, 192)
-        );
-        // 6×16: kc = min(16384/24, 16384/64) = 256; mc = 262144/1024 = 256 → 252; nc = 256.
-        assert_eq!(
-            model(&arm_4mib_l2(), 6, 16, RowSweep::Stream),
-            p(6, 16, 256, 252, 256)
-        );
-    }
-
-    #[test]
-    fn the_fallback_hierarchy() {
-        // Zen 3's L1 and L2; L3 8 MiB/4 cores: 2 MiB · 15/16 / 1 KiB = 1920.
-        assert_eq!(
-            model(&cpu::FALLBACK_CACHES, 6, 16, RowSweep::Stream),
-            p(6, 16, 256, 192, 1920)
-        );
+    fn hand_computed_blockings() {
+        // (machine, its caches, the mr×nr tile, the expected kc, mc, nc)
+        let cases = [
+            // V1 = 4 KiB, 6 ways for the slivers: 2 for A (⌊2·4096/24⌋ = 341), 4 for B
+            // (⌊4·4096/64⌋ = 256) → kc = 256. V2 = 64 KiB: B's sliver (16 KiB) 1 way, A gets
+            // ⌊(8 − 1 − 1)/2⌋ = 3 ways = 192 KiB → mc = 196608/1024 = 192. L3: 4 MiB per
+            // core, 15/16 of it = 3840 KiB → nc = 3840.
+            ("Zen 3", zen3_caches(), (6, 16), (256, 192, 3840)),
+            // The L1 allows kc = 80 (1 way of A, 5 of B: ⌊5·4096/256⌋) < 256, so B's sliver
+            // takes one L2 way: kc = 65536/256 = 256; A 3 ways → mc = 192; nc = 3840 (60·64).
+            ("Zen 3", zen3_caches(), (6, 64), (256, 192, 3840)),
+            // kc from one L2 way of 128 KiB: 131072/256 = 512 (the hand-tuned value); B's
+            // sliver 128 KiB = 1 way, A 3 ways = 384 KiB → mc = 393216/2048 = 192; nc =
+            // 3840 KiB / 2 KiB = 1920.
+            ("Zen 4", zen4_caches(), (6, 64), (512, 192, 1920)),
+            // kc = 256 as on Zen 3 (same L1); A 3 ways of 128 KiB → mc = 384; nc = 3840.
+            ("Zen 4", zen4_caches(), (6, 16), (256, 384, 3840)),
+            // kc = 256; V2 = 64 KiB, 16 ways: B 1, A ⌊14/2⌋ = 7 ways = 448 KiB → 448 rows,
+            // ⌊448/6⌋·6 = 444. L3: 1408 KiB per core, 10/11 of it = 1280 KiB → nc = 1280.
+            ("Skylake-X", skylake_x_caches(), (6, 16), (256, 444, 1280)),
+            // kc = 65536/256 = 256; same mc; nc = 1280 (20·64).
+            ("Skylake-X", skylake_x_caches(), (6, 64), (256, 444, 1280)),
+            // V1 = 16 KiB, 4 ways → 2 for the slivers, 1 each: min(16384/32, 16384/48) = 341
+            // → kc = 336. L2 per core: 16/4 = 4 ways of 256 KiB; B's sliver 1 way, A
+            // ⌊(4 − 2)/2⌋ = 1 way → mc = ⌊262144/1344⌋ = 195 → 192; no L3: B's block in the
+            // one way left → nc = 195 → 192.
+            ("Arm, no L3", arm_4mib_l2(), (8, 12), (336, 192, 192)),
+            // kc = min(16384/24, 16384/64) = 256; mc = 262144/1024 = 256 → 252; nc = 256.
+            ("Arm, no L3", arm_4mib_l2(), (6, 16), (256, 252, 256)),
+            // Zen 3's L1 and L2; L3 8 MiB/4 cores: 2 MiB · 15/16 / 1 KiB = 1920.
+            ("fallback", cpu::FALLBACK_CACHES, (6, 16), (256, 192, 1920)),
+        ];
+        for (machine, c, (mr, nr), (kc, mc, nc)) in cases {
+            let want = p(mr, nr, kc, mc, nc);
+            let got = model(&c, mr, nr, RowSweep::Stream);
+            assert_eq!(got, want, "{machine}, {mr}×{nr}");
+        }
     }
 
     #[test]

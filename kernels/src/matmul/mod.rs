@@ -19,7 +19,7 @@
 //! [`blocking::model`] at run time (from [`crate::cpu::caches`]); their `matmul_with` and
 //! `scratch_len_with` take explicit [`BlockingParams`] instead, for a tuner. Both are one
 //! generic driver (`driver.rs`: checks, packed loops, edges, unpacked and dot-product paths)
-//! around each ISA's micro-kernels.
+//! around each ISA's micro-kernels, whose register tile is written once for both (`tile.rs`).
 
 pub mod avx2;
 pub mod avx512;
@@ -30,6 +30,8 @@ pub mod naive;
 pub mod neon;
 #[cfg(any(target_arch = "x86_64", test))]
 mod pack;
+#[cfg(target_arch = "x86_64")]
+mod tile;
 pub mod tiled;
 
 pub use blocking::{BlockingParams, RowSweep};
@@ -224,23 +226,26 @@ fn as_row_problem(g: &Gemm) -> Option<Gemm> {
     })
 }
 
-/// Elements spanned by a rows×cols matrix with row stride `name` = `ld`,
-/// `(rows - 1)·ld + cols` (0 without rows or columns), or a [`KernelError::Shape`] naming
-/// the stride when that overflows `usize`.
-fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<usize> {
+/// Elements spanned by a rows×cols matrix with row stride `ld`, `(rows - 1)·ld + cols` (0
+/// without rows or columns), or `None` when that overflows `usize`. The strided operands of
+/// fused attention are measured with it too.
+pub(crate) fn span(rows: usize, cols: usize, ld: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        return Ok(0);
+        return Some(0);
     }
-    (rows - 1)
-        .checked_mul(ld)
-        .and_then(|x| x.checked_add(cols))
-        .ok_or_else(|| KernelError::Shape {
-            op: "matmul",
-            reason: format!(
-                "{name} = {ld}: (rows - 1)·{name} + cols overflows usize \
-                 (rows = {rows}, cols = {cols})"
-            ),
-        })
+    (rows - 1).checked_mul(ld)?.checked_add(cols)
+}
+
+/// [`span`] of a matrix with row stride `name` = `ld`, or a [`KernelError::Shape`] naming
+/// the stride when it overflows `usize`.
+fn checked_span(name: &'static str, rows: usize, cols: usize, ld: usize) -> Result<usize> {
+    span(rows, cols, ld).ok_or_else(|| KernelError::Shape {
+        op: "matmul",
+        reason: format!(
+            "{name} = {ld}: (rows - 1)·{name} + cols overflows usize \
+             (rows = {rows}, cols = {cols})"
+        ),
+    })
 }
 
 /// Expands, inside a MatMul module, to its `scratch_len` (the body given) and its `matmul` of
