@@ -261,7 +261,7 @@ pub fn open_counters() -> Result<Box<dyn counters::CounterSource>, Failure> {
 /// timed sample.
 pub fn warm_pools() {
     for t in backends::threads::counts() {
-        backends::threads::team(t).run(&|_| {});
+        backends::team::team(t).run(&|_| {});
     }
 }
 

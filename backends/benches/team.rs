@@ -2,7 +2,8 @@
 //! back to back (helpers spinning) and after a pause long enough for them to park.
 //! `cargo bench -p backends --bench team`
 
-use backends::threads::{available, team};
+use backends::team::team;
+use backends::threads::available;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

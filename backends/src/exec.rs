@@ -7,9 +7,9 @@
 //! ([`crate::team`]). Every split is computed from a shape the kernel checks
 //! first, so a wrong shape is an error before any thread starts.
 
-use crate::catalog::Memory;
+use crate::memory::Memory;
 use crate::pool::{self, Buf};
-use crate::threads;
+use crate::team;
 use kernels::attention::{Attention, Qkv};
 use kernels::layernorm::LayerNormOut;
 use kernels::matmul::Gemm;
@@ -67,7 +67,7 @@ impl<'a> Disjoint<'a> {
 }
 
 /// Runs `f` on `whole`, or on `threads` parts of it (inner boundaries aligned to `align`) on
-/// the team of that size ([`threads::team`]) when `split` is true; the first error wins.
+/// the team of that size ([`team::team`]) when `split` is true; the first error wins.
 /// Neither path allocates.
 fn run_parts<F>(threads: usize, whole: Range<usize>, align: usize, split: bool, f: F) -> Result<()>
 where
@@ -87,7 +87,7 @@ where
 {
     let align = align.max(1);
     let first_error: Mutex<Option<KernelError>> = Mutex::new(None);
-    threads::team(threads).run(&|i| {
+    team::team(threads).run(&|i| {
         let r = part(&whole, threads, i, align);
         if r.is_empty() {
             return;

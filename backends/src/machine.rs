@@ -67,10 +67,7 @@ pub fn fingerprint(
         c.l2,
         c.l3
     );
-    format!(
-        "{arch}-{}",
-        crate::catalog::checksum(std::iter::once(facts.as_str()))
-    )
+    format!("{arch}-{}", checksum(std::iter::once(facts.as_str())))
 }
 
 fn cpu_model() -> Option<String> {
@@ -110,4 +107,16 @@ fn cache_size(level: u32, kind: &str) -> Option<u64> {
 /// directory; `None` where kernels fell back to its defaults (no CPUID, e.g. off x86_64).
 fn cpuid_cache(level: &kernels::cpu::CacheLevel) -> Option<u64> {
     (level.source == kernels::cpu::CacheSource::Cpuid).then_some(level.size as u64)
+}
+
+/// FNV-1a 64 over the given strings, each followed by a newline, as 16 hex digits.
+pub fn checksum<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in items {
+        for b in s.bytes().chain(std::iter::once(b'\n')) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }

@@ -8,7 +8,8 @@
 //! so an interrupted write never leaves a half table where a good one stood.
 
 use crate::machine::Machine;
-use crate::op::{Bucket, Op};
+use crate::op::Bucket;
+use crate::spec::Op;
 use kernels::matmul::{BlockingParams, RowSweep};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -22,8 +22,6 @@ pub fn counts() -> Vec<usize> {
     v
 }
 
-pub use crate::team::{team, Team};
-
 /// The CPUs this process may run on, as it started (read once, before any pinning), in
 /// ascending order; empty where that cannot be read (then nothing is pinned).
 pub fn cpus() -> Vec<usize> {

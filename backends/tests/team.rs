@@ -3,7 +3,7 @@
 
 mod common;
 
-use backends::threads::team;
+use backends::team::team;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn counts(n: usize) -> Vec<AtomicUsize> {

@@ -5,78 +5,19 @@
 //! listed once in [`registry`]; the catalog expands them over the memory strategies the op
 //! allows and over the thread counts of this machine.
 
-mod kernel;
 pub mod registry;
 
-pub use kernel::*;
+pub use crate::spec::signatures::*;
+pub use crate::spec::Kernel;
 
-use crate::op::Op;
-use crate::spec::Registered;
+use crate::spec::Op;
 use crate::threads;
 use kernels::cpu::{self, Feature};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::OnceLock;
 
-/// How a variant obtains the memory it writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Memory {
-    /// Output and scratch come from the size-class pool and go back to it.
-    Pooled,
-    /// Output and scratch are fresh allocations on every call.
-    Direct,
-    /// The output overwrites the first input (only ops with an in-place form).
-    InPlace,
-}
-
-impl Memory {
-    pub const ALL: [Memory; 3] = [Memory::Pooled, Memory::Direct, Memory::InPlace];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Memory::Pooled => "pooled",
-            Memory::Direct => "direct",
-            Memory::InPlace => "inplace",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Memory> {
-        Memory::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
-
-/// One implementation of one op, as registered.
-#[derive(Debug, Clone, Copy)]
-pub struct Impl {
-    /// Short name: `naive`, `tiled`, `avx2`, `avx512`, `neon`, `gemm`, `matrixmultiply`
-    /// (and `openblas` with that feature).
-    pub name: &'static str,
-    /// The CPU feature it needs, if any.
-    pub requires: Option<Feature>,
-    pub kernel: Kernel,
-}
-
-impl Impl {
-    /// One implementation of the op `S`: `kernel` has `S`'s kernel type, so a kernel cannot
-    /// be registered under another op.
-    pub fn new<S: Registered>(
-        name: &'static str,
-        requires: Option<Feature>,
-        kernel: S::Kernel,
-    ) -> Impl {
-        Impl {
-            name,
-            requires,
-            kernel: S::wrap(kernel),
-        }
-    }
-
-    /// The op this implementation computes.
-    pub fn op(&self) -> Op {
-        self.kernel.op()
-    }
-}
+pub use crate::memory::Memory;
+pub use crate::spec::Impl;
 
 /// Index of a variant in [`catalog()`]; valid for this process only (ids are the stable names).
 pub type VariantIndex = u32;
@@ -216,17 +157,7 @@ impl Catalog {
     }
 }
 
-/// FNV-1a 64 over the given strings, each followed by a newline, as 16 hex digits.
-pub fn checksum<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for s in items {
-        for b in s.bytes().chain(std::iter::once(b'\n')) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
-}
+pub use crate::machine::checksum;
 
 /// The process-wide catalog.
 pub fn catalog() -> &'static Catalog {

@@ -1,13 +1,12 @@
 //! Element-wise Add and the row-broadcast bias add (`kernels::add`): exact IEEE additions,
 //! Add keyed by elements and split into chunks, the bias add by rows.
 
+use super::signatures::{PairFn, PairInplaceFn};
+use super::Problem;
 use super::{BiasKernel, Cost, Input, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{PairFn, PairInplaceFn};
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::{check_eq, Result, Rows};
 
 /// `out = a + b`.
@@ -108,47 +107,5 @@ impl OpSpec for AddBias {
             .into_iter()
             .map(|cols| Shape::Rows(Rows::new(d.tokens, cols)))
             .collect()
-    }
-}
-
-impl Dispatcher {
-    /// `out = a + b`.
-    pub fn add(&self, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<Add>(Key::elems(a.len()))?;
-        k.call(run.threads, a, b, out)
-    }
-
-    /// `a + b` into a new buffer from the bound strategy.
-    pub fn add_new(&self, a: &[f32], b: &[f32]) -> Result<Buf> {
-        let (k, run) = self.pick::<Add>(Key::elems(a.len()))?;
-        let mut out = run.alloc(a.len());
-        k.call(run.threads, a, b, &mut out)?;
-        Ok(out)
-    }
-
-    /// `a += b`.
-    pub fn add_inplace(&self, a: &mut [f32], b: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<Add>(Key::elems(a.len()))?;
-        k.call_inplace(run.threads, a, b)
-    }
-
-    /// `out = x + bias`, the bias broadcast over rows.
-    pub fn add_bias(&self, shape: Rows, x: &[f32], bias: &[f32], out: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<AddBias>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, x, bias, out)
-    }
-
-    /// `x + bias` into a new buffer from the bound strategy.
-    pub fn add_bias_new(&self, shape: Rows, x: &[f32], bias: &[f32]) -> Result<Buf> {
-        let (k, run) = self.pick::<AddBias>(Key::elems(shape.len()))?;
-        let mut out = run.alloc(shape.len());
-        k.call(run.threads, shape, x, bias, &mut out)?;
-        Ok(out)
-    }
-
-    /// `x += bias`, the bias broadcast over rows.
-    pub fn add_bias_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<AddBias>(Key::elems(shape.len()))?;
-        k.call_inplace(run.threads, shape, x, bias)
     }
 }

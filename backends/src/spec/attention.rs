@@ -2,13 +2,12 @@
 //! weighted sum of the values, per head, in one call. Keyed like MatMul (the bucket of its
 //! query rows, then rows·total·width) and split over threads by heads ([`exec::attention`]).
 
+use super::Problem;
 use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::Memory;
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::memory::Memory;
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::attention::{Attention, AttentionFn, Qkv};
 use kernels::Result;
 
@@ -193,20 +192,5 @@ impl OpSpec for CausalAttention {
             out.push(at(1, t - 1));
         }
         out
-    }
-}
-
-impl Dispatcher {
-    /// Fused causal attention of every head of `shape` into `out` (see
-    /// `kernels::attention`), by the variant bound at the shape's key.
-    pub fn attention(
-        &self,
-        shape: &Attention,
-        scale: f32,
-        qkv: Qkv<'_>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<CausalAttention>(Key::attention(shape))?;
-        k.call(run.threads, run.memory, shape, scale, qkv, out)
     }
 }

@@ -3,12 +3,11 @@
 //! groups. The backward reads the pre-bias input and the bias, and leaves the bias gradient
 //! (a sum over rows) to the caller.
 
+use super::Problem;
 use super::{BiasKernel, Cost, Input, ModelDims, OpSpec, Run, Tolerance};
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::{check_eq, Result, Rows};
 
 /// `dx = dy · gelu'(x + bias)` from x, bias and dy, for one row group.
@@ -118,33 +117,5 @@ impl OpSpec for BiasGeluBackward {
     /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
         BiasGelu::model_shapes(d)
-    }
-}
-
-impl Dispatcher {
-    /// `y = gelu_tanh(x + bias)`, the bias broadcast over rows.
-    pub fn bias_gelu(&self, shape: Rows, x: &[f32], bias: &[f32], y: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<BiasGelu>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, x, bias, y)
-    }
-
-    /// `x = gelu_tanh(x + bias)`.
-    pub fn bias_gelu_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<BiasGelu>(Key::elems(shape.len()))?;
-        k.call_inplace(run.threads, shape, x, bias)
-    }
-
-    /// `dx = dy · gelu_tanh'(x + bias)` from the pre-bias `x`; the bias gradient is the
-    /// caller's column sum of `dx`.
-    pub fn bias_gelu_backward(
-        &self,
-        shape: Rows,
-        x: &[f32],
-        bias: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<BiasGeluBackward>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, x, bias, dy, dx)
     }
 }

@@ -2,13 +2,12 @@
 //! the element count, split into chunks. One generic spec per direction, the form a const
 //! parameter, so a kind's table slot and its kernels cannot be crossed.
 
+use super::signatures::{GeluBackwardFn, GeluFn, GeluInplaceFn};
+use super::Problem;
 use super::{Cost, Input, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{GeluBackwardFn, GeluFn, GeluInplaceFn};
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::gelu::GeluKind;
 use kernels::Result;
 
@@ -145,51 +144,5 @@ impl<const ERF: bool> OpSpec for GeluBackward<ERF> {
     /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
         Gelu::<ERF>::model_shapes(d)
-    }
-}
-
-impl Dispatcher {
-    /// The bound GELU forward of `kind` for `n` elements.
-    fn gelu_kernel(&self, kind: GeluKind, n: usize) -> Result<(GeluKernel, Run)> {
-        match kind {
-            GeluKind::Tanh => self.pick::<GeluTanh>(Key::elems(n)),
-            GeluKind::Erf => self.pick::<GeluErf>(Key::elems(n)),
-        }
-    }
-
-    /// `y = gelu(x)`.
-    pub fn gelu(&self, kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
-        k.call(run.threads, kind, x, y)
-    }
-
-    /// `gelu(x)` into a new buffer from the bound strategy.
-    pub fn gelu_new(&self, kind: GeluKind, x: &[f32]) -> Result<Buf> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
-        let mut y = run.alloc(x.len());
-        k.call(run.threads, kind, x, &mut y)?;
-        Ok(y)
-    }
-
-    /// `x = gelu(x)`.
-    pub fn gelu_inplace(&self, kind: GeluKind, x: &mut [f32]) -> Result<()> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
-        k.call_inplace(run.threads, kind, x)
-    }
-
-    /// `dx = dy · gelu'(x)`.
-    pub fn gelu_backward(
-        &self,
-        kind: GeluKind,
-        x: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        let key = Key::elems(x.len());
-        let (k, run) = match kind {
-            GeluKind::Tanh => self.pick::<GeluTanhBackward>(key)?,
-            GeluKind::Erf => self.pick::<GeluErfBackward>(key)?,
-        };
-        k.call(run.threads, kind, x, dy, dx)
     }
 }

@@ -2,14 +2,13 @@
 //! (`kernels::layernorm`): row ops keyed by their element count; the forwards split by row
 //! groups, the backward stays on one thread (it accumulates parameter gradients over rows).
 
+use super::signatures::{AddLayerNormFn, LayerNormBackwardFn, LayerNormFn};
+use super::Problem;
 use super::{rows, Cost, Gen, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::aligned::AlignedVec;
-use crate::catalog::{AddLayerNormFn, LayerNormBackwardFn, LayerNormFn};
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
 use kernels::{check_eq, Result, Rows};
 
@@ -303,48 +302,5 @@ impl OpSpec for LayernormBackward {
 
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
         Layernorm::model_shapes(d)
-    }
-}
-
-impl Dispatcher {
-    /// `y = LayerNorm(x)`, saving mean and rstd.
-    pub fn layernorm(
-        &self,
-        shape: Rows,
-        eps: f32,
-        x: &[f32],
-        p: Affine,
-        out: LayerNormOut,
-    ) -> Result<()> {
-        let (k, run) = self.pick::<Layernorm>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, eps, x, p, out)
-    }
-
-    /// `sum = x + residual; y = LayerNorm(sum)`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_layernorm(
-        &self,
-        shape: Rows,
-        eps: f32,
-        x: &[f32],
-        residual: &[f32],
-        sum: &mut [f32],
-        p: Affine,
-        out: LayerNormOut,
-    ) -> Result<()> {
-        let (k, run) = self.pick::<AddLayernorm>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, eps, x, residual, sum, p, out)
-    }
-
-    /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.
-    pub fn layernorm_backward(
-        &self,
-        shape: Rows,
-        saved: Saved,
-        dy: &[f32],
-        grads: LayerNormGrads,
-    ) -> Result<()> {
-        let (k, _) = self.pick::<LayernormBackward>(Key::elems(shape.len()))?;
-        (k.run)(shape, saved, dy, grads)
     }
 }

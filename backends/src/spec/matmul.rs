@@ -1,13 +1,12 @@
 //! MatMul: `C = α·op(A)·op(B) + β·C` (`kernels::matmul`), keyed by m·k·n in row-count buckets,
 //! split over threads by rows of C (or its columns when m = 1), rated in FLOP/s.
 
+use super::signatures::ScratchLenFn;
+use super::Problem;
 use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::ScratchLenFn;
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::matmul::{BlockingParams, Gemm, MatMulFn};
 use kernels::Result;
 
@@ -194,30 +193,5 @@ impl OpSpec for Matmul {
         ));
         out.push(Shape::MatMul(Gemm::new(t, t, hd).with_strides(t, c, c)));
         out
-    }
-}
-
-impl Dispatcher {
-    /// `C = α·op(A)·op(B) + β·C` into the caller's C (scratch by the bound memory strategy).
-    pub fn matmul(
-        &self,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        exec::matmul(run.threads, g, beta, a, b, c, k.single(run, alpha))
-    }
-
-    /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
-    pub fn matmul_new(&self, g: &Gemm, alpha: f32, a: &[f32], b: &[f32]) -> Result<Buf> {
-        let g = Gemm { ldc: g.n, ..*g };
-        let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        let mut c = run.alloc(g.m * g.n);
-        exec::matmul(run.threads, &g, 0.0, a, b, &mut c, k.single(run, alpha))?;
-        Ok(c)
     }
 }

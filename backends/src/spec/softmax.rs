@@ -2,13 +2,12 @@
 //! (`kernels::softmax`): row ops keyed by their element count and split by row groups (the
 //! causal offset follows each group's first row).
 
+use super::signatures::{CausalFn, CausalInplaceFn, RowsFn, RowsInplaceFn, RowsPairFn};
+use super::Problem;
 use super::{rows, Cost, Gen, Input, ModelDims, OpSpec, Run, Tolerance};
-use crate::catalog::{CausalFn, CausalInplaceFn, RowsFn, RowsInplaceFn, RowsPairFn};
-use crate::dispatch::Dispatcher;
 use crate::exec;
-use crate::op::{Key, Shape, ShapeKind};
+use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use crate::problem::Problem;
 use kernels::{Result, Rows};
 
 /// Softmax over the rows.
@@ -210,64 +209,5 @@ impl OpSpec for SoftmaxBackward {
     /// The forward's shapes.
     fn model_shapes(d: ModelDims) -> Vec<Shape> {
         Softmax::model_shapes(d)
-    }
-}
-
-impl Dispatcher {
-    /// `y = softmax(x)` over rows.
-    pub fn softmax(&self, shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<Softmax>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, x, y)
-    }
-
-    /// `softmax(x)` into a new buffer from the bound strategy.
-    pub fn softmax_new(&self, shape: Rows, x: &[f32]) -> Result<Buf> {
-        let (k, run) = self.pick::<Softmax>(Key::elems(shape.len()))?;
-        let mut y = run.alloc(x.len());
-        k.call(run.threads, shape, x, &mut y)?;
-        Ok(y)
-    }
-
-    /// `x = softmax(x)` over rows.
-    pub fn softmax_inplace(&self, shape: Rows, x: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<Softmax>(Key::elems(shape.len()))?;
-        k.call_inplace(run.threads, shape, x)
-    }
-
-    /// Fused `scale`, causal mask (row r sees columns ≤ r + offset) and softmax, into `y`.
-    pub fn softmax_causal(
-        &self,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &[f32],
-        y: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<SoftmaxCausal>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, scale, offset, x, y)
-    }
-
-    /// The fused causal softmax in place.
-    pub fn softmax_causal_inplace(
-        &self,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<SoftmaxCausal>(Key::elems(shape.len()))?;
-        k.call_inplace(run.threads, shape, scale, offset, x)
-    }
-
-    /// `dx = y ⊙ (dy − rowsum(y ⊙ dy))`.
-    pub fn softmax_backward(
-        &self,
-        shape: Rows,
-        y: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        let (k, run) = self.pick::<SoftmaxBackward>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, y, dy, dx)
     }
 }

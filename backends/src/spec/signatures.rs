@@ -1,5 +1,5 @@
-//! Function-pointer signatures of the kernels of each op family; each op's spec
-//! (`crate::spec`) bundles them into its kernel struct, and [`Kernel`] holds one of those.
+//! Function-pointer signatures of the kernels of each op family; each op's spec bundles them
+//! into its kernel struct, and [`super::Kernel`] holds one of those.
 
 use kernels::gelu::GeluKind;
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
@@ -22,5 +22,3 @@ pub type LayerNormFn = fn(Rows, f32, &[f32], Affine, LayerNormOut) -> Result<()>
 pub type AddLayerNormFn =
     fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) -> Result<()>;
 pub type LayerNormBackwardFn = fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>;
-
-pub use crate::spec::Kernel;

@@ -17,9 +17,18 @@
 //! default's entries binds as the default does), and where one of its entries needs more
 //! threads than this machine offers, the same implementation with fewer threads serves.
 
+mod add;
+mod attention;
+mod bias_gelu;
+mod gelu;
+mod layernorm;
+mod matmul;
+mod softmax;
+
 use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
 use crate::exec;
-use crate::op::{Bucket, Key, Op};
+use crate::op::{Bucket, Key};
+use crate::spec::Op;
 use crate::spec::{Registered, Run};
 use crate::table::{Table, TableError};
 use kernels::matmul::BlockingParams;
@@ -29,7 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The embedded default table, produced by the tuner and checked by the same loader.
-pub const DEFAULT_TABLE: &str = include_str!("default_table.json");
+pub const DEFAULT_TABLE: &str = include_str!("../default_table.json");
 
 /// A variant bound for calling: its kernel, memory strategy and threads, and the kernel
 /// parameters its table entry chose (`None`: the kernel's defaults for this machine).

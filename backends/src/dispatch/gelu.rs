@@ -1,0 +1,56 @@
+//! The `gelu` calls of the dispatcher: each picks the variant the table binds at the call's
+//! key ([`Dispatcher::pick`]) and runs its kernel (`crate::spec::gelu`).
+
+use super::Dispatcher;
+use crate::op::Key;
+use crate::pool::Buf;
+use crate::spec::gelu::*;
+use crate::spec::Run;
+use kernels::gelu::GeluKind;
+use kernels::Result;
+
+impl Dispatcher {
+    /// The bound GELU forward of `kind` for `n` elements.
+    fn gelu_kernel(&self, kind: GeluKind, n: usize) -> Result<(GeluKernel, Run)> {
+        match kind {
+            GeluKind::Tanh => self.pick::<GeluTanh>(Key::elems(n)),
+            GeluKind::Erf => self.pick::<GeluErf>(Key::elems(n)),
+        }
+    }
+
+    /// `y = gelu(x)`.
+    pub fn gelu(&self, kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
+        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        k.call(run.threads, kind, x, y)
+    }
+
+    /// `gelu(x)` into a new buffer from the bound strategy.
+    pub fn gelu_new(&self, kind: GeluKind, x: &[f32]) -> Result<Buf> {
+        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        let mut y = run.alloc(x.len());
+        k.call(run.threads, kind, x, &mut y)?;
+        Ok(y)
+    }
+
+    /// `x = gelu(x)`.
+    pub fn gelu_inplace(&self, kind: GeluKind, x: &mut [f32]) -> Result<()> {
+        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        k.call_inplace(run.threads, kind, x)
+    }
+
+    /// `dx = dy · gelu'(x)`.
+    pub fn gelu_backward(
+        &self,
+        kind: GeluKind,
+        x: &[f32],
+        dy: &[f32],
+        dx: &mut [f32],
+    ) -> Result<()> {
+        let key = Key::elems(x.len());
+        let (k, run) = match kind {
+            GeluKind::Tanh => self.pick::<GeluTanhBackward>(key)?,
+            GeluKind::Erf => self.pick::<GeluErfBackward>(key)?,
+        };
+        k.call(run.threads, kind, x, dy, dx)
+    }
+}
