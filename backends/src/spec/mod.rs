@@ -11,8 +11,8 @@
 //! dispatcher slots, table keys, the tuner's models) reads the spec instead of a match arm.
 //!
 //! Adding an op: its kernel folder in `kernels`, one spec module here (with its `register!`
-//! macro and its `Dispatcher` methods), its line in the list below, and one registry line per
-//! implementation in [`crate::catalog::registry`].
+//! macro), its line in the list below, one registry line per implementation in
+//! [`crate::catalog::registry`], and its call methods in `crate::dispatch`.
 
 pub mod add;
 pub mod attention;
