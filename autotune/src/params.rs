@@ -90,7 +90,7 @@ fn neighbours(
     let mut out: Vec<(String, BlockingParams)> = Vec::new();
     if kind == "one row" {
         if step == 0 {
-            for row in RowSweep::ALL {
+            for row in RowSweep::CONCRETE {
                 let q = BlockingParams { row, ..*p };
                 if ok(&q) {
                     out.push((format!("one row: {}", row.name()), q));

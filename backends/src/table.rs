@@ -32,7 +32,7 @@ pub struct Params {
     pub kc: usize,
     pub mc: usize,
     pub nc: usize,
-    /// `stream` or `windows` ([`kernels::matmul::RowSweep::name`]).
+    /// `stream`, `windows` or `by_level` ([`kernels::matmul::RowSweep::name`]).
     pub row: RowName,
 }
 
@@ -42,6 +42,7 @@ pub struct Params {
 pub enum RowName {
     Stream,
     Windows,
+    ByLevel,
 }
 
 impl Params {
@@ -56,6 +57,7 @@ impl Params {
             row: match self.row {
                 RowName::Stream => RowSweep::Stream,
                 RowName::Windows => RowSweep::Windows,
+                RowName::ByLevel => RowSweep::ByLevel,
             },
         }
     }
@@ -71,6 +73,7 @@ impl Params {
             row: match p.row {
                 RowSweep::Stream => RowName::Stream,
                 RowSweep::Windows => RowName::Windows,
+                RowSweep::ByLevel => RowName::ByLevel,
             },
         }
     }

@@ -67,9 +67,11 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
 };
 
 /// The default one-row sweep: the column windows (with this kernel's own aligned window
-/// sweep), which ran the medium model's decode steps 1.1–1.2× faster than the row stream on a
-/// Zen 4 (weights in L3; `models bench`, two interleaved rounds of both builds).
-const ROW: RowSweep = RowSweep::Windows;
+/// sweep) while B fits in the core's share of the last-level cache, the row stream beyond:
+/// on a Zen 4 the windows ran the medium model's decode steps 1.1–1.2× faster than the
+/// stream (weights in L3; `models bench`, two interleaved rounds of both builds), and the
+/// stream read 1×4096×4096 from DRAM 2.1× faster.
+const ROW: RowSweep = RowSweep::ByLevel;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;

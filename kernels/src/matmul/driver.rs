@@ -435,7 +435,7 @@ mod imp {
         unsafe {
             match blk.plan(g) {
                 Plan::Trivial => {}
-                Plan::Direct => direct::<K, MR, NR>(blk.params().row, g, alpha, a, b, beta, c),
+                Plan::Direct => direct::<K, MR, NR>(blk.sweep_for(g), g, alpha, a, b, beta, c),
                 Plan::Dots => dots::<K::Lanes>(g, alpha, a, b, beta, c),
                 Plan::Packed => {
                     let p = blk.params();
