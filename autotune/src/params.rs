@@ -11,8 +11,9 @@
 //! and tries one dimension at a time, keeping the best before the next:
 //! * a decoded row (m = 1, B not transposed): the other one-row sweep (row stream or column
 //!   windows), whose speed depends on the machine and on where the weights live;
-//! * a packed product: `kc` halved and doubled, then `mc` halved and doubled (multiples of the
-//!   micro-tile), then `nc` halved when the product is wider than one `nc` block.
+//! * a packed product: the kernel's other micro-tiles (each with the model's blocking for it),
+//!   then `kc` halved and doubled, then `mc` halved and doubled (multiples of the micro-tile),
+//!   then `nc` halved when the product is wider than one `nc` block.
 //!
 //! Each step is one race of at most three contenders (the best so far first; the range's own
 //! choice joins the first step) through the same engine as every other race
@@ -77,8 +78,9 @@ fn kind(t: &Tunable, g: &Gemm) -> Option<&'static str> {
     }
 }
 
-/// The neighbours of `p` in one dimension (`step` 0: kc, 1: mc, 2: nc) that `t` accepts,
-/// with their labels; the sweep's other value for a one-row product.
+/// The neighbours of `p` in one dimension (`step` 0: the kernel's other micro-tiles with the
+/// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; the
+/// sweep's other value for a one-row product.
 fn neighbours(
     t: &Tunable,
     p: &BlockingParams,
@@ -102,6 +104,16 @@ fn neighbours(
     let (mr, nr) = (p.mr, p.nr);
     match step {
         0 => {
+            for &(tm, tn) in t.tiles.iter().filter(|&&tile| tile != (mr, nr)) {
+                if let Some(q) = (t.params_for)(tm, tn).map(|q| BlockingParams { row: p.row, ..q })
+                {
+                    if ok(&q) {
+                        out.push((format!("tile {tm}×{tn}"), q));
+                    }
+                }
+            }
+        }
+        1 => {
             for kc in [p.kc / 2 / 16 * 16, p.kc * 2] {
                 let q = BlockingParams { kc, ..*p };
                 if kc >= 16 && kc <= g.k.max(16) * 2 && ok(&q) {
@@ -109,7 +121,7 @@ fn neighbours(
                 }
             }
         }
-        1 => {
+        2 => {
             for mc in [(p.mc / 2 / mr).max(1) * mr, p.mc * 2] {
                 let q = BlockingParams { mc, ..*p };
                 if mc <= g.m.max(mr) * 2 && ok(&q) {
@@ -207,7 +219,7 @@ pub fn search(
         let mut best_fig: Option<(f64, f64)> = None;
         let mut chosen_fig: Option<(f64, f64)> = None;
         let mut trials = Vec::new();
-        let steps = if kind == "one row" { 1 } else { 3 };
+        let steps = if kind == "one row" { 1 } else { 4 };
         for step in 0..steps {
             let nb = neighbours(&t, &best, &g, kind, step);
             if nb.is_empty() {
@@ -369,26 +381,31 @@ mod tests {
         assert_eq!(row[0].1.row, RowSweep::Windows);
         assert!(neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 1).is_empty());
         let big = Gemm::new(512, 512, 2048);
-        let kc: Vec<usize> = neighbours(&t, &p, &big, "packed", 0)
+        let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)
+            .iter()
+            .map(|n| (n.1.mr, n.1.nr))
+            .collect();
+        assert_eq!(tiles, [(3, 24)]);
+        let kc: Vec<usize> = neighbours(&t, &p, &big, "packed", 1)
             .iter()
             .map(|n| n.1.kc)
             .collect();
         assert_eq!(kc, [128, 512]);
-        let mc: Vec<usize> = neighbours(&t, &p, &big, "packed", 1)
+        let mc: Vec<usize> = neighbours(&t, &p, &big, "packed", 2)
             .iter()
             .map(|n| n.1.mc)
             .collect();
         assert_eq!(mc, [48, 192]);
-        let nc: Vec<usize> = neighbours(&t, &p, &big, "packed", 2)
+        let nc: Vec<usize> = neighbours(&t, &p, &big, "packed", 3)
             .iter()
             .map(|n| n.1.nc)
             .collect();
         assert_eq!(nc, [768]);
         // A product narrower than one nc block has no nc step; one much shallower than kc
         // (whose depth clamps kc anyway) no kc step.
-        assert!(neighbours(&t, &p, &Gemm::new(64, 64, 64), "packed", 2).is_empty());
-        assert!(neighbours(&t, &p, &Gemm::new(64, 32, 64), "packed", 0).is_empty());
-        for step in 0..3 {
+        assert!(neighbours(&t, &p, &Gemm::new(64, 64, 64), "packed", 3).is_empty());
+        assert!(neighbours(&t, &p, &Gemm::new(64, 32, 64), "packed", 1).is_empty());
+        for step in 0..4 {
             for (_, q) in neighbours(&t, &p, &big, "packed", step) {
                 assert!(q.check(t.tiles).is_ok() && q != p);
             }

@@ -317,18 +317,19 @@ macro_rules! sgemm {
     };
 }
 
-/// The `MatMul` of the SGEMM module `$isa` run with [`small`] blocks for its first micro-tile.
+/// The `MatMul` of the SGEMM module `$isa` run with [`small`] blocks for its micro-tile
+/// `TILES[$t]`.
 macro_rules! small_blocks {
-    ($isa:ident, $feature:expr) => {
+    ($isa:ident, $t:literal, $feature:expr) => {
         MatMul {
-            name: concat!(stringify!($isa), " small blocks"),
+            name: concat!(stringify!($isa), " small blocks, tile ", $t),
             f: |g, al, a, b, be, c, s| {
-                matmul::$isa::matmul_with(&small(matmul::$isa::TILES[0]), g, al, a, b, be, c, s)
+                matmul::$isa::matmul_with(&small(matmul::$isa::TILES[$t]), g, al, a, b, be, c, s)
             },
             scratch_len: |g| {
-                matmul::$isa::scratch_len_with(&small(matmul::$isa::TILES[0]), g).unwrap()
+                matmul::$isa::scratch_len_with(&small(matmul::$isa::TILES[$t]), g).unwrap()
             },
-            max_scratch: small(matmul::$isa::TILES[0]).max_scratch_len(),
+            max_scratch: small(matmul::$isa::TILES[$t]).max_scratch_len(),
             feature: $feature,
         }
     };
@@ -351,9 +352,11 @@ fn matmuls() -> Vec<MatMul> {
             feature: None,
         },
         sgemm!(avx2, Some(Feature::Avx2)),
-        small_blocks!(avx2, Some(Feature::Avx2)),
+        small_blocks!(avx2, 0, Some(Feature::Avx2)),
+        small_blocks!(avx2, 1, Some(Feature::Avx2)),
         sgemm!(avx512, Some(Feature::Avx512)),
-        small_blocks!(avx512, Some(Feature::Avx512)),
+        small_blocks!(avx512, 0, Some(Feature::Avx512)),
+        small_blocks!(avx512, 1, Some(Feature::Avx512)),
         #[cfg(target_arch = "aarch64")]
         MatMul {
             name: "neon",
@@ -541,6 +544,8 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
         (6usize, 16usize),
         (6, 64),
         (4, 24),
+        (3, 24),
+        (12, 32),
         (0, 16),
         (6, 0),
         (1, 1),

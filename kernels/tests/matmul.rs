@@ -473,3 +473,47 @@ swept!(avx2_stream: avx2, Stream, Some(Feature::Avx2));
 swept!(avx2_windows: avx2, Windows, Some(Feature::Avx2));
 swept!(avx512_stream: avx512, Stream, Some(Feature::Avx512));
 swept!(avx512_windows: avx512, Windows, Some(Feature::Avx512));
+
+/// The parameters of a SIMD kernel's second micro-tile: the model's blocking for it, or (with
+/// `small`) blocks of a few micro-tiles and kc = 5, so that small shapes wrap every loop.
+fn second_tile(
+    tiles: &[(usize, usize)],
+    model: fn(usize, usize) -> Option<BlockingParams>,
+    small: bool,
+) -> BlockingParams {
+    let (mr, nr) = tiles[1];
+    let p = model(mr, nr).expect("the second tile is one of the kernel's");
+    if small {
+        BlockingParams {
+            kc: 5,
+            mc: 2 * mr,
+            nc: 2 * nr,
+            ..p
+        }
+    } else {
+        p
+    }
+}
+
+/// The tests of the SIMD kernel `$isa` at its second micro-tile (`TILES[1]`), through
+/// `matmul_with`: a tuner may choose it.
+macro_rules! second_tile {
+    ($name:ident: $isa:ident, $small:expr, $feature:expr) => {
+        kernel_tests!(
+            $name: |g, alpha, a, b, beta, c, scratch| {
+                let p = second_tile(matmul::$isa::TILES, matmul::$isa::params_for, $small);
+                matmul::$isa::matmul_with(&p, g, alpha, a, b, beta, c, scratch)
+            },
+            |g| {
+                let p = second_tile(matmul::$isa::TILES, matmul::$isa::params_for, $small);
+                matmul::$isa::scratch_len_with(&p, g).expect("second tile")
+            },
+            $feature
+        );
+    };
+}
+
+second_tile!(avx2_second_tile: avx2, false, Some(Feature::Avx2));
+second_tile!(avx2_second_tile_small_blocks: avx2, true, Some(Feature::Avx2));
+second_tile!(avx512_second_tile: avx512, false, Some(Feature::Avx512));
+second_tile!(avx512_second_tile_small_blocks: avx512, true, Some(Feature::Avx512));

@@ -30,6 +30,8 @@ pub struct Tunable {
     pub tiles: &'static [(usize, usize)],
     /// The parameters it uses on this machine without a choice (its analytical model).
     pub default_params: fn() -> BlockingParams,
+    /// The model's parameters for another of its micro-tiles (`None`: not one of its tiles).
+    pub params_for: fn(usize, usize) -> Option<BlockingParams>,
     pub run_with: MatMulWithFn,
     pub scratch_len_with: fn(&BlockingParams, &Gemm) -> Result<usize>,
 }
@@ -90,6 +92,7 @@ macro_rules! register {
                 tunable: Some(Tunable {
                     tiles: k::TILES,
                     default_params: k::default_params,
+                    params_for: k::params_for,
                     run_with: k::matmul_with,
                     scratch_len_with: k::scratch_len_with,
                 }),

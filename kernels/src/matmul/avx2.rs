@@ -44,8 +44,17 @@ pub const MR: usize = 6;
 const NV: usize = 2;
 /// Columns of the default micro-tile.
 pub const NR: usize = 8 * NV;
+/// Rows of the second micro-tile: 3×24, 9 accumulators in 3 rows of 3 ymm vectors, three B
+/// vectors and one broadcast (13 of the 16 registers: 4×24 would need all 16 and spilled,
+/// running at 41 % of the FMA peak on a Zen 4), one broadcast per 3 FMAs against the
+/// default's 2; the tuner may choose it.
+pub const MR_WIDE: usize = 3;
+/// ymm vectors per row of the second micro-tile.
+const NV_WIDE: usize = 3;
+/// Columns of the second micro-tile.
+pub const NR_WIDE: usize = 8 * NV_WIDE;
 /// The micro-tiles (`mr`, `nr`) this kernel has, the default first.
-pub const TILES: &[(usize, usize)] = &[(MR, NR)];
+pub const TILES: &[(usize, usize)] = &[(MR, NR), (MR_WIDE, NR_WIDE)];
 
 /// The blocking chosen by hand before the model existed (`kc` = 256, `mc` = 144,
 /// `nc` = 1536, picked on a Zen 4): a fixed reference point for comparisons and tuners.
@@ -74,7 +83,7 @@ super::driver::sgemm_wrappers! {
     feature: Avx2,
     name: "AVX2 and FMA",
     target_feature: "avx2,fma",
-    kernel: imp::Avx2,
+    kernels: [imp::Avx2 => (MR, NR), imp::Avx2Wide => (MR_WIDE, NR_WIDE)],
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -169,6 +178,60 @@ mod imp {
                     tile::<R, V, false, true, 0, 0>(k, o, masks, alpha, beta)
                 }
             }
+        }
+    }
+
+    /// The micro-kernels of the 3×24 tile for the driver: its packed full and edge tiles;
+    /// the unpacked path is the 6×16 kernel's (it does not depend on the packed tile).
+    pub(super) struct Avx2Wide;
+
+    impl MicroKernel<MR_WIDE, NR_WIDE> for Avx2Wide {
+        type Lanes = simd_math::Avx2;
+        const DR: usize = DR;
+
+        #[inline(always)]
+        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: the contract of `full` is `tile`'s for a packed 3×24 tile without
+            // `EDGE` (whose masks are then ignored).
+            unsafe {
+                let unused = [_mm256_setzero_si256(); NV_WIDE];
+                tile::<MR_WIDE, NV_WIDE, true, false, MR_WIDE, NR_WIDE>(kc, o, unused, alpha, beta)
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: as the 6×16 tile's `edge`, with rows ≤ MR_WIDE = 3 (the arms for 1..=2
+            // rows cover those with rows < MR_WIDE).
+            unsafe {
+                let unused = [_mm256_setzero_si256(); NV_WIDE];
+                match (rows == MR_WIDE, cols == NR_WIDE) {
+                    (true, true) => Self::full(kc, o, alpha, beta),
+                    (true, false) => tile::<MR_WIDE, NV_WIDE, true, true, MR_WIDE, NR_WIDE>(
+                        kc,
+                        o,
+                        row_masks::<NV_WIDE>(cols),
+                        alpha,
+                        beta,
+                    ),
+                    (false, true) => by_rows!(rows, NV_WIDE, false, MR_WIDE, NR_WIDE, kc, o,
+                        unused, alpha, beta; 1 2),
+                    (false, false) => by_rows!(rows, NV_WIDE, true, MR_WIDE, NR_WIDE, kc, o,
+                        row_masks::<NV_WIDE>(cols), alpha, beta; 1 2),
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn direct_tile<const R: usize, const V: usize>(
+            k: usize,
+            o: Operands,
+            cols: usize,
+            alpha: f32,
+            beta: f32,
+        ) {
+            // SAFETY: the same contract as the 6×16 kernel's `direct_tile`.
+            unsafe { <Avx2 as MicroKernel<MR, NR>>::direct_tile::<R, V>(k, o, cols, alpha, beta) }
         }
     }
 }

@@ -52,8 +52,16 @@ pub const MR: usize = 6;
 const NV: usize = 4;
 /// Columns of the default micro-tile.
 pub const NR: usize = 16 * NV;
+/// Rows of the second micro-tile: 12×32, 24 accumulators in 12 rows of 2 zmm vectors, one
+/// broadcast per 2 FMAs and half the B panel per step of the default's; the tuner may choose it
+/// (a packed A micro-panel of 12 rows, B panels of 32 columns).
+pub const MR_TALL: usize = 12;
+/// zmm vectors per row of the second micro-tile.
+const NV_TALL: usize = 2;
+/// Columns of the second micro-tile.
+pub const NR_TALL: usize = 16 * NV_TALL;
 /// The micro-tiles (`mr`, `nr`) this kernel has, the default first.
-pub const TILES: &[(usize, usize)] = &[(MR, NR)];
+pub const TILES: &[(usize, usize)] = &[(MR, NR), (MR_TALL, NR_TALL)];
 
 /// The blocking hand-tuned on a Zen 4 before the model existed (`kc` = 512, `mc` = 168,
 /// `nc` = 1536; see the module docs): a fixed reference point for comparisons and tuners.
@@ -89,7 +97,7 @@ super::driver::sgemm_wrappers! {
     feature: Avx512,
     name: "AVX-512F",
     target_feature: "avx512f",
-    kernel: imp::Avx512,
+    kernels: [imp::Avx512 => (MR, NR), imp::Avx512Tall => (MR_TALL, NR_TALL)],
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -334,6 +342,67 @@ mod imp {
                 }
                 start += 16 * nv;
             }
+        }
+    }
+
+    /// The micro-kernels of the 12×32 tile for the driver: its packed full and edge tiles;
+    /// the unpacked path is the 6×64 kernel's (it does not depend on the packed tile).
+    pub(super) struct Avx512Tall;
+
+    impl MicroKernel<MR_TALL, NR_TALL> for Avx512Tall {
+        type Lanes = simd_math::Avx512;
+        const DR: usize = DR;
+
+        #[inline(always)]
+        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: the contract of `full` is `tile`'s for a packed 12×32 tile with every
+            // lane valid (no `EDGE`, all-ones masks).
+            unsafe {
+                tile::<MR_TALL, NV_TALL, true, false, MR_TALL, NR_TALL>(
+                    kc,
+                    o,
+                    [0xffff; NV_TALL],
+                    alpha,
+                    beta,
+                )
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+            // SAFETY: as the 6×64 tile's `edge`: rows ≤ MR_TALL = 12, valid columns the first
+            // `cols` lanes; a panel of at most 16 columns runs one vector, and the 12-row tile
+            // of 2 vectors is taken before the `by_rows` arms (1..=11 rows for 2 vectors).
+            unsafe {
+                let m = row_masks::<NV_TALL>(cols);
+                if cols <= 16 {
+                    by_rows!(rows, 1, true, MR_TALL, NR_TALL, kc, o, [m[0]], alpha, beta;
+                        1 2 3 4 5 6 7 8 9 10 11 12)
+                } else if rows == MR_TALL {
+                    tile::<MR_TALL, NV_TALL, true, true, MR_TALL, NR_TALL>(kc, o, m, alpha, beta)
+                } else {
+                    by_rows!(rows, 2, true, MR_TALL, NR_TALL, kc, o, m, alpha, beta;
+                        1 2 3 4 5 6 7 8 9 10 11)
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn direct_tile<const R: usize, const V: usize>(
+            k: usize,
+            o: Operands,
+            cols: usize,
+            alpha: f32,
+            beta: f32,
+        ) {
+            // SAFETY: the same contract as the 6×64 kernel's `direct_tile`.
+            unsafe { <Avx512 as MicroKernel<MR, NR>>::direct_tile::<R, V>(k, o, cols, alpha, beta) }
+        }
+
+        #[inline(always)]
+        unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
+            // SAFETY: the same contract as the 6×64 kernel's `direct_row`.
+            unsafe { <Avx512 as MicroKernel<MR, NR>>::direct_row(r, sweep) }
         }
     }
 }

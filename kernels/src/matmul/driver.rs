@@ -58,28 +58,47 @@ pub(super) struct Spec {
 /// always agree). A kernel module keeps one in a `static` (see [`sgemm_wrappers`]).
 pub(super) struct Sgemm {
     spec: Spec,
-    /// `None` on targets without the ISA, where `spec.feature` is never available.
-    body: Option<Body>,
+    /// One entry point per micro-tile (`mr`, `nr`, entry), in the order of `spec.tiles`;
+    /// empty on targets without the ISA, where `spec.feature` is never available.
+    bodies: &'static [(usize, usize, Body)],
     default: OnceLock<Blocking>,
 }
 
 impl Sgemm {
-    /// A kernel from its constants and entry point; `spec.hand_tuned` must pass the check
-    /// for `spec.tiles` (asserted: in a `static` initialiser a failure is a compile error).
+    /// A kernel from its constants and entry points, one per micro-tile of `spec.tiles` in
+    /// that order (or none off its target); `spec.hand_tuned` must pass the check for
+    /// `spec.tiles` (asserted: in a `static` initialiser a failure is a compile error).
     ///
     /// # Safety
-    /// `body` must be sound whenever what [`Sgemm::matmul`] establishes before calling it
+    /// Each body must be sound whenever what [`Sgemm::matmul`] establishes before calling it
     /// holds: `spec.feature` available (on this CPU, not masked), `g.check(a, b, c)` passed
     /// for the shape it receives, `scratch` holding `blk.scratch_len(g)` elements, m, n,
-    /// k ≥ 1 and `blk` checked against `spec.tiles`.
-    pub(super) const unsafe fn new(spec: Spec, body: Option<Body>) -> Sgemm {
+    /// k ≥ 1 and `blk` checked against `spec.tiles` with the body's own tile.
+    pub(super) const unsafe fn new(spec: Spec, bodies: &'static [(usize, usize, Body)]) -> Sgemm {
         assert!(blocking::valid_const(&spec.hand_tuned, spec.tiles));
-        assert!(spec.feature.is_some() || body.is_some());
+        assert!(spec.feature.is_some() || !bodies.is_empty());
+        assert!(bodies.is_empty() || bodies.len() == spec.tiles.len());
+        let mut i = 0;
+        while i < bodies.len() {
+            assert!(bodies[i].0 == spec.tiles[i].0 && bodies[i].1 == spec.tiles[i].1);
+            i += 1;
+        }
         Sgemm {
             spec,
-            body,
+            bodies,
             default: OnceLock::new(),
         }
+    }
+
+    /// The default parameters for the micro-tile `mr`×`nr` on this machine (the model's
+    /// blocking for that tile, the kernel's one-row sweep), or `None` when the kernel does not
+    /// have that tile.
+    pub(super) fn params_for(&self, mr: usize, nr: usize) -> Option<BlockingParams> {
+        let s = &self.spec;
+        s.tiles
+            .contains(&(mr, nr))
+            .then(|| blocking::model(cpu::caches(), mr, nr, s.row))
+            .filter(|p| p.check(s.tiles).is_ok())
     }
 
     /// The default blocking: the [`blocking::model`]'s choice for this machine's caches
@@ -157,15 +176,16 @@ impl Sgemm {
             None => (*g, a, b),
         };
         g.check(a, b, c)?;
-        let Some(body) = self.body else {
+        let (mr, nr) = (blk.params().mr, blk.params().nr);
+        let Some(&(_, _, body)) = self.bodies.iter().find(|b| (b.0, b.1) == (mr, nr)) else {
             unreachable!(
-                "{:?} reported available on a target without its kernel",
+                "{:?} reported available without an entry point for its checked tile {mr}×{nr}",
                 self.spec.feature
             )
         };
         // SAFETY: the feature is available (`cpu::require`); `blk` was checked against the
         // kernel's micro-tiles when it was built (`Blocking::new`, or the hand-tuned guard
-        // that `Sgemm::new` checked); `g.check` confirmed, with checked arithmetic (no length
+        // that `Sgemm::new` checked), and `body` is the entry point of its tile; `g.check` confirmed, with checked arithmetic (no length
         // wrapped), that every index the (restated) shape implies is inside `a`, `b` and `c`;
         // the scratch length was checked against the original shape, whose plan and scratch
         // are those of its restatement (`scratch_len` restates too); `finish_trivial`
@@ -177,28 +197,34 @@ impl Sgemm {
 }
 
 /// Expands, inside an x86_64 SGEMM module, to its `static SGEMM` (an [`Sgemm`] from the
-/// module's `TILES`, `HAND_TUNED`, `TINY`, `DIRECT_M`), its `#[target_feature]` entry point
-/// (the generic driver [`run`] instantiated for `kernel`, the module's [`MicroKernel`] for
-/// its `MR`×`NR` tile) and its public functions, the same for every ISA: `default_params`,
-/// `scratch_len`, `scratch_len_with`, `matmul`, `matmul_with`. Off x86_64 the functions
+/// module's `TILES`, `HAND_TUNED`, `TINY`, `DIRECT_M`), its `#[target_feature]` entry points
+/// (the generic driver [`run`] instantiated for each of `kernels`, the module's
+/// [`MicroKernel`]s, one per tile of `TILES` in that order) and its public functions, the same
+/// for every ISA: `default_params`, `params_for`, `scratch_len`, `scratch_len_with`, `matmul`,
+/// `matmul_with`. Off x86_64 the functions
 /// still exist; `matmul` returns [`crate::KernelError::Unsupported`].
 macro_rules! sgemm_wrappers {
     (
         feature: $feature:ident,
         name: $name:literal,
         target_feature: $target_feature:literal,
-        kernel: $kernel:ty $(,)?
+        kernels: [$($kernel:ty => ($mr:expr, $nr:expr)),+ $(,)?] $(,)?
     ) => {
-        /// The entry point: the generic driver compiled for this ISA.
+        /// An entry point: the generic driver compiled for this ISA and the micro-kernel `K`
+        /// of the `MR_`×`NR_` tile.
         ///
         /// # Safety
-        /// The feature must be available; `blk` must have been checked against [`TILES`];
-        /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
-        /// elements, and m, n, k must be nonzero.
+        /// The feature must be available; `blk` must have been checked against [`TILES`] and
+        /// have the tile `MR_`×`NR_`; `g.check(a, b, c)` must have passed, `scratch` must hold
+        /// `blk.scratch_len(g)` elements, and m, n, k must be nonzero.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $target_feature)]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn entry(
+        unsafe fn entry<
+            K: $crate::matmul::driver::MicroKernel<MR_, NR_>,
+            const MR_: usize,
+            const NR_: usize,
+        >(
             blk: &$crate::matmul::blocking::Blocking,
             g: &$crate::matmul::Gemm,
             alpha: f32,
@@ -211,9 +237,7 @@ macro_rules! sgemm_wrappers {
             // SAFETY: the preconditions of `driver::run` are this function's; the feature
             // enabled here is what the module's micro-kernels and vector need.
             unsafe {
-                $crate::matmul::driver::run::<$kernel, MR, NR>(
-                    blk, g, alpha, a, b, beta, c, scratch,
-                )
+                $crate::matmul::driver::run::<K, MR_, NR_>(blk, g, alpha, a, b, beta, c, scratch)
             }
         }
 
@@ -231,17 +255,25 @@ macro_rules! sgemm_wrappers {
                     direct_m: DIRECT_M,
                     row: ROW,
                 },
-                BODY,
+                BODIES,
             )
         };
         #[cfg(target_arch = "x86_64")]
-        const BODY: Option<$crate::matmul::driver::Body> = Some(entry);
+        const BODIES: &[(usize, usize, $crate::matmul::driver::Body)] =
+            &[$(($mr, $nr, entry::<$kernel, { $mr }, { $nr }>)),+];
         #[cfg(not(target_arch = "x86_64"))]
-        const BODY: Option<$crate::matmul::driver::Body> = None;
+        const BODIES: &[(usize, usize, $crate::matmul::driver::Body)] = &[];
 
         /// The blocking [`matmul`] uses on this machine: the model's choice from its caches.
         pub fn default_params() -> $crate::matmul::BlockingParams {
             SGEMM.default_params()
+        }
+
+        /// The default parameters of the micro-tile `mr`×`nr` on this machine (the model's
+        /// blocking for that tile), for [`matmul_with`]; `None` when this kernel lacks the
+        /// tile (see [`TILES`]).
+        pub fn params_for(mr: usize, nr: usize) -> Option<$crate::matmul::BlockingParams> {
+            SGEMM.params_for(mr, nr)
         }
 
         /// Scratch [`matmul`] needs: a packed A block (≤ `mc`×`kc`) and a packed B block

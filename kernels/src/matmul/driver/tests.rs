@@ -16,7 +16,7 @@
 //! value (Higham, §3.1: γ_k for the sum, two more roundings for α, β and the addition), so
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
-use super::{direct_vectors, run, MicroKernel, Operands, Sgemm, Spec};
+use super::{direct_vectors, run, Body, MicroKernel, Operands, Sgemm, Spec};
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan, RowSweep};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
@@ -298,7 +298,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
                 direct_m,
                 row,
             },
-            Some(run::<Scalar<L, DR>, MR, NR>),
+            const { &[(MR, NR, run::<Scalar<L, DR>, MR, NR> as Body)] },
         )
     }
 }
