@@ -15,6 +15,7 @@
 //! would otherwise drive the data towards zero and denormals and time a different problem.
 
 use crate::counters::{CounterSource, Counts};
+use backends::op::ShapeKind;
 use backends::problem::Problem;
 use backends::timing::{self, mad, median};
 use backends::{Memory, Op, Variant};
@@ -565,13 +566,26 @@ pub fn candidates(
         .collect()
 }
 
-/// Whether the tuner may choose `v` for a table: the dispatcher honours the memory strategy
-/// only for MatMul (its scratch); every other op runs in the call form its caller picks (the
-/// caller's output buffer, or in place), so for those ops only the pooled form — the one
-/// whose output buffer is reused warm, as a caller's is — is tuned, and a table never records
-/// a direct or in-place choice the runtime would not carry out.
-pub fn tunable(v: &Variant) -> bool {
-    v.op == Op::Matmul || v.memory == Memory::Pooled
+/// Whether the tuner may choose `v` for a table where the op is called in the form `inplace`
+/// (overwriting its first input, as the model calls its bias adds): the memory strategy of
+/// MatMul and attention is their scratch, a property of the dispatched call, so every strategy
+/// counts; every other op runs in the call form its caller picks, into the caller's buffer,
+/// so only the form the call is made in is timed — in place where the workload calls it in
+/// place (a preset run knows from `models::calls`), else the pooled form, whose output buffer
+/// is reused warm as a caller's is. A table thus never records a form the runtime does not
+/// execute there.
+pub fn tunable(v: &Variant, inplace: bool) -> bool {
+    match v.op.shape_kind() {
+        ShapeKind::MatMul | ShapeKind::Attention => true,
+        ShapeKind::Elems | ShapeKind::Rows => {
+            let form = if inplace && v.op.has_inplace() {
+                Memory::InPlace
+            } else {
+                Memory::Pooled
+            };
+            v.memory == form
+        }
+    }
 }
 
 /// Whether a variant writes in place (for notes).

@@ -91,6 +91,21 @@ impl Preset {
     }
 }
 
+impl Preset {
+    /// Whether this preset's workloads call `op` at `shape` in its in-place form (any of its
+    /// calls there; [`models::calls::Call::inplace`]).
+    pub fn called_inplace(&self, op: Op, shape: &Shape) -> bool {
+        let Ok(cfg) = models::Config::preset(self.name) else {
+            return false;
+        };
+        let text = shape.to_string();
+        self.workloads()
+            .into_iter()
+            .flat_map(|w| calls(&cfg, w).unwrap_or_default())
+            .any(|c| c.op == op && c.inplace && c.shape.to_string() == text)
+    }
+}
+
 fn dedup(mut v: Vec<Shape>) -> Vec<Shape> {
     let mut seen = Vec::new();
     v.retain(|s| {

@@ -98,6 +98,12 @@ impl Config {
 }
 
 impl Config {
+    /// Whether `op` at `shape` is timed in its in-place form: where the preset's workloads
+    /// call it in place ([`Preset::called_inplace`]); a grid run times the pooled form.
+    pub fn call_form(&self, op: Op, shape: &Shape) -> bool {
+        self.preset.is_some_and(|p| p.called_inplace(op, shape))
+    }
+
     /// The cache state races time in: with `--preset`, MatMul weights cold over the preset's
     /// per-step working set (every weight and the full KV cache pass through the caches once
     /// per decode step), as the model leaves them; otherwise warm.
@@ -302,9 +308,10 @@ impl State<'_> {
         let problem = Problem::random(op, shape, cfg.seed)?;
         let mut skipped = Vec::new();
         let mut cands: Vec<&'static backends::Variant> = Vec::new();
+        let inplace = cfg.call_form(op, &shape);
         for v in measure::candidates(op, None, cfg.threads.as_deref())
             .into_iter()
-            .filter(|v| measure::tunable(v))
+            .filter(|v| measure::tunable(v, inplace))
         {
             if let Err(why) = v.runnable() {
                 skipped.push((v.id.clone(), why));
@@ -456,7 +463,9 @@ impl State<'_> {
         let problem = Problem::random(op, shape, cfg.seed)?;
         let vars: Vec<&'static backends::Variant> = measure::candidates(op, None, None)
             .into_iter()
-            .filter(|v| measure::tunable(v) && contenders.contains(&v.id))
+            .filter(|v| {
+                measure::tunable(v, cfg.call_form(op, &shape)) && contenders.contains(&v.id)
+            })
             .collect();
         let settings = Settings {
             counters: false,

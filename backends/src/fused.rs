@@ -62,7 +62,7 @@ impl Dispatcher {
             return self.add_bias_inplace(rows(c), out, w.b2);
         }
         let (k_up, run_up) = self.pick::<Matmul>(Key::matmul(m, c, h))?;
-        let (k_act, _) = self.pick::<BiasGelu>(Key::elems(m * h))?;
+        let (k_act, _) = self.pick_form::<BiasGelu>(Key::elems(m * h), true)?;
         let (k_down, run_down) = self.pick::<Matmul>(Key::matmul(m, h, c))?;
         let (up, down) = (k_up.single(run_up, 1.0), k_down.single(run_down, 1.0));
         exec::mlp_split(

@@ -15,12 +15,15 @@ use kernels::attention::Attention;
 use kernels::matmul::Gemm;
 use kernels::Rows;
 
-/// One dispatched call: the op and the shape it runs at (MatMul with its transposes and
-/// strides).
+/// One dispatched call: the op, the shape it runs at (MatMul with its transposes and
+/// strides) and its form: whether it overwrites its first input, as the model calls the bias
+/// adds, the bias + GELU of inference, the position add and the training softmaxes (the
+/// tuner times a call in the form it is made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Call {
     pub op: Op,
     pub shape: Shape,
+    pub inplace: bool,
 }
 
 impl Call {
@@ -40,6 +43,7 @@ impl Call {
         backends::dispatch::Call {
             op: self.op,
             key: self.key(),
+            inplace: self.inplace,
         }
     }
 }
@@ -96,54 +100,61 @@ pub fn calls(config: &Config, workload: Workload) -> Result<Vec<Call>> {
 struct List(Vec<Call>);
 
 impl List {
+    fn push(&mut self, op: Op, shape: Shape, inplace: bool) {
+        self.0.push(Call { op, shape, inplace });
+    }
+
     fn mm(&mut self, g: Gemm) {
-        self.0.push(Call {
-            op: Op::Matmul,
-            shape: Shape::MatMul(g),
-        });
+        self.push(Op::Matmul, Shape::MatMul(g), false);
     }
 
     fn rows(&mut self, op: Op, rows: usize, cols: usize) {
-        self.0.push(Call {
-            op,
-            shape: Shape::Rows(Rows::new(rows, cols)),
-        });
+        self.push(op, Shape::Rows(Rows::new(rows, cols)), false);
+    }
+
+    /// A row op in its in-place form.
+    fn rows_inplace(&mut self, op: Op, rows: usize, cols: usize) {
+        self.push(op, Shape::Rows(Rows::new(rows, cols)), true);
     }
 
     /// Fused attention of `rows` query rows after `past` cached positions, laid out as the
     /// model runs it (q inside the `3·width` QKV rows).
     fn attention(&mut self, cfg: &Config, rows: usize, past: usize) {
         let c = cfg.width;
-        self.0.push(Call {
-            op: Op::Attention,
-            shape: Shape::Attention(
-                Attention::new(rows, past, cfg.heads, cfg.head_dim()).with_strides(3 * c, c, c),
-            ),
-        });
+        let a = Attention::new(rows, past, cfg.heads, cfg.head_dim()).with_strides(3 * c, c, c);
+        self.push(Op::Attention, Shape::Attention(a), false);
     }
 
     fn elems(&mut self, op: Op, n: usize) {
-        self.0.push(Call {
-            op,
-            shape: Shape::Elems(n),
-        });
+        self.push(op, Shape::Elems(n), false);
     }
 
-    /// The rest of a block past its attention, over `m` rows ([`crate::model::block`]).
-    fn block_tail(&mut self, c: usize, h: usize, m: usize) {
+    /// An element-wise op in its in-place form.
+    fn elems_inplace(&mut self, op: Op, n: usize) {
+        self.push(op, Shape::Elems(n), true);
+    }
+
+    /// The rest of a block past its attention, over `m` rows ([`crate::model::block`]): the
+    /// bias + GELU in place in inference (`act_inplace`), into the kept activations in
+    /// training.
+    fn block_tail(&mut self, c: usize, h: usize, m: usize, act_inplace: bool) {
         self.mm(Gemm::new(m, c, c));
-        self.rows(Op::AddBias, m, c);
+        self.rows_inplace(Op::AddBias, m, c);
         self.rows(Op::AddLayernorm, m, c);
         self.mm(Gemm::new(m, c, h));
-        self.rows(Op::BiasGelu, m, h);
+        if act_inplace {
+            self.rows_inplace(Op::BiasGelu, m, h);
+        } else {
+            self.rows(Op::BiasGelu, m, h);
+        }
         self.mm(Gemm::new(m, h, c));
-        self.rows(Op::AddBias, m, c);
+        self.rows_inplace(Op::AddBias, m, c);
     }
 
     /// A block's QKV projection and its bias over `n` rows.
     fn block_head(&mut self, c: usize, n: usize) {
         self.mm(Gemm::new(n, c, 3 * c));
-        self.rows(Op::AddBias, n, 3 * c);
+        self.rows_inplace(Op::AddBias, n, 3 * c);
     }
 }
 
@@ -152,13 +163,13 @@ impl List {
 fn inference(cfg: &Config, n: usize, past: usize) -> Vec<Call> {
     let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
     let mut l = List(Vec::new());
-    l.elems(Op::Add, n * c);
+    l.elems_inplace(Op::Add, n * c);
     l.rows(Op::Layernorm, n, c);
     for layer in 0..cfg.layers {
         let m = if layer + 1 == cfg.layers { 1 } else { n };
         l.block_head(c, n);
         l.attention(cfg, m, past + n - m);
-        l.block_tail(c, h, m);
+        l.block_tail(c, h, m, true);
         l.rows(Op::AddLayernorm, m, c);
     }
     l.mm(Gemm::new(1, c, v).with_trans(false, true));
@@ -177,7 +188,7 @@ fn training(cfg: &Config, batch: usize, t: usize) -> Vec<Call> {
     let n = batch * t;
     let mut l = List(Vec::new());
     for _ in 0..batch {
-        l.elems(Op::Add, t * c);
+        l.elems_inplace(Op::Add, t * c);
     }
     for _ in 0..cfg.layers {
         l.rows(Op::Layernorm, n, c);
@@ -186,15 +197,15 @@ fn training(cfg: &Config, batch: usize, t: usize) -> Vec<Call> {
             l.mm(Gemm::new(t, hd, t)
                 .with_trans(false, true)
                 .with_strides(3 * c, 3 * c, t));
-            l.rows(Op::SoftmaxCausal, t, t);
+            l.rows_inplace(Op::SoftmaxCausal, t, t);
             l.mm(Gemm::new(t, t, hd).with_strides(t, 3 * c, c));
         }
-        l.block_tail(c, h, n);
+        l.block_tail(c, h, n, false);
         l.elems(Op::Add, n * c);
     }
     l.rows(Op::Layernorm, n, c);
     l.mm(Gemm::new(n, c, v).with_trans(false, true));
-    l.rows(Op::Softmax, n, v);
+    l.rows_inplace(Op::Softmax, n, v);
     // Backward: the LM head and the final LayerNorm, then the blocks last to first.
     l.mm(Gemm::new(v, n, c).with_trans(true, false));
     l.mm(Gemm::new(n, v, c));

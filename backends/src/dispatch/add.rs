@@ -24,7 +24,7 @@ impl Dispatcher {
 
     /// `a += b`.
     pub fn add_inplace(&self, a: &mut [f32], b: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<Add>(Key::elems(a.len()))?;
+        let (k, run) = self.pick_form::<Add>(Key::elems(a.len()), true)?;
         k.call_inplace(run.threads, a, b)
     }
 
@@ -44,7 +44,7 @@ impl Dispatcher {
 
     /// `x += bias`, the bias broadcast over rows.
     pub fn add_bias_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<AddBias>(Key::elems(shape.len()))?;
+        let (k, run) = self.pick_form::<AddBias>(Key::elems(shape.len()), true)?;
         k.call_inplace(run.threads, shape, x, bias)
     }
 }

@@ -15,7 +15,7 @@ impl Dispatcher {
 
     /// `x = gelu_tanh(x + bias)`.
     pub fn bias_gelu_inplace(&self, shape: Rows, x: &mut [f32], bias: &[f32]) -> Result<()> {
-        let (k, run) = self.pick::<BiasGelu>(Key::elems(shape.len()))?;
+        let (k, run) = self.pick_form::<BiasGelu>(Key::elems(shape.len()), true)?;
         k.call_inplace(run.threads, shape, x, bias)
     }
 

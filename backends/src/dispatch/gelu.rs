@@ -10,23 +10,24 @@ use kernels::gelu::GeluKind;
 use kernels::Result;
 
 impl Dispatcher {
-    /// The bound GELU forward of `kind` for `n` elements.
-    fn gelu_kernel(&self, kind: GeluKind, n: usize) -> Result<(GeluKernel, Run)> {
+    /// The bound GELU forward of `kind` for `n` elements, for a call of the in-place form or
+    /// not (`inplace`, as the trace records it).
+    fn gelu_kernel(&self, kind: GeluKind, n: usize, inplace: bool) -> Result<(GeluKernel, Run)> {
         match kind {
-            GeluKind::Tanh => self.pick::<GeluTanh>(Key::elems(n)),
-            GeluKind::Erf => self.pick::<GeluErf>(Key::elems(n)),
+            GeluKind::Tanh => self.pick_form::<GeluTanh>(Key::elems(n), inplace),
+            GeluKind::Erf => self.pick_form::<GeluErf>(Key::elems(n), inplace),
         }
     }
 
     /// `y = gelu(x)`.
     pub fn gelu(&self, kind: GeluKind, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        let (k, run) = self.gelu_kernel(kind, x.len(), false)?;
         k.call(run.threads, kind, x, y)
     }
 
     /// `gelu(x)` into a new buffer from the bound strategy.
     pub fn gelu_new(&self, kind: GeluKind, x: &[f32]) -> Result<Buf> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        let (k, run) = self.gelu_kernel(kind, x.len(), false)?;
         let mut y = run.alloc(x.len());
         k.call(run.threads, kind, x, &mut y)?;
         Ok(y)
@@ -34,7 +35,7 @@ impl Dispatcher {
 
     /// `x = gelu(x)`.
     pub fn gelu_inplace(&self, kind: GeluKind, x: &mut [f32]) -> Result<()> {
-        let (k, run) = self.gelu_kernel(kind, x.len())?;
+        let (k, run) = self.gelu_kernel(kind, x.len(), true)?;
         k.call_inplace(run.threads, kind, x)
     }
 

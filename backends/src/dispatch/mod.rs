@@ -120,6 +120,8 @@ const BUCKETS: usize = Bucket::ALL.len();
 pub struct Call {
     pub op: Op,
     pub key: Key,
+    /// Whether the call overwrote its first input (an op's in-place form).
+    pub inplace: bool,
 }
 
 /// The opt-in call recorder of one dispatcher ([`Dispatcher::start_trace`]). Off, a dispatch
@@ -588,7 +590,21 @@ impl Dispatcher {
     /// same.
     #[inline]
     pub(crate) fn pick<S: Registered>(&self, key: Key) -> Result<(S::Kernel, Run)> {
-        self.trace.record(Call { op: S::OP, key });
+        self.pick_form::<S>(key, false)
+    }
+
+    /// [`Dispatcher::pick`] for a call of the in-place form (`inplace`), as the trace records it.
+    #[inline]
+    pub(crate) fn pick_form<S: Registered>(
+        &self,
+        key: Key,
+        inplace: bool,
+    ) -> Result<(S::Kernel, Run)> {
+        self.trace.record(Call {
+            op: S::OP,
+            key,
+            inplace,
+        });
         let bd = self.lookup(S::OP, key);
         let run = Run {
             params: bd.params,
@@ -724,17 +740,25 @@ mod tests {
         d.add(&a, &b, &mut out).unwrap();
         d.matmul(&Gemm::new(2, 3, 2), 1.0, &a, &b, 0.0, &mut out[..4])
             .unwrap();
+        d.add_inplace(&mut out, &b).unwrap();
         let calls = d.take_trace();
         assert_eq!(
             calls,
             [
                 Call {
                     op: Op::Add,
-                    key: Key::elems(6)
+                    key: Key::elems(6),
+                    inplace: false,
                 },
                 Call {
                     op: Op::Matmul,
-                    key: Key::matmul(2, 3, 2)
+                    key: Key::matmul(2, 3, 2),
+                    inplace: false,
+                },
+                Call {
+                    op: Op::Add,
+                    key: Key::elems(6),
+                    inplace: true,
                 },
             ]
         );

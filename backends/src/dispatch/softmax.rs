@@ -24,7 +24,7 @@ impl Dispatcher {
 
     /// `x = softmax(x)` over rows.
     pub fn softmax_inplace(&self, shape: Rows, x: &mut [f32]) -> Result<()> {
-        let (k, run) = self.pick::<Softmax>(Key::elems(shape.len()))?;
+        let (k, run) = self.pick_form::<Softmax>(Key::elems(shape.len()), true)?;
         k.call_inplace(run.threads, shape, x)
     }
 
@@ -49,7 +49,7 @@ impl Dispatcher {
         offset: usize,
         x: &mut [f32],
     ) -> Result<()> {
-        let (k, run) = self.pick::<SoftmaxCausal>(Key::elems(shape.len()))?;
+        let (k, run) = self.pick_form::<SoftmaxCausal>(Key::elems(shape.len()), true)?;
         k.call_inplace(run.threads, shape, scale, offset, x)
     }
 
