@@ -73,6 +73,10 @@ pub struct TuneArgs {
     /// embedded default or any single-family table.
     #[arg(long)]
     pub no_end_to_end: bool,
+    /// With --preset: skip timing each call's contenders inside the model's own workload
+    /// (between the call's real neighbours), deciding on the per-call races alone.
+    #[arg(long)]
+    pub no_context: bool,
     /// Skip the search of kernel parameters (blocking, one-row sweep) for the MatMul ranges
     /// whose chosen kernel takes them; the table then records none.
     #[arg(long)]

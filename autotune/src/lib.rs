@@ -17,6 +17,9 @@
 //! * [`tune`]: the whole run under a time budget, and the table it produces;
 //!   [`tune_command`]: the tuning command around it (output checks, end-to-end acceptance,
 //!   writing the table and report).
+//! * [`context`]: in a preset run, every call's contenders timed again inside the model's own
+//!   workload (the real forward pass or training step, the candidate bound at exactly that
+//!   call's key), from the dispatcher's timed trace; those figures decide the selection.
 //! * [`params`]: kernel parameters as a tuned dimension — for the MatMul ranges whose chosen
 //!   kernel takes them, a local search from the analytical blocking and the ISA's one-row
 //!   sweep, kept only when faster beyond the noise (table version 2).
@@ -35,6 +38,7 @@
 
 pub mod args;
 pub mod cli;
+pub mod context;
 pub mod counters;
 pub mod endtoend;
 pub mod failure;

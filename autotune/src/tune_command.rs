@@ -11,6 +11,9 @@ use backends::table::Table;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// The share of a preset run's budget the in-context timing ([`crate::context`]) takes.
+const CONTEXT_SHARE: f64 = 0.2;
+
 /// The share of the budget the kernel-parameter search ([`crate::params`]) takes after the
 /// per-call run.
 const PARAMS_SHARE: f64 = 0.12;
@@ -88,13 +91,36 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     } else {
         PARAMS_SHARE
     };
+    // A preset run times its calls again inside the model (a share of the budget).
+    let context_share = if cfg.preset.is_some() && !a.no_context {
+        CONTEXT_SHARE
+    } else {
+        0.0
+    };
     let run_cfg = Config {
-        budget: cfg.budget.mul_f64(1.0 - params_share),
+        budget: cfg.budget.mul_f64(1.0 - params_share - context_share),
         ..cfg.clone()
     };
     let mut progress = Progress::auto();
-    let run = run(&run_cfg, source.as_mut(), &mut progress);
-    let sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
+    let mut run = run(&run_cfg, source.as_mut(), &mut progress);
+    let mut sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
+    if context_share > 0.0 {
+        let base = build_table(&run, &sels);
+        let deadline = Instant::now() + cfg.budget.mul_f64(context_share);
+        let mut progress = Progress::auto();
+        let s = crate::context::retime(&mut run.points, &cfg, &base, &mut progress, deadline)
+            .map_err(|e| Failure::run(format!("in-context timing: {e:#}")))?;
+        progress.finish();
+        eprintln!(
+            "autotune: in context: {} shapes retimed inside the model's workloads ({} changed their fastest contender, {} not reached)",
+            s.points, s.changed_winner, s.not_reached
+        );
+        run.coverage_notes.push(format!(
+            "{} shape(s) retimed in context (each contender where the model dispatches it, between its real neighbours); {} changed their fastest contender; {} not reached by the workloads kept their per-call figures",
+            s.points, s.changed_winner, s.not_reached
+        ));
+        sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
+    }
     let mut table = build_table(&run, &sels);
     let searches = if params_share > 0.0 {
         let deadline = Instant::now() + cfg.budget.mul_f64(params_share);

@@ -36,6 +36,7 @@ use kernels::Result;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The embedded default table, produced by the tuner and checked by the same loader.
 pub const DEFAULT_TABLE: &str = include_str!("../default_table.json");
@@ -131,6 +132,12 @@ pub struct Call {
 struct Trace {
     on: AtomicBool,
     calls: Mutex<Vec<Call>>,
+    /// With [`Dispatcher::start_timed_trace`]: when each recorded call was picked.
+    timed: AtomicBool,
+    times: Mutex<Vec<Instant>>,
+    /// Indices of recorded calls that ran inside one team call with others (`crate::fused`),
+    /// whose times cannot be told apart.
+    fused: Mutex<Vec<usize>>,
 }
 
 impl Clone for Trace {
@@ -146,10 +153,29 @@ impl Trace {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn times(&self) -> std::sync::MutexGuard<'_, Vec<Instant>> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fused(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.fused.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks the last `n` recorded calls as run inside one team call.
+    fn mark_fused(&self, n: usize) {
+        if self.on.load(Ordering::Relaxed) {
+            let len = self.calls().len();
+            self.fused().extend(len.saturating_sub(n)..len);
+        }
+    }
+
     #[inline]
     fn record(&self, call: Call) {
         if self.on.load(Ordering::Relaxed) {
             self.calls().push(call);
+            if self.timed.load(Ordering::Relaxed) {
+                self.times().push(Instant::now());
+            }
         }
     }
 }
@@ -539,7 +565,125 @@ impl Dispatcher {
     /// dispatch order (empty if no trace was started).
     pub fn take_trace(&self) -> Vec<Call> {
         self.trace.on.store(false, Ordering::Relaxed);
+        self.trace.timed.store(false, Ordering::Relaxed);
+        self.trace.times().clear();
+        self.trace.fused().clear();
         std::mem::take(&mut *self.trace.calls())
+    }
+
+    /// Notes that the last `n` calls picked run together in one team call (`crate::fused`):
+    /// a timed trace cannot time them one by one.
+    pub(crate) fn mark_fused(&self, n: usize) {
+        self.trace.mark_fused(n);
+    }
+
+    /// [`Dispatcher::start_trace`], also noting when each call is picked: a call's time in
+    /// [`Dispatcher::take_timed_trace`] runs until the next call is picked, so it is the call's
+    /// own work plus whatever the caller did before its next dispatch (a copy, a loop step).
+    /// This times each call where it runs, between its real neighbours, at about one clock
+    /// reading per call.
+    pub fn start_timed_trace(&self) {
+        self.start_trace();
+        self.trace.times().clear();
+        self.trace.timed.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops a timed recording and returns each call with its time (until the next call was
+    /// picked; the last until now), `None` for calls that ran inside one team call with
+    /// others (`Dispatcher::mlp`), which cannot be timed apart. Empty unless
+    /// [`Dispatcher::start_timed_trace`] started it.
+    pub fn take_timed_trace(&self) -> Vec<(Call, Option<Duration>)> {
+        let end = Instant::now();
+        let timed = self.trace.timed.swap(false, Ordering::Relaxed);
+        let times = std::mem::take(&mut *self.trace.times());
+        let fused = std::mem::take(&mut *self.trace.fused());
+        let calls = self.take_trace();
+        if !timed || times.len() != calls.len() {
+            return Vec::new();
+        }
+        calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let next = times.get(i + 1).copied().unwrap_or(end);
+                let t = (!fused.contains(&i)).then(|| next.saturating_duration_since(times[i]));
+                (c, t)
+            })
+            .collect()
+    }
+
+    /// This dispatcher with exactly the size `key.size` of `op`'s bucket `key.bucket` bound to
+    /// the variant `id` (its other sizes keep their binding): to time one call's candidates
+    /// inside a workload. An error when the catalog has no such variant of `op` or it cannot
+    /// run here.
+    pub fn with_key(
+        mut self,
+        op: Op,
+        key: Key,
+        id: &str,
+    ) -> std::result::Result<Dispatcher, ForceError> {
+        let Some((i, v)) = catalog().find(id).filter(|(_, v)| v.op == op) else {
+            return Err(ForceError::UnknownVariant {
+                id: id.into(),
+                known: catalog()
+                    .of(op)
+                    .map(|v| v.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if let Err(reason) = v.runnable() {
+            return Err(ForceError::Unrunnable {
+                implementation: id.into(),
+                reason,
+            });
+        }
+        let slot = &mut self.slots[op as usize][key.bucket.index()];
+        let bound = Bound::of(i, v);
+        let size = key.size;
+        let at = slot.iter().position(|r| size <= r.max);
+        let mut out = Vec::with_capacity(slot.len() + 2);
+        match at {
+            Some(idx) => {
+                let lo = if idx == 0 { 0 } else { slot[idx - 1].max + 1 };
+                let old = slot[idx].clone();
+                out.extend_from_slice(&slot[..idx]);
+                if size > lo {
+                    out.push(Range {
+                        max: size - 1,
+                        bound: old.bound,
+                    });
+                }
+                out.push(Range { max: size, bound });
+                if old.max > size {
+                    out.push(old);
+                }
+                out.extend_from_slice(&slot[idx + 1..]);
+            }
+            // Beyond the last range (which then serves every larger size): keep it, and after
+            // the one size, its binding again.
+            None => {
+                let last = slot.last().cloned();
+                out.extend_from_slice(slot);
+                if let Some(l) = &last {
+                    if size > l.max + 1 {
+                        out.push(Range {
+                            max: size - 1,
+                            bound: l.bound,
+                        });
+                    }
+                }
+                out.push(Range { max: size, bound });
+                if let Some(l) = last {
+                    out.push(Range {
+                        max: u64::MAX,
+                        bound: l.bound,
+                    });
+                }
+            }
+        }
+        *slot = out;
+        Ok(self)
     }
 
     /// The variant bound to `op` at `key`. This is the hot-path lookup.
@@ -765,5 +909,75 @@ mod tests {
         assert!(other.take_trace().is_empty(), "a clone records on its own");
         d.add(&a, &b, &mut out).unwrap();
         assert!(d.take_trace().is_empty(), "take_trace stops the recording");
+    }
+
+    /// `with_key` binds exactly one size: the sizes next to it, below the first range and
+    /// beyond the last keep their variants.
+    #[test]
+    fn with_key_binds_exactly_one_size() {
+        let base = Dispatcher::forced("naive", Memory::Direct, 1);
+        let naive = base.lookup(Op::Add, Key::elems(1)).variant().id.clone();
+        let tiled = "add/naive/pooled/t1";
+        for size in [0u64, 1, 500, u64::MAX - 1] {
+            let d = base
+                .clone()
+                .with_key(Op::Add, Key::elems(size as usize), tiled)
+                .unwrap();
+            let at = |s: u64| {
+                d.lookup(
+                    Op::Add,
+                    Key {
+                        bucket: Bucket::All,
+                        size: s,
+                    },
+                )
+                .variant()
+                .id
+                .clone()
+            };
+            assert_eq!(at(size), tiled, "{size}");
+            for s in [size.wrapping_sub(1), size + 1] {
+                if s != size && s < u64::MAX {
+                    assert_eq!(at(s), naive, "{size} neighbour {s}");
+                }
+            }
+        }
+        // Twice, at two sizes: both bound, the sizes between keep theirs.
+        let d = base
+            .clone()
+            .with_key(Op::Add, Key::elems(10), tiled)
+            .unwrap()
+            .with_key(Op::Add, Key::elems(20), tiled)
+            .unwrap();
+        let id = |n: usize| d.lookup(Op::Add, Key::elems(n)).variant().id.clone();
+        assert_eq!(
+            (id(10), id(15), id(20), id(21)),
+            (tiled.into(), naive.clone(), tiled.into(), naive)
+        );
+        assert!(base
+            .clone()
+            .with_key(Op::Add, Key::elems(1), "matmul/naive/direct/t1")
+            .is_err());
+        assert!(base
+            .with_key(Op::Add, Key::elems(1), "add/nope/pooled/t1")
+            .is_err());
+    }
+
+    /// A timed trace gives every call a time, in order; an untimed one gives none.
+    #[test]
+    fn timed_trace_times_every_call() {
+        let d = Dispatcher::forced("naive", Memory::Pooled, 1);
+        let (a, b) = (vec![1.0f32; 64], vec![2.0f32; 64]);
+        let mut out = vec![0.0f32; 64];
+        d.start_timed_trace();
+        d.add(&a, &b, &mut out).unwrap();
+        d.add_inplace(&mut out, &b).unwrap();
+        let t = d.take_timed_trace();
+        assert_eq!(t.len(), 2);
+        assert!(!t[0].0.inplace && t[1].0.inplace);
+        assert!(t.iter().all(|(_, d)| d.is_some()));
+        d.start_trace();
+        d.add(&a, &b, &mut out).unwrap();
+        assert!(d.take_timed_trace().is_empty());
     }
 }
