@@ -518,22 +518,7 @@ impl Dispatcher {
         threads: usize,
     ) -> std::result::Result<Dispatcher, ForceError> {
         let id = crate::catalog::variant_id(op, implementation, memory, threads);
-        let Some((i, v)) = catalog().find(&id) else {
-            return Err(ForceError::UnknownVariant {
-                id,
-                known: catalog()
-                    .of(op)
-                    .map(|v| v.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        };
-        if let Err(reason) = v.runnable() {
-            return Err(ForceError::Unrunnable {
-                implementation: id,
-                reason,
-            });
-        }
+        let (i, v) = runnable_variant(op, &id)?;
         for b in Bucket::ALL {
             self.slots[op as usize][b.index()] = vec![Range {
                 max: u64::MAX,
@@ -622,22 +607,7 @@ impl Dispatcher {
         key: Key,
         id: &str,
     ) -> std::result::Result<Dispatcher, ForceError> {
-        let Some((i, v)) = catalog().find(id).filter(|(_, v)| v.op == op) else {
-            return Err(ForceError::UnknownVariant {
-                id: id.into(),
-                known: catalog()
-                    .of(op)
-                    .map(|v| v.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        };
-        if let Err(reason) = v.runnable() {
-            return Err(ForceError::Unrunnable {
-                implementation: id.into(),
-                reason,
-            });
-        }
+        let (i, v) = runnable_variant(op, id)?;
         let slot = &mut self.slots[op as usize][key.bucket.index()];
         let bound = Bound::of(i, v);
         let size = key.size;
@@ -757,6 +727,31 @@ impl Dispatcher {
         S::unwrap(&bd.kernel)
             .map(|k| (k, run))
             .ok_or_else(|| exec::mismatch(S::NAME))
+    }
+}
+
+/// The catalog variant `id` of `op`, or why it cannot be bound: not in this build's catalog
+/// (or of another op), or not runnable on this CPU.
+fn runnable_variant(
+    op: Op,
+    id: &str,
+) -> std::result::Result<(VariantIndex, &'static Variant), ForceError> {
+    let Some((i, v)) = catalog().find(id).filter(|(_, v)| v.op == op) else {
+        return Err(ForceError::UnknownVariant {
+            id: id.into(),
+            known: catalog()
+                .of(op)
+                .map(|v| v.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    match v.runnable() {
+        Ok(()) => Ok((i, v)),
+        Err(reason) => Err(ForceError::Unrunnable {
+            implementation: id.into(),
+            reason,
+        }),
     }
 }
 
