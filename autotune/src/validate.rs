@@ -2,7 +2,9 @@
 //! measures) against every fixed variant and against the per-size best (the oracle), all
 //! timed in one run, so the comparison is of ratios measured side by side.
 //!
-//! For each held-out shape every runnable variant races (with the usual pruning: a pruned
+//! For each held-out shape every runnable variant a table could choose in the dispatched
+//! variant's call form races (`measure::tunable`: an in-place variant writes half the bytes of
+//! an out-of-place one, so the two forms are not compared), with the usual pruning (a pruned
 //! variant's figure comes from its first samples); the dispatched variant is always timed.
 //! Reported: dispatched ÷ oracle per shape, its geometric mean and worst case, and per op the
 //! best single fixed variant's geometric mean ÷ oracle — "could one variant per op have done
@@ -98,8 +100,11 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
         let soft = crate::tune::fair_share(now, end, tasks.len() - i);
         let problem = Problem::random(op, shape, a.seed).map_err(Failure::run)?;
         let chosen = d.lookup(op, shape.key()).variant();
+        // The variants a table could choose in the call form of the dispatched one (an
+        // in-place form writes half the bytes of an out-of-place one: they are not compared).
+        let inplace = chosen.memory == backends::Memory::InPlace;
         let mut cands = measure::candidates(op, None, threads.as_deref());
-        cands.retain(|v| v.runnable().is_ok());
+        cands.retain(|v| v.runnable().is_ok() && measure::tunable(v, inplace));
         if !cands.iter().any(|v| v.id == chosen.id) {
             cands.push(chosen);
         }
