@@ -461,11 +461,11 @@ impl State<'_> {
         let (op, shape) = (self.points[i].op, self.points[i].shape());
         backends::pool::clear();
         let problem = Problem::random(op, shape, cfg.seed)?;
+        // Computed once: it lists the preset's calls.
+        let inplace = cfg.call_form(op, &shape);
         let vars: Vec<&'static backends::Variant> = measure::candidates(op, None, None)
             .into_iter()
-            .filter(|v| {
-                measure::tunable(v, cfg.call_form(op, &shape)) && contenders.contains(&v.id)
-            })
+            .filter(|v| measure::tunable(v, inplace) && contenders.contains(&v.id))
             .collect();
         let settings = Settings {
             counters: false,

@@ -15,7 +15,7 @@ use kernels::{Result, Rows};
 /// a short prompt); more rows split the products by rows, which needs no partial sums.
 pub const MLP_MAX_ROWS: usize = 16;
 
-/// Whether an MLP of width `c` and `h` hidden columns fuses on a machine with caches `c`:
+/// Whether an MLP of width `c` and `h` hidden columns fuses on a machine with `caches`:
 /// its two weight matrices (2·c·h floats) within the core's share of the L2. The fused split
 /// reads a column block of W1 per thread, one short run of every row, where the unfused
 /// k-split reads contiguous slabs: from L2 the same, from L3 slower. Measured on a Zen 4

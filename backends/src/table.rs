@@ -32,17 +32,31 @@ pub struct Params {
     pub kc: usize,
     pub mc: usize,
     pub nc: usize,
-    /// `stream`, `windows` or `by_level` ([`kernels::matmul::RowSweep::name`]).
-    pub row: RowName,
+    /// `stream`, `windows` or `by_level` (its [`RowSweep::name`]).
+    #[serde(with = "row_sweep")]
+    pub row: RowSweep,
 }
 
-/// The one-row sweep as a table names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowName {
-    Stream,
-    Windows,
-    ByLevel,
+/// A [`RowSweep`] as tables write it: its name ([`RowSweep::name`], parsed back by
+/// [`RowSweep::from_name`]), so the kernels need no serde.
+mod row_sweep {
+    use kernels::matmul::RowSweep;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(row: &RowSweep, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(row.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RowSweep, D::Error> {
+        let name = String::deserialize(d)?;
+        RowSweep::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = RowSweep::ALL.iter().map(|r| r.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown one-row sweep `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })
+    }
 }
 
 impl Params {
@@ -54,11 +68,7 @@ impl Params {
             kc: self.kc,
             mc: self.mc,
             nc: self.nc,
-            row: match self.row {
-                RowName::Stream => RowSweep::Stream,
-                RowName::Windows => RowSweep::Windows,
-                RowName::ByLevel => RowSweep::ByLevel,
-            },
+            row: self.row,
         }
     }
 
@@ -70,18 +80,14 @@ impl Params {
             kc: p.kc,
             mc: p.mc,
             nc: p.nc,
-            row: match p.row {
-                RowSweep::Stream => RowName::Stream,
-                RowSweep::Windows => RowName::Windows,
-                RowSweep::ByLevel => RowName::ByLevel,
-            },
+            row: p.row,
         }
     }
 }
 
 impl std::fmt::Display for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let row = self.to_kernel().row.name();
+        let row = self.row.name();
         write!(
             f,
             "{}×{} tile, kc {}, mc {}, nc {}, one row: {row}",

@@ -452,7 +452,8 @@ proptest! {
 /// that takes none, and when they fail the kernel's check (a micro-tile it lacks, kc = 0).
 #[test]
 fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
-    use backends::table::{Params, RowName};
+    use backends::table::Params;
+    use kernels::matmul::RowSweep;
     let Some((_, v)) = catalog()
         .of(Op::Matmul)
         .find(|v| v.implementation == "avx2" && v.runnable().is_ok())
@@ -464,7 +465,7 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
     let defaults = kernels::matmul::avx2::default_params();
     let good = Params {
         kc: 128,
-        row: RowName::Windows,
+        row: RowSweep::Windows,
         ..Params::of(&defaults)
     };
     let with = |op: Op, variant: &str, p: Params, version: u32| {
