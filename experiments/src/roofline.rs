@@ -46,6 +46,11 @@ pub const DECODE: [&str; 8] = [
     "1x256x512",
 ];
 
+/// Decode shapes whose weights leave a 1 MiB L2: 4 and 16 MiB (the last-level cache on most
+/// machines) and 64 MiB (DRAM on most), so the m = 1 kernels are measured wherever weights
+/// can live. Not in `--quick` runs.
+pub const DECODE_BEYOND_L2: [&str; 3] = ["1x1024x1024", "1x2048x2048", "1x4096x4096"];
+
 /// Peer implementations (not ours): the decode comparison is against the best of them.
 pub const PEERS: [&str; 3] = ["gemm", "matrixmultiply", "openblas"];
 
@@ -144,6 +149,12 @@ pub struct Point {
     pub traffic: Traffic,
     /// Index into [`Roofs::levels`].
     pub level: usize,
+    /// For a decode shape (m = 1): the read bandwidth of the best SIMD read-sum over a buffer
+    /// of this point's working-set bytes, warm like the variants and timed in the same
+    /// interleaved rounds, GB/s. It is the bound for these bytes wherever they sit, where the
+    /// level's roof, probed at half the level's capacity, misplaces a working set near a
+    /// level's boundary (part of a 1 MiB B stays in a 1 MiB L2).
+    pub footprint_gbs: Option<f64>,
 }
 
 impl Point {
@@ -410,7 +421,8 @@ pub fn shapes(quick: bool) -> Vec<(String, Op, String)> {
         v.push((format!("matmul {n}³"), Op::Matmul, n.to_string()));
     }
     let decode: &[&str] = if quick { &DECODE[3..4] } else { &DECODE };
-    for &s in decode {
+    let beyond: &[&str] = if quick { &[] } else { &DECODE_BEYOND_L2 };
+    for &s in decode.iter().chain(beyond) {
         v.push((format!("matmul {s}"), Op::Matmul, s.to_string()));
     }
     let (gelu, soft) = if quick {
@@ -487,12 +499,43 @@ fn measure_shape(
         };
         chosen.push((v, p, batch));
     }
+    let (flops, bytes, ws, traffic) = cost(op, shape);
+    // A decode shape also times the read-sum over a buffer of its working set, one contender
+    // per SIMD feature, after the variants.
+    let probes: Vec<Feature> = match shape {
+        Shape::MatMul(g) if g.m == 1 => [Feature::Avx512, Feature::Avx2]
+            .into_iter()
+            .filter(|&f| cpu::available(f))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let probe_buf: Vec<f32> = if probes.is_empty() {
+        Vec::new()
+    } else {
+        (0..ws / 4).map(|i| (i % 13) as f32 * 0.5).collect()
+    };
+    let probe_batch = match probes.first() {
+        Some(&f) => crate::crossover::batch_for(timing::time_once(0, || {
+            black_box(read_pass(f, black_box(&probe_buf)));
+            Ok::<(), std::convert::Infallible>(())
+        })?),
+        None => 1,
+    };
+    let variants = chosen.len();
     let start = Instant::now();
     let times = timing::interleave(
-        chosen.len(),
+        variants + probes.len(),
         Order::Fixed,
         |rounds, _| rounds < MIN_ROUNDS || (start.elapsed() < opts.budget && rounds < MAX_ROUNDS),
         |i| {
+            if let Some(&f) = i.checked_sub(variants).and_then(|j| probes.get(j)) {
+                let pass = || {
+                    black_box(read_pass(f, black_box(&probe_buf)));
+                    Ok::<(), anyhow::Error>(())
+                };
+                pass()?;
+                return timing::per_call_ns(probe_batch, pass);
+            }
             let (v, p, batch) = &mut chosen[i];
             if v.memory == Memory::InPlace {
                 // Repeating an in-place op on its own output would drift the data (GELU
@@ -508,8 +551,11 @@ fn measure_shape(
             })?)
         },
     )?;
-    let (flops, bytes, ws, traffic) = cost(op, shape);
     let level = roofs.level_for(ws);
+    let footprint_gbs = times[variants..]
+        .iter()
+        .map(|t| ws as f64 / timing::median(t))
+        .reduce(f64::max);
     Ok(chosen
         .iter()
         .zip(&times)
@@ -525,6 +571,7 @@ fn measure_shape(
             bytes,
             traffic,
             level,
+            footprint_gbs,
         })
         .collect())
 }
@@ -689,15 +736,20 @@ impl Roofline {
         if !decode.is_empty() {
             s.push_str(
                 "\n## Decode shapes (m = 1): ours against the best peer\n\nRatio = best peer's \
-                 median / ours (> 1: ours faster). % of bw = our GB/s over the read bandwidth \
-                 of the level the weights fit in (⚑ above 100 %: part of the weights stayed in a closer level).\n\n",
+                 median / ours (> 1: ours faster). % of level bw = our GB/s over the read \
+                 bandwidth of the level the weights fit in (⚑ above 100 %: part of the weights \
+                 stayed in a closer level). Footprint bw = a SIMD read-sum over a buffer of the \
+                 shape's bytes, warm, timed in the same rounds: the read bound for those bytes \
+                 wherever they sit.\n\n",
             );
             let mut t = vec![vec![
                 "shape".to_string(),
                 "ours (best)".into(),
                 "GB/s".into(),
                 "level".into(),
-                "% of read bw".into(),
+                "% of level bw".into(),
+                "footprint bw".into(),
+                "% of footprint bw".into(),
                 "best peer".into(),
                 "peer GB/s".into(),
                 "ratio".into(),
@@ -713,6 +765,12 @@ impl Roofline {
                         // Above 100 %: part of the weights stayed in a closer level.
                         format!("{pct:.0}%{}", if pct > 100.0 { " ⚑" } else { "" })
                     },
+                    d.ours
+                        .footprint_gbs
+                        .map_or("-".into(), |b| format!("{b:.1}")),
+                    d.ours
+                        .footprint_gbs
+                        .map_or("-".into(), |b| format!("{:.0}%", 100.0 * d.ours.gbs() / b)),
                     d.peer
                         .map_or("-".into(), |p| p.variant.implementation.to_string()),
                     d.peer.map_or("-".into(), |p| format!("{:.1}", p.gbs())),

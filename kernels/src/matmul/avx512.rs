@@ -75,10 +75,11 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
 };
 
 /// The default one-row sweep: the column windows (with this kernel's own aligned window
-/// sweep) while B fits in the core's share of the last-level cache, the row stream beyond:
-/// on a Zen 4 the windows ran the medium model's decode steps 1.1–1.2× faster than the
-/// stream (weights in L3; `models bench`, two interleaved rounds of both builds), and the
-/// stream read 1×4096×4096 from DRAM 2.1× faster.
+/// sweep) while B fits in the core's share of the L2, the row stream beyond: on a Zen 4 the
+/// windows ran the medium model's decode steps (every B ≤ 1 MiB, served from L3 inside the
+/// model) 1.1–1.2× faster than the stream (`models bench`, two interleaved rounds of both
+/// builds), and the stream read a 4 MiB B 1.1× and a 64 MiB one 2× faster
+/// (`blocking::window_b_max`).
 const ROW: RowSweep = RowSweep::ByLevel;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.

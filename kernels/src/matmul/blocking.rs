@@ -82,10 +82,8 @@ pub enum RowSweep {
     /// (`driver::direct_rows`, or the ISA's own sweep): C written once, B walked down its
     /// columns, one short run of every row per window.
     Windows,
-    /// [`RowSweep::Windows`] while B fits in the core's share of the last-level cache, the
-    /// [`RowSweep::Stream`] beyond it: on a Zen 4 with AVX-512 the windows were faster with
-    /// the weights in L2 or L3, and the stream read a 64 MiB B from DRAM 2.1× faster (1×4096×4096
-    /// in 3.3 against 6.9 ms, one thread).
+    /// [`RowSweep::Windows`] while B fits in the core's share of the L2, the
+    /// [`RowSweep::Stream`] beyond it ([`window_b_max`] gives the measurements).
     ByLevel,
 }
 
@@ -224,15 +222,20 @@ pub(super) struct Blocking {
     /// ... and, for more than one row, only while B has at most this many elements
     /// ([`direct_b_max`]).
     direct_b: usize,
-    /// Bytes of B up to which [`RowSweep::ByLevel`] sweeps windows: the core's share of the
-    /// last-level cache ([`llc_share`]).
-    llc_share: usize,
+    /// Bytes of B up to which [`RowSweep::ByLevel`] sweeps windows: the core's share of its
+    /// L2 ([`window_b_max`]).
+    window_b: usize,
 }
 
-/// The core's share of its last-level cache in bytes (the L3's per-core share, else the
-/// L2's): where a decoded row's weights stop being served from a cache.
-pub(super) fn llc_share(c: &Caches) -> usize {
-    c.l3.as_ref().unwrap_or(&c.l2).per_core()
+/// The most bytes of B that [`RowSweep::ByLevel`] reads with column windows: the core's
+/// share of its L2. A window walks every row of B (a page of its own at these widths) for a
+/// few lines; that is fastest while B fits the L2, and the row stream is fastest once B is
+/// larger, whether B then sits in L3 or DRAM. Measured on a Zen 4 (1 MiB L2, 32 MiB L3),
+/// AVX-512, one thread, B warm and 64-byte aligned, windows against stream: 1×256×1024
+/// (1 MiB) 11.3 against 11.9 µs, 1×1024×1024 (4 MiB) 59.9 against 52.7 µs, 1×2048×2048
+/// (16 MiB) 649 against 326 µs, 1×4096×4096 (64 MiB, DRAM) 6.6 against 3.2 ms.
+pub(super) fn window_b_max(c: &Caches) -> usize {
+    c.l2.per_core()
 }
 
 /// The most elements of B the unpacked path reads for m ≥ 2: half the core's share of the
@@ -275,7 +278,7 @@ impl Blocking {
             tiny,
             direct_m,
             direct_b: direct_b_max(cpu::caches()),
-            llc_share: llc_share(cpu::caches()),
+            window_b: window_b_max(cpu::caches()),
         }
     }
 
@@ -283,7 +286,7 @@ impl Blocking {
     /// [`RowSweep::ByLevel`] resolved by where B fits.
     pub(super) fn sweep_for(&self, g: &Gemm) -> RowSweep {
         match self.p.row {
-            RowSweep::ByLevel if g.k.saturating_mul(g.n).saturating_mul(S) <= self.llc_share => {
+            RowSweep::ByLevel if g.k.saturating_mul(g.n).saturating_mul(S) <= self.window_b => {
                 RowSweep::Windows
             }
             RowSweep::ByLevel => RowSweep::Stream,
@@ -471,13 +474,15 @@ mod tests {
         }
     }
 
-    /// `ByLevel` reads B with the windows while it fits in the core's share of the last-level
-    /// cache and streams it beyond: the Zen 4's 32 MiB L3 shared by 8 cores gives 4 MiB, the
-    /// Arm cluster without an L3 a quarter of its 4 MiB L2; the other sweeps stay as given.
+    /// `ByLevel` reads B with the windows while it fits in the core's share of the L2 and
+    /// streams it beyond: 1 MiB on Zen 4 and Skylake-X, 512 KiB on Zen 3, a quarter of the
+    /// Arm cluster's shared 4 MiB; the other sweeps stay as given.
     #[test]
-    fn by_level_sweeps_windows_in_cache_and_streams_beyond() {
-        assert_eq!(llc_share(&zen4_caches()), 4 << 20);
-        assert_eq!(llc_share(&arm_4mib_l2()), 1 << 20);
+    fn by_level_sweeps_windows_in_l2_and_streams_beyond() {
+        assert_eq!(window_b_max(&zen4_caches()), 1 << 20);
+        assert_eq!(window_b_max(&skylake_x_caches()), 1 << 20);
+        assert_eq!(window_b_max(&zen3_caches()), 512 << 10);
+        assert_eq!(window_b_max(&arm_4mib_l2()), 1 << 20);
         let at = |row, c: &Caches| Blocking {
             p: BlockingParams {
                 row,
@@ -486,12 +491,14 @@ mod tests {
             tiny: 0,
             direct_m: 16,
             direct_b: direct_b_max(c),
-            llc_share: llc_share(c),
+            window_b: window_b_max(c),
         };
         let z = at(RowSweep::ByLevel, &zen4_caches());
-        // 1×1024×1024: 4 MiB, the share itself; one more row of B is beyond it.
-        assert_eq!(z.sweep_for(&Gemm::new(1, 1024, 1024)), RowSweep::Windows);
-        assert_eq!(z.sweep_for(&Gemm::new(1, 1025, 1024)), RowSweep::Stream);
+        // 1×256×1024: 1 MiB, the L2 itself (the medium preset's MLP); one more row of B is
+        // beyond it.
+        assert_eq!(z.sweep_for(&Gemm::new(1, 256, 1024)), RowSweep::Windows);
+        assert_eq!(z.sweep_for(&Gemm::new(1, 257, 1024)), RowSweep::Stream);
+        assert_eq!(z.sweep_for(&Gemm::new(1, 1024, 1024)), RowSweep::Stream);
         assert_eq!(z.sweep_for(&Gemm::new(1, 4096, 4096)), RowSweep::Stream);
         for r in RowSweep::CONCRETE {
             let b = at(r, &zen4_caches());
@@ -514,7 +521,7 @@ mod tests {
             tiny: 0,
             direct_m: 12,
             direct_b: direct_b_max(&zen3_caches()),
-            llc_share: llc_share(&zen3_caches()),
+            window_b: window_b_max(&zen3_caches()),
         };
         let plan = |m, k, n| blk.plan(&Gemm::new(m, k, n));
         assert_eq!(

