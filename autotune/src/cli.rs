@@ -233,6 +233,12 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
             est.detail
         );
     }
+    if !backends::adapters::gemm::AVX512_BUILD && cands.iter().any(|v| v.implementation == "gemm") {
+        eprintln!(
+            "measure: this build's `gemm` runs its AVX2+FMA kernels (built without the \
+             `gemm-avx512` feature), as on a CPU without AVX-512"
+        );
+    }
     let problem = Problem::random(op, shape, a.seed).map_err(Failure::input)?;
     let cache = match a.cold.as_deref().and_then(backends::limits::parse_size) {
         Some(bytes) => measure::CacheState::Cold {

@@ -1,6 +1,10 @@
 //! The `gemm` crate (sarah-ek) as a MatMul kernel, built with its `x86-v4` feature so it uses
-//! AVX-512 where the CPU has it. Threads come from the catalog's wrapper, so the crate itself
-//! runs single-threaded here.
+//! AVX-512 where the CPU has it (the default feature `gemm-avx512`; without it the crate runs
+//! its AVX2+FMA kernels, as on an AVX2-only CPU: [`AVX512_BUILD`]). Threads come from the
+//! catalog's wrapper, so the crate itself runs single-threaded here.
+
+/// Whether this build lets `gemm` use AVX-512 (the `gemm-avx512` feature).
+pub const AVX512_BUILD: bool = cfg!(feature = "gemm-avx512");
 
 kernels::matmul_without_scratch! {
     /// No scratch: the crate manages its own packing memory.
