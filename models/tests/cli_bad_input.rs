@@ -317,36 +317,35 @@ fn bad_training_numbers_are_usage_errors_before_anything_is_written() {
         2,
         &["huge"],
     );
-    // --steps 0 and an absurd --steps.
-    fails(&train_tiny(&cfg, &data, &out, "0", &[]), 2, &["--steps"]);
-    fails(
-        &train_tiny(&cfg, &data, &out, "99999999999", &[]),
-        2,
-        &["--steps"],
-    );
-    // Missing or unusable data and config files are failures naming them.
-    fails(
-        &train_tiny(&cfg, "/no/such/data.txt", &out, "2", &[]),
-        1,
-        &["/no/such/data.txt", "does not exist"],
-    );
-    fails(
-        &train_tiny(&cfg, d.to_str().unwrap(), &out, "2", &[]),
-        1,
-        &["is a directory"],
-    );
-    fails(
-        &train_tiny("/no/such/cfg.json", &data, &out, "2", &[]),
-        1,
-        &["/no/such/cfg.json"],
-    );
     let short = d.join("short.txt");
     std::fs::write(&short, "tiny").unwrap();
-    fails(
-        &train_tiny(&cfg, short.to_str().unwrap(), &out, "2", &[]),
-        1,
-        &["short.txt", "too little text"],
-    );
+    // The config, the data, --steps, the exit code and what the error line names.
+    type Case<'a> = (&'a str, &'a str, &'a str, i32, &'a [&'a str]);
+    let cases: &[Case] = &[
+        // --steps 0 and an absurd --steps.
+        (&cfg, &data, "0", 2, &["--steps"]),
+        (&cfg, &data, "99999999999", 2, &["--steps"]),
+        // Missing or unusable data and config files are failures naming them.
+        (
+            &cfg,
+            "/no/such/data.txt",
+            "2",
+            1,
+            &["/no/such/data.txt", "does not exist"],
+        ),
+        (&cfg, d.to_str().unwrap(), "2", 1, &["is a directory"]),
+        ("/no/such/cfg.json", &data, "2", 1, &["/no/such/cfg.json"]),
+        (
+            &cfg,
+            short.to_str().unwrap(),
+            "2",
+            1,
+            &["short.txt", "too little text"],
+        ),
+    ];
+    for &(cfg, data, steps, code, needles) in cases {
+        fails(&train_tiny(cfg, data, &out, steps, &[]), code, needles);
+    }
     assert!(!out.exists());
 }
 
