@@ -11,30 +11,71 @@
 use crate::config::Config;
 use crate::model::{block, embed, lm_head, BlockBufs, Model};
 use crate::profile::NoProfile;
-use crate::weights::Weights;
+use crate::weights::{Dense, Norm, Weights};
 use anyhow::{bail, Result};
 use backends::Dispatcher;
-use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
+use kernels::layernorm::{LayerNormOut, Saved};
 use kernels::matmul::Gemm;
 use kernels::Rows;
+
+/// A LayerNorm's output, `[N, C]`, and the row statistics its backward reads, `[N]` each.
+#[derive(Debug, Clone)]
+struct Normed {
+    y: Vec<f32>,
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+}
+
+impl Normed {
+    /// Zeroed buffers for `n` rows of width `c`.
+    fn new(n: usize, c: usize) -> Normed {
+        Normed {
+            y: vec![0.0; n * c],
+            mean: vec![0.0; n],
+            rstd: vec![0.0; n],
+        }
+    }
+
+    /// The buffers as the LayerNorm kernels write them.
+    fn out(&mut self) -> LayerNormOut<'_> {
+        LayerNormOut {
+            y: &mut self.y,
+            mean: &mut self.mean,
+            rstd: &mut self.rstd,
+        }
+    }
+
+    /// LayerNorm of the `rows` of `x` with the parameters `p` into these buffers.
+    fn forward(&mut self, d: &Dispatcher, rows: Rows, eps: f32, x: &[f32], p: &Norm) -> Result<()> {
+        d.layernorm(rows, eps, x, p.affine(), self.out())?;
+        Ok(())
+    }
+
+    /// What the backward of that LayerNorm reads: its input `x`, the gain of `p` and the
+    /// statistics saved here.
+    fn saved<'a>(&'a self, x: &'a [f32], p: &'a Norm) -> Saved<'a> {
+        Saved {
+            x,
+            gamma: &p.g,
+            mean: &self.mean,
+            rstd: &self.rstd,
+        }
+    }
+}
 
 /// One layer's saved activations.
 #[derive(Debug, Clone)]
 struct LayerActs {
     /// Input of the block (the residual stream), `[N, C]`.
     res: Vec<f32>,
-    ln1: Vec<f32>,
-    mean1: Vec<f32>,
-    rstd1: Vec<f32>,
+    ln1: Normed,
     qkv: Vec<f32>,
     /// Attention probabilities, `[batch, heads, seq, seq]`.
     probs: Vec<f32>,
     att: Vec<f32>,
     /// The residual stream after attention (LayerNorm 2's input).
     mid: Vec<f32>,
-    ln2: Vec<f32>,
-    mean2: Vec<f32>,
-    rstd2: Vec<f32>,
+    ln2: Normed,
     /// The MLP's up-projection before its bias, and the GELU output, `[N, hidden]`.
     fc_pre: Vec<f32>,
     fc_act: Vec<f32>,
@@ -48,9 +89,7 @@ pub struct Workspace {
     layers: Vec<LayerActs>,
     /// The final residual stream (ln_f's input) and ln_f's output.
     res_f: Vec<f32>,
-    lnf: Vec<f32>,
-    meanf: Vec<f32>,
-    rstdf: Vec<f32>,
+    lnf: Normed,
     /// Logits, then probabilities, then their gradient: `[N, vocab]`.
     logits: Vec<f32>,
     // Backward scratch.
@@ -139,24 +178,18 @@ impl Workspace {
             layers: (0..cfg.layers)
                 .map(|_| LayerActs {
                     res: z(n * c),
-                    ln1: z(n * c),
-                    mean1: z(n),
-                    rstd1: z(n),
+                    ln1: Normed::new(n, c),
                     qkv: z(n * 3 * c),
                     probs: z(batch * nh * seq * seq),
                     att: z(n * c),
                     mid: z(n * c),
-                    ln2: z(n * c),
-                    mean2: z(n),
-                    rstd2: z(n),
+                    ln2: Normed::new(n, c),
                     fc_pre: z(n * h),
                     fc_act: z(n * h),
                 })
                 .collect(),
             res_f: z(n * c),
-            lnf: z(n * c),
-            meanf: z(n),
-            rstdf: z(n),
+            lnf: Normed::new(n, c),
             logits: z(n * v),
             d_res: z(n * c),
             d_mid: z(n * c),
@@ -188,7 +221,7 @@ fn add_colsum(dy: &[f32], cols: usize, db: &mut [f32]) {
 }
 
 /// The backward of a dense layer `y = x·W + b` over `n` rows (`x` n×`inp`, W `inp`×`out`),
-/// given `dy`: `db += Σ_rows dy`, `dw += xᵀ·dy`, `dx = dy·Wᵀ`.
+/// given `dy`: `grads.b += Σ_rows dy`, `grads.w += xᵀ·dy`, `dx = dy·Wᵀ`.
 #[allow(clippy::too_many_arguments)]
 fn dense_backward(
     d: &Dispatcher,
@@ -196,26 +229,25 @@ fn dense_backward(
     inp: usize,
     out: usize,
     x: &[f32],
-    w: &[f32],
+    w: &Dense,
     dy: &[f32],
-    dw: &mut [f32],
-    db: &mut [f32],
+    grads: &mut Dense,
     dx: &mut [f32],
 ) -> Result<()> {
-    add_colsum(dy, out, db);
+    add_colsum(dy, out, &mut grads.b);
     d.matmul(
         &Gemm::new(inp, n, out).with_trans(true, false),
         1.0,
         x,
         dy,
         1.0,
-        dw,
+        &mut grads.w,
     )?;
     d.matmul(
         &Gemm::new(n, out, inp).with_trans(false, true),
         1.0,
         dy,
-        w,
+        &w.w,
         0.0,
         dx,
     )?;
@@ -232,12 +264,11 @@ fn layernorm_residual_backward(
     saved: Saved<'_>,
     d_ln: &[f32],
     dx: &mut [f32],
-    dgamma: &mut [f32],
-    dbeta: &mut [f32],
+    grads: &mut Norm,
     d_out: &[f32],
     d_in: &mut [f32],
 ) -> Result<()> {
-    d.layernorm_backward(rows, saved, d_ln, LayerNormGrads { dx, dgamma, dbeta })?;
+    d.layernorm_backward(rows, saved, d_ln, grads.grads(dx))?;
     d.add(d_out, dx, d_in)?;
     Ok(())
 }
@@ -300,33 +331,16 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
         let blk = &w.blocks[l];
         let (cur, rest) = ws.layers.split_at_mut(l + 1);
         let a = &mut cur[l];
-        d.layernorm(
-            rows,
-            eps,
-            &a.res,
-            Affine {
-                gamma: &blk.ln1_g,
-                beta: &blk.ln1_b,
-            },
-            LayerNormOut {
-                y: &mut a.ln1,
-                mean: &mut a.mean1,
-                rstd: &mut a.rstd1,
-            },
-        )?;
+        a.ln1.forward(d, rows, eps, &a.res, &blk.ln1)?;
         let probs = &mut a.probs;
         let io = BlockBufs {
-            ln1: &a.ln1,
+            ln1: &a.ln1.y,
             qkv: &mut a.qkv,
             att: &mut a.att,
             x: &mut a.res,
             out: &mut ws.tmp[..n * c],
             mid: &mut a.mid,
-            ln2: LayerNormOut {
-                y: &mut a.ln2,
-                mean: &mut a.mean2,
-                rstd: &mut a.rstd2,
-            },
+            ln2: a.ln2.out(),
             fc: &mut a.fc_pre,
             fc_act: Some(&mut a.fc_act),
         };
@@ -366,21 +380,8 @@ fn forward(model: &Model, ws: &mut Workspace, tokens: &[u32], targets: &[u32]) -
         d.add(&ws.tmp[..n * c], &a.mid, next)?;
     }
 
-    d.layernorm(
-        rows,
-        eps,
-        &ws.res_f,
-        Affine {
-            gamma: &w.lnf_g,
-            beta: &w.lnf_b,
-        },
-        LayerNormOut {
-            y: &mut ws.lnf,
-            mean: &mut ws.meanf,
-            rstd: &mut ws.rstdf,
-        },
-    )?;
-    lm_head(d, cfg, w, n, &ws.lnf, &mut ws.logits)?;
+    ws.lnf.forward(d, rows, eps, &ws.res_f, &w.lnf)?;
+    lm_head(d, cfg, w, n, &ws.lnf.y, &mut ws.logits)?;
     d.softmax_inplace(Rows::new(n, v), &mut ws.logits)?;
     let mut total = 0.0f64;
     for (i, &y) in targets.iter().enumerate() {
@@ -409,13 +410,7 @@ fn backward(
     let w = &model.weights;
     let (bsz, t) = (ws.batch, ws.seq);
     let n = bsz * t;
-    let (c, h, v, nh, hd) = (
-        cfg.width,
-        cfg.mlp_hidden,
-        cfg.vocab_size,
-        cfg.heads,
-        cfg.head_dim(),
-    );
+    let (c, h, v, nh, hd) = cfg.dims();
     let rows = Rows::new(n, c);
     let scale = 1.0 / (hd as f32).sqrt();
 
@@ -436,7 +431,7 @@ fn backward(
             &Gemm::new(v, n, c).with_trans(true, false),
             1.0,
             &ws.logits,
-            &ws.lnf,
+            &ws.lnf.y,
             1.0,
             dhead,
         )?;
@@ -451,18 +446,9 @@ fn backward(
     )?;
     d.layernorm_backward(
         rows,
-        Saved {
-            x: &ws.res_f,
-            gamma: &w.lnf_g,
-            mean: &ws.meanf,
-            rstd: &ws.rstdf,
-        },
+        ws.lnf.saved(&ws.res_f, &w.lnf),
         &ws.d_ln,
-        LayerNormGrads {
-            dx: &mut ws.d_res,
-            dgamma: &mut g.lnf_g,
-            dbeta: &mut g.lnf_b,
-        },
+        g.lnf.grads(&mut ws.d_res),
     )?;
 
     for l in (0..cfg.layers).rev() {
@@ -476,16 +462,15 @@ fn backward(
             h,
             c,
             &a.fc_act,
-            &blk.fc2_w,
+            &blk.fc2,
             &ws.d_res,
-            &mut gb.fc2_w,
-            &mut gb.fc2_b,
+            &mut gb.fc2,
             &mut ws.d_fc,
         )?;
         d.bias_gelu_backward(
             Rows::new(n, h),
             &a.fc_pre,
-            &blk.fc_b,
+            &blk.fc.b,
             &ws.d_fc,
             &mut ws.d_fc_pre,
         )?;
@@ -494,27 +479,19 @@ fn backward(
             n,
             c,
             h,
-            &a.ln2,
-            &blk.fc_w,
+            &a.ln2.y,
+            &blk.fc,
             &ws.d_fc_pre,
-            &mut gb.fc_w,
-            &mut gb.fc_b,
+            &mut gb.fc,
             &mut ws.d_ln,
         )?;
-        let saved = Saved {
-            x: &a.mid,
-            gamma: &blk.ln2_g,
-            mean: &a.mean2,
-            rstd: &a.rstd2,
-        };
         layernorm_residual_backward(
             d,
             rows,
-            saved,
+            a.ln2.saved(&a.mid, &blk.ln2),
             &ws.d_ln,
             &mut ws.d_tmp,
-            &mut gb.ln2_g,
-            &mut gb.ln2_b,
+            &mut gb.ln2,
             &ws.d_res,
             &mut ws.d_mid,
         )?;
@@ -526,10 +503,9 @@ fn backward(
             c,
             c,
             &a.att,
-            &blk.proj_w,
+            &blk.proj,
             &ws.d_mid,
-            &mut gb.proj_w,
-            &mut gb.proj_b,
+            &mut gb.proj,
             &mut ws.d_att,
         )?;
         for b in 0..bsz {
@@ -587,27 +563,19 @@ fn backward(
             n,
             c,
             3 * c,
-            &a.ln1,
-            &blk.qkv_w,
+            &a.ln1.y,
+            &blk.qkv,
             &ws.d_qkv,
-            &mut gb.qkv_w,
-            &mut gb.qkv_b,
+            &mut gb.qkv,
             &mut ws.d_ln,
         )?;
-        let saved = Saved {
-            x: &a.res,
-            gamma: &blk.ln1_g,
-            mean: &a.mean1,
-            rstd: &a.rstd1,
-        };
         layernorm_residual_backward(
             d,
             rows,
-            saved,
+            a.ln1.saved(&a.res, &blk.ln1),
             &ws.d_ln,
             &mut ws.d_tmp,
-            &mut gb.ln1_g,
-            &mut gb.ln1_b,
+            &mut gb.ln1,
             &ws.d_mid,
             &mut ws.d_res,
         )?;

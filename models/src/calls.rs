@@ -178,13 +178,7 @@ fn inference(cfg: &Config, n: usize, past: usize) -> Vec<Call> {
 
 /// One training forward and backward (`backward::forward` and `backward::backward`).
 fn training(cfg: &Config, batch: usize, t: usize) -> Vec<Call> {
-    let (c, h, v, nh, hd) = (
-        cfg.width,
-        cfg.mlp_hidden,
-        cfg.vocab_size,
-        cfg.heads,
-        cfg.head_dim(),
-    );
+    let (c, h, v, nh, hd) = cfg.dims();
     let n = batch * t;
     let mut l = List(Vec::new());
     for _ in 0..batch {

@@ -91,6 +91,18 @@ impl Config {
         self.width / self.heads.max(1)
     }
 
+    /// The sizes the passes index by, in the order their code names them `(c, h, v, nh, hd)`:
+    /// width, MLP hidden width, vocabulary, heads and [`Config::head_dim`].
+    pub fn dims(&self) -> (usize, usize, usize, usize, usize) {
+        (
+            self.width,
+            self.mlp_hidden,
+            self.vocab_size,
+            self.heads,
+            self.head_dim(),
+        )
+    }
+
     /// Checks that the shape is usable: every size at least 1, heads dividing width, and
     /// every tensor's element count and the total computed without overflow (an overflow is an
     /// error naming the values), so that later size arithmetic cannot wrap.

@@ -11,7 +11,7 @@
 pub use crate::layout::HfConfig;
 use crate::layout::{Format, TensorFile};
 use crate::model::Model;
-use crate::weights::Weights;
+use crate::weights::{Dense, Norm, Weights};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -58,23 +58,29 @@ pub fn load(dir: &Path) -> Result<Model> {
     let mut w = Weights::zeros(&config);
     w.wte = wte;
     w.wpe = get(&format!("{prefix}wpe.weight"), &[config.context, c])?;
+    // A LayerNorm's or a Conv1D's `weight` then `bias`, under `name`.
+    let norm = |name: &str| -> Result<Norm> {
+        Ok(Norm {
+            g: get(&format!("{name}.weight"), &[c])?,
+            b: get(&format!("{name}.bias"), &[c])?,
+        })
+    };
+    let dense = |name: &str, inp: usize, out: usize| -> Result<Dense> {
+        Ok(Dense {
+            w: get(&format!("{name}.weight"), &[inp, out])?,
+            b: get(&format!("{name}.bias"), &[out])?,
+        })
+    };
     for (l, b) in w.blocks.iter_mut().enumerate() {
         let p = format!("{prefix}h.{l}.");
-        b.ln1_g = get(&format!("{p}ln_1.weight"), &[c])?;
-        b.ln1_b = get(&format!("{p}ln_1.bias"), &[c])?;
-        b.qkv_w = get(&format!("{p}attn.c_attn.weight"), &[c, 3 * c])?;
-        b.qkv_b = get(&format!("{p}attn.c_attn.bias"), &[3 * c])?;
-        b.proj_w = get(&format!("{p}attn.c_proj.weight"), &[c, c])?;
-        b.proj_b = get(&format!("{p}attn.c_proj.bias"), &[c])?;
-        b.ln2_g = get(&format!("{p}ln_2.weight"), &[c])?;
-        b.ln2_b = get(&format!("{p}ln_2.bias"), &[c])?;
-        b.fc_w = get(&format!("{p}mlp.c_fc.weight"), &[c, h])?;
-        b.fc_b = get(&format!("{p}mlp.c_fc.bias"), &[h])?;
-        b.fc2_w = get(&format!("{p}mlp.c_proj.weight"), &[h, c])?;
-        b.fc2_b = get(&format!("{p}mlp.c_proj.bias"), &[c])?;
+        b.ln1 = norm(&format!("{p}ln_1"))?;
+        b.qkv = dense(&format!("{p}attn.c_attn"), c, 3 * c)?;
+        b.proj = dense(&format!("{p}attn.c_proj"), c, c)?;
+        b.ln2 = norm(&format!("{p}ln_2"))?;
+        b.fc = dense(&format!("{p}mlp.c_fc"), c, h)?;
+        b.fc2 = dense(&format!("{p}mlp.c_proj"), h, c)?;
     }
-    w.lnf_g = get(&format!("{prefix}ln_f.weight"), &[c])?;
-    w.lnf_b = get(&format!("{prefix}ln_f.bias"), &[c])?;
+    w.lnf = norm(&format!("{prefix}ln_f"))?;
     w.lm_head = if config.tied_lm_head {
         None
     } else {

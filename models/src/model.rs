@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use backends::fused::MlpWeights;
 use backends::Dispatcher;
 use kernels::attention::{Attention, Qkv};
-use kernels::layernorm::{Affine, LayerNormOut};
+use kernels::layernorm::LayerNormOut;
 use kernels::matmul::Gemm;
 use kernels::Rows;
 
@@ -106,6 +106,22 @@ pub(crate) struct BlockBufs<'a> {
     pub fc_act: Option<&'a mut [f32]>,
 }
 
+/// The first `m` rows (`c` wide) of a LayerNorm's output `y` and of its statistics `mean`
+/// and `rstd`: what a LayerNorm over `m` rows writes of buffers that may hold more.
+fn ln_rows<'a>(
+    y: &'a mut [f32],
+    mean: &'a mut [f32],
+    rstd: &'a mut [f32],
+    m: usize,
+    c: usize,
+) -> LayerNormOut<'a> {
+    LayerNormOut {
+        y: &mut y[..m * c],
+        mean: &mut mean[..m],
+        rstd: &mut rstd[..m],
+    }
+}
+
 /// One transformer block's forward pass over `n` rows, through the dispatcher: the QKV
 /// projection and its bias, then `attend` (given the QKV rows, the attention output and the
 /// residual `x`; it returns the rows the rest of the block runs, `n` or fewer, those rows
@@ -125,73 +141,66 @@ pub(crate) fn block<P: Profiler>(
         &Gemm::new(n, c, 3 * c),
         1.0,
         &io.ln1[..n * c],
-        &b.qkv_w,
+        &b.qkv.w,
         0.0,
         &mut io.qkv[..n * 3 * c],
     )?;
     prof.lap(Part::QkvMatmul);
-    d.add_bias_inplace(Rows::new(n, 3 * c), &mut io.qkv[..n * 3 * c], &b.qkv_b)?;
+    d.add_bias_inplace(Rows::new(n, 3 * c), &mut io.qkv[..n * 3 * c], &b.qkv.b)?;
     prof.lap(Part::Adds);
     let m = attend(io.qkv, io.att, io.x, prof)?.min(n);
     let (rows, mc, mh) = (Rows::new(m, c), m * c, m * h);
     let out = &mut io.out[..mc];
-    d.matmul(&Gemm::new(m, c, c), 1.0, &io.att[..mc], &b.proj_w, 0.0, out)?;
+    d.matmul(&Gemm::new(m, c, c), 1.0, &io.att[..mc], &b.proj.w, 0.0, out)?;
     prof.lap(Part::ProjMatmul);
-    d.add_bias_inplace(rows, out, &b.proj_b)?;
+    d.add_bias_inplace(rows, out, &b.proj.b)?;
     prof.lap(Part::Adds);
     let LayerNormOut { y: ln2, mean, rstd } = io.ln2;
-    let ln2 = &mut ln2[..mc];
     d.add_layernorm(
         rows,
         eps,
         out,
         &io.x[..mc],
         &mut io.mid[..mc],
-        Affine {
-            gamma: &b.ln2_g,
-            beta: &b.ln2_b,
-        },
-        LayerNormOut {
-            y: ln2,
-            mean: &mut mean[..m],
-            rstd: &mut rstd[..m],
-        },
+        b.ln2.affine(),
+        ln_rows(ln2, mean, rstd, m, c),
     )?;
+    let ln2 = &ln2[..mc];
     prof.lap(Part::LayerNorm);
     let fc = &mut io.fc[..mh];
     if io.fc_act.is_none() && d.fuses_mlp(m, c, h) {
         // Inference on a few rows with a threaded table: the MLP in one team call. Its hidden
         // activations are not kept (training, which needs them, takes the path below).
         let w = MlpWeights {
-            w1: &b.fc_w,
-            b1: &b.fc_b,
-            w2: &b.fc2_w,
-            b2: &b.fc2_b,
+            w1: &b.fc.w,
+            b1: &b.fc.b,
+            w2: &b.fc2.w,
+            b2: &b.fc2.b,
         };
         d.mlp(m, (c, h), ln2, w, fc, out)?;
         prof.lap(Part::MlpFused);
         return Ok(m);
     }
-    d.matmul(&Gemm::new(m, c, h), 1.0, ln2, &b.fc_w, 0.0, fc)?;
+    d.matmul(&Gemm::new(m, c, h), 1.0, ln2, &b.fc.w, 0.0, fc)?;
     prof.lap(Part::MlpUpMatmul);
     // The up-projection's bias and the activation, fused: one pass over the hidden rows.
     // Kept apart, `fc` holds the product without its bias; the fused backward adds it again,
     // the same f32 sum, so the gradient is exactly the unfused one.
     let act: &[f32] = match io.fc_act {
         None => {
-            d.bias_gelu_inplace(Rows::new(m, h), fc, &b.fc_b)?;
+            d.bias_gelu_inplace(Rows::new(m, h), fc, &b.fc.b)?;
             fc
         }
         Some(act) => {
             let act = &mut act[..mh];
-            d.bias_gelu(Rows::new(m, h), fc, &b.fc_b, act)?;
+            d.bias_gelu(Rows::new(m, h), fc, &b.fc.b, act)?;
             act
         }
     };
     prof.lap(Part::Gelu);
-    d.matmul(&Gemm::new(m, h, c), 1.0, act, &b.fc2_w, 0.0, out)?;
+    d.matmul(&Gemm::new(m, h, c), 1.0, act, &b.fc2.w, 0.0, out)?;
     prof.lap(Part::MlpDownMatmul);
-    d.add_bias_inplace(rows, out, &b.fc2_b)?;
+    d.add_bias_inplace(rows, out, &b.fc2.b)?;
     prof.lap(Part::Adds);
     Ok(m)
 }
@@ -340,20 +349,12 @@ impl Model {
         prof.begin();
 
         embed(d, cfg, w, tokens, p, &mut s.x[..n * c], prof)?;
-        let b0 = &w.blocks[0];
         d.layernorm(
             Rows::new(n, c),
             eps,
             &s.x[..n * c],
-            Affine {
-                gamma: &b0.ln1_g,
-                beta: &b0.ln1_b,
-            },
-            LayerNormOut {
-                y: &mut s.ln[..n * c],
-                mean: &mut s.mean[..n],
-                rstd: &mut s.rstd[..n],
-            },
+            w.blocks[0].ln1.affine(),
+            ln_rows(&mut s.ln, &mut s.mean, &mut s.rstd, n, c),
         )?;
         prof.lap(Part::LayerNorm);
 
@@ -378,11 +379,7 @@ impl Model {
                 x: &mut s.x[..n * c],
                 out: &mut s.proj[..n * c],
                 mid: &mut s.x2[..n * c],
-                ln2: LayerNormOut {
-                    y: &mut s.ln2[..n * c],
-                    mean: &mut s.mean[..n],
-                    rstd: &mut s.rstd[..n],
-                },
+                ln2: ln_rows(&mut s.ln2, &mut s.mean, &mut s.rstd, n, c),
                 fc: &mut s.fc[..n * h],
                 fc_act: None,
             };
@@ -415,9 +412,9 @@ impl Model {
                 Ok(m)
             })?;
             // Residual add and the next LayerNorm (the next block's first, or the final one).
-            let (gamma, beta) = match w.blocks.get(l + 1) {
-                Some(next) => (&next.ln1_g, &next.ln1_b),
-                None => (&w.lnf_g, &w.lnf_b),
+            let norm = match w.blocks.get(l + 1) {
+                Some(next) => &next.ln1,
+                None => &w.lnf,
             };
             d.add_layernorm(
                 Rows::new(m, c),
@@ -425,12 +422,8 @@ impl Model {
                 &s.proj[..m * c],
                 &s.x2[..m * c],
                 &mut s.x[..m * c],
-                Affine { gamma, beta },
-                LayerNormOut {
-                    y: &mut s.ln[..m * c],
-                    mean: &mut s.mean[..m],
-                    rstd: &mut s.rstd[..m],
-                },
+                norm.affine(),
+                ln_rows(&mut s.ln, &mut s.mean, &mut s.rstd, m, c),
             )?;
             prof.lap(Part::LayerNorm);
         }

@@ -5,28 +5,59 @@
 //! The token embedding and the LM head are `[vocab, width]`; logits are `x·lm_headᵀ`.
 
 use crate::config::Config;
+use kernels::layernorm::{Affine, LayerNormGrads};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+/// A LayerNorm's parameters, `[width]` each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Norm {
+    /// The gain γ.
+    pub g: Vec<f32>,
+    /// The bias β.
+    pub b: Vec<f32>,
+}
+
+impl Norm {
+    /// The parameters as the LayerNorm kernels take them.
+    pub fn affine(&self) -> Affine<'_> {
+        Affine {
+            gamma: &self.g,
+            beta: &self.b,
+        }
+    }
+
+    /// These parameters as the accumulator of a LayerNorm backward's γ and β gradients,
+    /// with `dx` receiving its input gradient.
+    pub fn grads<'a>(&'a mut self, dx: &'a mut [f32]) -> LayerNormGrads<'a> {
+        LayerNormGrads {
+            dx,
+            dgamma: &mut self.g,
+            dbeta: &mut self.b,
+        }
+    }
+}
+
+/// A dense layer `y = x·W + b`: `w` is `[in, out]`, `b` is `[out]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
 
 /// One transformer block's tensors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
-    pub ln1_g: Vec<f32>,
-    pub ln1_b: Vec<f32>,
-    /// `[width, 3·width]`: the fused Q, K, V projections.
-    pub qkv_w: Vec<f32>,
-    pub qkv_b: Vec<f32>,
-    /// `[width, width]`: the attention output projection.
-    pub proj_w: Vec<f32>,
-    pub proj_b: Vec<f32>,
-    pub ln2_g: Vec<f32>,
-    pub ln2_b: Vec<f32>,
-    /// `[width, mlp_hidden]`.
-    pub fc_w: Vec<f32>,
-    pub fc_b: Vec<f32>,
-    /// `[mlp_hidden, width]`.
-    pub fc2_w: Vec<f32>,
-    pub fc2_b: Vec<f32>,
+    pub ln1: Norm,
+    /// The fused Q, K, V projections: `w` is `[width, 3·width]`.
+    pub qkv: Dense,
+    /// The attention output projection: `w` is `[width, width]`.
+    pub proj: Dense,
+    pub ln2: Norm,
+    /// The MLP's up-projection: `w` is `[width, mlp_hidden]`.
+    pub fc: Dense,
+    /// The MLP's down-projection: `w` is `[mlp_hidden, width]`.
+    pub fc2: Dense,
 }
 
 /// Every tensor of a model.
@@ -37,8 +68,8 @@ pub struct Weights {
     /// `[context, width]`.
     pub wpe: Vec<f32>,
     pub blocks: Vec<Block>,
-    pub lnf_g: Vec<f32>,
-    pub lnf_b: Vec<f32>,
+    /// The final LayerNorm.
+    pub lnf: Norm,
     /// `[vocab, width]`; `None` when the head is tied to `wte`.
     pub lm_head: Option<Vec<f32>>,
 }
@@ -104,30 +135,53 @@ pub fn specs(cfg: &Config) -> Vec<TensorSpec> {
     s
 }
 
+/// Every tensor of the weights `$w`, borrowed by `$r` (`&` or `&mut`), in the order of
+/// [`specs`]: the one list behind [`Weights::tensors`] and [`Weights::tensors_mut`].
+macro_rules! tensor_list {
+    ($w:expr, $($r:tt)+) => {{
+        let w = $w;
+        let mut v = vec![$($r)+ w.wte, $($r)+ w.wpe];
+        for b in $($r)+ w.blocks {
+            v.extend([
+                $($r)+ b.ln1.g, $($r)+ b.ln1.b, $($r)+ b.qkv.w, $($r)+ b.qkv.b,
+                $($r)+ b.proj.w, $($r)+ b.proj.b, $($r)+ b.ln2.g, $($r)+ b.ln2.b,
+                $($r)+ b.fc.w, $($r)+ b.fc.b, $($r)+ b.fc2.w, $($r)+ b.fc2.b,
+            ]);
+        }
+        v.push($($r)+ w.lnf.g);
+        v.push($($r)+ w.lnf.b);
+        if let Some(h) = $($r)+ w.lm_head {
+            v.push(h);
+        }
+        v
+    }};
+}
+
 impl Weights {
     /// All tensors zero (the shape of `cfg`): the starting point of gradients and moments.
     pub fn zeros(cfg: &Config) -> Weights {
         let (c, h, v) = (cfg.width, cfg.mlp_hidden, cfg.vocab_size);
+        let norm = || Norm {
+            g: vec![0.0; c],
+            b: vec![0.0; c],
+        };
+        let dense = |inp: usize, out: usize| Dense {
+            w: vec![0.0; inp * out],
+            b: vec![0.0; out],
+        };
         let block = || Block {
-            ln1_g: vec![0.0; c],
-            ln1_b: vec![0.0; c],
-            qkv_w: vec![0.0; c * 3 * c],
-            qkv_b: vec![0.0; 3 * c],
-            proj_w: vec![0.0; c * c],
-            proj_b: vec![0.0; c],
-            ln2_g: vec![0.0; c],
-            ln2_b: vec![0.0; c],
-            fc_w: vec![0.0; c * h],
-            fc_b: vec![0.0; h],
-            fc2_w: vec![0.0; h * c],
-            fc2_b: vec![0.0; c],
+            ln1: norm(),
+            qkv: dense(c, 3 * c),
+            proj: dense(c, c),
+            ln2: norm(),
+            fc: dense(c, h),
+            fc2: dense(h, c),
         };
         Weights {
             wte: vec![0.0; v * c],
             wpe: vec![0.0; cfg.context * c],
             blocks: (0..cfg.layers).map(|_| block()).collect(),
-            lnf_g: vec![0.0; c],
-            lnf_b: vec![0.0; c],
+            lnf: norm(),
             lm_head: (!cfg.tied_lm_head).then(|| vec![0.0; v * c]),
         }
     }
@@ -161,46 +215,12 @@ impl Weights {
 
     /// Every tensor in the order of [`specs`].
     pub fn tensors(&self) -> Vec<&Vec<f32>> {
-        let mut v = vec![&self.wte, &self.wpe];
-        for b in &self.blocks {
-            v.extend([
-                &b.ln1_g, &b.ln1_b, &b.qkv_w, &b.qkv_b, &b.proj_w, &b.proj_b, &b.ln2_g, &b.ln2_b,
-                &b.fc_w, &b.fc_b, &b.fc2_w, &b.fc2_b,
-            ]);
-        }
-        v.push(&self.lnf_g);
-        v.push(&self.lnf_b);
-        if let Some(h) = &self.lm_head {
-            v.push(h);
-        }
-        v
+        tensor_list!(self, &)
     }
 
     /// Every tensor, mutably, in the order of [`specs`].
     pub fn tensors_mut(&mut self) -> Vec<&mut Vec<f32>> {
-        let mut v = vec![&mut self.wte, &mut self.wpe];
-        for b in &mut self.blocks {
-            v.extend([
-                &mut b.ln1_g,
-                &mut b.ln1_b,
-                &mut b.qkv_w,
-                &mut b.qkv_b,
-                &mut b.proj_w,
-                &mut b.proj_b,
-                &mut b.ln2_g,
-                &mut b.ln2_b,
-                &mut b.fc_w,
-                &mut b.fc_b,
-                &mut b.fc2_w,
-                &mut b.fc2_b,
-            ]);
-        }
-        v.push(&mut self.lnf_g);
-        v.push(&mut self.lnf_b);
-        if let Some(h) = &mut self.lm_head {
-            v.push(h);
-        }
-        v
+        tensor_list!(self, &mut)
     }
 
     /// Total number of elements.

@@ -119,6 +119,15 @@ fn steps_of(ckpt: &Path) -> u64 {
     info["steps"].as_u64().unwrap()
 }
 
+/// A fresh directory `name` holding the tiny config and data: (the directory, the config's
+/// path, the data's path, `ck` in it for a run's checkpoint).
+fn tiny_dir(name: &str) -> (PathBuf, String, String, PathBuf) {
+    let d = tmp(name);
+    let (cfg, data) = tiny_setup(&d);
+    let out = d.join("ck");
+    (d, cfg, data, out)
+}
+
 /// Trains the tiny config for `steps` steps into `out` with `extra` flags.
 fn train_tiny(cfg: &str, data: &str, out: &Path, steps: &str, extra: &[&str]) -> Run {
     let mut args = train_args(cfg, data, out, steps, &["--eval-every", "2"]);
@@ -245,9 +254,7 @@ fn memory_limit_flag_and_variable() {
     for &(env, args, code, needles) in cases {
         fails(&run_in(None, env, args), code, needles);
     }
-    let d = tmp("train-memory");
-    let (cfg, data) = tiny_setup(&d);
-    let out = d.join("out");
+    let (_, cfg, data, out) = tiny_dir("train-memory");
     fails(
         &train_tiny(&cfg, &data, &out, "2", &["--max-memory", "1K"]),
         1,
@@ -258,9 +265,7 @@ fn memory_limit_flag_and_variable() {
 
 #[test]
 fn bad_training_numbers_are_usage_errors_before_anything_is_written() {
-    let d = tmp("train-usage");
-    let (cfg, data) = tiny_setup(&d);
-    let out = d.join("out");
+    let (d, cfg, data, out) = tiny_dir("train-usage");
     let cases: &[(&[&str], &[&str])] = &[
         (&["--seq-len", "0"], &["--seq-len"]),
         (&["--seq-len", "17"], &["--seq-len 17", "context of 16"]),
@@ -317,44 +322,41 @@ fn bad_training_numbers_are_usage_errors_before_anything_is_written() {
         2,
         &["huge"],
     );
-    // --steps 0 and an absurd --steps.
-    fails(&train_tiny(&cfg, &data, &out, "0", &[]), 2, &["--steps"]);
-    fails(
-        &train_tiny(&cfg, &data, &out, "99999999999", &[]),
-        2,
-        &["--steps"],
-    );
-    // Missing or unusable data and config files are failures naming them.
-    fails(
-        &train_tiny(&cfg, "/no/such/data.txt", &out, "2", &[]),
-        1,
-        &["/no/such/data.txt", "does not exist"],
-    );
-    fails(
-        &train_tiny(&cfg, d.to_str().unwrap(), &out, "2", &[]),
-        1,
-        &["is a directory"],
-    );
-    fails(
-        &train_tiny("/no/such/cfg.json", &data, &out, "2", &[]),
-        1,
-        &["/no/such/cfg.json"],
-    );
     let short = d.join("short.txt");
     std::fs::write(&short, "tiny").unwrap();
-    fails(
-        &train_tiny(&cfg, short.to_str().unwrap(), &out, "2", &[]),
-        1,
-        &["short.txt", "too little text"],
-    );
+    // The config, the data, --steps, the exit code and what the error line names.
+    type Case<'a> = (&'a str, &'a str, &'a str, i32, &'a [&'a str]);
+    let cases: &[Case] = &[
+        // --steps 0 and an absurd --steps.
+        (&cfg, &data, "0", 2, &["--steps"]),
+        (&cfg, &data, "99999999999", 2, &["--steps"]),
+        // Missing or unusable data and config files are failures naming them.
+        (
+            &cfg,
+            "/no/such/data.txt",
+            "2",
+            1,
+            &["/no/such/data.txt", "does not exist"],
+        ),
+        (&cfg, d.to_str().unwrap(), "2", 1, &["is a directory"]),
+        ("/no/such/cfg.json", &data, "2", 1, &["/no/such/cfg.json"]),
+        (
+            &cfg,
+            short.to_str().unwrap(),
+            "2",
+            1,
+            &["short.txt", "too little text"],
+        ),
+    ];
+    for &(cfg, data, steps, code, needles) in cases {
+        fails(&train_tiny(cfg, data, &out, steps, &[]), code, needles);
+    }
     assert!(!out.exists());
 }
 
 #[test]
 fn an_existing_checkpoint_is_refused_resumed_or_replaced_never_lost() {
-    let d = tmp("existing");
-    let (cfg, data) = tiny_setup(&d);
-    let out = d.join("ck");
+    let (d, cfg, data, out) = tiny_dir("existing");
     succeeds(&train_tiny(&cfg, &data, &out, "4", &[]));
     assert_eq!(steps_of(&out), 4);
     assert!(out.join("optimizer.safetensors").exists());
@@ -433,9 +435,7 @@ fn an_existing_checkpoint_is_refused_resumed_or_replaced_never_lost() {
 
 #[test]
 fn a_diverging_run_fails_and_never_saves_its_weights() {
-    let d = tmp("diverge");
-    let (cfg, data) = tiny_setup(&d);
-    let out = d.join("ck");
+    let (_, cfg, data, out) = tiny_dir("diverge");
     succeeds(&train_tiny(&cfg, &data, &out, "2", &[]));
     // Weights so large that the first forward overflows: a resumed run must diverge at once.
     let mut m = models::Model::load(&out).unwrap();
@@ -456,8 +456,7 @@ fn a_diverging_run_fails_and_never_saves_its_weights() {
 
 #[test]
 fn an_unwritable_output_fails_before_training() {
-    let d = tmp("unwritable");
-    let (cfg, data) = tiny_setup(&d);
+    let (d, cfg, data, _) = tiny_dir("unwritable");
     let file = d.join("file.txt");
     std::fs::write(&file, "x").unwrap();
     // The parent of --out is a file: it cannot be created (root or not).
@@ -474,9 +473,7 @@ fn an_unwritable_output_fails_before_training() {
 
 #[test]
 fn a_forced_implementation_that_cannot_run_here_is_an_error() {
-    let d = tmp("forced");
-    let (cfg, data) = tiny_setup(&d);
-    let out = d.join("ck");
+    let (_, cfg, data, out) = tiny_dir("forced");
     let masked = [("KERNELS_DISABLE", "avx512")];
     let r = run_in(
         None,
