@@ -89,7 +89,7 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{MicroKernel, Operands};
+    use crate::matmul::driver::{MicroKernel, Operands, UnpackedKernel};
     use crate::matmul::tile::{by_rows, isa_tile, TileVector};
     use crate::simd_math;
     use std::arch::x86_64::*;
@@ -117,121 +117,83 @@ mod imp {
 
     isa_tile!(simd_math::Avx2, "avx2,fma");
 
-    /// The micro-kernels of the 6×16 tile (and its unpacked variants) for the driver.
-    pub(super) struct Avx2;
-
-    impl MicroKernel<MR, NR> for Avx2 {
+    /// AVX2's unpacked path, the same for both tiles: [`Avx2`] serves as the `Unpacked` of
+    /// each.
+    impl UnpackedKernel for Avx2 {
         type Lanes = simd_math::Avx2;
         const DR: usize = DR;
 
         #[inline(always)]
-        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
-            // SAFETY: the contract of `full` is `tile`'s for a packed MR×NR tile without
-            // `EDGE` (whose masks are then ignored).
-            unsafe {
-                let unused = [_mm256_setzero_si256(); NV];
-                tile::<MR, NV, true, false, MR, NR>(kc, o, unused, alpha, beta)
-            }
-        }
-
-        #[inline(always)]
-        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
-            // SAFETY: the contract of `edge` is `tile`'s for a packed tile of `rows` rows
-            // whose valid columns are the first `cols` lanes (the masks); edge tiles have
-            // rows ≤ MR = 6, so the arms for 1..=5 rows cover those with rows < MR. The lane
-            // masks are made here, where a tile needs them: kept live across the loops they
-            // would take registers a full tile needs.
-            unsafe {
-                let unused = [_mm256_setzero_si256(); NV]; // Ignored without EDGE.
-                match (rows == MR, cols == NR) {
-                    (true, true) => Self::full(kc, o, alpha, beta),
-                    (true, false) => tile::<MR, NV, true, true, MR, NR>(
-                        kc,
-                        o,
-                        row_masks::<NV>(cols),
-                        alpha,
-                        beta,
-                    ),
-                    (false, true) => by_rows!(rows, NV, false, MR, NR, kc, o,
-                        unused, alpha, beta; 1 2 3 4 5),
-                    (false, false) => by_rows!(rows, NV, true, MR, NR, kc, o,
-                        row_masks::<NV>(cols), alpha, beta; 1 2 3 4 5),
-                }
-            }
-        }
-
-        #[inline(always)]
-        unsafe fn direct_tile<const R: usize, const V: usize>(
-            k: usize,
-            o: Operands,
-            cols: usize,
-            alpha: f32,
-            beta: f32,
-        ) {
+        unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
             // SAFETY: the contract of `direct_tile` is `tile`'s for an unpacked tile whose
             // valid columns are the first `cols` ≤ 8·V lanes (all of them without `EDGE`).
             unsafe {
                 let masks = row_masks::<V>(cols);
                 if cols == 8 * V {
-                    tile::<R, V, false, false, 0, 0>(k, o, masks, alpha, beta)
+                    tile::<R, V, false, false, 0, 0>(k, o, masks)
                 } else {
-                    tile::<R, V, false, true, 0, 0>(k, o, masks, alpha, beta)
+                    tile::<R, V, false, true, 0, 0>(k, o, masks)
                 }
             }
         }
     }
 
-    /// The micro-kernels of the 3×24 tile for the driver: its packed full and edge tiles;
-    /// the unpacked path is the 6×16 kernel's (it does not depend on the packed tile).
-    pub(super) struct Avx2Wide;
+    /// Expands to the micro-kernel struct `$name` of the `$mr`×`$nr` tile (`$nv` ymm vectors
+    /// a row) and its packed full and edge tiles, with AVX2's unpacked path; `$r` lists the
+    /// row counts 1..`$mr` of its edge tiles. AVX2's two tiles differ only in these
+    /// constants.
+    macro_rules! avx2_kernel {
+        ($(#[$doc:meta])* $name:ident: $mr:ident, $nv:ident, $nr:ident; $($r:literal)*) => {
+            $(#[$doc])*
+            pub(super) struct $name;
 
-    impl MicroKernel<MR_WIDE, NR_WIDE> for Avx2Wide {
-        type Lanes = simd_math::Avx2;
-        const DR: usize = DR;
+            impl MicroKernel<$mr, $nr> for $name {
+                type Unpacked = Avx2;
 
-        #[inline(always)]
-        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
-            // SAFETY: the contract of `full` is `tile`'s for a packed 3×24 tile without
-            // `EDGE` (whose masks are then ignored).
-            unsafe {
-                let unused = [_mm256_setzero_si256(); NV_WIDE];
-                tile::<MR_WIDE, NV_WIDE, true, false, MR_WIDE, NR_WIDE>(kc, o, unused, alpha, beta)
-            }
-        }
+                #[inline(always)]
+                unsafe fn full(kc: usize, o: Operands) {
+                    // SAFETY: the contract of `full` is `tile`'s for a packed full tile
+                    // without `EDGE` (whose masks are then ignored).
+                    unsafe {
+                        let unused = [_mm256_setzero_si256(); $nv];
+                        tile::<$mr, $nv, true, false, $mr, $nr>(kc, o, unused)
+                    }
+                }
 
-        #[inline(always)]
-        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
-            // SAFETY: as the 6×16 tile's `edge`, with rows ≤ MR_WIDE = 3 (the arms for 1..=2
-            // rows cover those with rows < MR_WIDE).
-            unsafe {
-                let unused = [_mm256_setzero_si256(); NV_WIDE];
-                match (rows == MR_WIDE, cols == NR_WIDE) {
-                    (true, true) => Self::full(kc, o, alpha, beta),
-                    (true, false) => tile::<MR_WIDE, NV_WIDE, true, true, MR_WIDE, NR_WIDE>(
-                        kc,
-                        o,
-                        row_masks::<NV_WIDE>(cols),
-                        alpha,
-                        beta,
-                    ),
-                    (false, true) => by_rows!(rows, NV_WIDE, false, MR_WIDE, NR_WIDE, kc, o,
-                        unused, alpha, beta; 1 2),
-                    (false, false) => by_rows!(rows, NV_WIDE, true, MR_WIDE, NR_WIDE, kc, o,
-                        row_masks::<NV_WIDE>(cols), alpha, beta; 1 2),
+                #[inline(always)]
+                unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands) {
+                    // SAFETY: the contract of `edge` is `tile`'s for a packed tile of `rows`
+                    // rows whose valid columns are the first `cols` lanes (the masks); edge
+                    // tiles have rows ≤ `$mr`, so the arms for the listed rows (1..`$mr`)
+                    // cover those with fewer. The lane masks are made here, where a tile
+                    // needs them: kept live across the loops they would take registers a
+                    // full tile needs.
+                    unsafe {
+                        let unused = [_mm256_setzero_si256(); $nv]; // Ignored without EDGE.
+                        match (rows == $mr, cols == $nr) {
+                            (true, true) => Self::full(kc, o),
+                            (true, false) => {
+                                tile::<$mr, $nv, true, true, $mr, $nr>(kc, o, row_masks::<$nv>(cols))
+                            }
+                            (false, true) => by_rows!(rows, $nv, false, $mr, $nr, kc, o,
+                                unused; $($r)*),
+                            (false, false) => by_rows!(rows, $nv, true, $mr, $nr, kc, o,
+                                row_masks::<$nv>(cols); $($r)*),
+                        }
+                    }
                 }
             }
-        }
+        };
+    }
 
-        #[inline(always)]
-        unsafe fn direct_tile<const R: usize, const V: usize>(
-            k: usize,
-            o: Operands,
-            cols: usize,
-            alpha: f32,
-            beta: f32,
-        ) {
-            // SAFETY: the same contract as the 6×16 kernel's `direct_tile`.
-            unsafe { <Avx2 as MicroKernel<MR, NR>>::direct_tile::<R, V>(k, o, cols, alpha, beta) }
-        }
+    avx2_kernel! {
+        /// The micro-kernels of the 6×16 tile for the driver, and AVX2's unpacked path.
+        Avx2: MR, NV, NR; 1 2 3 4 5
+    }
+
+    avx2_kernel! {
+        /// The micro-kernels of the 3×24 tile for the driver (the unpacked path is
+        /// [`Avx2`]'s: it does not depend on the packed tile).
+        Avx2Wide: MR_WIDE, NV_WIDE, NR_WIDE; 1 2
     }
 }

@@ -104,7 +104,7 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{MicroKernel, Operands, RowBlock};
+    use crate::matmul::driver::{MicroKernel, Operands, RowBlock, UnpackedKernel};
     use crate::matmul::tile::{by_rows, isa_tile, TileVector};
     use crate::simd_math;
     use std::arch::x86_64::*;
@@ -159,13 +159,7 @@ mod imp {
     /// As [`tile`] with R = 1 and not `PACKED`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn row_window<const V: usize>(
-        k: usize,
-        o: Operands,
-        masks: [__mmask16; V],
-        alpha: f32,
-        beta: f32,
-    ) {
+    unsafe fn row_window<const V: usize>(k: usize, o: Operands, masks: [__mmask16; V]) {
         let mut acc = [_mm512_setzero_ps(); V];
         let mut a = o.a;
         let mut b = o.b;
@@ -181,6 +175,7 @@ mod imp {
             a = a.wrapping_add(o.a_ps);
             b = b.wrapping_add(o.b_ps);
         }
+        let (alpha, beta) = (o.alpha, o.beta);
         let av = _mm512_set1_ps(alpha);
         let bv = _mm512_set1_ps(beta);
         for v in 0..V {
@@ -209,22 +204,21 @@ mod imp {
         (16 - (b.as_ptr() as usize % 64) / 4) % 16
     }
 
-    /// The micro-kernels of the 6×64 tile (and its unpacked variants) for the driver.
+    /// The micro-kernels of the 6×64 tile for the driver, and AVX-512's unpacked path.
     pub(super) struct Avx512;
 
     impl MicroKernel<MR, NR> for Avx512 {
-        type Lanes = simd_math::Avx512;
-        const DR: usize = DR;
+        type Unpacked = Self;
 
         #[inline(always)]
-        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
+        unsafe fn full(kc: usize, o: Operands) {
             // SAFETY: the contract of `full` is `tile`'s for a packed MR×NR tile with every
             // lane valid (no `EDGE`, all-ones masks).
-            unsafe { tile::<MR, NV, true, false, MR, NR>(kc, o, [0xffff; NV], alpha, beta) }
+            unsafe { tile::<MR, NV, true, false, MR, NR>(kc, o, [0xffff; NV]) }
         }
 
         #[inline(always)]
-        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands) {
             // SAFETY: the contract of `edge` is `tile`'s for a packed tile of `rows` rows
             // whose valid columns are the first `cols` lanes (the masks). A last panel
             // narrower than NR uses a tile of just enough vectors (same packed layout, less
@@ -234,35 +228,36 @@ mod imp {
                 let m = row_masks::<NV>(cols);
                 let nv = cols.div_ceil(16).min(NV);
                 if rows == MR && nv == NV {
-                    tile::<MR, NV, true, true, MR, NR>(kc, o, m, alpha, beta)
+                    tile::<MR, NV, true, true, MR, NR>(kc, o, m)
                 } else {
                     match nv {
                         1 => {
-                            by_rows!(rows, 1, true, MR, NR, kc, o, [m[0]], alpha, beta; 1 2 3 4 5 6)
+                            by_rows!(rows, 1, true, MR, NR, kc, o, [m[0]]; 1 2 3 4 5 6)
                         }
                         2 => {
-                            by_rows!(rows, 2, true, MR, NR, kc, o, [m[0], m[1]], alpha, beta; 1 2 3 4 5 6)
+                            by_rows!(rows, 2, true, MR, NR, kc, o, [m[0], m[1]]; 1 2 3 4 5 6)
                         }
                         3 => {
-                            by_rows!(rows, 3, true, MR, NR, kc, o, [m[0], m[1], m[2]], alpha, beta; 1 2 3 4 5 6)
+                            by_rows!(rows, 3, true, MR, NR, kc, o, [m[0], m[1], m[2]]; 1 2 3 4 5 6)
                         }
-                        _ => by_rows!(rows, 4, true, MR, NR, kc, o, m, alpha, beta; 1 2 3 4 5),
+                        _ => by_rows!(rows, 4, true, MR, NR, kc, o, m; 1 2 3 4 5),
                     }
                 }
             }
         }
+    }
+
+    /// AVX-512's unpacked path, the same for both tiles: [`Avx512`] serves as the `Unpacked`
+    /// of each.
+    impl UnpackedKernel for Avx512 {
+        type Lanes = simd_math::Avx512;
+        const DR: usize = DR;
 
         #[inline(always)]
-        unsafe fn direct_tile<const R: usize, const V: usize>(
-            k: usize,
-            o: Operands,
-            cols: usize,
-            alpha: f32,
-            beta: f32,
-        ) {
+        unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
             // SAFETY: the contract of `direct_tile` is `tile`'s for an unpacked tile whose
             // valid columns are the first `cols` ≤ 16·V lanes (the masks).
-            unsafe { tile::<R, V, false, true, 0, 0>(k, o, row_masks::<V>(cols), alpha, beta) }
+            unsafe { tile::<R, V, false, true, 0, 0>(k, o, row_masks::<V>(cols)) }
         }
 
         /// One row of C (decode: m = 1), all columns, A and B read in place, as `sweep` says:
@@ -280,22 +275,12 @@ mod imp {
         /// not transposed, i < m).
         #[target_feature(enable = "avx512f")]
         unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
-            if sweep == RowSweep::Stream && r.beta == 0.0 {
+            if sweep == RowSweep::Stream && r.p.beta == 0.0 {
                 // SAFETY: `direct_row`'s contract covers the stream's (β = 0 checked here).
                 return unsafe { crate::matmul::driver::stream_row::<simd_math::Avx512>(r) };
             }
-            let RowBlock {
-                g,
-                i,
-                a_rs,
-                a_ps,
-                alpha,
-                a,
-                b,
-                beta,
-                c,
-            } = r;
-            let skip = match head_cols(b, g.ldb) {
+            let (g, i) = (r.p.g, r.i);
+            let skip = match head_cols(r.p.b, g.ldb) {
                 0 => 0,
                 h => 16 - h,
             };
@@ -310,15 +295,19 @@ mod imp {
                 let hi = (16 * nv).min(g.n + skip - start);
                 let col = start + lo - skip;
                 let o = Operands {
-                    a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                    a_rs,
-                    a_ps,
-                    b: b.as_ptr().wrapping_add(start).wrapping_sub(skip),
+                    a: r.p.a.as_ptr().wrapping_add(g.a_index(i, 0)),
+                    a_rs: r.a_rs,
+                    a_ps: r.a_ps,
+                    b: r.p.b.as_ptr().wrapping_add(start).wrapping_sub(skip),
                     b_ps: g.ldb,
-                    c: c.as_mut_ptr()
+                    c: r.p
+                        .c
+                        .as_mut_ptr()
                         .wrapping_add(i * g.ldc + start)
                         .wrapping_sub(skip),
                     ldc: g.ldc,
+                    alpha: r.p.alpha,
+                    beta: r.p.beta,
                 };
                 debug_assert!(lo < hi && col < g.n);
                 // SAFETY: AVX-512F is enabled. Lane l of this window is column start + l − skip;
@@ -334,7 +323,7 @@ mod imp {
                         ($($v:literal)*) => {
                             match nv {
                                 $($v => row_window::<$v>(
-                                    g.k, o, window_masks::<$v>(lo, hi), alpha, beta),)*
+                                    g.k, o, window_masks::<$v>(lo, hi)),)*
                                 _ => unreachable!("windows hold 1..=ROW_V vectors"),
                             }
                         };
@@ -346,64 +335,39 @@ mod imp {
         }
     }
 
-    /// The micro-kernels of the 12×32 tile for the driver: its packed full and edge tiles;
-    /// the unpacked path is the 6×64 kernel's (it does not depend on the packed tile).
+    /// The micro-kernels of the 12×32 tile for the driver: its packed full and edge tiles
+    /// (the unpacked path is [`Avx512`]'s: it does not depend on the packed tile).
     pub(super) struct Avx512Tall;
 
     impl MicroKernel<MR_TALL, NR_TALL> for Avx512Tall {
-        type Lanes = simd_math::Avx512;
-        const DR: usize = DR;
+        type Unpacked = Avx512;
 
         #[inline(always)]
-        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
+        unsafe fn full(kc: usize, o: Operands) {
             // SAFETY: the contract of `full` is `tile`'s for a packed 12×32 tile with every
             // lane valid (no `EDGE`, all-ones masks).
             unsafe {
-                tile::<MR_TALL, NV_TALL, true, false, MR_TALL, NR_TALL>(
-                    kc,
-                    o,
-                    [0xffff; NV_TALL],
-                    alpha,
-                    beta,
-                )
+                tile::<MR_TALL, NV_TALL, true, false, MR_TALL, NR_TALL>(kc, o, [0xffff; NV_TALL])
             }
         }
 
         #[inline(always)]
-        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands) {
             // SAFETY: as the 6×64 tile's `edge`: rows ≤ MR_TALL = 12, valid columns the first
             // `cols` lanes; a panel of at most 16 columns runs one vector, and the 12-row tile
             // of 2 vectors is taken before the `by_rows` arms (1..=11 rows for 2 vectors).
             unsafe {
                 let m = row_masks::<NV_TALL>(cols);
                 if cols <= 16 {
-                    by_rows!(rows, 1, true, MR_TALL, NR_TALL, kc, o, [m[0]], alpha, beta;
+                    by_rows!(rows, 1, true, MR_TALL, NR_TALL, kc, o, [m[0]];
                         1 2 3 4 5 6 7 8 9 10 11 12)
                 } else if rows == MR_TALL {
-                    tile::<MR_TALL, NV_TALL, true, true, MR_TALL, NR_TALL>(kc, o, m, alpha, beta)
+                    tile::<MR_TALL, NV_TALL, true, true, MR_TALL, NR_TALL>(kc, o, m)
                 } else {
-                    by_rows!(rows, 2, true, MR_TALL, NR_TALL, kc, o, m, alpha, beta;
+                    by_rows!(rows, 2, true, MR_TALL, NR_TALL, kc, o, m;
                         1 2 3 4 5 6 7 8 9 10 11)
                 }
             }
-        }
-
-        #[inline(always)]
-        unsafe fn direct_tile<const R: usize, const V: usize>(
-            k: usize,
-            o: Operands,
-            cols: usize,
-            alpha: f32,
-            beta: f32,
-        ) {
-            // SAFETY: the same contract as the 6×64 kernel's `direct_tile`.
-            unsafe { <Avx512 as MicroKernel<MR, NR>>::direct_tile::<R, V>(k, o, cols, alpha, beta) }
-        }
-
-        #[inline(always)]
-        unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
-            // SAFETY: the same contract as the 6×64 kernel's `direct_row`.
-            unsafe { <Avx512 as MicroKernel<MR, NR>>::direct_row(r, sweep) }
         }
     }
 }

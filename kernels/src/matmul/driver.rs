@@ -32,8 +32,31 @@ use std::sync::OnceLock;
 
 /// A kernel's `#[target_feature]` entry point: [`run`] instantiated for its micro-kernel,
 /// reached only through [`Sgemm`]'s checks.
-pub(super) type Body =
-    unsafe fn(&Blocking, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]);
+pub(super) type Body = unsafe fn(&Blocking, Product<'_>, &mut [f32]);
+
+/// One product `C = α·op(A)·op(B) + β·C`: its shape, scalars and operands, passed as one value
+/// from [`Sgemm::matmul`]'s checks down through the entry point to the driver's loops (which
+/// all take the same six arguments).
+pub(super) struct Product<'a> {
+    pub g: &'a Gemm,
+    pub alpha: f32,
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    pub beta: f32,
+    pub c: &'a mut [f32],
+}
+
+impl Product<'_> {
+    /// The same product with C reborrowed, for a callee that takes its own [`Product`] while
+    /// this one is still used.
+    #[inline(always)]
+    pub(super) fn reborrow(&mut self) -> Product<'_> {
+        Product {
+            c: &mut *self.c,
+            ..*self
+        }
+    }
+}
 
 /// The constants of one SGEMM kernel, on every target.
 #[derive(Debug, Clone, Copy)]
@@ -150,32 +173,32 @@ impl Sgemm {
     /// products are finished here, and a matrix-vector product is restated as a
     /// vector-matrix one (the A and B buffers swap; checked again, so the entry's soundness
     /// needs nothing about the restatement).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn matmul(
         &self,
         params: Option<&BlockingParams>,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
+        p: Product<'_>,
         scratch: &mut [f32],
     ) -> Result<()> {
         let blk = self.blocking(params)?;
         if let Some(feature) = self.spec.feature {
             cpu::require(feature)?;
         }
-        g.check(a, b, c)?;
-        check_len("matmul", "scratch", scratch.len(), blk.scratch_len(g))?;
-        if finish_trivial(g, alpha, beta, c)? {
+        p.g.check(p.a, p.b, p.c)?;
+        check_len("matmul", "scratch", scratch.len(), blk.scratch_len(p.g))?;
+        if finish_trivial(p.g, p.alpha, p.beta, p.c)? {
             return Ok(());
         }
-        let (g, a, b) = match as_row_problem(g) {
-            Some(t) => (t, b, a),
-            None => (*g, a, b),
+        let row = as_row_problem(p.g);
+        let p = match &row {
+            Some(g) => Product {
+                g,
+                a: p.b,
+                b: p.a,
+                ..p
+            },
+            None => p,
         };
-        g.check(a, b, c)?;
+        p.g.check(p.a, p.b, p.c)?;
         let (mr, nr) = (blk.params().mr, blk.params().nr);
         let Some(&(_, _, body)) = self.bodies.iter().find(|b| (b.0, b.1) == (mr, nr)) else {
             unreachable!(
@@ -191,7 +214,7 @@ impl Sgemm {
         // are those of its restatement (`scratch_len` restates too); `finish_trivial`
         // returned for m, n or k = 0. That is all `body` needs, per the contract of
         // `Sgemm::new`.
-        unsafe { body(&blk, &g, alpha, a, b, beta, c, scratch) };
+        unsafe { body(&blk, p, scratch) };
         Ok(())
     }
 }
@@ -215,30 +238,22 @@ macro_rules! sgemm_wrappers {
         ///
         /// # Safety
         /// The feature must be available; `blk` must have been checked against [`TILES`] and
-        /// have the tile `MR_`×`NR_`; `g.check(a, b, c)` must have passed, `scratch` must hold
-        /// `blk.scratch_len(g)` elements, and m, n, k must be nonzero.
+        /// have the tile `MR_`×`NR_`; `p.g.check(p.a, p.b, p.c)` must have passed, `scratch`
+        /// must hold `blk.scratch_len(p.g)` elements, and m, n, k must be nonzero.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $target_feature)]
-        #[allow(clippy::too_many_arguments)]
         unsafe fn entry<
             K: $crate::matmul::driver::MicroKernel<MR_, NR_>,
             const MR_: usize,
             const NR_: usize,
         >(
             blk: &$crate::matmul::blocking::Blocking,
-            g: &$crate::matmul::Gemm,
-            alpha: f32,
-            a: &[f32],
-            b: &[f32],
-            beta: f32,
-            c: &mut [f32],
+            p: $crate::matmul::driver::Product<'_>,
             scratch: &mut [f32],
         ) {
             // SAFETY: the preconditions of `driver::run` are this function's; the feature
             // enabled here is what the module's micro-kernels and vector need.
-            unsafe {
-                $crate::matmul::driver::run::<K, MR_, NR_>(blk, g, alpha, a, b, beta, c, scratch)
-            }
+            unsafe { $crate::matmul::driver::run::<K, MR_, NR_>(blk, p, scratch) }
         }
 
         /// This kernel as the generic driver runs it.
@@ -304,7 +319,8 @@ macro_rules! sgemm_wrappers {
             c: &mut [f32],
             scratch: &mut [f32],
         ) -> $crate::Result<()> {
-            SGEMM.matmul(None, g, alpha, a, b, beta, c, scratch)
+            let p = $crate::matmul::driver::Product { g, alpha, a, b, beta, c };
+            SGEMM.matmul(None, p, scratch)
         }
 
         /// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
@@ -321,7 +337,8 @@ macro_rules! sgemm_wrappers {
             c: &mut [f32],
             scratch: &mut [f32],
         ) -> $crate::Result<()> {
-            SGEMM.matmul(Some(params), g, alpha, a, b, beta, c, scratch)
+            let p = $crate::matmul::driver::Product { g, alpha, a, b, beta, c };
+            SGEMM.matmul(Some(params), p, scratch)
         }
     };
 }
@@ -337,22 +354,19 @@ mod imp {
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
 
-    /// Rows i.. of C for the unpacked path ([`direct_rows`], [`MicroKernel::direct_row`],
-    /// [`stream_row`]): the shape, the first row, A's row and depth strides (A element
-    /// (r, p) at `(i + r)·a_rs + p·a_ps`), α, the operands and β.
+    pub(in crate::matmul) use super::Product;
+
+    /// Rows i.. of C for the unpacked path ([`direct_rows`], [`UnpackedKernel::direct_row`],
+    /// [`stream_row`]): the product, the first row and A's row and depth strides (A element
+    /// (r, p) at `(i + r)·a_rs + p·a_ps`).
     pub(in crate::matmul) struct RowBlock<'a> {
-        pub g: &'a Gemm,
+        pub p: Product<'a>,
         pub i: usize,
         pub a_rs: usize,
         pub a_ps: usize,
-        pub alpha: f32,
-        pub a: &'a [f32],
-        pub b: &'a [f32],
-        pub beta: f32,
-        pub c: &'a mut [f32],
     }
 
-    /// Where a micro-kernel finds its operands.
+    /// Where a micro-kernel finds its operands, and the scalars it applies when it stores C.
     #[derive(Clone, Copy)]
     pub(in crate::matmul) struct Operands {
         /// Element (r, p) of the A tile is at `a + r·a_rs + p·a_ps`.
@@ -365,11 +379,14 @@ mod imp {
         /// Element (r, j) of the C tile is at `c + r·ldc + j`.
         pub c: *mut f32,
         pub ldc: usize,
+        /// The tile stores `α·A·B + β·C` (β == 0 never reads C).
+        pub alpha: f32,
+        pub beta: f32,
     }
 
     /// One ISA's micro-kernels for the `MR`×`NR` micro-tile, as [`run`] calls them. Each
-    /// computes a tile of `C = α·A·B + β·C` over a depth `k`, applying α and β once when it
-    /// stores (β == 0 never reads C).
+    /// computes a tile of `C = α·A·B + β·C` over a depth `k`, applying α and β (`o.alpha`,
+    /// `o.beta`) once when it stores (β == 0 never reads C).
     ///
     /// # Safety
     /// The methods may execute the ISA's instructions: an implementation is instantiated
@@ -378,10 +395,9 @@ mod imp {
     pub(in crate::matmul) trait MicroKernel<const MR: usize, const NR: usize>:
         Sized
     {
-        /// The vector for the dot products of m = 1 with B transposed ([`dots`]).
-        type Lanes: Simd;
-        /// Rows per block of the unpacked path, in 1..=8.
-        const DR: usize;
+        /// The ISA's unpacked path and dot products, which do not depend on the packed tile:
+        /// one implementation serves all of an ISA's micro-tiles.
+        type Unpacked: UnpackedKernel;
 
         /// The packed micro-kernel on a full `MR`×`NR` tile: A is a packed micro-panel
         /// (element (r, p) at `o.a + p·MR + r`), B a packed micro-panel (element (p, j) at
@@ -390,7 +406,7 @@ mod imp {
         /// # Safety
         /// The ISA is available; the panels hold `kc·MR` and `kc·NR` elements, the `MR`×`NR`
         /// elements of C at `o.c + r·o.ldc + j` are in bounds, and C does not alias them.
-        unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32);
+        unsafe fn full(kc: usize, o: Operands);
 
         /// [`MicroKernel::full`] on an edge tile: only rows < `rows` ≤ `MR` and columns <
         /// `cols` ≤ `NR` of C are valid (read and written), one of them short. The packed B
@@ -399,10 +415,22 @@ mod imp {
         ///
         /// # Safety
         /// As [`MicroKernel::full`], for the valid rows and columns of C only.
-        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32);
+        unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands);
+    }
+
+    /// One ISA's kernels for the paths that read A and B in place ([`direct`], [`dots`]),
+    /// shared by all of its micro-tiles ([`MicroKernel::Unpacked`]).
+    ///
+    /// # Safety
+    /// As [`MicroKernel`]: instantiated only inside an entry point that requires the ISA.
+    pub(in crate::matmul) trait UnpackedKernel: Sized {
+        /// The vector for the dot products of m = 1 with B transposed ([`dots`]).
+        type Lanes: Simd;
+        /// Rows per block of the unpacked path, in 1..=8.
+        const DR: usize;
 
         /// The unpacked micro-kernel: an `R`×(`V`·LANES) tile (LANES those of
-        /// [`MicroKernel::Lanes`], `V` = [`direct_vectors`]`(R)`) of which columns < `cols`
+        /// [`UnpackedKernel::Lanes`], `V` = [`direct_vectors`]`(R)`) of which columns < `cols`
         /// are valid, with A element (r, p) at `o.a + r·o.a_rs + p·o.a_ps` and B element
         /// (p, j) at `o.b + p·o.b_ps + j`, read in place. `R` is in 1..=`DR`.
         ///
@@ -410,13 +438,7 @@ mod imp {
         /// The ISA is available; for r < R, p < k and j < cols the A element (r, p), the B
         /// element (p, j) and the C element (r, j) are in bounds of their buffers, and C
         /// does not alias A or B.
-        unsafe fn direct_tile<const R: usize, const V: usize>(
-            k: usize,
-            o: Operands,
-            cols: usize,
-            alpha: f32,
-            beta: f32,
-        );
+        unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize);
 
         /// One row i of C, all columns, A and B read in place, as `sweep` says: the row
         /// stream ([`stream_row`], only with β = 0) or column windows ([`direct_rows`] with
@@ -429,10 +451,10 @@ mod imp {
             // SAFETY: this method's contract is `direct_rows`'s, which covers the stream's
             // (it needs β = 0, checked here).
             unsafe {
-                if sweep == RowSweep::Stream && r.beta == 0.0 {
+                if sweep == RowSweep::Stream && r.p.beta == 0.0 {
                     stream_row::<Self::Lanes>(r)
                 } else {
-                    direct_rows::<Self, MR, NR, 1, { direct_vectors(1) }>(r)
+                    direct_rows::<Self, 1, { direct_vectors(1) }>(r)
                 }
             }
         }
@@ -443,80 +465,63 @@ mod imp {
     ///
     /// # Safety
     /// `K`'s ISA must be available; `blk` must have been checked against the kernel's tiles,
-    /// `g.check(a, b, c)` must have passed, `scratch` must hold `blk.scratch_len(g)`
-    /// elements, and m, n, k must be nonzero.
+    /// `p.g.check(p.a, p.b, p.c)` must have passed, `scratch` must hold
+    /// `blk.scratch_len(p.g)` elements, and m, n, k must be nonzero.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     pub(in crate::matmul) unsafe fn run<
         K: MicroKernel<MR, NR>,
         const MR: usize,
         const NR: usize,
     >(
         blk: &Blocking,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
+        p: Product<'_>,
         scratch: &mut [f32],
     ) {
-        const { assert!(K::DR >= 1 && K::DR <= 8 && MR >= 1 && NR >= 1) };
+        const { assert!(MR >= 1 && NR >= 1) };
         // SAFETY (for the three calls): same preconditions as this function; the packed
         // loops get the blocking of their micro-tile (checked just before).
         unsafe {
-            match blk.plan(g) {
+            match blk.plan(p.g) {
                 Plan::Trivial => {}
-                Plan::Direct => direct::<K, MR, NR>(blk.sweep_for(g), g, alpha, a, b, beta, c),
-                Plan::Dots => dots::<K::Lanes>(g, alpha, a, b, beta, c),
+                Plan::Direct => direct::<K::Unpacked>(blk.sweep_for(p.g), p),
+                Plan::Dots => dots::<<K::Unpacked as UnpackedKernel>::Lanes>(p),
                 Plan::Packed => {
-                    let p = blk.params();
-                    if (p.mr, p.nr) != (MR, NR) {
-                        unreachable!("micro-tile {}×{} not in the kernel's tiles", p.mr, p.nr);
+                    let t = blk.params();
+                    if (t.mr, t.nr) != (MR, NR) {
+                        unreachable!("micro-tile {}×{} not in the kernel's tiles", t.mr, t.nr);
                     }
-                    packed::<K, MR, NR>(blk, g, alpha, a, b, beta, c, scratch)
+                    packed::<K, MR, NR>(blk, p, scratch)
                 }
             }
         }
     }
 
-    /// Unpacked path for B not transposed: blocks of up to `K::DR` rows, each sweeping the
+    /// Unpacked path for B not transposed: blocks of up to `U::DR` rows, each sweeping the
     /// columns with a tile as wide as the row count allows (one row through
-    /// [`MicroKernel::direct_row`] with the blocking's `sweep`).
+    /// [`UnpackedKernel::direct_row`] with the blocking's `sweep`).
     ///
     /// # Safety
     /// As [`run`], and `!g.trans_b`.
     #[inline(always)]
-    unsafe fn direct<K: MicroKernel<MR, NR>, const MR: usize, const NR: usize>(
-        sweep: RowSweep,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) {
+    unsafe fn direct<U: UnpackedKernel>(sweep: RowSweep, mut p: Product<'_>) {
+        const { assert!(U::DR >= 1 && U::DR <= 8) };
+        let g = p.g;
         debug_assert!(!g.trans_b);
         let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
         let mut i = 0;
         while i < g.m {
-            let rows = (g.m - i).min(K::DR);
+            let rows = (g.m - i).min(U::DR);
             let block = RowBlock {
-                g,
+                p: p.reborrow(),
                 i,
                 a_rs,
                 a_ps,
-                alpha,
-                a,
-                b,
-                beta,
-                c: &mut *c,
             };
             macro_rules! blocks {
                 ($($r:literal)*) => {
                     match rows {
-                        1 => K::direct_row(block, sweep),
-                        $($r => direct_rows::<K, MR, NR, $r, { direct_vectors($r) }>(block),)*
+                        1 => U::direct_row(block, sweep),
+                        $($r => direct_rows::<U, $r, { direct_vectors($r) }>(block),)*
                         _ => unreachable!("DR is at most 8"),
                     }
                 };
@@ -543,47 +548,36 @@ mod imp {
     /// the last one short.
     ///
     /// # Safety
-    /// As [`direct`], and i + R ≤ m, R ≤ `K::DR`.
+    /// As [`direct`], and i + R ≤ m, R ≤ `U::DR`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     pub(in crate::matmul) unsafe fn direct_rows<
-        K: MicroKernel<MR, NR>,
-        const MR: usize,
-        const NR: usize,
+        U: UnpackedKernel,
         const R: usize,
         const V: usize,
     >(
         r: RowBlock<'_>,
     ) {
-        let RowBlock {
-            g,
-            i,
-            a_rs,
-            a_ps,
-            alpha,
-            a,
-            b,
-            beta,
-            c,
-        } = r;
-        let w = V * <K::Lanes as Simd>::LANES;
+        let (g, i) = (r.p.g, r.i);
+        let w = V * <U::Lanes as Simd>::LANES;
         let mut j = 0;
         while j < g.n {
             let cols = (g.n - j).min(w);
             let o = Operands {
-                a: a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                a_rs,
-                a_ps,
-                b: b.as_ptr().wrapping_add(j),
+                a: r.p.a.as_ptr().wrapping_add(g.a_index(i, 0)),
+                a_rs: r.a_rs,
+                a_ps: r.a_ps,
+                b: r.p.b.as_ptr().wrapping_add(j),
                 b_ps: g.ldb,
-                c: c.as_mut_ptr().wrapping_add(i * g.ldc + j),
+                c: r.p.c.as_mut_ptr().wrapping_add(i * g.ldc + j),
                 ldc: g.ldc,
+                alpha: r.p.alpha,
+                beta: r.p.beta,
             };
             // SAFETY: the ISA is available (per `run`). A element (r, p) is op(A)[i+r][p]
             // with i+r < m, p < k, at `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B elements
             // read are op(B)[p][j+l] for l < cols, at p·ldb + j + l < `g.b_len()`. C elements
             // (i+r, j+l) are at (i+r)·ldc + j + l < `g.c_len()`. `c` is a distinct `&mut`.
-            unsafe { K::direct_tile::<R, V>(g.k, o, cols, alpha, beta) };
+            unsafe { U::direct_tile::<R, V>(g.k, o, cols) };
             j += w;
         }
     }
@@ -593,7 +587,7 @@ mod imp {
     /// follow at once.
     pub(in crate::matmul) const STREAM_ROWS: usize = 8;
 
-    /// One row i of C with β = 0 (`r.beta` must be 0), B read in place **row by row**: C's row is the
+    /// One row i of C with β = 0 (`r.p.beta` must be 0), B read in place **row by row**: C's row is the
     /// accumulator, and each pass adds [`STREAM_ROWS`] rows of B, each read start to end.
     /// A column window ([`direct_rows`]) walks B down its columns instead, touching every
     /// row (often a page of its own) for a few cache lines, which the prefetchers do not
@@ -606,19 +600,9 @@ mod imp {
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
     pub(in crate::matmul) unsafe fn stream_row<S: Simd>(r: RowBlock<'_>) {
-        let RowBlock {
-            g,
-            i,
-            a_rs,
-            a_ps,
-            alpha,
-            a,
-            b,
-            beta,
-            c,
-        } = r;
-        debug_assert!(!g.trans_b && i < g.m && beta == 0.0);
-        let row = &mut c[i * g.ldc..i * g.ldc + g.n];
+        let (g, i, a, b) = (r.p.g, r.i, r.p.a, r.p.b);
+        debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
+        let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
         row.fill(0.0);
         let mut p = 0;
         while p < g.k {
@@ -626,7 +610,7 @@ mod imp {
             macro_rules! pass {
                 ($($r:literal)*) => {
                     match rows {
-                        $($r => stream_pass::<S, $r>(g, i * a_rs, a_ps, p, a, b, row),)*
+                        $($r => stream_pass::<S, $r>(g, i * r.a_rs, r.a_ps, p, a, b, row),)*
                         _ => unreachable!("a pass adds 1..=STREAM_ROWS rows"),
                     }
                 };
@@ -635,9 +619,9 @@ mod imp {
             unsafe { pass!(1 2 3 4 5 6 7 8) }
             p += rows;
         }
-        if alpha != 1.0 {
+        if r.p.alpha != 1.0 {
             for x in row.iter_mut() {
-                *x *= alpha;
+                *x *= r.p.alpha;
             }
         }
     }
@@ -725,17 +709,11 @@ mod imp {
     /// As [`run`], with m == 1, `g.trans_b`, and A's k elements contiguous; `S`'s ISA
     /// available.
     #[inline(always)]
-    pub(in crate::matmul) unsafe fn dots<S: Simd>(
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
-    ) {
+    pub(in crate::matmul) unsafe fn dots<S: Simd>(p: Product<'_>) {
         const J: usize = 8;
+        let (g, alpha, b, beta, c) = (p.g, p.alpha, p.b, p.beta, p.c);
         let k = g.k;
-        let a = &a[..k];
+        let a = &p.a[..k];
         let kv = k - k % S::LANES;
         // SAFETY: `S`'s ISA is available (per the contract); k % LANES < LANES.
         let tail = unsafe { S::mask(k % S::LANES) };
@@ -791,17 +769,12 @@ mod imp {
     /// # Safety
     /// As [`run`], and `blk`'s micro-tile is `MR`×`NR`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn packed<K: MicroKernel<MR, NR>, const MR: usize, const NR: usize>(
         blk: &Blocking,
-        g: &Gemm,
-        alpha: f32,
-        a: &[f32],
-        b: &[f32],
-        beta: f32,
-        c: &mut [f32],
+        prod: Product<'_>,
         scratch: &mut [f32],
     ) {
+        let (g, a, b, c) = (prod.g, prod.a, prod.b, prod.c);
         let p = blk.params();
         debug_assert_eq!((p.mr, p.nr), (MR, NR));
         let (a_size, b_size) = blk.pack_sizes(g);
@@ -813,7 +786,7 @@ mod imp {
             let nc = (g.n - jc).min(p.nc);
             for pc in (0..g.k).step_by(p.kc) {
                 let kc = (g.k - pc).min(p.kc);
-                let beta = if pc == 0 { beta } else { 1.0 };
+                let beta = if pc == 0 { prod.beta } else { 1.0 };
                 pack_b::<NR>(g, b, pc, kc, jc, nc, pb);
                 for ic in (0..g.m).step_by(p.mc) {
                     let mc = (g.m - ic).min(p.mc);
@@ -831,6 +804,8 @@ mod imp {
                                 b_ps: NR,
                                 c: c_ptr.wrapping_add((ic + ir) * g.ldc + jc + jr),
                                 ldc: g.ldc,
+                                alpha: prod.alpha,
+                                beta,
                             };
                             // SAFETY: the ISA is available (per `run`). The A panel at ir·kc
                             // holds kc·MR packed elements (rows ≥ `rows` are not read); the
@@ -841,9 +816,9 @@ mod imp {
                             // `g.check`; scratch and C are distinct buffers.
                             unsafe {
                                 if rows == MR && cols == NR {
-                                    K::full(kc, o, alpha, beta)
+                                    K::full(kc, o)
                                 } else {
-                                    K::edge(rows, cols, kc, o, alpha, beta)
+                                    K::edge(rows, cols, kc, o)
                                 }
                             }
                         }

@@ -152,22 +152,14 @@ impl Gemm {
     /// (it never panics), so it is no substitute for the check.
     #[inline(always)]
     pub fn a_index(&self, i: usize, p: usize) -> usize {
-        if self.trans_a {
-            p.wrapping_mul(self.lda).wrapping_add(i)
-        } else {
-            i.wrapping_mul(self.lda).wrapping_add(p)
-        }
+        op_index(self.trans_a, self.lda, i, p)
     }
 
     /// Index of `op(B)[p][j]` in B's buffer; in range and exact for a checked shape, as
     /// [`Gemm::a_index`].
     #[inline(always)]
     pub fn b_index(&self, p: usize, j: usize) -> usize {
-        if self.trans_b {
-            j.wrapping_mul(self.ldb).wrapping_add(p)
-        } else {
-            p.wrapping_mul(self.ldb).wrapping_add(j)
-        }
+        op_index(self.trans_b, self.ldb, p, j)
     }
 
     /// Checks strides and buffer lengths; every kernel calls this before touching memory.
@@ -204,6 +196,18 @@ fn check_stride(name: &'static str, rows: usize, cols: usize, ld: usize) -> Resu
         });
     }
     Ok(())
+}
+
+/// Index of element (`r`, `c`) of `op(X)` in X's buffer of leading dimension `ld` (X stored
+/// transposed when `trans`), with wrapping arithmetic: the one rule behind [`Gemm::a_index`]
+/// and [`Gemm::b_index`].
+#[inline(always)]
+fn op_index(trans: bool, ld: usize, r: usize, c: usize) -> usize {
+    if trans {
+        c.wrapping_mul(ld).wrapping_add(r)
+    } else {
+        r.wrapping_mul(ld).wrapping_add(c)
+    }
 }
 
 /// The matrix-vector product `C = op(A)·b` (n == 1, m > 1, contiguous C) restated as the

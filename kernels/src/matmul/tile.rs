@@ -24,10 +24,10 @@ pub(super) trait TileVector: Simd {
 /// Expands, inside an ISA module, to its micro-kernel `tile::<R, V, PACKED, EDGE, PA, PB>`
 /// for the vector `$s` (a [`TileVector`]), compiled with `$target_feature`:
 ///
-/// An `R`×(LANES·`V`) tile of `C = α·A·B + β·C` over depth `k`, where the valid columns of
-/// each vector are given by `masks`. Without `EDGE` all LANES·V columns are valid (and
-/// `masks` are not used to store C); with `EDGE` C is stored through `masks`, unless
-/// [`TileVector::all_lanes`] finds them full.
+/// An `R`×(LANES·`V`) tile of `C = α·A·B + β·C` (α and β from `o`) over depth `k`, where the
+/// valid columns of each vector are given by `masks`. Without `EDGE` all LANES·V columns are
+/// valid (and `masks` are not used to store C); with `EDGE` C is stored through `masks`,
+/// unless [`TileVector::all_lanes`] finds them full.
 ///
 /// With `PACKED`, A is a packed micro-panel (`a_rs` = 1, `a_ps` = `PA`, the packing's
 /// micro-tile rows) and B a packed, zero-padded micro-panel (`b_ps` = `PB`, its columns) whose
@@ -56,8 +56,6 @@ macro_rules! isa_tile {
             k: usize,
             o: $crate::matmul::driver::Operands,
             masks: [<$s as $crate::simd_math::Simd>::M; V],
-            alpha: f32,
-            beta: f32,
         ) {
             use ::std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             use $crate::matmul::tile::TileVector;
@@ -110,6 +108,7 @@ macro_rules! isa_tile {
                 a = a.wrapping_add(a_ps);
                 b = b.wrapping_add(b_ps);
             }
+            let (alpha, beta) = (o.alpha, o.beta);
             let av = S::splat(alpha);
             let bv = S::splat(beta);
             let full = !EDGE || S::all_lanes(&masks);
@@ -150,9 +149,9 @@ pub(super) use isa_tile;
 /// rows and `$pb` columns).
 macro_rules! by_rows {
     ($rows:expr, $v:expr, $edge:literal, $pa:expr, $pb:expr, $k:expr, $o:expr,
-     $masks:expr, $al:expr, $be:expr; $($r:literal)*) => {
+     $masks:expr; $($r:literal)*) => {
         match $rows {
-            $($r => tile::<$r, $v, true, $edge, $pa, $pb>($k, $o, $masks, $al, $be),)*
+            $($r => tile::<$r, $v, true, $edge, $pa, $pb>($k, $o, $masks),)*
             _ => unreachable!("tile rows out of range"),
         }
     };

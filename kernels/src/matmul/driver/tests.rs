@@ -16,7 +16,9 @@
 //! value (Higham, §3.1: γ_k for the sum, two more roundings for α, β and the addition), so
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
-use super::{direct_vectors, run, Body, MicroKernel, Operands, Sgemm, Spec};
+use super::{
+    direct_vectors, run, Body, MicroKernel, Operands, Product, Sgemm, Spec, UnpackedKernel,
+};
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan, RowSweep};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
@@ -67,8 +69,10 @@ fn write_at(p: *mut f32, v: f32) {
     unsafe { p.write(v) }
 }
 
-/// Stores the valid `rows`×`cols` of a tile: `C = α·acc + β·C`, β == 0 not reading C.
-fn store_tile(acc: &[Vec<f32>], cols: usize, o: &Operands, alpha: f32, beta: f32) {
+/// Stores the valid `rows`×`cols` of a tile: `C = α·acc + β·C` (α and β from `o`), β == 0
+/// not reading C.
+fn store_tile(acc: &[Vec<f32>], cols: usize, o: &Operands) {
+    let (alpha, beta) = (o.alpha, o.beta);
     for (r, row) in acc.iter().enumerate() {
         for (j, &x) in row[..cols].iter().enumerate() {
             let p = o.c.wrapping_add(r * o.ldc + j);
@@ -89,14 +93,7 @@ struct Scalar<const L: usize, const DR: usize>;
 impl<const L: usize, const DR: usize> Scalar<L, DR> {
     /// The packed micro-kernel on the valid `rows` of an `MR`×`NR` tile: every one of the
     /// `NR` packed B columns is read (as the SIMD kernels do), the first `cols` stored.
-    fn packed<const MR: usize, const NR: usize>(
-        rows: usize,
-        cols: usize,
-        kc: usize,
-        o: &Operands,
-        alpha: f32,
-        beta: f32,
-    ) {
+    fn packed<const MR: usize, const NR: usize>(rows: usize, cols: usize, kc: usize, o: &Operands) {
         assert_eq!((o.a_rs, o.a_ps, o.b_ps), (1, MR, NR), "packed strides");
         let mut acc = vec![vec![0.0f32; NR]; rows];
         for p in 0..kc {
@@ -107,35 +104,33 @@ impl<const L: usize, const DR: usize> Scalar<L, DR> {
                 }
             }
         }
-        store_tile(&acc, cols, o, alpha, beta);
+        store_tile(&acc, cols, o);
     }
 }
 
 impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKernel<MR, NR>
     for Scalar<L, DR>
 {
-    type Lanes = Lanes<L>;
-    const DR: usize = DR;
+    type Unpacked = Self;
 
-    unsafe fn full(kc: usize, o: Operands, alpha: f32, beta: f32) {
-        Self::packed::<MR, NR>(MR, NR, kc, &o, alpha, beta)
+    unsafe fn full(kc: usize, o: Operands) {
+        Self::packed::<MR, NR>(MR, NR, kc, &o)
     }
 
-    unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands, alpha: f32, beta: f32) {
+    unsafe fn edge(rows: usize, cols: usize, kc: usize, o: Operands) {
         assert!(
             (1..=MR).contains(&rows) && (1..=NR).contains(&cols) && (rows, cols) != (MR, NR),
             "edge tile {rows}×{cols} of {MR}×{NR}"
         );
-        Self::packed::<MR, NR>(rows, cols, kc, &o, alpha, beta)
+        Self::packed::<MR, NR>(rows, cols, kc, &o)
     }
+}
 
-    unsafe fn direct_tile<const R: usize, const V: usize>(
-        k: usize,
-        o: Operands,
-        cols: usize,
-        alpha: f32,
-        beta: f32,
-    ) {
+impl<const L: usize, const DR: usize> UnpackedKernel for Scalar<L, DR> {
+    type Lanes = Lanes<L>;
+    const DR: usize = DR;
+
+    unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
         assert!(
             (1..=DR).contains(&R) && V == direct_vectors(R) && (1..=V * L).contains(&cols),
             "unpacked tile {R}×{cols} of {V} vectors (DR = {DR})"
@@ -149,7 +144,7 @@ impl<const MR: usize, const NR: usize, const L: usize, const DR: usize> MicroKer
                 }
             }
         }
-        store_tile(&acc, cols, &o, alpha, beta);
+        store_tile(&acc, cols, &o);
     }
 }
 
@@ -366,7 +361,15 @@ fn check_case(
         None => (span(&a), span(&b)),
     };
     SPANS.with(|s| s.set([sa, sb, span(&got), span(&scratch)]));
-    k.matmul(Some(params), g, alpha, &a, &b, beta, &mut got, &mut scratch)
+    let p = Product {
+        g,
+        alpha,
+        a: &a,
+        b: &b,
+        beta,
+        c: &mut got,
+    };
+    k.matmul(Some(params), p, &mut scratch)
         .unwrap_or_else(|e| panic!("{g:?} α={alpha} β={beta}: {e}"));
     let eps = f32::EPSILON as f64;
     for (idx, (&x, &y)) in got.iter().zip(&want).enumerate() {
@@ -533,8 +536,20 @@ fn bad_arguments_are_errors() {
     let need = k.scratch_len(Some(&p), &g).unwrap();
     assert!(need > 0);
     let mut short = vec![0.0; need - 1];
+    // C = A·B with `params` and shape `g` (α = 1, β = 0).
+    let call = |params: &BlockingParams, g: &Gemm, c: &mut [f32], scratch: &mut [f32]| {
+        let prod = Product {
+            g,
+            alpha: 1.0,
+            a: &a,
+            b: &b,
+            beta: 0.0,
+            c,
+        };
+        k.matmul(Some(params), prod, scratch)
+    };
     assert!(matches!(
-        k.matmul(Some(&p), &g, 1.0, &a, &b, 0.0, &mut c, &mut short),
+        call(&p, &g, &mut c, &mut short),
         Err(KernelError::Length {
             buffer: "scratch",
             ..
@@ -547,7 +562,7 @@ fn bad_arguments_are_errors() {
     };
     let mut scratch = vec![0.0; need];
     assert!(matches!(
-        k.matmul(Some(&other), &g, 1.0, &a, &b, 0.0, &mut c, &mut scratch),
+        call(&other, &g, &mut c, &mut scratch),
         Err(KernelError::Blocking { .. })
     ));
     assert!(matches!(
@@ -556,7 +571,7 @@ fn bad_arguments_are_errors() {
     ));
     let bad = g.with_strides(10, 70, 70);
     assert!(matches!(
-        k.matmul(Some(&p), &bad, 1.0, &a, &b, 0.0, &mut c, &mut scratch),
+        call(&p, &bad, &mut c, &mut scratch),
         Err(KernelError::Shape { .. })
     ));
     assert!(c.iter().all(|x| x.to_bits() == SENTINEL.to_bits()));
