@@ -279,7 +279,7 @@ mod imp {
                 // SAFETY: `direct_row`'s contract covers the stream's (β = 0 checked here).
                 return unsafe { crate::matmul::driver::stream_row::<simd_math::Avx512>(r) };
             }
-            let (g, i) = (r.p.g, r.i);
+            let (g, i) = (&{ *r.p.g }, r.i);
             let skip = match head_cols(r.p.b, g.ldb) {
                 0 => 0,
                 h => 16 - h,

@@ -505,7 +505,9 @@ mod imp {
     #[inline(always)]
     unsafe fn direct<U: UnpackedKernel>(sweep: RowSweep, mut p: Product<'_>) {
         const { assert!(U::DR >= 1 && U::DR <= 8) };
-        let g = p.g;
+        // A local copy: stores through C cannot alias it, so its fields stay in registers
+        // (a `&Gemm` read from a struct field carries no such guarantee).
+        let g = &{ *p.g };
         debug_assert!(!g.trans_b);
         let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
         let mut i = 0;
@@ -557,7 +559,7 @@ mod imp {
     >(
         r: RowBlock<'_>,
     ) {
-        let (g, i) = (r.p.g, r.i);
+        let (g, i) = (&{ *r.p.g }, r.i);
         let w = V * <U::Lanes as Simd>::LANES;
         let mut j = 0;
         while j < g.n {
@@ -600,7 +602,7 @@ mod imp {
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
     pub(in crate::matmul) unsafe fn stream_row<S: Simd>(r: RowBlock<'_>) {
-        let (g, i, a, b) = (r.p.g, r.i, r.p.a, r.p.b);
+        let (g, i, a, b) = (&{ *r.p.g }, r.i, r.p.a, r.p.b);
         debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
         let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
         row.fill(0.0);
@@ -711,7 +713,7 @@ mod imp {
     #[inline(always)]
     pub(in crate::matmul) unsafe fn dots<S: Simd>(p: Product<'_>) {
         const J: usize = 8;
-        let (g, alpha, b, beta, c) = (p.g, p.alpha, p.b, p.beta, p.c);
+        let (g, alpha, b, beta, c) = (&{ *p.g }, p.alpha, p.b, p.beta, p.c);
         let k = g.k;
         let a = &p.a[..k];
         let kv = k - k % S::LANES;
@@ -774,7 +776,7 @@ mod imp {
         prod: Product<'_>,
         scratch: &mut [f32],
     ) {
-        let (g, a, b, c) = (prod.g, prod.a, prod.b, prod.c);
+        let (g, a, b, c) = (&{ *prod.g }, prod.a, prod.b, prod.c);
         let p = blk.params();
         debug_assert_eq!((p.mr, p.nr), (MR, NR));
         let (a_size, b_size) = blk.pack_sizes(g);
