@@ -104,18 +104,12 @@ impl OpSpec for BiasGeluBackward {
         })
     }
 
-    /// As for the forward: the sum is exact alike, the bound is GELU's backward's.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        BiasGelu::tolerance(p)
-    }
-
     /// The GELU backward's 12 FLOP per element and the add; x, dy, dx and the bias row.
     fn cost(shape: Shape) -> Cost {
         super::bias_cost(13.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        BiasGelu::model_shapes(d)
-    }
+    // As for the forward: the sum is exact alike, the bound is GELU's backward's; the
+    // forward's shapes.
+    super::same_as!(BiasGelu: tolerance, model_shapes);
 }

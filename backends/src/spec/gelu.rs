@@ -131,18 +131,11 @@ impl<const ERF: bool> OpSpec for GeluBackward<ERF> {
         super::run_out(run, p, |ins, dx| k.call(t, kind(ERF), &ins[0], &ins[1], dx))
     }
 
-    /// As for the forward.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Gelu::<ERF>::tolerance(p)
-    }
-
     /// About 12 FLOP per element (the forward's and the product rule's); x, dy and dx.
     fn cost(shape: Shape) -> Cost {
         Cost::elementwise(12.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Gelu::<ERF>::model_shapes(d)
-    }
+    // The forward's bound and shapes.
+    super::same_as!(Gelu<ERF>: tolerance, model_shapes);
 }

@@ -184,18 +184,12 @@ impl OpSpec for AddLayernorm {
         Ok(outs)
     }
 
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Layernorm::tolerance(p)
-    }
-
     /// The LayerNorm's 8 FLOP per element and the add; x, residual, sum and y move.
     fn cost(shape: Shape) -> Cost {
         Cost::streaming(9.0, shape.elems(), forward_floats(shape, 2))
     }
 
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Layernorm::model_shapes(d)
-    }
+    super::same_as!(Layernorm: tolerance, model_shapes);
 }
 
 impl OpSpec for LayernormBackward {
@@ -300,7 +294,5 @@ impl OpSpec for LayernormBackward {
         Cost::streaming(10.0, shape.elems(), floats)
     }
 
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Layernorm::model_shapes(d)
-    }
+    super::same_as!(Layernorm: model_shapes);
 }

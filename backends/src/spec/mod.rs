@@ -466,6 +466,32 @@ pub(crate) fn row_tolerance(p: &Problem) -> Tolerance<'_> {
     Box::new(move |_, _, r| (cols + 8.0) * eps * r.abs() + 2e-6 * (1.0 + r.abs()))
 }
 
+/// Implements the listed [`OpSpec`] methods (`tolerance`, `cost`, `model_shapes`) as those of
+/// the spec `$S`, for an op's other forms (fused, causal, backward) whose bound, work or
+/// model shapes are the forward's: `same_as!(Softmax: tolerance, model_shapes);` inside an
+/// `impl OpSpec`.
+macro_rules! same_as {
+    ($S:ty: $($method:ident),+ $(,)?) => {
+        $($crate::spec::same_as!(@ $S, $method);)+
+    };
+    (@ $S:ty, tolerance) => {
+        fn tolerance(p: &$crate::spec::Problem) -> $crate::spec::Tolerance<'_> {
+            <$S as $crate::spec::OpSpec>::tolerance(p)
+        }
+    };
+    (@ $S:ty, cost) => {
+        fn cost(shape: $crate::op::Shape) -> $crate::spec::Cost {
+            <$S as $crate::spec::OpSpec>::cost(shape)
+        }
+    };
+    (@ $S:ty, model_shapes) => {
+        fn model_shapes(d: $crate::spec::ModelDims) -> Vec<$crate::op::Shape> {
+            <$S as $crate::spec::OpSpec>::model_shapes(d)
+        }
+    };
+}
+pub(crate) use same_as;
+
 /// Pushes onto `$out` one [`Impl`] per `Spec => kernel` pair, all of
 /// implementation `$name` needing `$req`, with the spec module `$family` in scope and the
 /// kernel module `$m` as `k`: the body of each spec module's `register!`.

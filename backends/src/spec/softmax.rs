@@ -163,17 +163,7 @@ impl OpSpec for SoftmaxCausal {
         )
     }
 
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Softmax::tolerance(p)
-    }
-
-    fn cost(shape: Shape) -> Cost {
-        Softmax::cost(shape)
-    }
-
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Softmax::model_shapes(d)
-    }
+    super::same_as!(Softmax: tolerance, cost, model_shapes);
 }
 
 impl OpSpec for SoftmaxBackward {
@@ -196,18 +186,11 @@ impl OpSpec for SoftmaxBackward {
         super::run_out(run, p, |ins, dx| k.call(t, r, &ins[0], &ins[1], dx))
     }
 
-    /// A row reduction like the forward: the same bound.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Softmax::tolerance(p)
-    }
-
     /// About 4 FLOP per element (product, sum, difference, product); y, dy and dx.
     fn cost(shape: Shape) -> Cost {
         Cost::elementwise(4.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Softmax::model_shapes(d)
-    }
+    // A row reduction like the forward: the same bound; the forward's shapes.
+    super::same_as!(Softmax: tolerance, model_shapes);
 }
