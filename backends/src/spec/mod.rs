@@ -121,6 +121,15 @@ pub struct ModelDims {
     pub heads: usize,
 }
 
+/// The operands of an element-wise or row op's backward, one call's worth: what it reads of
+/// the forward (`saved`: the input x for GELU, the output y for softmax), the gradient of the
+/// output `dy`, and the gradient of the input `dx` it writes, all of one length.
+pub struct Grad<'a> {
+    pub saved: &'a [f32],
+    pub dy: &'a [f32],
+    pub dx: &'a mut [f32],
+}
+
 /// The random source of a problem's inputs (seeded, so a problem is reproducible).
 pub struct Gen(rand::rngs::StdRng);
 
@@ -342,16 +351,23 @@ pub(crate) fn run_first(
     Ok(vec![y])
 }
 
-/// Runs an op with no in-place form and one output as long as its first input (the
-/// backwards' `dx`): `f` gets the inputs and a buffer of `run`'s strategy.
-pub(crate) fn run_out(
+/// Runs a backward (no in-place form) on a problem whose first input is what it reads of the
+/// forward and whose last is `dy`: `f` gets the inputs and their [`Grad`], its `dx` a buffer
+/// of `run`'s strategy as long as the first input, returned.
+pub(crate) fn run_grad(
     run: Run,
     p: &Problem,
-    f: impl FnOnce(&[AlignedVec], &mut [f32]) -> kernels::Result<()>,
+    f: impl FnOnce(&[AlignedVec], Grad<'_>) -> kernels::Result<()>,
 ) -> kernels::Result<Vec<Buf>> {
-    let mut y = run.alloc(p.inputs[0].len());
-    f(&p.inputs, &mut y)?;
-    Ok(vec![y])
+    let ins = &p.inputs;
+    let mut dx = run.alloc(ins[0].len());
+    let g = Grad {
+        saved: &ins[0],
+        dy: &ins[ins.len() - 1],
+        dx: &mut dx,
+    };
+    f(ins, g)?;
+    Ok(vec![dx])
 }
 
 /// The bound of an exact op (Add, the bias add): the same IEEE operations per element on
