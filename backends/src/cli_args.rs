@@ -59,11 +59,12 @@ pub fn fmt_seconds(s: f64) -> String {
         format!("{:.0} ms", s * 1e3)
     } else if s < 120.0 {
         format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3600.0)
     } else {
-        format!("{:.1} days", s / 86_400.0)
+        let steps = [
+            (7200.0, 60.0, " min"),
+            (172_800.0, 3600.0, " h"),
+            (f64::INFINITY, 86_400.0, " days"),
+        ];
+        crate::timing::fmt::one_decimal(s, &steps)
     }
 }

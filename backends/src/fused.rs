@@ -102,6 +102,37 @@ mod tests {
     use super::*;
     use crate::catalog::Memory;
 
+    /// The buffers of an MLP's weights for width c and h hidden columns, for the tests.
+    struct OwnedMlp {
+        w1: Vec<f32>,
+        b1: Vec<f32>,
+        w2: Vec<f32>,
+        b2: Vec<f32>,
+    }
+
+    impl OwnedMlp {
+        /// Element i of tensor t (1 for W1, 2 for b1, 3 for W2, 4 for b2) is `value(t, i)`.
+        fn new(c: usize, h: usize, value: impl Fn(usize, usize) -> f32) -> OwnedMlp {
+            let tensor = |t: usize, len: usize| (0..len).map(|i| value(t, i)).collect();
+            OwnedMlp {
+                w1: tensor(1, c * h),
+                b1: tensor(2, h),
+                w2: tensor(3, h * c),
+                b2: tensor(4, c),
+            }
+        }
+
+        /// The weights, borrowed.
+        fn weights(&self) -> MlpWeights<'_> {
+            MlpWeights {
+                w1: &self.w1,
+                b1: &self.b1,
+                w2: &self.w2,
+                b2: &self.b2,
+            }
+        }
+    }
+
     /// The fused MLP against the four calls one by one, at one and two threads, for 1, 3
     /// and 16 rows and hidden widths that split evenly, unevenly and into one part: within
     /// the MatMul tolerance of the down-projection, 2·(h + 2)·ε·Σ|terms| per element.
@@ -115,24 +146,18 @@ mod tests {
                 };
                 for (m, c, h) in [(1, 32, 64), (3, 48, 80), (16, 64, 17), (1, 8, 1024)] {
                     let x: Vec<f32> = (0..m * c).map(f).collect();
-                    let w1: Vec<f32> = (0..c * h).map(|i| f(i + 1)).collect();
-                    let b1: Vec<f32> = (0..h).map(|i| f(i + 2)).collect();
-                    let w2: Vec<f32> = (0..h * c).map(|i| f(i + 3)).collect();
-                    let b2: Vec<f32> = (0..c).map(|i| f(i + 4)).collect();
-                    let w = MlpWeights {
-                        w1: &w1,
-                        b1: &b1,
-                        w2: &w2,
-                        b2: &b2,
-                    };
+                    let owned = OwnedMlp::new(c, h, |t, i| f(i + t));
+                    let w = owned.weights();
                     let mut hid = vec![0.0; m * h];
                     let mut want = vec![f32::NAN; m * c];
-                    d.matmul(&Gemm::new(m, c, h), 1.0, &x, &w1, 0.0, &mut hid)
+                    d.matmul(&Gemm::new(m, c, h), 1.0, &x, w.w1, 0.0, &mut hid)
                         .unwrap();
-                    d.bias_gelu_inplace(Rows::new(m, h), &mut hid, &b1).unwrap();
-                    d.matmul(&Gemm::new(m, h, c), 1.0, &hid, &w2, 0.0, &mut want)
+                    d.bias_gelu_inplace(Rows::new(m, h), &mut hid, w.b1)
                         .unwrap();
-                    d.add_bias_inplace(Rows::new(m, c), &mut want, &b2).unwrap();
+                    d.matmul(&Gemm::new(m, h, c), 1.0, &hid, w.w2, 0.0, &mut want)
+                        .unwrap();
+                    d.add_bias_inplace(Rows::new(m, c), &mut want, w.b2)
+                        .unwrap();
                     let fits = mlp_fits(c, h, kernels::cpu::caches());
                     assert_eq!(
                         d.fuses_mlp(m, c, h),
@@ -149,9 +174,9 @@ mod tests {
                     for i in 0..m {
                         for j in 0..c {
                             let terms: f32 = (0..h)
-                                .map(|p| (hid[i * h + p] * w2[p * c + j]).abs())
+                                .map(|p| (hid[i * h + p] * w.w2[p * c + j]).abs())
                                 .sum::<f32>()
-                                + b2[j].abs();
+                                + w.b2[j].abs();
                             let tol = 2.0 * (h as f32 + 2.0) * f32::EPSILON * terms + 1e-6;
                             let (g, e) = (got[i * c + j], want[i * c + j]);
                             assert!(
@@ -170,23 +195,21 @@ mod tests {
     fn fused_mlp_refuses_bad_lengths() {
         let d = Dispatcher::try_forced("naive", Memory::Pooled, 1).unwrap();
         let (m, c, h) = (1, 8, 16);
-        let (x, w1, b1, w2, b2) = (
-            vec![1.0; m * c],
-            vec![1.0; c * h],
-            vec![1.0; h],
-            vec![1.0; h * c],
-            vec![1.0; c],
-        );
-        let ok = MlpWeights {
-            w1: &w1,
-            b1: &b1,
-            w2: &w2,
-            b2: &b2,
-        };
+        let (x, owned) = (vec![1.0; m * c], OwnedMlp::new(c, h, |_, _| 1.0));
+        let ok = owned.weights();
         for w in [
-            MlpWeights { b1: &b1[1..], ..ok },
-            MlpWeights { b2: &b2[1..], ..ok },
-            MlpWeights { w2: &w2[1..], ..ok },
+            MlpWeights {
+                b1: &ok.b1[1..],
+                ..ok
+            },
+            MlpWeights {
+                b2: &ok.b2[1..],
+                ..ok
+            },
+            MlpWeights {
+                w2: &ok.w2[1..],
+                ..ok
+            },
         ] {
             let mut out = vec![0.0; m * c];
             assert!(d.mlp(m, (c, h), &x, w, &mut [0.0; 16], &mut out).is_err());
@@ -204,19 +227,10 @@ mod tests {
             return;
         };
         let (m, c, h) = (1, 32, 64);
-        let (x, w1, b1, w2, b2) = (
-            vec![0.5; m * c],
-            vec![0.25; c * h],
-            vec![0.0; h],
-            vec![0.25; h * c],
-            vec![0.0; c],
-        );
-        let w = MlpWeights {
-            w1: &w1,
-            b1: &b1,
-            w2: &w2,
-            b2: &b2,
-        };
+        let x = vec![0.5; m * c];
+        // Both weight matrices 0.25, both biases 0.
+        let owned = OwnedMlp::new(c, h, |t, _| if t % 2 == 1 { 0.25 } else { 0.0 });
+        let w = owned.weights();
         assert!(d.fuses_mlp(m, c, h));
         d.start_timed_trace();
         d.mlp(

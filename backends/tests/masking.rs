@@ -6,11 +6,24 @@ mod common;
 
 use backends::catalog::Memory;
 use backends::dispatch::{Dispatcher, LoadOptions};
+use backends::op::ShapeKind;
 use backends::problem::Problem;
 use backends::table::{Entry, Evidence, Table};
 use backends::{catalog, Bucket, Op, Shape};
 use kernels::cpu::{self, Feature};
 use std::path::Path;
+
+/// A shape of `op`'s family, parsed from the text given for it: `[MatMul, attention,
+/// element-wise, row op]`.
+fn shape_of(op: Op, texts: [&str; 4]) -> Shape {
+    let text = match op.spec().shape_kind() {
+        ShapeKind::MatMul => texts[0],
+        ShapeKind::Attention => texts[1],
+        ShapeKind::Elems => texts[2],
+        ShapeKind::Rows => texts[3],
+    };
+    Shape::parse(op, text).unwrap()
+}
 
 /// A table on this machine that asks for every variant of every op at once (one per range).
 fn greedy_table() -> Table {
@@ -67,14 +80,7 @@ fn assert_masked_never_dispatched(masked: &[Feature]) {
     // Masked variants say why, and refuse to run when called directly.
     for v in catalog().variants().iter().filter(|v| bad(&v.id)) {
         assert!(v.runnable().is_err());
-        let shape = match v.op {
-            Op::Matmul => Shape::parse(v.op, "4x4x4").unwrap(),
-            Op::Attention => Shape::parse(v.op, "2x3x2x8").unwrap(),
-            Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
-                Shape::Elems(16)
-            }
-            _ => Shape::parse(v.op, "2x8").unwrap(),
-        };
+        let shape = shape_of(v.op, ["4x4x4", "2x3x2x8", "16", "2x8"]);
         let mut p = Problem::random(v.op, shape, 1).unwrap();
         assert!(
             p.execute(v).is_err(),
@@ -84,14 +90,7 @@ fn assert_masked_never_dispatched(masked: &[Feature]) {
     }
     // And every runnable variant still agrees with the reference.
     for v in catalog().variants().iter().filter(|v| v.runnable().is_ok()) {
-        let shape = match v.op {
-            Op::Matmul => Shape::parse(v.op, "37x29x41").unwrap(),
-            Op::Attention => Shape::parse(v.op, "3x40x4x9").unwrap(),
-            Op::GeluTanh | Op::GeluErf | Op::GeluTanhBackward | Op::GeluErfBackward | Op::Add => {
-                Shape::Elems(1001)
-            }
-            _ => Shape::parse(v.op, "3x77").unwrap(),
-        };
+        let shape = shape_of(v.op, ["37x29x41", "3x40x4x9", "1001", "3x77"]);
         Problem::random(v.op, shape, 7).unwrap().verify(v).unwrap();
     }
 }

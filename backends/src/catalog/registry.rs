@@ -7,6 +7,20 @@ use crate::adapters;
 use crate::spec::{add, attention, bias_gelu, gelu, layernorm, matmul, softmax};
 use kernels::cpu::Feature;
 
+/// Registers, onto `$out`, implementation `$isa` (its name and the module of that name in
+/// every kernel folder) of each element-wise and row-op family and of attention, needing
+/// `$req`: every ISA provides all of them, so one line per ISA keeps the lists alike.
+macro_rules! row_ops {
+    ($out:ident, $isa:ident, $req:expr) => {
+        gelu::register!($out, stringify!($isa), kernels::gelu::$isa, $req);
+        softmax::register!($out, stringify!($isa), kernels::softmax::$isa, $req);
+        layernorm::register!($out, stringify!($isa), kernels::layernorm::$isa, $req);
+        add::register!($out, stringify!($isa), kernels::add::$isa, $req);
+        bias_gelu::register!($out, stringify!($isa), kernels::bias_gelu::$isa, $req);
+        attention::register!($out, stringify!($isa), kernels::attention::$isa, $req);
+    };
+}
+
 /// Every implementation this build knows, in a fixed order (the reference first).
 pub fn implementations() -> Vec<Impl> {
     let mut v = Vec::new();
@@ -35,48 +49,11 @@ pub fn implementations() -> Vec<Impl> {
     #[cfg(feature = "openblas")]
     matmul::register!(v, "openblas", adapters::openblas, None);
 
-    // Element-wise and row ops.
-    gelu::register!(v, "naive", kernels::gelu::naive, None);
-    softmax::register!(v, "naive", kernels::softmax::naive, None);
-    layernorm::register!(v, "naive", kernels::layernorm::naive, None);
-    add::register!(v, "naive", kernels::add::naive, None);
-    bias_gelu::register!(v, "naive", kernels::bias_gelu::naive, None);
-    attention::register!(v, "naive", kernels::attention::naive, None);
-    gelu::register!(v, "avx2", kernels::gelu::avx2, Some(Feature::Avx2));
-    softmax::register!(v, "avx2", kernels::softmax::avx2, Some(Feature::Avx2));
-    layernorm::register!(v, "avx2", kernels::layernorm::avx2, Some(Feature::Avx2));
-    add::register!(v, "avx2", kernels::add::avx2, Some(Feature::Avx2));
-    bias_gelu::register!(v, "avx2", kernels::bias_gelu::avx2, Some(Feature::Avx2));
-    attention::register!(v, "avx2", kernels::attention::avx2, Some(Feature::Avx2));
-    gelu::register!(v, "avx512", kernels::gelu::avx512, Some(Feature::Avx512));
-    softmax::register!(v, "avx512", kernels::softmax::avx512, Some(Feature::Avx512));
-    layernorm::register!(
-        v,
-        "avx512",
-        kernels::layernorm::avx512,
-        Some(Feature::Avx512)
-    );
-    add::register!(v, "avx512", kernels::add::avx512, Some(Feature::Avx512));
-    bias_gelu::register!(
-        v,
-        "avx512",
-        kernels::bias_gelu::avx512,
-        Some(Feature::Avx512)
-    );
-    attention::register!(
-        v,
-        "avx512",
-        kernels::attention::avx512,
-        Some(Feature::Avx512)
-    );
+    // Element-wise and row ops, and attention: each ISA's modules in turn.
+    row_ops!(v, naive, None);
+    row_ops!(v, avx2, Some(Feature::Avx2));
+    row_ops!(v, avx512, Some(Feature::Avx512));
     #[cfg(target_arch = "aarch64")]
-    {
-        gelu::register!(v, "neon", kernels::gelu::neon, Some(Feature::Neon));
-        softmax::register!(v, "neon", kernels::softmax::neon, Some(Feature::Neon));
-        layernorm::register!(v, "neon", kernels::layernorm::neon, Some(Feature::Neon));
-        add::register!(v, "neon", kernels::add::neon, Some(Feature::Neon));
-        bias_gelu::register!(v, "neon", kernels::bias_gelu::neon, Some(Feature::Neon));
-        attention::register!(v, "neon", kernels::attention::neon, Some(Feature::Neon));
-    }
+    row_ops!(v, neon, Some(Feature::Neon));
     v
 }

@@ -4,6 +4,7 @@
 use super::Dispatcher;
 use crate::op::Key;
 use crate::spec::bias_gelu::*;
+use crate::spec::Grad;
 use kernels::{Result, Rows};
 
 impl Dispatcher {
@@ -30,6 +31,6 @@ impl Dispatcher {
         dx: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<BiasGeluBackward>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, x, bias, dy, dx)
+        k.call(run.threads, shape, bias, Grad { saved: x, dy, dx })
     }
 }

@@ -5,7 +5,7 @@ use super::Dispatcher;
 use crate::op::Key;
 use crate::pool::Buf;
 use crate::spec::gelu::*;
-use crate::spec::Run;
+use crate::spec::{Grad, Run};
 use kernels::gelu::GeluKind;
 use kernels::Result;
 
@@ -52,6 +52,6 @@ impl Dispatcher {
             GeluKind::Tanh => self.pick::<GeluTanhBackward>(key)?,
             GeluKind::Erf => self.pick::<GeluErfBackward>(key)?,
         };
-        k.call(run.threads, kind, x, dy, dx)
+        k.call(run.threads, kind, Grad { saved: x, dy, dx })
     }
 }

@@ -18,7 +18,7 @@ impl Dispatcher {
         out: LayerNormOut,
     ) -> Result<()> {
         let (k, run) = self.pick::<Layernorm>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, eps, x, p, out)
+        Normed::new(k, eps, p).call(run.threads, shape, x, out)
     }
 
     /// `sum = x + residual; y = LayerNorm(sum)`.
@@ -34,7 +34,7 @@ impl Dispatcher {
         out: LayerNormOut,
     ) -> Result<()> {
         let (k, run) = self.pick::<AddLayernorm>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, eps, x, residual, sum, p, out)
+        Normed::new(k, eps, p).call(run.threads, shape, (x, residual), sum, out)
     }
 
     /// The LayerNorm backward: writes `dx`, accumulates `dgamma` and `dbeta`.

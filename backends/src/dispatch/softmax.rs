@@ -5,6 +5,7 @@ use super::Dispatcher;
 use crate::op::Key;
 use crate::pool::Buf;
 use crate::spec::softmax::*;
+use crate::spec::Grad;
 use kernels::{Result, Rows};
 
 impl Dispatcher {
@@ -38,7 +39,7 @@ impl Dispatcher {
         y: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<SoftmaxCausal>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, scale, offset, x, y)
+        k.masked(scale, offset).call(run.threads, shape, x, y)
     }
 
     /// The fused causal softmax in place.
@@ -50,7 +51,7 @@ impl Dispatcher {
         x: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick_form::<SoftmaxCausal>(Key::elems(shape.len()), true)?;
-        k.call_inplace(run.threads, shape, scale, offset, x)
+        k.masked(scale, offset).call_inplace(run.threads, shape, x)
     }
 
     /// `dx = y ⊙ (dy − rowsum(y ⊙ dy))`.
@@ -62,6 +63,6 @@ impl Dispatcher {
         dx: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<SoftmaxBackward>(Key::elems(shape.len()))?;
-        k.call(run.threads, shape, y, dy, dx)
+        k.call(run.threads, shape, Grad { saved: y, dy, dx })
     }
 }

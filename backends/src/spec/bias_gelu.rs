@@ -4,7 +4,7 @@
 //! (a sum over rows) to the caller.
 
 use super::Problem;
-use super::{BiasKernel, Cost, Input, ModelDims, OpSpec, Run, Tolerance};
+use super::{BiasKernel, Cost, Grad, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::exec;
 use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
@@ -28,17 +28,11 @@ pub struct BiasGeluBackwardKernel {
 }
 
 impl BiasGeluBackwardKernel {
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        x: &[f32],
-        bias: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
+    /// `dx = dy · gelu_tanh'(x + bias)`, the pre-bias `x` saved from the forward, split by
+    /// row groups.
+    pub fn call(self, threads: usize, shape: Rows, bias: &[f32], g: Grad<'_>) -> Result<()> {
         check_eq("bias_gelu_backward", "bias", bias.len(), shape.cols)?;
-        exec::rows_map(threads, shape, &[x, dy], dx, |s, _, i, dx| {
+        exec::rows_map(threads, shape, &[g.saved, g.dy], g.dx, |s, _, i, dx| {
             (self.run)(s, i[0], bias, i[1], dx)
         })
     }
@@ -99,14 +93,7 @@ impl OpSpec for BiasGeluBackward {
 
     fn execute(k: BiasGeluBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let (r, t) = (p.rows(), run.threads);
-        super::run_out(run, p, |ins, dx| {
-            k.call(t, r, &ins[0], &ins[1], &ins[2], dx)
-        })
-    }
-
-    /// As for the forward: the sum is exact alike, the bound is GELU's backward's.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        BiasGelu::tolerance(p)
+        super::run_grad(run, p, |ins, g| k.call(t, r, &ins[1], g))
     }
 
     /// The GELU backward's 12 FLOP per element and the add; x, dy, dx and the bias row.
@@ -114,8 +101,7 @@ impl OpSpec for BiasGeluBackward {
         super::bias_cost(13.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        BiasGelu::model_shapes(d)
-    }
+    // As for the forward: the sum is exact alike, the bound is GELU's backward's; the
+    // forward's shapes.
+    super::same_as!(BiasGelu: tolerance, model_shapes);
 }

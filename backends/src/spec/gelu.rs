@@ -4,7 +4,7 @@
 
 use super::signatures::{GeluBackwardFn, GeluFn, GeluInplaceFn};
 use super::Problem;
-use super::{Cost, Input, ModelDims, OpSpec, Run, Tolerance};
+use super::{Cost, Grad, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::exec;
 use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
@@ -54,16 +54,11 @@ pub struct GeluBackwardKernel {
 }
 
 impl GeluBackwardKernel {
-    /// `dx = dy · gelu'(x)`, split into chunks.
-    pub fn call(
-        self,
-        threads: usize,
-        kind: GeluKind,
-        x: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        exec::map2(threads, x, dy, dx, |x, dy, dx| (self.run)(kind, x, dy, dx))
+    /// `dx = dy · gelu'(x)`, `x` saved from the forward, split into chunks.
+    pub fn call(self, threads: usize, kind: GeluKind, g: Grad<'_>) -> Result<()> {
+        exec::map2(threads, g.saved, g.dy, g.dx, |x, dy, dx| {
+            (self.run)(kind, x, dy, dx)
+        })
     }
 }
 
@@ -128,12 +123,7 @@ impl<const ERF: bool> OpSpec for GeluBackward<ERF> {
 
     fn execute(k: GeluBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let t = run.threads;
-        super::run_out(run, p, |ins, dx| k.call(t, kind(ERF), &ins[0], &ins[1], dx))
-    }
-
-    /// As for the forward.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Gelu::<ERF>::tolerance(p)
+        super::run_grad(run, p, |_, g| k.call(t, kind(ERF), g))
     }
 
     /// About 12 FLOP per element (the forward's and the product rule's); x, dy and dx.
@@ -141,8 +131,6 @@ impl<const ERF: bool> OpSpec for GeluBackward<ERF> {
         Cost::elementwise(12.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Gelu::<ERF>::model_shapes(d)
-    }
+    // The forward's bound and shapes.
+    super::same_as!(Gelu<ERF>: tolerance, model_shapes);
 }

@@ -25,50 +25,56 @@ pub struct LayerNormKernel {
     pub run: LayerNormFn,
 }
 
-impl LayerNormKernel {
-    /// `y = LayerNorm(x)`, saving mean and rstd, split by row groups.
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        eps: f32,
-        x: &[f32],
-        p: Affine,
-        out: LayerNormOut,
-    ) -> Result<()> {
-        kernels::layernorm::check_forward("layernorm", shape, x, &p, &out)?;
-        exec::layernorm_rows(threads, shape, out, &mut [], |part, e, o, _| {
-            (self.run)(part, eps, &x[e], p, o)
-        })
-    }
-}
-
 /// One fused residual add + LayerNorm implementation.
 #[derive(Clone, Copy)]
 pub struct AddLayerNormKernel {
     pub run: AddLayerNormFn,
 }
 
-impl AddLayerNormKernel {
-    /// `sum = x + residual; y = LayerNorm(sum)`, split by row groups.
-    #[allow(clippy::too_many_arguments)]
+/// A LayerNorm forward implementation (`K`: [`LayerNormKernel`] or [`AddLayerNormKernel`])
+/// with the normalisation's parameters of one call bound: ε and the affine γ, β.
+#[derive(Clone, Copy)]
+pub struct Normed<'a, K> {
+    kernel: K,
+    eps: f32,
+    p: Affine<'a>,
+}
+
+impl<'a, K> Normed<'a, K> {
+    /// `kernel` with ε = `eps` and γ, β = `p`.
+    pub fn new(kernel: K, eps: f32, p: Affine<'a>) -> Self {
+        Normed { kernel, eps, p }
+    }
+}
+
+impl Normed<'_, LayerNormKernel> {
+    /// `y = LayerNorm(x)`, saving mean and rstd, split by row groups.
+    pub fn call(self, threads: usize, shape: Rows, x: &[f32], out: LayerNormOut) -> Result<()> {
+        kernels::layernorm::check_forward("layernorm", shape, x, &self.p, &out)?;
+        exec::layernorm_rows(threads, shape, out, &mut [], |part, e, o, _| {
+            (self.kernel.run)(part, self.eps, &x[e], self.p, o)
+        })
+    }
+}
+
+impl Normed<'_, AddLayerNormKernel> {
+    /// `sum = x + residual; y = LayerNorm(sum)` of the summands `(x, residual)`, split by
+    /// row groups.
     pub fn call(
         self,
         threads: usize,
         shape: Rows,
-        eps: f32,
-        x: &[f32],
-        residual: &[f32],
+        (x, residual): (&[f32], &[f32]),
         sum: &mut [f32],
-        p: Affine,
         out: LayerNormOut,
     ) -> Result<()> {
         const OP: &str = "add_layernorm";
-        kernels::layernorm::check_forward(OP, shape, x, &p, &out)?;
+        kernels::layernorm::check_forward(OP, shape, x, &self.p, &out)?;
         check_eq(OP, "residual", residual.len(), shape.len())?;
         check_eq(OP, "sum", sum.len(), shape.len())?;
         exec::layernorm_rows(threads, shape, out, sum, |part, e, o, s| {
-            (self.run)(part, eps, &x[e.clone()], &residual[e], s, p, o)
+            let (eps, p) = (self.eps, self.p);
+            (self.kernel.run)(part, eps, &x[e.clone()], &residual[e], s, p, o)
         })
     }
 }
@@ -142,7 +148,7 @@ impl OpSpec for Layernorm {
     fn execute(k: LayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let (r, eps) = (p.rows(), p.eps);
         forward(run, p, 1, |ins, affine, out| {
-            k.call(run.threads, r, eps, &ins[0], affine, out)
+            Normed::new(k, eps, affine).call(run.threads, r, &ins[0], out)
         })
     }
 
@@ -166,26 +172,23 @@ impl OpSpec for AddLayernorm {
     type Kernel = AddLayerNormKernel;
     const NAME: &'static str = "add_layernorm";
     const SHAPE: ShapeKind = ShapeKind::Rows;
-    /// `[x, residual, gamma, beta]`, as for [`Layernorm`] with the residual like x.
+    /// `[x, residual, gamma, beta]`: [`Layernorm`]'s inputs, the residual drawn like x.
     const INPUTS: &'static [Input] = &[
-        Input::all(-2.0, 2.0),
-        Input::all(-2.0, 2.0),
-        Input::cols(0.5, 1.5),
-        Input::cols(-0.5, 0.5),
+        Layernorm::INPUTS[0],
+        Layernorm::INPUTS[0],
+        Layernorm::INPUTS[1],
+        Layernorm::INPUTS[2],
     ];
 
     fn execute(k: AddLayerNormKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let (r, eps) = (p.rows(), p.eps);
         let mut sum = run.alloc(p.inputs[0].len());
         let mut outs = forward(run, p, 2, |ins, affine, out| {
-            k.call(run.threads, r, eps, &ins[0], &ins[1], &mut sum, affine, out)
+            let summands = (&ins[0][..], &ins[1][..]);
+            Normed::new(k, eps, affine).call(run.threads, r, summands, &mut sum, out)
         })?;
         outs.insert(0, sum);
         Ok(outs)
-    }
-
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Layernorm::tolerance(p)
     }
 
     /// The LayerNorm's 8 FLOP per element and the add; x, residual, sum and y move.
@@ -193,9 +196,7 @@ impl OpSpec for AddLayernorm {
         Cost::streaming(9.0, shape.elems(), forward_floats(shape, 2))
     }
 
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Layernorm::model_shapes(d)
-    }
+    super::same_as!(Layernorm: tolerance, model_shapes);
 }
 
 impl OpSpec for LayernormBackward {
@@ -300,7 +301,5 @@ impl OpSpec for LayernormBackward {
         Cost::streaming(10.0, shape.elems(), floats)
     }
 
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Layernorm::model_shapes(d)
-    }
+    super::same_as!(Layernorm: model_shapes);
 }

@@ -121,6 +121,15 @@ pub struct ModelDims {
     pub heads: usize,
 }
 
+/// The operands of an element-wise or row op's backward, one call's worth: what it reads of
+/// the forward (`saved`: the input x for GELU, the output y for softmax), the gradient of the
+/// output `dy`, and the gradient of the input `dx` it writes, all of one length.
+pub struct Grad<'a> {
+    pub saved: &'a [f32],
+    pub dy: &'a [f32],
+    pub dx: &'a mut [f32],
+}
+
 /// The random source of a problem's inputs (seeded, so a problem is reproducible).
 pub struct Gen(rand::rngs::StdRng);
 
@@ -342,16 +351,23 @@ pub(crate) fn run_first(
     Ok(vec![y])
 }
 
-/// Runs an op with no in-place form and one output as long as its first input (the
-/// backwards' `dx`): `f` gets the inputs and a buffer of `run`'s strategy.
-pub(crate) fn run_out(
+/// Runs a backward (no in-place form) on a problem whose first input is what it reads of the
+/// forward and whose last is `dy`: `f` gets the inputs and their [`Grad`], its `dx` a buffer
+/// of `run`'s strategy as long as the first input, returned.
+pub(crate) fn run_grad(
     run: Run,
     p: &Problem,
-    f: impl FnOnce(&[AlignedVec], &mut [f32]) -> kernels::Result<()>,
+    f: impl FnOnce(&[AlignedVec], Grad<'_>) -> kernels::Result<()>,
 ) -> kernels::Result<Vec<Buf>> {
-    let mut y = run.alloc(p.inputs[0].len());
-    f(&p.inputs, &mut y)?;
-    Ok(vec![y])
+    let ins = &p.inputs;
+    let mut dx = run.alloc(ins[0].len());
+    let g = Grad {
+        saved: &ins[0],
+        dy: &ins[ins.len() - 1],
+        dx: &mut dx,
+    };
+    f(ins, g)?;
+    Ok(vec![dx])
 }
 
 /// The bound of an exact op (Add, the bias add): the same IEEE operations per element on
@@ -465,6 +481,32 @@ pub(crate) fn row_tolerance(p: &Problem) -> Tolerance<'_> {
     let (eps, cols) = (f32::EPSILON, p.rows().cols as f32);
     Box::new(move |_, _, r| (cols + 8.0) * eps * r.abs() + 2e-6 * (1.0 + r.abs()))
 }
+
+/// Implements the listed [`OpSpec`] methods (`tolerance`, `cost`, `model_shapes`) as those of
+/// the spec `$S`, for an op's other forms (fused, causal, backward) whose bound, work or
+/// model shapes are the forward's: `same_as!(Softmax: tolerance, model_shapes);` inside an
+/// `impl OpSpec`.
+macro_rules! same_as {
+    ($S:ty: $($method:ident),+ $(,)?) => {
+        $($crate::spec::same_as!(@ $S, $method);)+
+    };
+    (@ $S:ty, tolerance) => {
+        fn tolerance(p: &$crate::spec::Problem) -> $crate::spec::Tolerance<'_> {
+            <$S as $crate::spec::OpSpec>::tolerance(p)
+        }
+    };
+    (@ $S:ty, cost) => {
+        fn cost(shape: $crate::op::Shape) -> $crate::spec::Cost {
+            <$S as $crate::spec::OpSpec>::cost(shape)
+        }
+    };
+    (@ $S:ty, model_shapes) => {
+        fn model_shapes(d: $crate::spec::ModelDims) -> Vec<$crate::op::Shape> {
+            <$S as $crate::spec::OpSpec>::model_shapes(d)
+        }
+    };
+}
+pub(crate) use same_as;
 
 /// Pushes onto `$out` one [`Impl`] per `Spec => kernel` pair, all of
 /// implementation `$name` needing `$req`, with the spec module `$family` in scope and the

@@ -4,7 +4,7 @@
 
 use super::signatures::{CausalFn, CausalInplaceFn, RowsFn, RowsInplaceFn, RowsPairFn};
 use super::Problem;
-use super::{rows, Cost, Gen, Input, ModelDims, OpSpec, Run, Tolerance};
+use super::{rows, Cost, Gen, Grad, Input, ModelDims, OpSpec, Run, Tolerance};
 use crate::exec;
 use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
@@ -42,31 +42,37 @@ pub struct CausalKernel {
 }
 
 impl CausalKernel {
-    #[allow(clippy::too_many_arguments)]
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &[f32],
-        y: &mut [f32],
-    ) -> Result<()> {
+    /// This kernel with its mask bound: the `scale`, and row r seeing columns ≤ r + `offset`.
+    pub fn masked(self, scale: f32, offset: usize) -> MaskedKernel {
+        MaskedKernel {
+            kernel: self,
+            scale,
+            offset,
+        }
+    }
+}
+
+/// A causal softmax implementation with the mask of one call, split like [`SoftmaxKernel`]
+/// (the offset follows each row group's first row).
+#[derive(Clone, Copy)]
+pub struct MaskedKernel {
+    kernel: CausalKernel,
+    scale: f32,
+    offset: usize,
+}
+
+impl MaskedKernel {
+    /// `y = softmax(mask(scale · x))`, split by row groups.
+    pub fn call(self, threads: usize, shape: Rows, x: &[f32], y: &mut [f32]) -> Result<()> {
         exec::rows_map(threads, shape, &[x], y, |s, r0, i, y| {
-            (self.run)(s, scale, offset + r0, i[0], y)
+            (self.kernel.run)(s, self.scale, self.offset + r0, i[0], y)
         })
     }
 
-    pub fn call_inplace(
-        self,
-        threads: usize,
-        shape: Rows,
-        scale: f32,
-        offset: usize,
-        x: &mut [f32],
-    ) -> Result<()> {
+    /// `x = softmax(mask(scale · x))`, split by row groups.
+    pub fn call_inplace(self, threads: usize, shape: Rows, x: &mut [f32]) -> Result<()> {
         exec::rows_inplace(threads, shape, x, |s, r0, x| {
-            (self.inplace)(s, scale, offset + r0, x)
+            (self.kernel.inplace)(s, self.scale, self.offset + r0, x)
         })
     }
 }
@@ -78,15 +84,9 @@ pub struct SoftmaxBackwardKernel {
 }
 
 impl SoftmaxBackwardKernel {
-    pub fn call(
-        self,
-        threads: usize,
-        shape: Rows,
-        y: &[f32],
-        dy: &[f32],
-        dx: &mut [f32],
-    ) -> Result<()> {
-        exec::rows_map(threads, shape, &[y, dy], dx, |s, _, i, dx| {
+    /// `dx = y ⊙ (dy − rowsum(y ⊙ dy))`, `y` saved from the forward, split by row groups.
+    pub fn call(self, threads: usize, shape: Rows, g: Grad<'_>) -> Result<()> {
+        exec::rows_map(threads, shape, &[g.saved, g.dy], g.dx, |s, _, i, dx| {
             (self.run)(s, i[0], i[1], dx)
         })
     }
@@ -154,26 +154,16 @@ impl OpSpec for SoftmaxCausal {
     const INPUTS: &'static [Input] = Softmax::INPUTS;
 
     fn execute(k: CausalKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        let (r, t, scale, offset) = (p.rows(), run.threads, p.scale, p.offset);
+        let (r, t, m) = (p.rows(), run.threads, k.masked(p.scale, p.offset));
         super::run_first(
             run,
             p,
-            |x, _| k.call_inplace(t, r, scale, offset, x),
-            |x, _, y| k.call(t, r, scale, offset, x, y),
+            |x, _| m.call_inplace(t, r, x),
+            |x, _, y| m.call(t, r, x, y),
         )
     }
 
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Softmax::tolerance(p)
-    }
-
-    fn cost(shape: Shape) -> Cost {
-        Softmax::cost(shape)
-    }
-
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Softmax::model_shapes(d)
-    }
+    super::same_as!(Softmax: tolerance, cost, model_shapes);
 }
 
 impl OpSpec for SoftmaxBackward {
@@ -193,12 +183,7 @@ impl OpSpec for SoftmaxBackward {
 
     fn execute(k: SoftmaxBackwardKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
         let (r, t) = (p.rows(), run.threads);
-        super::run_out(run, p, |ins, dx| k.call(t, r, &ins[0], &ins[1], dx))
-    }
-
-    /// A row reduction like the forward: the same bound.
-    fn tolerance(p: &Problem) -> Tolerance<'_> {
-        Softmax::tolerance(p)
+        super::run_grad(run, p, |_, g| k.call(t, r, g))
     }
 
     /// About 4 FLOP per element (product, sum, difference, product); y, dy and dx.
@@ -206,8 +191,6 @@ impl OpSpec for SoftmaxBackward {
         Cost::elementwise(4.0, shape, 3)
     }
 
-    /// The forward's shapes.
-    fn model_shapes(d: ModelDims) -> Vec<Shape> {
-        Softmax::model_shapes(d)
-    }
+    // A row reduction like the forward: the same bound; the forward's shapes.
+    super::same_as!(Softmax: tolerance, model_shapes);
 }

@@ -32,6 +32,18 @@ pub fn fmt_ns_precise(ns: f64) -> String {
     fmt_ns_digits(ns, 3)
 }
 
+/// `x` in the unit of the first step `(below, divisor, unit)` whose limit it is below (the
+/// last step when none is, as for NaN), with one decimal: `4.2M`, `3.5 min`. The one scale
+/// of [`fmt_size`], [`fmt_count`] and `crate::cli_args::fmt_seconds`.
+pub(crate) fn one_decimal(x: f64, steps: &[(f64, f64, &str)]) -> String {
+    let (_, divisor, unit) = steps
+        .iter()
+        .find(|(below, _, _)| x < *below)
+        .or(steps.last())
+        .expect("at least one step");
+    format!("{:.1}{unit}", x / divisor)
+}
+
 /// A size in a table's unit (elements, or m·k·n), compact: exact below 10 000, then one
 /// decimal with `K`, `M` or `G` (`4.2M`); `u64::MAX` (no upper bound) is `∞`.
 pub fn fmt_size(s: u64) -> String {
@@ -41,12 +53,11 @@ pub fn fmt_size(s: u64) -> String {
     let f = s as f64;
     if s < 10_000 {
         format!("{s}")
-    } else if f < 1e6 {
-        format!("{:.1}K", f / 1e3)
-    } else if f < 1e9 {
-        format!("{:.1}M", f / 1e6)
     } else {
-        format!("{:.1}G", f / 1e9)
+        one_decimal(
+            f,
+            &[(1e6, 1e3, "K"), (1e9, 1e6, "M"), (f64::INFINITY, 1e9, "G")],
+        )
     }
 }
 
@@ -57,10 +68,8 @@ pub fn fmt_count(x: f64) -> String {
         format!("{x:.2}")
     } else if x < 1e4 {
         format!("{x:.0}")
-    } else if x < 1e7 {
-        format!("{:.1}K", x / 1e3)
     } else {
-        format!("{:.1}M", x / 1e6)
+        one_decimal(x, &[(1e7, 1e3, "K"), (f64::INFINITY, 1e6, "M")])
     }
 }
 
