@@ -264,14 +264,14 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     );
     let is_mm = op == Op::Matmul;
     let mut rows: Vec<_> = outcome.results.iter().collect();
-    rows.sort_by(|x, y| x.median_ns.total_cmp(&y.median_ns));
+    rows.sort_by(|x, y| x.timing.median_ns.total_cmp(&y.timing.median_ns));
     if a.json {
         let mut arr = Vec::new();
         for r in &rows {
-            let tp = measure::throughput(op, &shape, r.median_ns);
+            let tp = measure::throughput(op, &shape, r.timing.median_ns);
             let mut o = serde_json::json!({
                 "variant": r.variant, "op": op.name(), "shape": shape.to_string(),
-                "median_ns": r.median_ns, "spread_ns": r.spread_ns, "samples": r.samples,
+                "median_ns": r.timing.median_ns, "spread_ns": r.timing.spread_ns, "samples": r.timing.samples,
                 "batch": r.batch, "counters": r.counters,
             });
             o[if is_mm { "gflops" } else { "gbps" }] = serde_json::json!(tp);
@@ -306,16 +306,16 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
             "vs best",
             w = w
         );
-        let best = rows.first().map(|r| r.median_ns).unwrap_or(f64::NAN);
+        let best = rows.first().map(|r| r.timing.median_ns).unwrap_or(f64::NAN);
         for r in &rows {
             println!(
                 "{:<w$} {:>12} {:>10} {:>7} {:>9.2} {:>7.2}×",
                 r.variant,
-                fmt_ns(r.median_ns),
-                fmt_ns(r.spread_ns),
-                r.samples,
-                measure::throughput(op, &shape, r.median_ns),
-                r.median_ns / best,
+                fmt_ns(r.timing.median_ns),
+                fmt_ns(r.timing.spread_ns),
+                r.timing.samples,
+                measure::throughput(op, &shape, r.timing.median_ns),
+                r.timing.median_ns / best,
                 w = w
             );
         }

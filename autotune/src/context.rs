@@ -15,10 +15,10 @@
 //! with others (`Dispatcher::mlp`, which cannot be timed call by call), keeps its per-call
 //! figures.
 
+use crate::measure::Timing;
 use crate::tune::{Config, PointRecord, Progress};
 use backends::dispatch::Call;
 use backends::table::Table;
-use backends::timing::{mad, median};
 use backends::{Dispatcher, Key, LoadOptions};
 use models::bench::train_step::TrainStep;
 use models::calls::{calls, Workload};
@@ -213,13 +213,18 @@ pub fn retime(
             continue;
         }
         let before = p.outcome.best().map(|r| r.variant.clone());
-        let best = p.outcome.best().map_or(f64::INFINITY, |r| r.median_ns);
+        let best = p
+            .outcome
+            .best()
+            .map_or(f64::INFINITY, |r| r.timing.median_ns);
         let mut ids: Vec<(f64, String)> = p
             .outcome
             .results
             .iter()
-            .filter(|r| r.median_ns.is_finite() && r.median_ns <= CONTEXT_RATIO * best)
-            .map(|r| (r.median_ns, r.variant.clone()))
+            .filter(|r| {
+                r.timing.median_ns.is_finite() && r.timing.median_ns <= CONTEXT_RATIO * best
+            })
+            .map(|r| (r.timing.median_ns, r.variant.clone()))
             .collect();
         ids.sort_by(|a, b| a.0.total_cmp(&b.0));
         ids.truncate(MAX_CONTENDERS);
@@ -272,9 +277,7 @@ pub fn retime(
                     continue;
                 }
                 let mut r = r.clone();
-                r.median_ns = median(xs);
-                r.spread_ns = mad(xs);
-                r.samples = xs.len() as u32;
+                r.timing = Timing::of(xs);
                 r.batch = 1;
                 r.pruned = None;
                 r.passes.clear();
@@ -303,7 +306,7 @@ pub fn retime(
             after.as_deref().unwrap_or("-"),
             p.outcome
                 .best()
-                .map_or("-".into(), |r| backends::timing::fmt_ns(r.median_ns)),
+                .map_or("-".into(), |r| backends::timing::fmt_ns(r.timing.median_ns)),
             before.as_deref().unwrap_or("-")
         ));
     }

@@ -105,8 +105,11 @@ impl SourceKind {
 /// returns what was counted in between. Sources must tolerate many start/stop pairs.
 pub trait CounterSource {
     fn kind(&self) -> SourceKind;
-    /// Why hardware counters are not used (the OS's error, or that the fallback was forced).
-    fn reason(&self) -> Option<String>;
+    /// Why hardware counters are not used (the OS's error, or that the fallback was forced);
+    /// `None`, the default, for a source that uses them.
+    fn reason(&self) -> Option<String> {
+        None
+    }
     /// The hardware events in use (for the report), e.g. `["cycles", "instructions"]`.
     fn events(&self) -> Vec<&'static str>;
     fn start(&mut self);
@@ -311,9 +314,6 @@ fn read_group(group: &mut perf_event::Group) -> Result<perf_event::Counts, Strin
 impl CounterSource for HardwareCounters {
     fn kind(&self) -> SourceKind {
         SourceKind::Hardware
-    }
-    fn reason(&self) -> Option<String> {
-        None
     }
     fn events(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self.members.iter().map(|m| m.1).collect();

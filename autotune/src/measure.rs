@@ -81,16 +81,37 @@ impl Settings {
     }
 }
 
-/// One candidate's result in a race.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CandResult {
-    pub variant: String,
-    pub threads: usize,
+/// A candidate's time per call over one race's samples (or several races', combined): what
+/// a race measures ([`CandResult`]) and the rule compares ([`crate::select::Cand`]). Both
+/// serialize it inline, as three fields of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
     /// Median time per call, ns.
     pub median_ns: f64,
     /// Median absolute deviation of the per-call sample times, ns.
     pub spread_ns: f64,
     pub samples: u32,
+}
+
+impl Timing {
+    /// The figures of per-call sample times, ns: their median, MAD and count.
+    pub fn of(samples: &[f64]) -> Timing {
+        Timing {
+            median_ns: median(samples),
+            spread_ns: mad(samples),
+            samples: samples.len() as u32,
+        }
+    }
+}
+
+/// One candidate's result in a race.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CandResult {
+    pub variant: String,
+    pub threads: usize,
+    /// Its time per call (serialized inline: `median_ns`, `spread_ns`, `samples`).
+    #[serde(flatten)]
+    pub timing: Timing,
     /// Calls per sample.
     pub batch: u64,
     /// Why the candidate stopped early (its figures are then from fewer samples).
@@ -113,14 +134,16 @@ impl CandResult {
     /// pruned in an earlier race but fully sampled in this one is no longer pruned.
     pub fn absorb(&mut self, later: &CandResult) {
         if self.passes.is_empty() {
-            self.passes.push((self.median_ns, self.spread_ns));
+            self.passes
+                .push((self.timing.median_ns, self.timing.spread_ns));
         }
-        self.passes.push((later.median_ns, later.spread_ns));
+        self.passes
+            .push((later.timing.median_ns, later.timing.spread_ns));
         let meds: Vec<f64> = self.passes.iter().map(|p| p.0).collect();
         let spreads: Vec<f64> = self.passes.iter().map(|p| p.1).collect();
-        self.median_ns = median(&meds);
-        self.spread_ns = median(&spreads).max(mad(&meds));
-        self.samples += later.samples;
+        self.timing.median_ns = median(&meds);
+        self.timing.spread_ns = median(&spreads).max(mad(&meds));
+        self.timing.samples += later.timing.samples;
         if later.pruned.is_none() {
             // Fully sampled at least once now: a contender again.
             self.pruned = None;
@@ -145,8 +168,8 @@ impl Outcome {
     pub fn best(&self) -> Option<&CandResult> {
         self.results
             .iter()
-            .filter(|r| r.median_ns.is_finite())
-            .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
+            .filter(|r| r.timing.median_ns.is_finite())
+            .min_by(|a, b| a.timing.median_ns.total_cmp(&b.timing.median_ns))
     }
 
     pub fn get(&self, id: &str) -> Option<&CandResult> {
@@ -507,9 +530,7 @@ pub fn race_cands(problem: &Problem, cands: &[Cand<'_>], ctx: RaceCtx<'_>) -> Ou
         out.results.push(CandResult {
             variant: l.c.id.clone(),
             threads: l.c.v.threads,
-            median_ns: med,
-            spread_ns: mad(&l.samples),
-            samples: l.samples.len() as u32,
+            timing: Timing::of(&l.samples),
             batch: l.batch,
             pruned: l.pruned.clone(),
             counters,

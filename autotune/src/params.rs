@@ -152,8 +152,8 @@ fn own_variant(e: &Entry, recs: &[&PointRecord]) -> Option<(&'static Variant, Tu
     tunable(&e.variant).or_else(|| {
         recs.iter()
             .flat_map(|p| p.outcome.results.iter())
-            .filter(|r| r.median_ns.is_finite())
-            .filter_map(|r| tunable(&r.variant).map(|vt| (r.median_ns, vt)))
+            .filter(|r| r.timing.median_ns.is_finite())
+            .filter_map(|r| tunable(&r.variant).map(|vt| (r.timing.median_ns, vt)))
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, vt)| vt)
     })
@@ -246,7 +246,7 @@ pub fn search(
                 },
             );
             if let Some(r) = rival.and_then(|c| o.get(&c.id)) {
-                chosen_fig = Some((r.median_ns, r.spread_ns));
+                chosen_fig = Some((r.timing.median_ns, r.timing.spread_ns));
             }
             let labels =
                 std::iter::once(best_label.clone()).chain(nb.iter().map(|(l, _)| l.clone()));
@@ -255,8 +255,8 @@ pub fn search(
                     trials.push(Trial {
                         label: l,
                         params: Params::of(&c.params.unwrap_or(defaults)),
-                        median_ns: r.median_ns,
-                        spread_ns: r.spread_ns,
+                        median_ns: r.timing.median_ns,
+                        spread_ns: r.timing.spread_ns,
                     });
                 }
             }
@@ -264,16 +264,16 @@ pub fn search(
             let Some(base) = o.get(&cands[0].id).cloned() else {
                 break;
             };
-            best_fig = Some((base.median_ns, base.spread_ns));
+            best_fig = Some((base.timing.median_ns, base.timing.spread_ns));
             let winner = nb
                 .iter()
                 .zip(&cands[1..])
                 .filter_map(|((l, q), c)| o.get(&c.id).map(|r| (l, q, r)))
-                .filter(|(_, _, r)| faster(cfg, (r.median_ns, r.spread_ns), best_fig))
-                .min_by(|a, b| a.2.median_ns.total_cmp(&b.2.median_ns));
+                .filter(|(_, _, r)| faster(cfg, (r.timing.median_ns, r.timing.spread_ns), best_fig))
+                .min_by(|a, b| a.2.timing.median_ns.total_cmp(&b.2.timing.median_ns));
             if let Some((l, q, r)) = winner {
                 best = *q;
-                best_fig = Some((r.median_ns, r.spread_ns));
+                best_fig = Some((r.timing.median_ns, r.timing.spread_ns));
                 best_label = if best_label == "defaults" {
                     l.clone()
                 } else {

@@ -433,7 +433,7 @@ fn markdown(
                 .map(|f| p.cands[f].variant.clone())
                 .unwrap_or("-".into());
             let ratio = match (sel.chosen_cand(i), sel.runner_up(i)) {
-                (Some(w), Some(r)) => format!("{:.2}×", r.median_ns / w.median_ns),
+                (Some(w), Some(r)) => format!("{:.2}×", r.timing.median_ns / w.timing.median_ns),
                 _ => "-".into(),
             };
             let _ = writeln!(
@@ -819,10 +819,10 @@ fn plot(
     for (p, &x) in spec.records.iter().zip(&xs) {
         let shape = p.shape();
         for r in &p.outcome.results {
-            if !(r.median_ns.is_finite() && r.median_ns > 0.0) {
+            if !(r.timing.median_ns.is_finite() && r.timing.median_ns > 0.0) {
                 continue;
             }
-            let y = measure::throughput(op, &shape, r.median_ns);
+            let y = measure::throughput(op, &shape, r.timing.median_ns);
             match series.iter_mut().find(|s| s.id == r.variant) {
                 Some(s) => s.points.push((x, y)),
                 None => {
@@ -864,7 +864,7 @@ fn plot(
             let r = p.outcome.get(id)?;
             Some((
                 x,
-                measure::throughput(op, &p.shape(), r.median_ns),
+                measure::throughput(op, &p.shape(), r.timing.median_ns),
                 id.to_string(),
             ))
         })

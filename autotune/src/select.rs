@@ -25,15 +25,16 @@
 //! describes the variant finally chosen at each size, after smoothing, so a note always
 //! agrees with the table's chosen column.
 
+use crate::measure::Timing;
 use serde::{Deserialize, Serialize};
 
 /// One candidate's figures at one size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cand {
     pub variant: String,
-    pub median_ns: f64,
-    pub spread_ns: f64,
-    pub samples: u32,
+    /// Serialized inline (`median_ns`, `spread_ns`, `samples`).
+    #[serde(flatten)]
+    pub timing: Timing,
     /// Dropped early as a clear loser: never a winner, never acceptable.
     pub pruned: bool,
     pub cache_misses: Option<f64>,
@@ -45,9 +46,11 @@ impl Cand {
     pub fn timed(variant: &str, median_ns: f64, spread_ns: f64) -> Cand {
         Cand {
             variant: variant.into(),
-            median_ns,
-            spread_ns,
-            samples: 10,
+            timing: Timing {
+                median_ns,
+                spread_ns,
+                samples: 10,
+            },
             pruned: false,
             cache_misses: None,
             instructions: None,
@@ -55,7 +58,7 @@ impl Cand {
     }
 
     fn usable(&self) -> bool {
-        !self.pruned && self.median_ns.is_finite() && self.median_ns >= 0.0
+        !self.pruned && self.timing.median_ns.is_finite() && self.timing.median_ns >= 0.0
     }
 }
 
@@ -109,10 +112,10 @@ impl Rule {
     /// Whether two candidates are within each other's noise.
     pub fn tie(&self, a: &Cand, b: &Cand) -> bool {
         crate::measure::within_noise(
-            a.median_ns,
-            a.spread_ns,
-            b.median_ns,
-            b.spread_ns,
+            a.timing.median_ns,
+            a.timing.spread_ns,
+            b.timing.median_ns,
+            b.timing.spread_ns,
             self.rel_noise,
         )
     }
@@ -124,18 +127,22 @@ impl Rule {
     /// [`Rule::tie`]: under the relative threshold, or under the sum of the two MADs (both
     /// in percent of the faster median, so the reader can add them up).
     pub fn gap_words(&self, slower: &Cand, faster: &Cand, dir: &str) -> String {
-        let base = faster.median_ns.min(slower.median_ns).max(1e-9);
-        let d = (slower.median_ns - faster.median_ns).abs();
+        let base = faster
+            .timing
+            .median_ns
+            .min(slower.timing.median_ns)
+            .max(1e-9);
+        let d = (slower.timing.median_ns - faster.timing.median_ns).abs();
         let pct = 100.0 * d / base;
         let threshold = 100.0 * self.rel_noise;
         let mads = format!(
             "{:.1}% + {:.1}%",
-            100.0 * slower.spread_ns / base,
-            100.0 * faster.spread_ns / base
+            100.0 * slower.timing.spread_ns / base,
+            100.0 * faster.timing.spread_ns / base
         );
         let noise = if d < self.rel_noise * base {
             format!("within the noise (under the {threshold:.0}% threshold)")
-        } else if d <= slower.spread_ns + faster.spread_ns {
+        } else if d <= slower.timing.spread_ns + faster.timing.spread_ns {
             format!("within the noise (under the sum of their MADs, {mads})")
         } else {
             format!("beyond the noise (over the {threshold:.0}% threshold and their MADs, {mads})")
@@ -156,14 +163,18 @@ impl Rule {
             // Every fully sampled candidate is gone (e.g. excluded later as wrong): choose
             // among the pruned ones rather than leave the size to the default.
             usable = (0..p.cands.len())
-                .filter(|&i| p.cands[i].median_ns.is_finite() && p.cands[i].median_ns >= 0.0)
+                .filter(|&i| {
+                    p.cands[i].timing.median_ns.is_finite() && p.cands[i].timing.median_ns >= 0.0
+                })
                 .collect();
             fallback = true;
         }
-        let Some(&fastest) = usable
-            .iter()
-            .min_by(|&&a, &&b| p.cands[a].median_ns.total_cmp(&p.cands[b].median_ns))
-        else {
+        let Some(&fastest) = usable.iter().min_by(|&&a, &&b| {
+            p.cands[a]
+                .timing
+                .median_ns
+                .total_cmp(&p.cands[b].timing.median_ns)
+        }) else {
             return PointChoice {
                 winner: None,
                 fastest: None,
@@ -237,7 +248,12 @@ impl Rule {
         }
         let winner = *pool
             .iter()
-            .min_by(|&&a, &&b| p.cands[a].median_ns.total_cmp(&p.cands[b].median_ns))
+            .min_by(|&&a, &&b| {
+                p.cands[a]
+                    .timing
+                    .median_ns
+                    .total_cmp(&p.cands[b].timing.median_ns)
+            })
             .expect("pool is never empty");
         let why_dropped = |i: usize| {
             dropped_by
@@ -260,7 +276,12 @@ impl Rule {
                 .iter()
                 .copied()
                 .filter(|&i| i != winner)
-                .min_by(|&a, &b| p.cands[a].median_ns.total_cmp(&p.cands[b].median_ns))
+                .min_by(|&a, &b| {
+                    p.cands[a]
+                        .timing
+                        .median_ns
+                        .total_cmp(&p.cands[b].timing.median_ns)
+                })
                 .expect("more than one acceptable");
             let more = acceptable.len() - 2;
             Some(format!(
@@ -362,8 +383,8 @@ impl Selection {
         self.points[i]
             .cands
             .iter()
-            .filter(|c| c.variant != id && c.median_ns.is_finite())
-            .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
+            .filter(|c| c.variant != id && c.timing.median_ns.is_finite())
+            .min_by(|a, b| a.timing.median_ns.total_cmp(&b.timing.median_ns))
     }
 }
 
@@ -383,9 +404,11 @@ fn merge_same_size(points: Vec<Point>) -> Vec<Point> {
                         let sum = |x: Option<f64>, y: Option<f64>| Some(x? + y?);
                         Some(Cand {
                             variant: a.variant.clone(),
-                            median_ns: a.median_ns + b.median_ns,
-                            spread_ns: a.spread_ns + b.spread_ns,
-                            samples: a.samples.min(b.samples),
+                            timing: Timing {
+                                median_ns: a.timing.median_ns + b.timing.median_ns,
+                                spread_ns: a.timing.spread_ns + b.timing.spread_ns,
+                                samples: a.timing.samples.min(b.timing.samples),
+                            },
                             pruned: a.pruned || b.pruned,
                             cache_misses: sum(a.cache_misses, b.cache_misses),
                             instructions: sum(a.instructions, b.instructions),
@@ -444,7 +467,9 @@ pub fn select(rule: &Rule, mut points: Vec<Point>) -> Selection {
         while k >= 2 && chosen[k - 2].as_deref() == Some(prev.as_str()) {
             let j = k - 1;
             let faster = match (index_of(&points[j], &next), index_of(&points[j], &prev)) {
-                (Some(a), Some(p)) => points[j].cands[a].median_ns < points[j].cands[p].median_ns,
+                (Some(a), Some(p)) => {
+                    points[j].cands[a].timing.median_ns < points[j].cands[p].timing.median_ns
+                }
                 _ => false,
             };
             if acceptable(j, &next) && faster {

@@ -395,8 +395,10 @@ impl State<'_> {
             self.exclude(op, id, &shape, why.clone());
         }
         for r in &outcome.results {
-            self.last
-                .insert((op, key.bucket, r.variant.clone()), (key.size, r.median_ns));
+            self.last.insert(
+                (op, key.bucket, r.variant.clone()),
+                (key.size, r.timing.median_ns),
+            );
         }
         let mut outcome = outcome;
         outcome.skipped.extend(skipped);
@@ -423,21 +425,21 @@ impl State<'_> {
     fn confirm_contenders(&self, i: usize) -> Vec<String> {
         let p = &self.points[i];
         let ok = |r: &&measure::CandResult| {
-            r.median_ns.is_finite() && !self.is_excluded(p.op, &r.variant)
+            r.timing.median_ns.is_finite() && !self.is_excluded(p.op, &r.variant)
         };
         let best = p
             .outcome
             .results
             .iter()
             .filter(ok)
-            .map(|r| r.median_ns)
+            .map(|r| r.timing.median_ns)
             .fold(f64::INFINITY, f64::min);
         let ids: Vec<String> = p
             .outcome
             .results
             .iter()
             .filter(ok)
-            .filter(|r| r.median_ns <= best * CONFIRM_RATIO)
+            .filter(|r| r.timing.median_ns <= best * CONFIRM_RATIO)
             .map(|r| r.variant.clone())
             .collect();
         if ids.len() < 2 {
@@ -508,9 +510,9 @@ fn summary(p: &PointRecord) -> String {
         .outcome
         .results
         .iter()
-        .filter(|r| r.median_ns.is_finite())
+        .filter(|r| r.timing.median_ns.is_finite())
         .collect();
-    v.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+    v.sort_by(|a, b| a.timing.median_ns.total_cmp(&b.timing.median_ns));
     let second = v.get(1);
     format!(
         "{} {}{}: {} {}{}",
@@ -518,10 +520,14 @@ fn summary(p: &PointRecord) -> String {
         p.shape,
         if p.refined { " (refine)" } else { "" },
         best.map(|b| b.variant.as_str()).unwrap_or("-"),
-        best.map(|b| backends::timing::fmt_ns(b.median_ns))
+        best.map(|b| backends::timing::fmt_ns(b.timing.median_ns))
             .unwrap_or_default(),
         match (best, second) {
-            (Some(b), Some(s)) => format!(", next {} {:.2}×", s.variant, s.median_ns / b.median_ns),
+            (Some(b), Some(s)) => format!(
+                ", next {} {:.2}×",
+                s.variant,
+                s.timing.median_ns / b.timing.median_ns
+            ),
             _ => String::new(),
         }
     )
@@ -537,9 +543,7 @@ pub fn to_point(p: &PointRecord) -> Point {
             .iter()
             .map(|r| Cand {
                 variant: r.variant.clone(),
-                median_ns: r.median_ns,
-                spread_ns: r.spread_ns,
-                samples: r.samples,
+                timing: r.timing,
                 pruned: r.pruned.is_some(),
                 cache_misses: r.counters.and_then(|c| c.cache_misses),
                 instructions: r.counters.and_then(|c| c.instructions),
@@ -622,10 +626,13 @@ fn refinement_tasks(st: &State, ops: &[Op], rule: &Rule) -> Vec<(Op, Shape, Vec<
                     .cands
                     .iter()
                     .filter(|c| !c.pruned)
-                    .map(|c| c.median_ns)
+                    .map(|c| c.timing.median_ns)
                     .fold(f64::INFINITY, f64::min);
                 for c in &pt.cands {
-                    if !c.pruned && c.median_ns <= best * 1.15 && !contenders.contains(&c.variant) {
+                    if !c.pruned
+                        && c.timing.median_ns <= best * 1.15
+                        && !contenders.contains(&c.variant)
+                    {
                         contenders.push(c.variant.clone());
                     }
                 }
@@ -916,7 +923,7 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 .filter_map(|&i| {
                     let w = sel.chosen_cand(i)?;
                     let ru = sel.runner_up(i)?;
-                    Some(ru.median_ns / w.median_ns - 1.0)
+                    Some(ru.timing.median_ns / w.timing.median_ns - 1.0)
                 })
                 .collect();
             let (lo, hi) = margins
@@ -959,9 +966,9 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 ));
             }
             let ev = Evidence {
-                median_ns: c.median_ns,
-                spread_ns: c.spread_ns,
-                samples: c.samples,
+                median_ns: c.timing.median_ns,
+                spread_ns: c.timing.spread_ns,
+                samples: c.timing.samples,
                 measured_size: Some(size),
                 cycles: counters.and_then(|x| x.cycles),
                 instructions: counters.and_then(|x| x.instructions),
@@ -973,7 +980,7 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 cache_state: recs.iter().find_map(|p| p.cache.clone()),
                 runner_up: sel.runner_up(rep).map(|ru| RunnerUp {
                     variant: ru.variant.clone(),
-                    median_ns: ru.median_ns,
+                    median_ns: ru.timing.median_ns,
                 }),
                 note: Some(note),
             };

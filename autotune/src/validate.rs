@@ -136,13 +136,13 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
             op: op.name().into(),
             shape: shape.to_string(),
             dispatched: chosen.id.clone(),
-            dispatched_ns: disp.median_ns,
+            dispatched_ns: disp.timing.median_ns,
             oracle: best.variant.clone(),
-            oracle_ns: best.median_ns,
+            oracle_ns: best.timing.median_ns,
             variants: outcome
                 .results
                 .iter()
-                .map(|r| (r.variant.clone(), r.median_ns))
+                .map(|r| (r.variant.clone(), r.timing.median_ns))
                 .collect(),
         };
         eprintln!(

@@ -1,16 +1,18 @@
 //! Confirmation passes: how the figures of repeated races of one candidate combine, and what
 //! that does to the choice.
 
-use autotune::measure::CandResult;
+use autotune::measure::{CandResult, Timing};
 use autotune::select::{select, Cand, Point, Rule};
 
 fn race(id: &str, median: f64, spread: f64) -> CandResult {
     CandResult {
         variant: id.into(),
         threads: if id.ends_with("/t2") { 2 } else { 1 },
-        median_ns: median,
-        spread_ns: spread,
-        samples: 21,
+        timing: Timing {
+            median_ns: median,
+            spread_ns: spread,
+            samples: 21,
+        },
         batch: 10,
         pruned: None,
         counters: None,
@@ -28,7 +30,7 @@ fn raced(id: &str, races: &[(f64, f64)]) -> CandResult {
 }
 
 fn cand(r: &CandResult) -> Cand {
-    Cand::timed(&r.variant, r.median_ns, r.spread_ns)
+    Cand::timed(&r.variant, r.timing.median_ns, r.timing.spread_ns)
 }
 
 #[test]
@@ -37,10 +39,10 @@ fn one_disturbed_race_is_outvoted() {
         "add/avx2/pooled/t1",
         &[(100.0, 2.0), (160.0, 3.0), (101.0, 2.0)],
     );
-    assert_eq!(r.median_ns, 101.0, "the median of the three races");
+    assert_eq!(r.timing.median_ns, 101.0, "the median of the three races");
     // Median of the spreads is 2; the races' medians deviate by a median of 1.
-    assert_eq!(r.spread_ns, 2.0);
-    assert_eq!(r.samples, 63);
+    assert_eq!(r.timing.spread_ns, 2.0);
+    assert_eq!(r.timing.samples, 63);
     assert_eq!(r.passes.len(), 3);
 }
 
@@ -50,9 +52,9 @@ fn races_that_disagree_widen_the_spread() {
         "add/avx2/pooled/t2",
         &[(90.0, 1.0), (120.0, 1.0), (100.0, 1.0)],
     );
-    assert_eq!(r.median_ns, 100.0);
+    assert_eq!(r.timing.median_ns, 100.0);
     // |90-100| = 10, |120-100| = 20, |100-100| = 0: median deviation 10.
-    assert_eq!(r.spread_ns, 10.0);
+    assert_eq!(r.timing.spread_ns, 10.0);
 }
 
 /// The variant chosen at one size among `cands`.

@@ -18,9 +18,6 @@ impl CounterSource for FakeHardware {
     fn kind(&self) -> SourceKind {
         SourceKind::Hardware
     }
-    fn reason(&self) -> Option<String> {
-        None
-    }
     fn events(&self) -> Vec<&'static str> {
         vec!["cycles", "instructions"]
     }
@@ -155,7 +152,7 @@ fn race_with_the_software_fallback_records_software_figures_only() {
     assert!(c.task_clock_ns.is_some() && c.page_faults.is_some());
     assert!(c.cycles.is_none() && c.instructions.is_none() && c.ipc().is_none());
     for r in &out.results {
-        assert!(r.median_ns > 0.0 && r.spread_ns >= 0.0 && r.samples >= 1);
+        assert!(r.timing.median_ns > 0.0 && r.timing.spread_ns >= 0.0 && r.timing.samples >= 1);
     }
 }
 

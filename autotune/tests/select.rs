@@ -280,7 +280,7 @@ fn same_size_shapes_merge_by_total_time() {
     let sel = select(&rule, pts);
     assert_eq!(sel.points.len(), 1);
     assert_eq!(sel.ranges[0].variant, "b");
-    assert_eq!(sel.points[0].cands[1].median_ns, 310.0);
+    assert_eq!(sel.points[0].cands[1].timing.median_ns, 310.0);
 }
 
 #[test]
@@ -417,19 +417,19 @@ fn check_notes(rule: &Rule, sel: &Selection) {
         let c = p.cands.iter().find(|x| x.variant == chosen).unwrap();
         let r = p.cands.iter().find(|x| x.variant == rival_id).unwrap();
         let (pct, dir) = first_gap(note, note.find(rival_id).unwrap());
-        let (slow, fast) = if r.median_ns < c.median_ns {
+        let (slow, fast) = if r.timing.median_ns < c.timing.median_ns {
             (c, r)
         } else {
             (r, c)
         };
-        let gap = 100.0 * (slow.median_ns - fast.median_ns) / fast.median_ns;
+        let gap = 100.0 * (slow.timing.median_ns - fast.timing.median_ns) / fast.timing.median_ns;
         assert!(
             (pct - gap).abs() <= 0.051,
             "stated {pct}%, measured {gap}%: {note}"
         );
         assert_eq!(
             dir,
-            if r.median_ns < c.median_ns {
+            if r.timing.median_ns < c.timing.median_ns {
                 "faster"
             } else {
                 "slower"
@@ -445,7 +445,8 @@ fn check_notes(rule: &Rule, sel: &Selection) {
         if note.contains("under the sum of their MADs") {
             assert!(gap >= 3.0 - 1e-9, "{note}");
             assert!(
-                slow.median_ns - fast.median_ns <= slow.spread_ns + fast.spread_ns,
+                slow.timing.median_ns - fast.timing.median_ns
+                    <= slow.timing.spread_ns + fast.timing.spread_ns,
                 "{note}"
             );
         }

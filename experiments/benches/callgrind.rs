@@ -79,48 +79,28 @@ mod iai {
         run(c)
     }
 
-    fn gelu_case(implementation: &str) -> Case {
-        case(Op::GeluTanh, implementation, "10000")
+    /// Per row, one op at one shape, the naive implementation against avx2: the set-up
+    /// `$setup` and the benchmark `$bench` with its two cases, `$naive` and `$avx2`.
+    macro_rules! naive_vs_avx2 {
+        ($($bench:ident, $setup:ident: $op:expr, $shape:literal => $naive:ident, $avx2:ident;)+) => {$(
+            fn $setup(implementation: &str) -> Case {
+                case($op, implementation, $shape)
+            }
+
+            #[library_benchmark]
+            #[bench::$naive(args = ("naive"), setup = $setup)]
+            #[bench::$avx2(args = ("avx2"), setup = $setup)]
+            fn $bench(c: Case) -> Vec<Buf> {
+                run(c)
+            }
+        )+};
     }
 
-    #[library_benchmark]
-    #[bench::naive_10k(args = ("naive"), setup = gelu_case)]
-    #[bench::avx2_10k(args = ("avx2"), setup = gelu_case)]
-    fn gelu_tanh(c: Case) -> Vec<Buf> {
-        run(c)
-    }
-
-    fn softmax_case(implementation: &str) -> Case {
-        case(Op::Softmax, implementation, "64x1024")
-    }
-
-    #[library_benchmark]
-    #[bench::naive_64x1024(args = ("naive"), setup = softmax_case)]
-    #[bench::avx2_64x1024(args = ("avx2"), setup = softmax_case)]
-    fn softmax(c: Case) -> Vec<Buf> {
-        run(c)
-    }
-
-    fn layernorm_case(implementation: &str) -> Case {
-        case(Op::Layernorm, implementation, "32x512")
-    }
-
-    #[library_benchmark]
-    #[bench::naive_32x512(args = ("naive"), setup = layernorm_case)]
-    #[bench::avx2_32x512(args = ("avx2"), setup = layernorm_case)]
-    fn layernorm(c: Case) -> Vec<Buf> {
-        run(c)
-    }
-
-    fn add_case(implementation: &str) -> Case {
-        case(Op::Add, implementation, "10000")
-    }
-
-    #[library_benchmark]
-    #[bench::naive_10k(args = ("naive"), setup = add_case)]
-    #[bench::avx2_10k(args = ("avx2"), setup = add_case)]
-    fn add(c: Case) -> Vec<Buf> {
-        run(c)
+    naive_vs_avx2! {
+        gelu_tanh, gelu_case: Op::GeluTanh, "10000" => naive_10k, avx2_10k;
+        softmax, softmax_case: Op::Softmax, "64x1024" => naive_64x1024, avx2_64x1024;
+        layernorm, layernorm_case: Op::Layernorm, "32x512" => naive_32x512, avx2_32x512;
+        add, add_case: Op::Add, "10000" => naive_10k, avx2_10k;
     }
 
     library_benchmark_group!(

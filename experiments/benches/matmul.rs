@@ -13,13 +13,14 @@
 //! `-- 'matmul_square/.*pooled/t1'`. Lengthen the short default timing with criterion's own
 //! flags: `-- --measurement-time 5 --warm-up-time 1`.
 
+mod common;
+
 use backends::problem::Problem;
 use backends::{Op, Shape};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use experiments::benchkit::{checked_variants, Rate, Summary};
+use experiments::benchkit::{checked_variants, time_calls, Rate, Summary};
 use experiments::study;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn bench_group(
     c: &mut Criterion,
@@ -50,11 +51,7 @@ fn bench_group(
             let mut p = problem.clone();
             group.bench_with_input(BenchmarkId::new(&v.id, &label), &label, |b, label| {
                 b.iter_custom(|iters| {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        black_box(p.execute(v).expect("verified variant runs"));
-                    }
-                    let d = t.elapsed();
+                    let d = time_calls(&mut p, v, iters);
                     summary.record(group_name, &v.id, label, Rate::Flops(flops), iters, d);
                     d
                 })
@@ -65,25 +62,19 @@ fn bench_group(
 }
 
 fn main() {
-    let summary = Summary::keep_last(10);
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .measurement_time(Duration::from_millis(1000))
-        .warm_up_time(Duration::from_millis(300))
-        .configure_from_args();
+    common::run(1000, 300, benches);
+}
 
+fn benches(c: &mut Criterion, summary: &Summary) {
     let square: Vec<Shape> = study::MATMUL_SQUARE
         .iter()
         .map(|&n| Shape::parse(Op::Matmul, &n.to_string()).expect("square shape"))
         .collect();
-    bench_group(&mut c, &summary, "matmul_square", &square, false);
+    bench_group(c, summary, "matmul_square", &square, false);
 
     let model: Vec<Shape> = study::MATMUL_MODEL
         .iter()
         .map(|s| Shape::parse(Op::Matmul, s).expect("model shape"))
         .collect();
-    bench_group(&mut c, &summary, "matmul_model", &model, true);
-
-    c.final_summary();
-    println!("{}", summary.render());
+    bench_group(c, summary, "matmul_model", &model, true);
 }

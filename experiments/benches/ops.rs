@@ -22,13 +22,14 @@
 //! `op/variant/size`), e.g. `cargo bench -p experiments --bench ops -- softmax/` or
 //! `-- 'gelu_tanh/.*/t1/1M'`.
 
+mod common;
+
 use backends::problem::Problem;
 use backends::{Memory, Op, Shape};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use experiments::benchkit::{checked_variants, Rate, Summary};
+use experiments::benchkit::{checked_variants, time_calls, Rate, Summary};
 use experiments::study;
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The (op, shapes) this bench covers; every op of the catalog appears, so a new op is
 /// noticed by the `unreachable` arm below rather than silently skipped.
@@ -64,13 +65,10 @@ fn plan() -> Vec<(Op, Vec<String>)> {
 }
 
 fn main() {
-    let summary = Summary::keep_last(10);
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .measurement_time(Duration::from_millis(500))
-        .warm_up_time(Duration::from_millis(200))
-        .configure_from_args();
+    common::run(500, 200, benches);
+}
 
+fn benches(c: &mut Criterion, summary: &Summary) {
     for (op, shape_texts) in plan() {
         let shapes: Vec<Shape> = shape_texts
             .iter()
@@ -99,17 +97,11 @@ fn main() {
                             let mut d = Duration::ZERO;
                             for _ in 0..iters {
                                 p.inputs[0].copy_from_slice(&problem.inputs[0]);
-                                let t = Instant::now();
-                                black_box(p.execute(v).expect("verified variant runs"));
-                                d += t.elapsed();
+                                d += time_calls(&mut p, v, 1);
                             }
                             d
                         } else {
-                            let t = Instant::now();
-                            for _ in 0..iters {
-                                black_box(p.execute(v).expect("verified variant runs"));
-                            }
-                            t.elapsed()
+                            time_calls(&mut p, v, iters)
                         };
                         summary.record(op.name(), &v.id, label, Rate::Bytes(bytes), iters, d);
                         d
@@ -119,7 +111,4 @@ fn main() {
         }
         group.finish();
     }
-
-    c.final_summary();
-    println!("{}", summary.render());
 }

@@ -5,8 +5,9 @@
 use backends::problem::Problem;
 use backends::{catalog, Op, Shape, Variant};
 use std::collections::BTreeMap;
+use std::hint::black_box;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Every variant of `op` that can run here and matches the reference on `shapes` (checked once
 /// per variant before any timing, as ARCHITECTURE.md's measurement rules ask). Variants that cannot
@@ -28,6 +29,16 @@ pub fn checked_variants(op: Op, shapes: &[Shape]) -> Vec<&'static Variant> {
         }
     }
     out
+}
+
+/// Runs `v` on `p` `iters` times back to back and returns the time they took: the timed
+/// loop of the criterion benches (`iter_custom`). The outputs go through `black_box`.
+pub fn time_calls(p: &mut Problem, v: &Variant, iters: u64) -> Duration {
+    let t = Instant::now();
+    for _ in 0..iters {
+        black_box(p.execute(v).expect("verified variant runs"));
+    }
+    t.elapsed()
 }
 
 /// How a summary figure is derived from the median time of one call.

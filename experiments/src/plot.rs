@@ -759,31 +759,18 @@ fn draw_lines(svg: &mut String, path: &Path, spec: &LineChart) -> Result<()> {
             }
         }
         let c = s.colour;
+        // One marker element per point; each marker kind is its own element type, hence a
+        // macro rather than a function.
+        macro_rules! marker_series {
+            ($element:expr) => {
+                chart.draw_series(s.points.iter().map($element)).map(|_| ())
+            };
+        }
         match s.marker {
-            Marker::Circle => chart
-                .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled())))
-                .map(|_| ()),
-            Marker::Triangle => chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|&p| TriangleMarker::new(p, 6, c.filled())),
-                )
-                .map(|_| ()),
-            Marker::Ring => chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|&p| Circle::new(p, 9, c.stroke_width(3))),
-                )
-                .map(|_| ()),
-            Marker::Cross => chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|&p| Cross::new(p, 7, c.stroke_width(3))),
-                )
-                .map(|_| ()),
+            Marker::Circle => marker_series!(|&p| Circle::new(p, 4, c.filled())),
+            Marker::Triangle => marker_series!(|&p| TriangleMarker::new(p, 6, c.filled())),
+            Marker::Ring => marker_series!(|&p| Circle::new(p, 9, c.stroke_width(3))),
+            Marker::Cross => marker_series!(|&p| Cross::new(p, 7, c.stroke_width(3))),
             Marker::None => Ok(()),
         }
         .map_err(err(path))?;

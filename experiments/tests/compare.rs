@@ -59,6 +59,39 @@ fn profile(scopes: Vec<ScopeStats>, wall_ns: u64) -> Profile {
     }
 }
 
+/// A scope's figures in one run: calls, median, min, max and MAD (ns), as [`scope`] takes them.
+type Figures = (u64, f64, u64, u64, f64);
+
+/// A steady scope's figures: 5 calls within ±10 ns of `median`, MAD 5 ns.
+fn steady(median: f64) -> Figures {
+    (5, median, median as u64 - 10, median as u64 + 10, 5.0)
+}
+
+/// A scope called once: no spread.
+fn single(ns: f64) -> Figures {
+    (1, ns, ns as u64, ns as u64, 0.0)
+}
+
+/// The old and the new profile of a comparison from one row per scope (its name, then its
+/// figures in the old and in the new run), with the two runs' wall times.
+fn old_and_new(
+    rows: &[(&str, Figures, Figures)],
+    (old_wall, new_wall): (u64, u64),
+) -> (Profile, Profile) {
+    let run = |figures: fn(&(&str, Figures, Figures)) -> Figures| {
+        rows.iter()
+            .map(|row| {
+                let (calls, median, min, max, mad) = figures(row);
+                scope(row.0, calls, median, min, max, mad)
+            })
+            .collect()
+    };
+    (
+        profile(run(|r| r.1), old_wall),
+        profile(run(|r| r.2), new_wall),
+    )
+}
+
 fn status_of(p: &experiments::compare::Comparison, name: &str) -> Status {
     p.rows.iter().find(|r| r.scope == name).unwrap().status
 }
@@ -91,26 +124,22 @@ fn judge_applies_threshold_then_noise() {
 
 #[test]
 fn compare_flags_regressions_beyond_thresholds_and_noise() {
-    let old = profile(
-        vec![
-            scope("a/run", 5, 1000.0, 990, 1010, 5.0),
-            scope("b/run", 5, 1000.0, 900, 1500, 200.0), // noisy
-            scope("c/run", 5, 1000.0, 990, 1010, 5.0),
-            scope("d", 1, 1000.0, 1000, 1000, 0.0),
-            scope("gone", 3, 10.0, 10, 10, 0.0),
+    let (mut old, mut new) = old_and_new(
+        &[
+            ("a/run", steady(1000.0), steady(1200.0)), // +20%, clean: regressed
+            // Noisy, and +20% but inside its old band.
+            (
+                "b/run",
+                (5, 1000.0, 900, 1500, 200.0),
+                (5, 1200.0, 1100, 1300, 50.0),
+            ),
+            ("c/run", steady(1000.0), steady(800.0)), // −20%: improved
+            ("d", single(1000.0), single(3000.0)),    // single call: not judged
         ],
-        1_000_000,
+        (1_000_000, 1_050_000),
     );
-    let new = profile(
-        vec![
-            scope("a/run", 5, 1200.0, 1190, 1210, 5.0), // +20%, clean: regressed
-            scope("b/run", 5, 1200.0, 1100, 1300, 50.0), // +20% but inside b's old band
-            scope("c/run", 5, 800.0, 790, 810, 5.0),    // −20%: improved
-            scope("d", 1, 3000.0, 3000, 3000, 0.0),     // single call: not judged
-            scope("fresh", 3, 10.0, 10, 10, 0.0),
-        ],
-        1_050_000,
-    );
+    old.scopes.push(scope("gone", 3, 10.0, 10, 10, 0.0));
+    new.scopes.push(scope("fresh", 3, 10.0, 10, 10, 0.0));
     let c = compare(&old, &new, "old.json", "new.json", Thresholds::default());
     assert_eq!(status_of(&c, "a/run"), Status::Regressed);
     assert_eq!(status_of(&c, "b/run"), Status::Unchanged);
@@ -230,25 +259,19 @@ fn every_setting_is_checked_and_missing_ones_are_unknown() {
 
 #[test]
 fn chart_bars_are_the_changed_scopes_sorted_by_change() {
-    let old = profile(
-        vec![
-            scope("up/run", 5, 1000.0, 990, 1010, 5.0),
-            scope("down/run", 5, 1000.0, 990, 1010, 5.0),
-            scope("bigdown/run", 5, 1000.0, 990, 1010, 5.0),
-            scope("noise/run", 5, 1000.0, 500, 5000, 900.0),
-            scope("warm/up", 1, 1000.0, 1000, 1000, 0.0),
+    let (old, new) = old_and_new(
+        &[
+            ("up/run", steady(1000.0), steady(1300.0)),
+            ("down/run", steady(1000.0), steady(900.0)),
+            ("bigdown/run", steady(1000.0), steady(500.0)),
+            (
+                "noise/run",
+                (5, 1000.0, 500, 5000, 900.0),
+                (5, 3000.0, 500, 5000, 900.0),
+            ),
+            ("warm/up", single(1000.0), single(9000.0)),
         ],
-        1000,
-    );
-    let new = profile(
-        vec![
-            scope("up/run", 5, 1300.0, 1290, 1310, 5.0),
-            scope("down/run", 5, 900.0, 890, 910, 5.0),
-            scope("bigdown/run", 5, 500.0, 490, 510, 5.0),
-            scope("noise/run", 5, 3000.0, 500, 5000, 900.0),
-            scope("warm/up", 1, 9000.0, 9000, 9000, 0.0),
-        ],
-        1000,
+        (1000, 1000),
     );
     let c = compare(&old, &new, "o", "n", Thresholds::default());
     let bars = c.chart_bars(10);
@@ -277,8 +300,7 @@ fn chart_bars_are_the_changed_scopes_sorted_by_change() {
 
 #[test]
 fn svg_chart_is_written() {
-    let old = profile(vec![scope("a/run", 5, 1000.0, 990, 1010, 5.0)], 1000);
-    let new = profile(vec![scope("a/run", 5, 2000.0, 1990, 2010, 5.0)], 2000);
+    let (old, new) = old_and_new(&[("a/run", steady(1000.0), steady(2000.0))], (1000, 2000));
     let c = compare(&old, &new, "o", "n", Thresholds::default());
     let dir = tempdir("svg");
     let path = dir.join("chart.svg");
