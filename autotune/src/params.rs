@@ -9,8 +9,9 @@
 //! The search is local and bounded: it starts from the kernel's defaults on this machine
 //! (the analytical blocking model of `kernels::matmul::blocking`, and the ISA's one-row sweep),
 //! and tries one dimension at a time, keeping the best before the next:
-//! * a decoded row (m = 1, B not transposed): the other one-row sweep (row stream or column
-//!   windows), whose speed depends on the machine and on where the weights live;
+//! * a decoded row (m = 1, B not transposed): the other one-row sweeps (row stream, column
+//!   windows, row stream prefetching a pass ahead), whose speed depends on the machine and on
+//!   where the weights live;
 //! * a packed product: the kernel's other micro-tiles (each with the model's blocking for it),
 //!   then `kc` halved and doubled, then `mc` halved and doubled (multiples of the micro-tile),
 //!   then `nc` halved when the product is wider than one `nc` block.
@@ -363,7 +364,7 @@ mod tests {
         .expect("avx2 takes parameters")
     }
 
-    /// The neighbourhood: the other sweep for a decoded row; kc, mc and nc halved and
+    /// The neighbourhood: the other sweeps for a decoded row; kc, mc and nc halved and
     /// doubled within what the kernel accepts and the shape can use; never the point itself.
     #[test]
     fn neighbours_stay_valid_and_local() {
@@ -376,9 +377,11 @@ mod tests {
             nc: 1536,
             row: RowSweep::Stream,
         };
-        let row = neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 0);
-        assert_eq!(row.len(), 1);
-        assert_eq!(row[0].1.row, RowSweep::Windows);
+        let row: Vec<RowSweep> = neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 0)
+            .iter()
+            .map(|n| n.1.row)
+            .collect();
+        assert_eq!(row, [RowSweep::Windows, RowSweep::StreamAhead]);
         assert!(neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 1).is_empty());
         let big = Gemm::new(512, 512, 2048);
         let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)

@@ -69,6 +69,10 @@ pub(crate) trait Simd {
     unsafe fn select_sign(s: Self::V, neg: Self::V, pos: Self::V) -> Self::V;
     /// Per lane: 0 where `x < lo`, else `v` (NaN `x` keeps `v`).
     unsafe fn zero_where_lt(x: Self::V, lo: f32, v: Self::V) -> Self::V;
+    /// Asks for the cache line holding `p` to be brought into L2 ahead of its use; a hint
+    /// that never faults, whatever `p` is. A no-op where an ISA has no such hint here.
+    #[inline(always)]
+    unsafe fn prefetch_l2(_p: *const f32) {}
     /// `2ⁿ` from `t = n + 1.5·2²³` (the magic-rounded float), for -126 ≤ n ≤ 127.
     unsafe fn pow2_magic(t: Self::V) -> Self::V;
     /// Round to the nearest integer (ties to even).
@@ -249,6 +253,10 @@ mod x86 {
             _mm256_set1_ps(x)
         }
         #[inline(always)]
+        unsafe fn prefetch_l2(p: *const f32) {
+            _mm_prefetch::<_MM_HINT_T1>(p.cast());
+        }
+        #[inline(always)]
         unsafe fn load(p: *const f32) -> __m256 {
             _mm256_loadu_ps(p)
         }
@@ -339,6 +347,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn splat(x: f32) -> __m512 {
             _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn prefetch_l2(p: *const f32) {
+            _mm_prefetch::<_MM_HINT_T1>(p.cast());
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> __m512 {

@@ -383,10 +383,10 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
     }
 }
 
-/// One of the one-row sweeps, by the parity of `x` (the strategies below draw it from one of
-/// their numbers, so both sweeps meet hostile shapes).
+/// One of the ways of reading B for one row, by `x` (the strategies below draw it from one
+/// of their numbers, so every sweep meets hostile shapes).
 fn sweep(x: usize) -> RowSweep {
-    RowSweep::ALL[x % 2]
+    RowSweep::CONCRETE[x % RowSweep::CONCRETE.len()]
 }
 
 /// Elements spanned by `rows` rows of `cols` with row stride `ld`, without overflow.

@@ -473,6 +473,8 @@ swept!(avx2_stream: avx2, Stream, Some(Feature::Avx2));
 swept!(avx2_windows: avx2, Windows, Some(Feature::Avx2));
 swept!(avx512_stream: avx512, Stream, Some(Feature::Avx512));
 swept!(avx512_windows: avx512, Windows, Some(Feature::Avx512));
+swept!(avx2_stream_ahead: avx2, StreamAhead, Some(Feature::Avx2));
+swept!(avx512_stream_ahead: avx512, StreamAhead, Some(Feature::Avx512));
 
 /// The parameters of a SIMD kernel's second micro-tile: the model's blocking for it, or (with
 /// `small`) blocks of a few micro-tiles and kc = 5, so that small shapes wrap every loop.

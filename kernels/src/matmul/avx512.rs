@@ -275,9 +275,15 @@ mod imp {
         /// not transposed, i < m).
         #[target_feature(enable = "avx512f")]
         unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
-            if sweep == RowSweep::Stream && r.p.beta == 0.0 {
+            if matches!(sweep, RowSweep::Stream | RowSweep::StreamAhead) && r.p.beta == 0.0 {
                 // SAFETY: `direct_row`'s contract covers the stream's (β = 0 checked here).
-                return unsafe { crate::matmul::driver::stream_row::<simd_math::Avx512>(r) };
+                return unsafe {
+                    if sweep == RowSweep::StreamAhead {
+                        crate::matmul::driver::stream_row::<simd_math::Avx512, true>(r)
+                    } else {
+                        crate::matmul::driver::stream_row::<simd_math::Avx512, false>(r)
+                    }
+                };
             }
             let (g, i) = (&{ *r.p.g }, r.i);
             let skip = match head_cols(r.p.b, g.ldb) {

@@ -451,10 +451,10 @@ mod imp {
             // SAFETY: this method's contract is `direct_rows`'s, which covers the stream's
             // (it needs β = 0, checked here).
             unsafe {
-                if sweep == RowSweep::Stream && r.p.beta == 0.0 {
-                    stream_row::<Self::Lanes>(r)
-                } else {
-                    direct_rows::<Self, 1, { direct_vectors(1) }>(r)
+                match sweep {
+                    RowSweep::Stream if r.p.beta == 0.0 => stream_row::<Self::Lanes, false>(r),
+                    RowSweep::StreamAhead if r.p.beta == 0.0 => stream_row::<Self::Lanes, true>(r),
+                    _ => direct_rows::<Self, 1, { direct_vectors(1) }>(r),
                 }
             }
         }
@@ -598,10 +598,13 @@ mod imp {
     /// in order with one FMA each, then is scaled by α, so the result is bit-identical to
     /// the window form's.
     ///
+    /// With `AHEAD` ([`RowSweep::StreamAhead`]), each pass also prefetches the next pass's
+    /// rows into L2.
+    ///
     /// # Safety
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
-    pub(in crate::matmul) unsafe fn stream_row<S: Simd>(r: RowBlock<'_>) {
+    pub(in crate::matmul) unsafe fn stream_row<S: Simd, const AHEAD: bool>(r: RowBlock<'_>) {
         let (g, i, a, b) = (&{ *r.p.g }, r.i, r.p.a, r.p.b);
         debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
         let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
@@ -612,7 +615,7 @@ mod imp {
             macro_rules! pass {
                 ($($r:literal)*) => {
                     match rows {
-                        $($r => stream_pass::<S, $r>(g, i * r.a_rs, r.a_ps, p, a, b, row),)*
+                        $($r => stream_pass::<S, $r, AHEAD>(g, i * r.a_rs, r.a_ps, p, a, b, row),)*
                         _ => unreachable!("a pass adds 1..=STREAM_ROWS rows"),
                     }
                 };
@@ -635,7 +638,7 @@ mod imp {
     /// As [`stream_row`], with p + R ≤ k and `row` C's row i (n elements).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn stream_pass<S: Simd, const R: usize>(
+    unsafe fn stream_pass<S: Simd, const R: usize, const AHEAD: bool>(
         g: &Gemm,
         a0: usize,
         a_ps: usize,
@@ -662,6 +665,12 @@ mod imp {
                 std::array::from_fn::<_, R, _>(|r| S::splat(a[a0 + (p + r) * a_ps])),
             )
         };
+        // With `AHEAD`: the next pass's rows (none past B's last row), one pass ahead.
+        let ahead = if AHEAD {
+            (g.k - p).saturating_sub(R).min(R)
+        } else {
+            0
+        };
         let c = row.as_mut_ptr();
         let mut j = head;
         // SAFETY (all loops): B element (p+r, j+t) for t < l is at (p+r)·ldb + j + t <
@@ -678,6 +687,13 @@ mod imp {
             while j + 4 * l <= full {
                 for u in 0..4 {
                     let q = j + u * l;
+                    if AHEAD && (u * l) % 16 == 0 {
+                        // Once per 64 bytes of each row: B element (p+R+r, q) with
+                        // p+R+r < k, in bounds like the loads below (a hint in any case).
+                        for r in 0..ahead {
+                            S::prefetch_l2(b0.wrapping_add((R + r) * ldb + q));
+                        }
+                    }
                     let mut x = S::load(c.add(q));
                     for (r, &ar) in av.iter().enumerate() {
                         x = S::fma(ar, S::load(b0.add(r * ldb + q)), x);
