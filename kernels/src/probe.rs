@@ -84,6 +84,7 @@ pub fn read_sum(feature: Feature, x: &[f32]) -> Result<f32> {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::FMA_ACCUMULATORS as N;
+    use crate::simd_math::{Avx2, Avx512, Simd};
     use std::arch::x86_64::*;
 
     /// Elements before the first 64-byte boundary of `x`: the vector loop starts there, so no
@@ -97,90 +98,96 @@ mod imp {
         }
     }
 
+    /// The FMA loop written once over `S`: [`N`] accumulators from `seed + i/16`, `iters`
+    /// steps of `x ← 0.999·x + 0.001` each, added together and reduced to an f32 by `hsum`
+    /// (each ISA keeps its own horizontal sum, so the checksums are those it always gave).
+    ///
     /// # Safety
-    /// AVX-512F must be available.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn fma512(iters: usize, seed: f32) -> f32 {
-        let m = _mm512_set1_ps(0.999);
-        let a = _mm512_set1_ps(0.001);
-        let mut acc: [_; N] = std::array::from_fn(|i| _mm512_set1_ps(seed + i as f32 / 16.0));
-        for _ in 0..iters {
-            for r in acc.iter_mut() {
-                *r = _mm512_fmadd_ps(*r, m, a);
+    /// As for [`Simd`]: the CPU supports `S`.
+    #[inline(always)]
+    unsafe fn fma_with<S: Simd>(iters: usize, seed: f32, hsum: impl FnOnce(S::V) -> f32) -> f32 {
+        // SAFETY: the caller promised `S`'s ISA; these operations touch no memory.
+        unsafe {
+            let m = S::splat(0.999);
+            let a = S::splat(0.001);
+            let mut acc: [S::V; N] = std::array::from_fn(|i| S::splat(seed + i as f32 / 16.0));
+            for _ in 0..iters {
+                for r in acc.iter_mut() {
+                    *r = S::fma(*r, m, a);
+                }
             }
+            let mut s = S::splat(0.0);
+            for r in acc {
+                s = S::add(s, r);
+            }
+            hsum(s)
         }
-        let mut s = _mm512_setzero_ps();
-        for r in acc {
-            s = _mm512_add_ps(s, r);
-        }
-        _mm512_reduce_add_ps(s)
     }
 
+    /// The read-sum written once over `S`: the elements before the first 64-byte boundary and
+    /// after the last whole block summed in scalar, the rest through `U = 8` vector
+    /// accumulators whose sum `hsum` reduces (each ISA keeps its own horizontal sum).
+    ///
     /// # Safety
-    /// AVX2 and FMA must be available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn fma256(iters: usize, seed: f32) -> f32 {
-        let m = _mm256_set1_ps(0.999);
-        let a = _mm256_set1_ps(0.001);
-        let mut acc: [_; N] = std::array::from_fn(|i| _mm256_set1_ps(seed + i as f32 / 16.0));
-        for _ in 0..iters {
-            for r in acc.iter_mut() {
-                *r = _mm256_fmadd_ps(*r, m, a);
+    /// As for [`Simd`]: the CPU supports `S`.
+    #[inline(always)]
+    unsafe fn sum_with<S: Simd>(x: &[f32], hsum: impl FnOnce(S::V) -> f32) -> f32 {
+        const U: usize = 8;
+        let (head, x) = x.split_at(head_len(x).min(x.len()));
+        // SAFETY: the caller promised `S`'s ISA; `splat` touches no memory.
+        let mut acc = [unsafe { S::splat(0.0) }; U];
+        let mut chunks = x.chunks_exact(S::LANES * U);
+        for ch in &mut chunks {
+            for (u, r) in acc.iter_mut().enumerate() {
+                // SAFETY: `ch` holds LANES·U floats, so lanes LANES·u..LANES·(u+1) are in
+                // bounds; the caller promised `S`'s ISA.
+                *r = unsafe { S::add(*r, S::load(ch.as_ptr().add(S::LANES * u))) };
             }
         }
-        let mut s = _mm256_setzero_ps();
-        for r in acc {
-            s = _mm256_add_ps(s, r);
-        }
+        // SAFETY: the caller promised `S`'s ISA; these operations touch no memory.
+        let s = unsafe { acc.into_iter().fold(S::splat(0.0), |s, r| S::add(s, r)) };
+        hsum(s) + chunks.remainder().iter().sum::<f32>() + head.iter().sum::<f32>()
+    }
+
+    /// The sum of `v`'s 8 lanes in order, through memory: the AVX2 probes' horizontal sum.
+    #[inline(always)]
+    fn sum256_in_order(v: __m256) -> f32 {
         let mut out = [0.0f32; 8];
-        // SAFETY: `out` holds 8 floats.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        // SAFETY: `out` holds 8 floats; `__m256` values exist only where AVX is available.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
         out.iter().sum()
     }
 
     /// # Safety
     /// AVX-512F must be available.
     #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fma512(iters: usize, seed: f32) -> f32 {
+        // SAFETY: AVX-512F is enabled here and available (the caller's promise).
+        unsafe { fma_with::<Avx512>(iters, seed, |v| _mm512_reduce_add_ps(v)) }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fma256(iters: usize, seed: f32) -> f32 {
+        // SAFETY: AVX2 and FMA are enabled here and available (the caller's promise).
+        unsafe { fma_with::<Avx2>(iters, seed, sum256_in_order) }
+    }
+
+    /// # Safety
+    /// AVX-512F must be available.
+    #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn sum512(x: &[f32]) -> f32 {
-        const U: usize = 8;
-        let (head, x) = x.split_at(head_len(x).min(x.len()));
-        let mut acc = [_mm512_setzero_ps(); U];
-        let mut chunks = x.chunks_exact(16 * U);
-        for ch in &mut chunks {
-            for (u, r) in acc.iter_mut().enumerate() {
-                // SAFETY: `ch` holds 16·U floats, so lanes 16u..16u+16 are in bounds.
-                *r = _mm512_add_ps(*r, unsafe { _mm512_loadu_ps(ch.as_ptr().add(16 * u)) });
-            }
-        }
-        let mut s = _mm512_setzero_ps();
-        for r in acc {
-            s = _mm512_add_ps(s, r);
-        }
-        _mm512_reduce_add_ps(s) + chunks.remainder().iter().sum::<f32>() + head.iter().sum::<f32>()
+        // SAFETY: AVX-512F is enabled here and available (the caller's promise).
+        unsafe { sum_with::<Avx512>(x, |v| _mm512_reduce_add_ps(v)) }
     }
 
     /// # Safety
     /// AVX2 must be available.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn sum256(x: &[f32]) -> f32 {
-        const U: usize = 8;
-        let (head, x) = x.split_at(head_len(x).min(x.len()));
-        let mut acc = [_mm256_setzero_ps(); U];
-        let mut chunks = x.chunks_exact(8 * U);
-        for ch in &mut chunks {
-            for (u, r) in acc.iter_mut().enumerate() {
-                // SAFETY: `ch` holds 8·U floats, so lanes 8u..8u+8 are in bounds.
-                *r = _mm256_add_ps(*r, unsafe { _mm256_loadu_ps(ch.as_ptr().add(8 * u)) });
-            }
-        }
-        let mut s = _mm256_setzero_ps();
-        for r in acc {
-            s = _mm256_add_ps(s, r);
-        }
-        let mut out = [0.0f32; 8];
-        // SAFETY: `out` holds 8 floats.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-        out.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>() + head.iter().sum::<f32>()
+        // SAFETY: AVX2 is enabled here and available (the caller's promise).
+        unsafe { sum_with::<Avx2>(x, sum256_in_order) }
     }
 }
 

@@ -88,6 +88,36 @@ pub(crate) trait Simd {
     unsafe fn hmax(v: Self::V) -> f32;
 }
 
+/// The dot product of `a` and `b` over `body + tail` elements, left in f32 lanes (one FMA
+/// accumulator, `body` a multiple of `LANES`, the `tail < LANES` rest through the mask `m`):
+/// the loop that attention's scores and the softmax backward share; the caller sums the lanes.
+///
+/// # Safety
+/// As for [`Simd`]; `a` and `b` readable for `body + tail` elements, `m = S::mask(tail)`.
+#[inline(always)]
+pub(crate) unsafe fn dot_lanes<S: Simd>(
+    a: *const f32,
+    b: *const f32,
+    body: usize,
+    tail: usize,
+    m: S::M,
+) -> S::V {
+    let mut acc = S::splat(0.0);
+    let mut c = 0;
+    while c < body {
+        acc = S::fma(S::load(a.add(c)), S::load(b.add(c)), acc);
+        c += S::LANES;
+    }
+    if tail > 0 {
+        acc = S::fma(
+            S::load_part(a.add(body), m),
+            S::load_part(b.add(body), m),
+            acc,
+        );
+    }
+    acc
+}
+
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// 1.5·2²³: adding it rounds to an integer held in the low mantissa bits.
 const MAGIC: f32 = 12_582_912.0;

@@ -445,6 +445,21 @@ kernel_tests!(avx512, Some(Feature::Avx512));
 #[cfg(target_arch = "aarch64")]
 kernel_tests!(neon, Some(Feature::Neon));
 
+/// The tests of the SIMD kernel `$isa` through `matmul_with` and `scratch_len_with` with the
+/// blocking `$params` (an expression evaluated at each call; `$what` names it in the
+/// `expect`): the one expansion the sweep and second-tile tests share.
+macro_rules! kernel_tests_with {
+    ($name:ident: $isa:ident, $params:expr, $what:literal, $feature:expr) => {
+        kernel_tests!(
+            $name: |g, alpha, a, b, beta, c, scratch| {
+                matmul::$isa::matmul_with(&$params, g, alpha, a, b, beta, c, scratch)
+            },
+            |g| matmul::$isa::scratch_len_with(&$params, g).expect($what),
+            $feature
+        );
+    };
+}
+
 /// The machine's default blocking of a SIMD kernel, with the one-row sweep `row`.
 fn with_sweep(default: BlockingParams, row: RowSweep) -> BlockingParams {
     BlockingParams { row, ..default }
@@ -455,15 +470,10 @@ fn with_sweep(default: BlockingParams, row: RowSweep) -> BlockingParams {
 /// tuner may choose either.
 macro_rules! swept {
     ($name:ident: $isa:ident, $row:ident, $feature:expr) => {
-        kernel_tests!(
-            $name: |g, alpha, a, b, beta, c, scratch| {
-                let p = with_sweep(matmul::$isa::default_params(), RowSweep::$row);
-                matmul::$isa::matmul_with(&p, g, alpha, a, b, beta, c, scratch)
-            },
-            |g| {
-                let p = with_sweep(matmul::$isa::default_params(), RowSweep::$row);
-                matmul::$isa::scratch_len_with(&p, g).expect("default blocking")
-            },
+        kernel_tests_with!(
+            $name: $isa,
+            with_sweep(matmul::$isa::default_params(), RowSweep::$row),
+            "default blocking",
             $feature
         );
     };
@@ -501,15 +511,10 @@ fn second_tile(
 /// `matmul_with`: a tuner may choose it.
 macro_rules! second_tile {
     ($name:ident: $isa:ident, $small:expr, $feature:expr) => {
-        kernel_tests!(
-            $name: |g, alpha, a, b, beta, c, scratch| {
-                let p = second_tile(matmul::$isa::TILES, matmul::$isa::params_for, $small);
-                matmul::$isa::matmul_with(&p, g, alpha, a, b, beta, c, scratch)
-            },
-            |g| {
-                let p = second_tile(matmul::$isa::TILES, matmul::$isa::params_for, $small);
-                matmul::$isa::scratch_len_with(&p, g).expect("second tile")
-            },
+        kernel_tests_with!(
+            $name: $isa,
+            second_tile(matmul::$isa::TILES, matmul::$isa::params_for, $small),
+            "second tile",
             $feature
         );
     };

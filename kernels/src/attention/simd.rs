@@ -14,7 +14,7 @@
 //! NaN or +∞ score makes its `e` (and so `Σe`) NaN, and an all -∞ row gives `-∞ - (-∞)`.
 
 use super::Attention;
-use crate::simd_math::{exp2, Simd};
+use crate::simd_math::{dot_lanes, exp2, Simd};
 use std::ops::Range;
 
 /// Fused attention of the heads in `heads` (see the module contract).
@@ -106,21 +106,7 @@ unsafe fn scores<S: Simd>(
         j += 4;
     }
     while j < vis {
-        let r = k.add(j * ks);
-        let mut acc = S::splat(0.0);
-        let mut c = 0;
-        while c < body {
-            acc = S::fma(S::load(q.add(c)), S::load(r.add(c)), acc);
-            c += S::LANES;
-        }
-        if tail > 0 {
-            acc = S::fma(
-                S::load_part(q.add(body), m),
-                S::load_part(r.add(body), m),
-                acc,
-            );
-        }
-        keep(j, S::hsum(acc));
+        keep(j, S::hsum(dot_lanes::<S>(q, k.add(j * ks), body, tail, m)));
         j += 1;
     }
     max

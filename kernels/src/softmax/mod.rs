@@ -49,13 +49,9 @@ macro_rules! softmax_wrappers {
                     return Ok(());
                 }
             } run {
-                // SAFETY: `require` confirmed the feature this module is compiled for; source
-                // and destination are the same rows·cols elements (cols ≥ 1), each read before
-                // it is written.
-                unsafe {
-                    let p = x.as_mut_ptr();
-                    imp::rows(p, p, shape, 1.0, None)
-                };
+                // SAFETY: `require` confirmed the feature this module is compiled for; `x` holds
+                // rows·cols elements (cols ≥ 1), each read before it is written.
+                unsafe { rows_inplace(x, shape, 1.0, None) };
             }
         }
 
@@ -96,10 +92,7 @@ macro_rules! softmax_wrappers {
                 }
             } run {
                 // SAFETY: as in `softmax_inplace`.
-                unsafe {
-                    let p = x.as_mut_ptr();
-                    imp::rows(p, p, shape, scale, Some(offset))
-                };
+                unsafe { rows_inplace(x, shape, scale, Some(offset)) };
             }
         }
 
@@ -119,6 +112,25 @@ macro_rules! softmax_wrappers {
                 // three buffers hold rows·cols elements.
                 unsafe { imp::backward(y.as_ptr(), dy.as_ptr(), dx.as_mut_ptr(), shape) };
             }
+        }
+
+        /// `imp::rows` with `x` as both source and destination: the in-place wrappers' one
+        /// call of the kernel, where the aliasing is argued once.
+        ///
+        /// # Safety
+        /// The feature this module is compiled for is available; `x` holds `shape.rows ·
+        /// shape.cols` elements with `shape.cols ≥ 1`.
+        #[cfg(target_arch = $target_arch)]
+        unsafe fn rows_inplace(
+            x: &mut [f32],
+            shape: $crate::Rows,
+            scale: f32,
+            causal: Option<usize>,
+        ) {
+            let p = x.as_mut_ptr();
+            // SAFETY: as the caller promised; the kernel reads each element before it writes it,
+            // so source and destination may be the same buffer.
+            unsafe { imp::rows(p, p, shape, scale, causal) }
         }
 
         target_feature_imp! {

@@ -7,7 +7,7 @@
 //! vector per pass. A NaN or +∞ anywhere in a row makes `Σe` NaN, so the whole row is NaN, as
 //! in the reference; -∞ gives exactly 0.
 
-use crate::simd_math::{exp2, Simd};
+use crate::simd_math::{dot_lanes, exp2, Simd};
 
 /// Softmax of `scale · src[..n]` into `dst[..n]`.
 ///
@@ -115,21 +115,8 @@ pub(super) unsafe fn backward<S: Simd>(
     let m = S::mask(tail);
     for r in 0..rows {
         let (y, dy, dx) = (y.add(r * cols), dy.add(r * cols), dx.add(r * cols));
-        let mut acc = S::splat(0.0);
+        let dot = S::splat(S::hsum(dot_lanes::<S>(y, dy, body, tail, m)));
         let mut j = 0;
-        while j < body {
-            acc = S::fma(S::load(y.add(j)), S::load(dy.add(j)), acc);
-            j += S::LANES;
-        }
-        if tail > 0 {
-            acc = S::fma(
-                S::load_part(y.add(body), m),
-                S::load_part(dy.add(body), m),
-                acc,
-            );
-        }
-        let dot = S::splat(S::hsum(acc));
-        j = 0;
         while j < body {
             let v = S::mul(S::load(y.add(j)), S::sub(S::load(dy.add(j)), dot));
             S::store(dx.add(j), v);
