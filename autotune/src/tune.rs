@@ -673,6 +673,27 @@ impl Phase {
         false
     }
 
+    /// Runs `round` for each round that may start before the mark ([`Phase::may_start`]),
+    /// until one returns `None` (nothing left to do); the sum of what the rounds returned
+    /// (the jobs they completed). Both round-based phases share this loop.
+    fn run(
+        &self,
+        coverage_notes: &mut Vec<String>,
+        mut round: impl FnMut(&Phase, usize) -> Option<usize>,
+    ) -> usize {
+        let mut done = 0;
+        for r in 0..self.rounds {
+            if !self.may_start(r, coverage_notes) {
+                break;
+            }
+            match round(self, r) {
+                Some(n) => done += n,
+                None => break,
+            }
+        }
+        done
+    }
+
     /// The soft deadline of job `j` of a round's `n` ([`fair_share`]), or `None` (the job's
     /// progress line, `label`, says it was skipped) once the mark has passed.
     fn deadline(
@@ -703,17 +724,14 @@ fn confirm_phase(
     coverage_notes: &mut Vec<String>,
 ) {
     let cfg = st.cfg;
-    let phase = Phase {
+    let confirmed = Phase {
         what: "confirmation",
         unit: "passes",
         rounds: cfg.confirm_passes,
         end: confirm_end,
-    };
-    let mut confirmed = 0;
-    for pass in 0..phase.rounds {
-        if !phase.may_start(pass, coverage_notes) {
-            break;
-        }
+    }
+    .run(coverage_notes, |phase, pass| {
+        let mut confirmed = 0;
         let mut order: Vec<usize> = (0..st.points.len()).collect();
         if pass % 2 == 0 {
             order.reverse();
@@ -740,7 +758,8 @@ fn confirm_phase(
                 Err(e) => progress.end(&format!("{op} {shape}: confirmation failed: {e}")),
             }
         }
-    }
+        Some(confirmed)
+    });
     if confirmed > 0 {
         coverage_notes.push(format!(
             "{confirmed} confirmation race(s) over {} pass(es): each shape's contenders within {CONFIRM_RATIO}× of its best raced again; figures are the median of the races",
@@ -816,21 +835,18 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
         ));
     }
     // Refinement by bisection where the winner changes.
-    let phase = Phase {
+    let refined = Phase {
         what: "refinement",
         unit: "steps",
         rounds: cfg.refine_steps,
         end: refine_end,
-    };
-    let mut refined = 0;
-    for step in 0..phase.rounds {
-        if !phase.may_start(step, &mut coverage_notes) {
-            break;
-        }
+    }
+    .run(&mut coverage_notes, |phase, step| {
         let mids = refinement_tasks(&st, &cfg.ops, &cfg.rule);
         if mids.is_empty() {
-            break;
+            return None;
         }
+        let mut refined = 0;
         progress.add(mids.len() as u64);
         let n = mids.len();
         for (j, (op, shape, contenders)) in mids.into_iter().enumerate() {
@@ -846,7 +862,8 @@ pub fn run(cfg: &Config, source: &mut dyn CounterSource, progress: &mut Progress
                 progress.end(&format!("{op} {shape}: failed"));
             }
         }
-    }
+        Some(refined)
+    });
     if refined > 0 {
         coverage_notes.push(format!(
             "{refined} shape(s) added by bisection where the winner changed between neighbouring sizes"
