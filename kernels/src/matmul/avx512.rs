@@ -261,7 +261,7 @@ mod imp {
         }
 
         /// One row of C (decode: m = 1), all columns, A and B read in place, as `sweep` says:
-        /// the row stream (`driver::stream_row`, β = 0 only) or this kernel's column windows.
+        /// the row stream (`driver::stream_if`: β = 0 only) or this kernel's column windows.
         /// Memory-bound, so the loads are what matter. The window sweep is cut into windows of at most [`ROW_V`] vectors
         /// (one accumulator each, ≥ 4 where there are that many, to cover the FMA latency), as
         /// evenly as possible, so no window is a latency-bound sliver. When every B row shares
@@ -274,18 +274,12 @@ mod imp {
         /// As `driver::direct_rows` with one row (AVX-512F available, a checked shape with B
         /// not transposed, i < m).
         #[target_feature(enable = "avx512f")]
-        unsafe fn direct_row(r: RowBlock<'_>, sweep: RowSweep) {
-            if matches!(sweep, RowSweep::Stream | RowSweep::StreamAhead) && r.p.beta == 0.0 {
-                // SAFETY: `direct_row`'s contract covers the stream's (β = 0 checked here).
-                return unsafe {
-                    if sweep == RowSweep::StreamAhead {
-                        crate::matmul::driver::stream_row::<simd_math::Avx512, true>(r)
-                    } else {
-                        crate::matmul::driver::stream_row::<simd_math::Avx512, false>(r)
-                    }
-                };
+        unsafe fn direct_row(mut r: RowBlock<'_>, sweep: RowSweep) {
+            // SAFETY: `direct_row`'s contract covers `stream_if`'s.
+            if unsafe { crate::matmul::driver::stream_if::<simd_math::Avx512>(&mut r, sweep) } {
+                return;
             }
-            let (g, i) = (&{ *r.p.g }, r.i);
+            let (g, i) = (r.p.g, r.i);
             let skip = match head_cols(r.p.b, g.ldb) {
                 0 => 0,
                 h => 16 - h,

@@ -362,7 +362,7 @@ fn check_case(
     };
     SPANS.with(|s| s.set([sa, sb, span(&got), span(&scratch)]));
     let p = Product {
-        g,
+        g: *g,
         alpha,
         a: &a,
         b: &b,
@@ -539,7 +539,7 @@ fn bad_arguments_are_errors() {
     // C = A·B with `params` and shape `g` (α = 1, β = 0).
     let call = |params: &BlockingParams, g: &Gemm, c: &mut [f32], scratch: &mut [f32]| {
         let prod = Product {
-            g,
+            g: *g,
             alpha: 1.0,
             a: &a,
             b: &b,
