@@ -79,7 +79,8 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
 /// windows ran the medium model's decode steps (every B ≤ 1 MiB, served from L3 inside the
 /// model) 1.1–1.2× faster than the stream (`models bench`, two interleaved rounds of both
 /// builds), and the stream read a 4 MiB B 1.1× and a 64 MiB one 2× faster
-/// (`blocking::window_b_max`).
+/// (`blocking::window_b_max`); beyond the last level cache the stream prefetches a pass
+/// ahead (`blocking::stream_b_max`).
 const ROW: RowSweep = RowSweep::ByLevel;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.

@@ -82,8 +82,10 @@ pub enum RowSweep {
     /// (`driver::direct_rows`, or the ISA's own sweep): C written once, B walked down its
     /// columns, one short run of every row per window.
     Windows,
-    /// [`RowSweep::Windows`] while B fits in the core's share of the L2, the
-    /// [`RowSweep::Stream`] beyond it ([`window_b_max`] gives the measurements).
+    /// By where B fits: [`RowSweep::Windows`] while B fits in the core's share of the L2
+    /// ([`window_b_max`]), [`RowSweep::Stream`] while it fits in the core's share of the last
+    /// level cache, [`RowSweep::StreamAhead`] beyond it, where B comes from DRAM
+    /// ([`stream_b_max`] gives the measurements).
     ByLevel,
     /// [`RowSweep::Stream`], each pass also asking for the next pass's rows to be brought
     /// into L2 (software prefetch, one pass ahead). It pays where B comes from L3 or DRAM at
@@ -91,21 +93,27 @@ pub enum RowSweep {
     /// L2. Measured on a Zen 4, AVX-512, one thread, interleaved medians of 21: B rotated over
     /// 16 MiB (cold) 1×128×384 4.9 against 6.4 µs, 1×1024×256 21.9 against 26.4 µs,
     /// 1×4096×4096 2.86 against 3.32 ms; B warm 1×256×1024 19.7 against 15.3 µs. So it is a
-    /// tuned choice (a `--preset` run times MatMul with the weights cold), not a default.
+    /// tuned choice (a `--preset` run times MatMul with the weights cold), and the default
+    /// only for a B larger than the last level cache ([`RowSweep::ByLevel`],
+    /// [`RowSweep::StreamByLevel`]).
     StreamAhead,
+    /// [`RowSweep::ByLevel`] without the windows: [`RowSweep::Stream`] while B fits in the
+    /// core's share of the last level cache, [`RowSweep::StreamAhead`] beyond it.
+    StreamByLevel,
 }
 
 impl RowSweep {
     /// Every sweep, in a fixed order.
-    pub const ALL: [RowSweep; 4] = [
+    pub const ALL: [RowSweep; 5] = [
         RowSweep::Stream,
         RowSweep::Windows,
         RowSweep::ByLevel,
         RowSweep::StreamAhead,
+        RowSweep::StreamByLevel,
     ];
 
-    /// The ways of reading B a tuner compares ([`RowSweep::ByLevel`] only picks one of the
-    /// first two by B's size).
+    /// The ways of reading B a tuner compares ([`RowSweep::ByLevel`] and
+    /// [`RowSweep::StreamByLevel`] only pick one of them by B's size).
     pub const CONCRETE: [RowSweep; 3] =
         [RowSweep::Stream, RowSweep::Windows, RowSweep::StreamAhead];
 
@@ -116,6 +124,7 @@ impl RowSweep {
             RowSweep::Windows => "windows",
             RowSweep::ByLevel => "by_level",
             RowSweep::StreamAhead => "stream_ahead",
+            RowSweep::StreamByLevel => "stream_by_level",
         }
     }
 
@@ -241,6 +250,9 @@ pub(super) struct Blocking {
     /// Bytes of B up to which [`RowSweep::ByLevel`] sweeps windows: the core's share of its
     /// L2 ([`window_b_max`]).
     window_b: usize,
+    /// Bytes of B up to which [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] stream
+    /// without prefetching: the core's share of the last level cache ([`stream_b_max`]).
+    stream_b: usize,
 }
 
 /// The most bytes of B that [`RowSweep::ByLevel`] reads with column windows: the core's
@@ -252,6 +264,19 @@ pub(super) struct Blocking {
 /// (16 MiB) 649 against 326 µs, 1×4096×4096 (64 MiB, DRAM) 6.6 against 3.2 ms.
 pub(super) fn window_b_max(c: &Caches) -> usize {
     c.l2.per_core()
+}
+
+/// The most bytes of B that [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] stream
+/// without software prefetch: the core's share of the last level cache (the L3, else the
+/// L2). Beyond it B comes from DRAM, where the hardware prefetchers, which stop at each
+/// page, keep too few lines in flight for one core: asking for the next pass's rows
+/// ([`RowSweep::StreamAhead`]) read 1×4096×4096 (64 MiB) in 1.85 against 2.46 ms with
+/// AVX-512 and 2.31 against 2.42 ms with AVX2, and 1×1024×256 (1 MiB, rotated over 160 MiB)
+/// in 66 against 98 µs and 56 against 84 µs. From L3 the stream stays as fast or faster:
+/// 1×1024×1024 (4 MiB) 53 against 67 µs, 1×2048×2048 (16 MiB) 276 against 290 µs (Zen 4,
+/// one thread, medians of 15 interleaved rounds).
+pub(super) fn stream_b_max(c: &Caches) -> usize {
+    c.l3.as_ref().unwrap_or(&c.l2).per_core()
 }
 
 /// The most elements of B the unpacked path reads for m ≥ 2: half the core's share of the
@@ -295,17 +320,20 @@ impl Blocking {
             direct_m,
             direct_b: direct_b_max(cpu::caches()),
             window_b: window_b_max(cpu::caches()),
+            stream_b: stream_b_max(cpu::caches()),
         }
     }
 
     /// The sweep a one-row product of `g` reads B with: the parameters' own, with
-    /// [`RowSweep::ByLevel`] resolved by where B fits.
+    /// [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] resolved by where B fits.
     pub(super) fn sweep_for(&self, g: &Gemm) -> RowSweep {
+        let bytes = g.k.saturating_mul(g.n).saturating_mul(S);
         match self.p.row {
-            RowSweep::ByLevel if g.k.saturating_mul(g.n).saturating_mul(S) <= self.window_b => {
-                RowSweep::Windows
+            RowSweep::ByLevel if bytes <= self.window_b => RowSweep::Windows,
+            RowSweep::ByLevel | RowSweep::StreamByLevel if bytes <= self.stream_b => {
+                RowSweep::Stream
             }
-            RowSweep::ByLevel => RowSweep::Stream,
+            RowSweep::ByLevel | RowSweep::StreamByLevel => RowSweep::StreamAhead,
             r => r,
         }
     }
@@ -490,15 +518,22 @@ mod tests {
         }
     }
 
-    /// `ByLevel` reads B with the windows while it fits in the core's share of the L2 and
-    /// streams it beyond: 1 MiB on Zen 4 and Skylake-X, 512 KiB on Zen 3, a quarter of the
-    /// Arm cluster's shared 4 MiB; the other sweeps stay as given.
+    /// `ByLevel` reads B with the windows while it fits in the core's share of the L2
+    /// (1 MiB on Zen 4 and Skylake-X, 512 KiB on Zen 3, a quarter of the Arm cluster's shared
+    /// 4 MiB), streams it while it fits in the core's share of the last level (4 MiB of a
+    /// Zen 3 or Zen 4 CCX's 32 MiB, 1.375 MiB on Skylake-X, the Arm cluster's L2 share), and
+    /// streams with prefetch beyond; `StreamByLevel` the same without the windows; the other
+    /// sweeps stay as given.
     #[test]
-    fn by_level_sweeps_windows_in_l2_and_streams_beyond() {
+    fn by_level_sweeps_by_the_level_b_fits_in() {
         assert_eq!(window_b_max(&zen4_caches()), 1 << 20);
         assert_eq!(window_b_max(&skylake_x_caches()), 1 << 20);
         assert_eq!(window_b_max(&zen3_caches()), 512 << 10);
         assert_eq!(window_b_max(&arm_4mib_l2()), 1 << 20);
+        assert_eq!(stream_b_max(&zen4_caches()), 4 << 20);
+        assert_eq!(stream_b_max(&zen3_caches()), 4 << 20);
+        assert_eq!(stream_b_max(&skylake_x_caches()), 1408 << 10);
+        assert_eq!(stream_b_max(&arm_4mib_l2()), 1 << 20);
         let at = |row, c: &Caches| Blocking {
             p: BlockingParams {
                 row,
@@ -508,18 +543,44 @@ mod tests {
             direct_m: 16,
             direct_b: direct_b_max(c),
             window_b: window_b_max(c),
+            stream_b: stream_b_max(c),
         };
-        let z = at(RowSweep::ByLevel, &zen4_caches());
-        // 1×256×1024: 1 MiB, the L2 itself (the medium preset's MLP); one more row of B is
-        // beyond it.
-        assert_eq!(z.sweep_for(&Gemm::new(1, 256, 1024)), RowSweep::Windows);
-        assert_eq!(z.sweep_for(&Gemm::new(1, 257, 1024)), RowSweep::Stream);
-        assert_eq!(z.sweep_for(&Gemm::new(1, 1024, 1024)), RowSweep::Stream);
-        assert_eq!(z.sweep_for(&Gemm::new(1, 4096, 4096)), RowSweep::Stream);
+        let sweeps = |row, c: &Caches| {
+            let b = at(row, c);
+            // 1 MiB (the medium preset's MLP), one row more, 4 MiB, one row more, 64 MiB.
+            [
+                (256, 1024),
+                (257, 1024),
+                (1024, 1024),
+                (1025, 1024),
+                (4096, 4096),
+            ]
+            .map(|(k, n)| b.sweep_for(&Gemm::new(1, k, n)))
+        };
+        use RowSweep::{Stream, StreamAhead, Windows};
+        assert_eq!(
+            sweeps(RowSweep::ByLevel, &zen4_caches()),
+            [Windows, Stream, Stream, StreamAhead, StreamAhead]
+        );
+        assert_eq!(
+            sweeps(RowSweep::StreamByLevel, &zen4_caches()),
+            [Stream, Stream, Stream, StreamAhead, StreamAhead]
+        );
+        assert_eq!(
+            sweeps(RowSweep::ByLevel, &zen3_caches()),
+            [Stream, Stream, Stream, StreamAhead, StreamAhead]
+        );
+        assert_eq!(
+            sweeps(RowSweep::ByLevel, &skylake_x_caches()),
+            [Windows, Stream, StreamAhead, StreamAhead, StreamAhead]
+        );
+        assert_eq!(
+            sweeps(RowSweep::ByLevel, &arm_4mib_l2()),
+            [Windows, StreamAhead, StreamAhead, StreamAhead, StreamAhead]
+        );
         for r in RowSweep::CONCRETE {
-            let b = at(r, &zen4_caches());
-            assert_eq!(b.sweep_for(&Gemm::new(1, 4096, 4096)), r);
-            assert_eq!(b.sweep_for(&Gemm::new(1, 16, 16)), r);
+            assert_eq!(sweeps(r, &zen4_caches()), [r; 5]);
+            assert_eq!(at(r, &zen4_caches()).sweep_for(&Gemm::new(1, 16, 16)), r);
         }
     }
 
@@ -538,6 +599,7 @@ mod tests {
             direct_m: 12,
             direct_b: direct_b_max(&zen3_caches()),
             window_b: window_b_max(&zen3_caches()),
+            stream_b: stream_b_max(&zen3_caches()),
         };
         let plan = |m, k, n| blk.plan(&Gemm::new(m, k, n));
         assert_eq!(
