@@ -32,8 +32,7 @@ pub struct Params {
     pub kc: usize,
     pub mc: usize,
     pub nc: usize,
-    /// `stream`, `windows`, `by_level`, `stream_ahead` or `stream_by_level` (its
-    /// [`RowSweep::name`]).
+    /// `stream`, `windows`, `by_level` or `stream_ahead` (its [`RowSweep::name`]).
     #[serde(with = "row_sweep")]
     pub row: RowSweep,
 }

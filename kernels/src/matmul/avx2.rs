@@ -68,10 +68,10 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
 };
 
 /// The default one-row sweep: the row stream, which read B 1.1–1.6× faster in L2 and
-/// 2–2.7× faster from DRAM than the column windows on an AVX2 Zen 3 (see `driver.rs`),
-/// prefetching a pass ahead once B is larger than the last level cache
-/// (`blocking::stream_b_max`).
-const ROW: RowSweep = RowSweep::StreamByLevel;
+/// 2–2.7× faster from DRAM than the column windows on an AVX2 Zen 3 (see `driver.rs`). Its
+/// prefetching form gained nothing from DRAM for this kernel (`blocking::stream_b_max`); the
+/// tuner tries it per range.
+const ROW: RowSweep = RowSweep::Stream;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;

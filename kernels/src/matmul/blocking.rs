@@ -94,26 +94,21 @@ pub enum RowSweep {
     /// 16 MiB (cold) 1×128×384 4.9 against 6.4 µs, 1×1024×256 21.9 against 26.4 µs,
     /// 1×4096×4096 2.86 against 3.32 ms; B warm 1×256×1024 19.7 against 15.3 µs. So it is a
     /// tuned choice (a `--preset` run times MatMul with the weights cold), and the default
-    /// only for a B larger than the last level cache ([`RowSweep::ByLevel`],
-    /// [`RowSweep::StreamByLevel`]).
+    /// only for a B larger than the last level cache ([`RowSweep::ByLevel`]).
     StreamAhead,
-    /// [`RowSweep::ByLevel`] without the windows: [`RowSweep::Stream`] while B fits in the
-    /// core's share of the last level cache, [`RowSweep::StreamAhead`] beyond it.
-    StreamByLevel,
 }
 
 impl RowSweep {
     /// Every sweep, in a fixed order.
-    pub const ALL: [RowSweep; 5] = [
+    pub const ALL: [RowSweep; 4] = [
         RowSweep::Stream,
         RowSweep::Windows,
         RowSweep::ByLevel,
         RowSweep::StreamAhead,
-        RowSweep::StreamByLevel,
     ];
 
-    /// The ways of reading B a tuner compares ([`RowSweep::ByLevel`] and
-    /// [`RowSweep::StreamByLevel`] only pick one of them by B's size).
+    /// The ways of reading B a tuner compares ([`RowSweep::ByLevel`] only picks one of them
+    /// by B's size).
     pub const CONCRETE: [RowSweep; 3] =
         [RowSweep::Stream, RowSweep::Windows, RowSweep::StreamAhead];
 
@@ -124,7 +119,6 @@ impl RowSweep {
             RowSweep::Windows => "windows",
             RowSweep::ByLevel => "by_level",
             RowSweep::StreamAhead => "stream_ahead",
-            RowSweep::StreamByLevel => "stream_by_level",
         }
     }
 
@@ -250,8 +244,7 @@ pub(super) struct Blocking {
     /// Bytes of B up to which [`RowSweep::ByLevel`] sweeps windows: the core's share of its
     /// L2 ([`window_b_max`]).
     window_b: usize,
-    /// Bytes of B up to which [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] stream
-    /// without prefetching: the core's share of the last level cache ([`stream_b_max`]).
+    /// Bytes of B up to which [`RowSweep::ByLevel`] streams without prefetching: the core's share of the last level cache ([`stream_b_max`]).
     stream_b: usize,
 }
 
@@ -266,15 +259,16 @@ pub(super) fn window_b_max(c: &Caches) -> usize {
     c.l2.per_core()
 }
 
-/// The most bytes of B that [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] stream
-/// without software prefetch: the core's share of the last level cache (the L3, else the
-/// L2). Beyond it B comes from DRAM, where the hardware prefetchers, which stop at each
-/// page, keep too few lines in flight for one core: asking for the next pass's rows
-/// ([`RowSweep::StreamAhead`]) read 1×4096×4096 (64 MiB) in 1.85 against 2.46 ms with
-/// AVX-512 and 2.31 against 2.42 ms with AVX2, and 1×1024×256 (1 MiB, rotated over 160 MiB)
-/// in 66 against 98 µs and 56 against 84 µs. From L3 the stream stays as fast or faster:
-/// 1×1024×1024 (4 MiB) 53 against 67 µs, 1×2048×2048 (16 MiB) 276 against 290 µs (Zen 4,
-/// one thread, medians of 15 interleaved rounds).
+/// The most bytes of B that [`RowSweep::ByLevel`] streams without software prefetch: the
+/// core's share of the last level cache (the L3, else the L2). Beyond it B comes from DRAM,
+/// where the hardware prefetchers, which stop at each page, keep too few lines in flight
+/// for one core. Measured on a Zen 4, one thread, medians of 11–15 interleaved rounds, with
+/// AVX-512, asking for the next pass's rows ([`RowSweep::StreamAhead`]) read 1×4096×4096
+/// (64 MiB) in 1.85 against 2.46 ms and in 2.59 against 2.82 ms (two runs), 1×1024×1024
+/// rotated over 160 MiB in 152 against 190 µs; from L3 the plain stream stayed as fast or
+/// faster: 1×1024×1024 (4 MiB) 53 against 67 µs, 1×2048×2048 (16 MiB) 276 against 290 µs.
+/// (The AVX2 kernel, whose default is the plain stream, gained nothing from the prefetch in
+/// the same runs: 2.78 against 2.54 ms and 2.31 against 2.42 ms at 1×4096×4096.)
 pub(super) fn stream_b_max(c: &Caches) -> usize {
     c.l3.as_ref().unwrap_or(&c.l2).per_core()
 }
@@ -325,15 +319,13 @@ impl Blocking {
     }
 
     /// The sweep a one-row product of `g` reads B with: the parameters' own, with
-    /// [`RowSweep::ByLevel`] and [`RowSweep::StreamByLevel`] resolved by where B fits.
+    /// [`RowSweep::ByLevel`] resolved by where B fits.
     pub(super) fn sweep_for(&self, g: &Gemm) -> RowSweep {
         let bytes = g.k.saturating_mul(g.n).saturating_mul(S);
         match self.p.row {
             RowSweep::ByLevel if bytes <= self.window_b => RowSweep::Windows,
-            RowSweep::ByLevel | RowSweep::StreamByLevel if bytes <= self.stream_b => {
-                RowSweep::Stream
-            }
-            RowSweep::ByLevel | RowSweep::StreamByLevel => RowSweep::StreamAhead,
+            RowSweep::ByLevel if bytes <= self.stream_b => RowSweep::Stream,
+            RowSweep::ByLevel => RowSweep::StreamAhead,
             r => r,
         }
     }
@@ -522,8 +514,7 @@ mod tests {
     /// (1 MiB on Zen 4 and Skylake-X, 512 KiB on Zen 3, a quarter of the Arm cluster's shared
     /// 4 MiB), streams it while it fits in the core's share of the last level (4 MiB of a
     /// Zen 3 or Zen 4 CCX's 32 MiB, 1.375 MiB on Skylake-X, the Arm cluster's L2 share), and
-    /// streams with prefetch beyond; `StreamByLevel` the same without the windows; the other
-    /// sweeps stay as given.
+    /// streams with prefetch beyond; the other sweeps stay as given.
     #[test]
     fn by_level_sweeps_by_the_level_b_fits_in() {
         assert_eq!(window_b_max(&zen4_caches()), 1 << 20);
@@ -561,10 +552,6 @@ mod tests {
         assert_eq!(
             sweeps(RowSweep::ByLevel, &zen4_caches()),
             [Windows, Stream, Stream, StreamAhead, StreamAhead]
-        );
-        assert_eq!(
-            sweeps(RowSweep::StreamByLevel, &zen4_caches()),
-            [Stream, Stream, Stream, StreamAhead, StreamAhead]
         );
         assert_eq!(
             sweeps(RowSweep::ByLevel, &zen3_caches()),
