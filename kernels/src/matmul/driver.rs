@@ -350,6 +350,7 @@ pub(super) use imp::*;
 
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
+    use crate::matmul::alias;
     use crate::matmul::blocking::{Blocking, Plan, RowSweep};
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
@@ -637,9 +638,49 @@ mod imp {
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
     pub(in crate::matmul) unsafe fn stream_row<S: Simd, const AHEAD: bool>(r: RowBlock<'_>) {
-        let (g, i, a, b) = (r.p.g, r.i, r.p.a, r.p.b);
+        let (g, i, alpha) = (r.p.g, r.i, r.p.alpha);
         debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
+        let ab = (r.p.a, r.p.b, i * r.a_rs, r.a_ps);
         let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
+        let b_addr = r.p.b.as_ptr() as usize;
+        // C's row near B's rows (mod 4 KiB) stalls the passes' loads behind its stores
+        // (`alias`): with more than one pass, accumulate clear of them and copy once.
+        let residue = (g.k > STREAM_ROWS)
+            .then(|| {
+                alias::accumulator_residue(row.as_ptr() as usize, b_addr, g.ldb.wrapping_mul(4))
+            })
+            .flatten();
+        if let Some(residue) = residue {
+            let mut acc = alias::Accumulator::new(g.n, b_addr, residue);
+            let acc = acc.row();
+            // SAFETY: this function's contract; `acc` is a distinct n-element row.
+            unsafe { stream_passes::<S, AHEAD>(&g, ab, acc) };
+            for (c, &x) in row.iter_mut().zip(acc.iter()) {
+                *c = alpha * x;
+            }
+            return;
+        }
+        // SAFETY: this function's contract; `row` is C's row i.
+        unsafe { stream_passes::<S, AHEAD>(&g, ab, row) };
+        if alpha != 1.0 {
+            for x in row.iter_mut() {
+                *x *= alpha;
+            }
+        }
+    }
+
+    /// The passes of [`stream_row`] into `row` (C's row i, or an n-element accumulator in
+    /// its place), which they overwrite: `row = Σ_p A(i, p) · B(p, ·)`, unscaled. `ab` is
+    /// (A, B, the offset of A's row i, A's step along p).
+    ///
+    /// # Safety
+    /// As [`stream_row`], with `row` n elements long.
+    #[inline(always)]
+    unsafe fn stream_passes<S: Simd, const AHEAD: bool>(
+        g: &Gemm,
+        (a, b, a0, a_ps): (&[f32], &[f32], usize, usize),
+        row: &mut [f32],
+    ) {
         row.fill(0.0);
         let mut p = 0;
         while p < g.k {
@@ -647,7 +688,7 @@ mod imp {
             macro_rules! pass {
                 ($($r:literal)*) => {
                     match rows {
-                        $($r => stream_pass::<S, $r, AHEAD>(&g, i * r.a_rs, r.a_ps, p, a, b, row),)*
+                        $($r => stream_pass::<S, $r, AHEAD>(g, a0, a_ps, p, a, b, row),)*
                         _ => unreachable!("a pass adds 1..=STREAM_ROWS rows"),
                     }
                 };
@@ -655,11 +696,6 @@ mod imp {
             // SAFETY: p + rows ≤ k; the rest is this function's contract.
             unsafe { pass!(1 2 3 4 5 6 7 8) }
             p += rows;
-        }
-        if r.p.alpha != 1.0 {
-            for x in row.iter_mut() {
-                *x *= r.p.alpha;
-            }
         }
     }
 

@@ -21,6 +21,8 @@
 //! generic driver (`driver.rs`: checks, packed loops, edges, unpacked and dot-product paths)
 //! around each ISA's micro-kernels, whose register tile is written once for both (`tile.rs`).
 
+#[cfg(any(target_arch = "x86_64", test))]
+mod alias;
 pub mod avx2;
 pub mod avx512;
 pub mod blocking;

@@ -19,6 +19,7 @@
 use super::{
     direct_vectors, run, Body, MicroKernel, Operands, Product, Sgemm, Spec, UnpackedKernel,
 };
+use crate::matmul::alias;
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan, RowSweep};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
@@ -45,9 +46,13 @@ fn span(s: &[f32]) -> Span {
     (p, p + std::mem::size_of_val(s))
 }
 
-/// Panics unless the f32 at `p` lies inside one of the buffers `which`.
+/// Panics unless the f32 at `p` lies inside one of the buffers `which`; for C, the row
+/// stream's accumulator in its place counts too.
 fn assert_inside(p: *const f32, which: &[usize], what: &str) {
-    let spans = SPANS.with(Cell::get);
+    let mut spans = SPANS.with(Cell::get);
+    if which.contains(&C) && !(spans[C].0 <= p as usize && p as usize + 4 <= spans[C].1) {
+        spans[C] = alias::accumulator_span();
+    }
     let (lo, hi) = (p as usize, p as usize + 4);
     assert!(
         which.iter().any(|&w| spans[w].0 <= lo && hi <= spans[w].1),
