@@ -171,7 +171,8 @@ mod tests {
             &mut [f32],
             &mut [f32],
         ) -> crate::Result<()>;
-        let isas: [(Feature, fn() -> BlockingParams, With); 2] = [
+        type Isa = (Feature, fn() -> BlockingParams, With);
+        let isas: [Isa; 2] = [
             (Feature::Avx2, avx2::default_params, avx2::matmul_with),
             (Feature::Avx512, avx512::default_params, avx512::matmul_with),
         ];
