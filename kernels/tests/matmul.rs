@@ -18,7 +18,7 @@
 mod common;
 
 use kernels::cpu::Feature;
-use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, RowSweep};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, Product, RowSweep};
 use kernels::KernelError;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -452,7 +452,8 @@ macro_rules! kernel_tests_with {
     ($name:ident: $isa:ident, $params:expr, $what:literal, $feature:expr) => {
         kernel_tests!(
             $name: |g, alpha, a, b, beta, c, scratch| {
-                matmul::$isa::matmul_with(&$params, g, alpha, a, b, beta, c, scratch)
+                let p = Product { g: *g, alpha, a, b, beta, c };
+                matmul::$isa::matmul_with(&$params, p, scratch)
             },
             |g| matmul::$isa::scratch_len_with(&$params, g).expect($what),
             $feature
