@@ -793,10 +793,6 @@ common::variant_table! {
     }
 }
 
-fn variants() -> Vec<Variant> {
-    Variant::all()
-}
-
 /// When the buffers of a row or element-wise op are valid.
 #[derive(Clone, Copy)]
 enum Rule {

@@ -277,23 +277,13 @@ fn errors(kernel: &Kernel) {
             let sl = (kernel.scratch_len)(&g);
             let mut s = vec![0.0; sl];
             let f = kernel.f;
-            let is_len = |r| matches!(r, Err(KernelError::Length { .. }));
-            assert!(
-                is_len(f(&g, 1.0, &a[1..], &b, 0.0, &mut c, &mut s)),
-                "short a"
-            );
-            assert!(
-                is_len(f(&g, 1.0, &a, &b[1..], 0.0, &mut c, &mut s)),
-                "short b"
-            );
-            assert!(
-                is_len(f(&g, 1.0, &a, &b, 0.0, &mut c[1..], &mut s)),
-                "short c"
-            );
+            common::assert_length_error("short a", f(&g, 1.0, &a[1..], &b, 0.0, &mut c, &mut s));
+            common::assert_length_error("short b", f(&g, 1.0, &a, &b[1..], 0.0, &mut c, &mut s));
+            common::assert_length_error("short c", f(&g, 1.0, &a, &b, 0.0, &mut c[1..], &mut s));
             if sl > 0 {
-                assert!(
-                    is_len(f(&g, 1.0, &a, &b, 0.0, &mut c, &mut s[1..])),
-                    "short scratch"
+                common::assert_length_error(
+                    "short scratch",
+                    f(&g, 1.0, &a, &b, 0.0, &mut c, &mut s[1..]),
                 );
             }
             assert!(
