@@ -32,21 +32,13 @@
 mod common;
 
 use kernels::cpu::{self, Feature};
-use kernels::matmul::{avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn};
+use kernels::matmul::{
+    avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product,
+};
 use kernels::probe;
 use std::time::{Duration, Instant};
 
 type ScratchFn = fn(&Gemm) -> usize;
-type WithFn = fn(
-    &BlockingParams,
-    &Gemm,
-    f32,
-    &[f32],
-    &[f32],
-    f32,
-    &mut [f32],
-    &mut [f32],
-) -> kernels::Result<()>;
 type ScratchWithFn = fn(&BlockingParams, &Gemm) -> kernels::Result<usize>;
 
 /// The usage text, printed by `--help` and after a bad argument.
@@ -89,6 +81,18 @@ fn parse(arg: &str) -> Result<Gemm, String> {
         _ => Err(format!(
             "size `{arg}`: A, B and C would exceed {MAX_ELEMENTS} elements (1 GiB)"
         )),
+    }
+}
+
+/// The product `C = A·B` (α = 1, β = 0) of shape `g`, the one every run here computes.
+fn ab<'a>(g: Gemm, a: &'a [f32], b: &'a [f32], c: &'a mut [f32]) -> Product<'a> {
+    Product {
+        g,
+        alpha: 1.0,
+        a,
+        b,
+        beta: 0.0,
+        c,
     }
 }
 
@@ -185,7 +189,7 @@ fn kernel_table(sizes: &[Gemm]) {
 struct Isa {
     name: &'static str,
     feature: Feature,
-    run: WithFn,
+    run: MatMulWithFn,
     scratch: ScratchWithFn,
     hand: BlockingParams,
     model: BlockingParams,
@@ -368,18 +372,13 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
         let first = runs.iter_mut().find(|r| r.g == *g).expect("a variant");
         (isas[first.isa].run)(
             &first.params,
-            g,
-            1.0,
-            a,
-            b,
-            0.0,
-            &mut reference,
+            ab(*g, a, b, &mut reference),
             &mut first.scratch,
         )
         .unwrap();
         for r in runs.iter_mut().filter(|r| r.g == *g) {
             let mut c = vec![0.0f32; g.c_len()];
-            (isas[r.isa].run)(&r.params, g, 1.0, a, b, 0.0, &mut c, &mut r.scratch).unwrap();
+            (isas[r.isa].run)(&r.params, ab(*g, a, b, &mut c), &mut r.scratch).unwrap();
             check_close(g, &c, &reference);
         }
     }
@@ -401,11 +400,11 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
             // Enough calls for ≥ ~30 ms.
             let reps = ((3e9 / r.g.flops().max(1.0)).ceil() as usize).clamp(1, 1000);
             if r.g.flops() < 1e9 {
-                run(&r.params, &r.g, 1.0, a, b, 0.0, c, &mut r.scratch).unwrap();
+                run(&r.params, ab(r.g, a, b, c), &mut r.scratch).unwrap();
             }
             let dt = time_it(|| {
                 for _ in 0..reps {
-                    run(&r.params, &r.g, 1.0, a, b, 0.0, c, &mut r.scratch).unwrap();
+                    run(&r.params, ab(r.g, a, b, c), &mut r.scratch).unwrap();
                 }
             });
             r.rates.push(r.g.flops() * reps as f64 / dt / 1e9);

@@ -118,6 +118,39 @@ pub(crate) unsafe fn dot_lanes<S: Simd>(
     acc
 }
 
+/// The row kernel of a row-broadcast bias op, `out[j] = f(x[j] + bias[j])` on one row (the
+/// bias add's, the fused bias + GELU's), implemented by a unit type that names it for
+/// [`bias_rows`].
+pub(crate) trait BiasRow: Copy {
+    /// One row of `n` elements.
+    ///
+    /// # Safety
+    /// As for [`Simd`]; `x` and `bias` readable and `out` writable for `n` elements; `out` may
+    /// be `x` (in place) but must not otherwise overlap.
+    unsafe fn row<S: Simd>(self, x: *const f32, bias: *const f32, out: *mut f32, n: usize);
+}
+
+/// `out[r][j] = f(x[r][j] + bias[j])` for `rows × cols`: the row loop of the bias ops, running
+/// their row kernel `kernel` on each row with the same `bias` (all of it inlined into the op's
+/// `#[target_feature]` entry point).
+///
+/// # Safety
+/// As for [`Simd`]; `x` readable and `out` writable for `rows·cols` elements (`out` may be
+/// `x`), `bias` readable for `cols`.
+#[inline(always)]
+pub(crate) unsafe fn bias_rows<S: Simd>(
+    x: *const f32,
+    bias: *const f32,
+    out: *mut f32,
+    rows: usize,
+    cols: usize,
+    kernel: impl BiasRow,
+) {
+    for r in 0..rows {
+        kernel.row::<S>(x.add(r * cols), bias, out.add(r * cols), cols);
+    }
+}
+
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// 1.5·2²³: adding it rounds to an integer held in the low mantissa bits.
 const MAGIC: f32 = 12_582_912.0;

@@ -4,7 +4,7 @@
 mod common;
 
 use kernels::add;
-use kernels::{KernelError, Result, Rows};
+use kernels::{Result, Rows};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -15,18 +15,11 @@ type Bias = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 type BiasInpl = fn(Rows, &mut [f32], &[f32]) -> Result<()>;
 
 common::variant_table! {
-    /// One variant: its functions for every form of the op.
-    struct Variant for [naive, avx2, avx512] {
-        add: Add = add::add,
-        add_inplace: AddInpl = add::add_inplace,
-        bias: Bias = add::add_bias,
-        bias_inplace: BiasInpl = add::add_bias_inplace,
-    }
-}
-
-/// The variants this machine can run; the others are checked to refuse, with a note.
-fn variants() -> Vec<Variant> {
-    Variant::runnable("add", |v| (v.add)(&[1.0], &[1.0], &mut [0.0]))
+    add: Add = add::add,
+    add_inplace: AddInpl = add::add_inplace,
+    bias: Bias = add::add_bias,
+    bias_inplace: BiasInpl = add::add_bias_inplace;
+    probe "add" => |v| (v.add)(&[1.0], &[1.0], &mut [0.0]);
 }
 
 /// Random values with the occasional special (NaN, ±∞, ±0, subnormal, huge).
@@ -97,40 +90,15 @@ proptest! {
 #[test]
 fn wrong_lengths_are_errors() {
     for v in variants() {
-        let is_len = |r: Result<()>| matches!(r, Err(KernelError::Length { .. }));
         let mut out = [7.0f32; 4];
-        assert!(
-            is_len((v.add)(&[1.0; 4], &[1.0; 3], &mut out)),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.add)(&[1.0; 3], &[1.0; 3], &mut out)),
-            "{}",
-            v.name
-        );
-        assert!(is_len((v.add_inplace)(&mut out, &[1.0; 5])), "{}", v.name);
+        common::assert_length_error(v.name, (v.add)(&[1.0; 4], &[1.0; 3], &mut out));
+        common::assert_length_error(v.name, (v.add)(&[1.0; 3], &[1.0; 3], &mut out));
+        common::assert_length_error(v.name, (v.add_inplace)(&mut out, &[1.0; 5]));
         let shape = Rows::new(2, 2);
-        assert!(
-            is_len((v.bias)(shape, &[1.0; 4], &[1.0; 3], &mut out)),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.bias)(shape, &[1.0; 5], &[1.0; 2], &mut out)),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.bias)(shape, &[1.0; 4], &[1.0; 2], &mut out[..3])),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.bias_inplace)(shape, &mut out, &[1.0; 1])),
-            "{}",
-            v.name
-        );
+        common::assert_length_error(v.name, (v.bias)(shape, &[1.0; 4], &[1.0; 3], &mut out));
+        common::assert_length_error(v.name, (v.bias)(shape, &[1.0; 5], &[1.0; 2], &mut out));
+        common::assert_length_error(v.name, (v.bias)(shape, &[1.0; 4], &[1.0; 2], &mut out[..3]));
+        common::assert_length_error(v.name, (v.bias_inplace)(shape, &mut out, &[1.0; 1]));
         assert_eq!(out, [7.0; 4], "{}: wrote before failing", v.name);
         (v.bias)(Rows::new(3, 0), &[], &[], &mut []).unwrap();
     }

@@ -31,19 +31,12 @@ type Inpl = fn(GeluKind, &mut [f32]) -> Result<()>;
 type Bwd = fn(GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
 common::variant_table! {
-    /// One variant: its functions for every form of the op.
-    struct Variant for [naive, avx2, avx512] {
-        fwd: Fwd = gelu::gelu,
-        inplace: Inpl = gelu::gelu_inplace,
-        bwd: Bwd = gelu::gelu_backward,
-    }
-}
-
-/// The variants this machine can run; the others are checked to refuse, with a note.
-fn variants() -> Vec<Variant> {
-    Variant::runnable("gelu", |v| {
+    fwd: Fwd = gelu::gelu,
+    inplace: Inpl = gelu::gelu_inplace,
+    bwd: Bwd = gelu::gelu_backward;
+    probe "gelu" => |v| {
         (v.fwd)(GeluKind::Tanh, &[1.0; 3], &mut [0.0f32; 3])
-    })
+    };
 }
 
 /// Checks `y = f(x)` element by element against the f64 reference `want`: within `tol` (in

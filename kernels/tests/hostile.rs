@@ -17,7 +17,7 @@ mod common;
 
 use kernels::cpu::{self, Feature};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, RowSweep};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product, RowSweep};
 use kernels::{add, gelu, layernorm, probe, softmax, KernelError, Result, Rows};
 use proptest::prelude::*;
 use std::hint::black_box;
@@ -323,8 +323,16 @@ macro_rules! small_blocks {
     ($isa:ident, $t:literal, $feature:expr) => {
         MatMul {
             name: concat!(stringify!($isa), " small blocks, tile ", $t),
-            f: |g, al, a, b, be, c, s| {
-                matmul::$isa::matmul_with(&small(matmul::$isa::TILES[$t]), g, al, a, b, be, c, s)
+            f: |g, alpha, a, b, beta, c, s| {
+                let p = Product {
+                    g: *g,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                };
+                matmul::$isa::matmul_with(&small(matmul::$isa::TILES[$t]), p, s)
             },
             scratch_len: |g| {
                 matmul::$isa::scratch_len_with(&small(matmul::$isa::TILES[$t]), g).unwrap()
@@ -607,9 +615,8 @@ proptest! {
             .prop_map(|(m, k, n, ta, tb)| Gemm::new(m, k, n).with_trans(ta, tb)),
         beta in prop::sample::select(vec![0.0f32, 1.0, -1.0]),
     ) {
-        type WithFn = fn(&BlockingParams, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]) -> Result<()>;
         type ScratchWithFn = fn(&BlockingParams, &Gemm) -> Result<usize>;
-        type WithKernel = (&'static str, WithFn, ScratchWithFn, &'static [(usize, usize)], Feature);
+        type WithKernel = (&'static str, MatMulWithFn, ScratchWithFn, &'static [(usize, usize)], Feature);
         let kernels: [WithKernel; 2] = [
             ("avx2", matmul::avx2::matmul_with, matmul::avx2::scratch_len_with,
                 matmul::avx2::TILES, Feature::Avx2),
@@ -635,7 +642,8 @@ proptest! {
             let mut c = Guarded::ints(g.c_len(), 3);
             let mut s = Guarded::new(scratch.clone().unwrap_or(64), |_| f32::NAN);
             let before = c.bits();
-            let r = no_panic(&what, || f(&p, &g, 1.0, a.get(), b.get(), beta, c.get_mut(), s.get_mut()));
+            let prod = Product { g, alpha: 1.0, a: a.get(), b: b.get(), beta, c: c.get_mut() };
+            let r = no_panic(&what, || f(&p, prod, s.get_mut()));
             c.assert_canaries(&format!("{what}: C"));
             s.assert_canaries(&format!("{what}: scratch"));
             assert_outcome(&what, &r, valid, Some(feature));
@@ -783,10 +791,6 @@ common::variant_table! {
         gelu_backward: fn(gelu::GeluKind, &[f32], &[f32], &mut [f32]) -> Result<()>
             = gelu::gelu_backward,
     }
-}
-
-fn variants() -> Vec<Variant> {
-    Variant::all()
 }
 
 /// When the buffers of a row or element-wise op are valid.

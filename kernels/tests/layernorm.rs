@@ -25,17 +25,10 @@ type AddFwd = fn(Rows, f32, &[f32], &[f32], &mut [f32], Affine, LayerNormOut) ->
 type Bwd = fn(Rows, Saved, &[f32], LayerNormGrads) -> Result<()>;
 
 common::variant_table! {
-    /// One variant: its functions for every form of the op.
-    struct Variant for [naive, avx2, avx512] {
-        fwd: Fwd = layernorm::layernorm,
-        add_fwd: AddFwd = layernorm::add_layernorm,
-        bwd: Bwd = layernorm::layernorm_backward,
-    }
-}
-
-/// The variants this machine can run; the others are checked to refuse, with a note.
-fn variants() -> Vec<Variant> {
-    Variant::runnable("layernorm", |v| {
+    fwd: Fwd = layernorm::layernorm,
+    add_fwd: AddFwd = layernorm::add_layernorm,
+    bwd: Bwd = layernorm::layernorm_backward;
+    probe "layernorm" => |v| {
         let (g, b) = ([1.0f32], [0.0f32]);
         let (mut y, mut m, mut r) = ([0.0f32], [0.0f32], [0.0f32]);
         let p = Affine {
@@ -48,7 +41,7 @@ fn variants() -> Vec<Variant> {
             rstd: &mut r,
         };
         (v.fwd)(Rows::new(1, 1), EPS, &[1.0], p, out)
-    })
+    };
 }
 
 struct Case {
@@ -321,13 +314,12 @@ fn wrong_lengths_are_errors() {
             gamma: &c.gamma,
             beta: &c.beta,
         };
-        let is_len = |res: Result<()>| matches!(res, Err(KernelError::Length { .. }));
         let out = LayerNormOut {
             y: &mut y,
             mean: &mut m[..1],
             rstd: &mut r,
         };
-        assert!(is_len((v.fwd)(c.shape, EPS, &c.x, p, out)), "{}", v.name);
+        common::assert_length_error(v.name, (v.fwd)(c.shape, EPS, &c.x, p, out));
         let p2 = Affine {
             gamma: &c.gamma[..2],
             beta: &c.beta,
@@ -337,17 +329,16 @@ fn wrong_lengths_are_errors() {
             mean: &mut m,
             rstd: &mut r,
         };
-        assert!(is_len((v.fwd)(c.shape, EPS, &c.x, p2, out)), "{}", v.name);
+        common::assert_length_error(v.name, (v.fwd)(c.shape, EPS, &c.x, p2, out));
         let out = LayerNormOut {
             y: &mut y,
             mean: &mut m,
             rstd: &mut r,
         };
         let mut sum = [7.0f32; 5];
-        assert!(
-            is_len((v.add_fwd)(c.shape, EPS, &c.x, &c.x, &mut sum, p, out)),
-            "{}",
-            v.name
+        common::assert_length_error(
+            v.name,
+            (v.add_fwd)(c.shape, EPS, &c.x, &c.x, &mut sum, p, out),
         );
         let out = LayerNormOut {
             y: &mut y[..5],
@@ -378,21 +369,13 @@ fn wrong_lengths_are_errors() {
             dgamma: &mut dg,
             dbeta: &mut db[..2],
         };
-        assert!(
-            is_len((v.bwd)(c.shape, saved, &[1.0; 6], grads)),
-            "{}",
-            v.name
-        );
+        common::assert_length_error(v.name, (v.bwd)(c.shape, saved, &[1.0; 6], grads));
         let grads = LayerNormGrads {
             dx: &mut dx,
             dgamma: &mut dg,
             dbeta: &mut db,
         };
-        assert!(
-            is_len((v.bwd)(c.shape, saved, &[1.0; 5], grads)),
-            "{}",
-            v.name
-        );
+        common::assert_length_error(v.name, (v.bwd)(c.shape, saved, &[1.0; 5], grads));
         assert_eq!(
             (dx, dg, db),
             ([7.0; 6], [7.0; 3], [7.0; 3]),

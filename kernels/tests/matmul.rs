@@ -18,7 +18,7 @@
 mod common;
 
 use kernels::cpu::Feature;
-use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, RowSweep};
+use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, Product, RowSweep};
 use kernels::KernelError;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -277,23 +277,13 @@ fn errors(kernel: &Kernel) {
             let sl = (kernel.scratch_len)(&g);
             let mut s = vec![0.0; sl];
             let f = kernel.f;
-            let is_len = |r| matches!(r, Err(KernelError::Length { .. }));
-            assert!(
-                is_len(f(&g, 1.0, &a[1..], &b, 0.0, &mut c, &mut s)),
-                "short a"
-            );
-            assert!(
-                is_len(f(&g, 1.0, &a, &b[1..], 0.0, &mut c, &mut s)),
-                "short b"
-            );
-            assert!(
-                is_len(f(&g, 1.0, &a, &b, 0.0, &mut c[1..], &mut s)),
-                "short c"
-            );
+            common::assert_length_error("short a", f(&g, 1.0, &a[1..], &b, 0.0, &mut c, &mut s));
+            common::assert_length_error("short b", f(&g, 1.0, &a, &b[1..], 0.0, &mut c, &mut s));
+            common::assert_length_error("short c", f(&g, 1.0, &a, &b, 0.0, &mut c[1..], &mut s));
             if sl > 0 {
-                assert!(
-                    is_len(f(&g, 1.0, &a, &b, 0.0, &mut c, &mut s[1..])),
-                    "short scratch"
+                common::assert_length_error(
+                    "short scratch",
+                    f(&g, 1.0, &a, &b, 0.0, &mut c, &mut s[1..]),
                 );
             }
             assert!(
@@ -452,7 +442,8 @@ macro_rules! kernel_tests_with {
     ($name:ident: $isa:ident, $params:expr, $what:literal, $feature:expr) => {
         kernel_tests!(
             $name: |g, alpha, a, b, beta, c, scratch| {
-                matmul::$isa::matmul_with(&$params, g, alpha, a, b, beta, c, scratch)
+                let p = Product { g: *g, alpha, a, b, beta, c };
+                matmul::$isa::matmul_with(&$params, p, scratch)
             },
             |g| matmul::$isa::scratch_len_with(&$params, g).expect($what),
             $feature

@@ -13,7 +13,7 @@
 mod common;
 
 use kernels::softmax;
-use kernels::{KernelError, Result, Rows};
+use kernels::{Result, Rows};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -27,21 +27,14 @@ type CausalInpl = fn(Rows, f32, usize, &mut [f32]) -> Result<()>;
 type Bwd = fn(Rows, &[f32], &[f32], &mut [f32]) -> Result<()>;
 
 common::variant_table! {
-    /// One variant: its functions for every form of the op.
-    struct Variant for [naive, avx2, avx512] {
-        fwd: Fwd = softmax::softmax,
-        inplace: Inpl = softmax::softmax_inplace,
-        causal: Causal = softmax::softmax_causal,
-        causal_inplace: CausalInpl = softmax::softmax_causal_inplace,
-        bwd: Bwd = softmax::softmax_backward,
-    }
-}
-
-/// The variants this machine can run; the others are checked to refuse, with a note.
-fn variants() -> Vec<Variant> {
-    Variant::runnable("softmax", |v| {
+    fwd: Fwd = softmax::softmax,
+    inplace: Inpl = softmax::softmax_inplace,
+    causal: Causal = softmax::softmax_causal,
+    causal_inplace: CausalInpl = softmax::softmax_causal_inplace,
+    bwd: Bwd = softmax::softmax_backward;
+    probe "softmax" => |v| {
         (v.fwd)(Rows::new(1, 2), &[1.0; 2], &mut [0.0; 2])
-    })
+    };
 }
 
 /// f64 softmax of `scale·x` (the product rounded to f32 first, as the contract's reference).
@@ -203,30 +196,13 @@ fn wrong_lengths_are_errors() {
     for v in variants() {
         let shape = Rows::new(2, 3);
         let mut y = [7.0f32; 6];
-        let is_len = |r: Result<()>| matches!(r, Err(KernelError::Length { .. }));
-        assert!(is_len((v.fwd)(shape, &[1.0; 5], &mut y)), "{}", v.name);
-        assert!(is_len((v.fwd)(shape, &[1.0; 6], &mut y[..5])), "{}", v.name);
-        assert!(is_len((v.inplace)(shape, &mut y[..5])), "{}", v.name);
-        assert!(
-            is_len((v.causal)(shape, 1.0, 0, &[1.0; 7], &mut y)),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.causal_inplace)(shape, 1.0, 0, &mut y[..4])),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.bwd)(shape, &[1.0; 6], &[1.0; 5], &mut [0.0; 6])),
-            "{}",
-            v.name
-        );
-        assert!(
-            is_len((v.bwd)(shape, &[1.0; 6], &[1.0; 6], &mut y[..1])),
-            "{}",
-            v.name
-        );
+        common::assert_length_error(v.name, (v.fwd)(shape, &[1.0; 5], &mut y));
+        common::assert_length_error(v.name, (v.fwd)(shape, &[1.0; 6], &mut y[..5]));
+        common::assert_length_error(v.name, (v.inplace)(shape, &mut y[..5]));
+        common::assert_length_error(v.name, (v.causal)(shape, 1.0, 0, &[1.0; 7], &mut y));
+        common::assert_length_error(v.name, (v.causal_inplace)(shape, 1.0, 0, &mut y[..4]));
+        common::assert_length_error(v.name, (v.bwd)(shape, &[1.0; 6], &[1.0; 5], &mut [0.0; 6]));
+        common::assert_length_error(v.name, (v.bwd)(shape, &[1.0; 6], &[1.0; 6], &mut y[..1]));
         assert_eq!(y, [7.0; 6], "{}: wrote before failing", v.name);
         // Empty shapes are fine.
         (v.fwd)(Rows::new(0, 5), &[], &mut []).unwrap();

@@ -7,7 +7,7 @@ use super::{Cost, Gen, ModelDims, OpSpec, Run, Tolerance};
 use crate::exec;
 use crate::op::{Shape, ShapeKind};
 use crate::pool::Buf;
-use kernels::matmul::{BlockingParams, Gemm, MatMulFn};
+use kernels::matmul::{BlockingParams, Gemm, MatMulFn, Product};
 use kernels::Result;
 
 /// The MatMul op.
@@ -36,9 +36,8 @@ pub struct Tunable {
     pub scratch_len_with: fn(&BlockingParams, &Gemm) -> Result<usize>,
 }
 
-/// `matmul_with`: [`MatMulFn`] with explicit parameters first.
-pub type MatMulWithFn =
-    fn(&BlockingParams, &Gemm, f32, &[f32], &[f32], f32, &mut [f32], &mut [f32]) -> Result<()>;
+/// `matmul_with`: explicit parameters, then the product and the scratch.
+pub use kernels::matmul::MatMulWithFn;
 
 impl MatMulKernel {
     /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, given β, its scratch by
@@ -57,7 +56,15 @@ impl MatMulKernel {
             }
             (Some(p), Some(t)) => {
                 let mut scratch = exec::alloc(run.memory, (t.scratch_len_with)(&p, g)?);
-                (t.run_with)(&p, g, alpha, a, b, beta, c, &mut scratch)
+                let prod = Product {
+                    g: *g,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                };
+                (t.run_with)(&p, prod, &mut scratch)
             }
             (Some(_), None) => Err(kernels::KernelError::Blocking {
                 op: "matmul",

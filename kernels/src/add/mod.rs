@@ -115,7 +115,7 @@ macro_rules! add_wrappers {
             uses: { use $crate::Rows; },
             fn add(a: *const f32, b: *const f32, out: *mut f32, n: usize) => add(a, b, out, n);
             fn add_bias(x: *const f32, bias: *const f32, out: *mut f32, shape: Rows)
-                => add_bias(x, bias, out, shape.rows, shape.cols);
+                => bias_rows(x, bias, out, shape.rows, shape.cols, simd::AddBias);
         }
     };
 }

@@ -1,7 +1,8 @@
 //! The Add kernels, written once over [`Simd`] and instantiated by `avx2`, `avx512` and
 //! `neon`: one IEEE addition per element, so the results are bit-identical to the reference.
 
-use crate::simd_math::Simd;
+pub(super) use crate::simd_math::bias_rows;
+use crate::simd_math::{BiasRow, Simd};
 
 /// `out[i] = a[i] + b[i]` for `i < n`.
 ///
@@ -29,20 +30,13 @@ pub(super) unsafe fn add<S: Simd>(a: *const f32, b: *const f32, out: *mut f32, n
     }
 }
 
-/// `out[r][j] = x[r][j] + bias[j]` for `rows × cols`.
-///
-/// # Safety
-/// The CPU supports `S`; `x` readable and `out` writable for `rows·cols` elements (`out`
-/// may be `x`), `bias` readable for `cols`.
-#[inline(always)]
-pub(super) unsafe fn add_bias<S: Simd>(
-    x: *const f32,
-    bias: *const f32,
-    out: *mut f32,
-    rows: usize,
-    cols: usize,
-) {
-    for r in 0..rows {
-        add::<S>(x.add(r * cols), bias, out.add(r * cols), cols);
+/// The bias add's row kernel for [`bias_rows`]: `out[j] = x[j] + bias[j]` by [`add`].
+#[derive(Clone, Copy)]
+pub(super) struct AddBias;
+
+impl BiasRow for AddBias {
+    #[inline(always)]
+    unsafe fn row<S: Simd>(self, x: *const f32, bias: *const f32, out: *mut f32, n: usize) {
+        add::<S>(x, bias, out, n);
     }
 }

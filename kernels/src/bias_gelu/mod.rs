@@ -69,7 +69,7 @@ macro_rules! bias_gelu_wrappers {
             target_arch: $target_arch,
             uses: { use $crate::Rows; },
             fn forward(x: *const f32, bias: *const f32, y: *mut f32, s: Rows)
-                => forward(x, bias, y, s.rows, s.cols);
+                => bias_rows(x, bias, y, s.rows, s.cols, simd::Forward);
             fn backward(x: *const f32, bias: *const f32, dy: *const f32, dx: *mut f32, s: Rows)
                 => backward(x, bias, dy, dx, s.rows, s.cols);
         }

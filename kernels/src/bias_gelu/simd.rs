@@ -4,25 +4,28 @@
 //! bias add followed by its GELU, with one pass over memory instead of two.
 
 use crate::gelu::simd::{tanh_fwd, tanh_grad};
-use crate::simd_math::Simd;
+pub(super) use crate::simd_math::bias_rows;
+use crate::simd_math::{BiasRow, Simd};
 
-/// `y[i] = gelu(x[i] + b[i])` for `i < n`: full vectors, then one masked vector.
-///
-/// # Safety
-/// The CPU supports `S`; `x` and `b` readable and `y` writable for `n` elements; `y` may be
-/// `x` (in place) but must not otherwise overlap.
-#[inline(always)]
-unsafe fn row<S: Simd>(x: *const f32, b: *const f32, y: *mut f32, n: usize) {
-    let mut i = 0;
-    while i + S::LANES <= n {
-        let v = S::add(S::load(x.add(i)), S::load(b.add(i)));
-        S::store(y.add(i), tanh_fwd::<S>(v));
-        i += S::LANES;
-    }
-    if i < n {
-        let m = S::mask(n - i);
-        let v = S::add(S::load_part(x.add(i), m), S::load_part(b.add(i), m));
-        S::store_part(y.add(i), m, tanh_fwd::<S>(v));
+/// The forward row kernel for [`bias_rows`]: `y[i] = gelu(x[i] + b[i])` for `i < n`, full
+/// vectors, then one masked vector.
+#[derive(Clone, Copy)]
+pub(super) struct Forward;
+
+impl BiasRow for Forward {
+    #[inline(always)]
+    unsafe fn row<S: Simd>(self, x: *const f32, b: *const f32, y: *mut f32, n: usize) {
+        let mut i = 0;
+        while i + S::LANES <= n {
+            let v = S::add(S::load(x.add(i)), S::load(b.add(i)));
+            S::store(y.add(i), tanh_fwd::<S>(v));
+            i += S::LANES;
+        }
+        if i < n {
+            let m = S::mask(n - i);
+            let v = S::add(S::load_part(x.add(i), m), S::load_part(b.add(i), m));
+            S::store_part(y.add(i), m, tanh_fwd::<S>(v));
+        }
     }
 }
 
@@ -48,24 +51,6 @@ unsafe fn row_backward<S: Simd>(
         let m = S::mask(n - i);
         let g = tanh_grad::<S>(S::add(S::load_part(x.add(i), m), S::load_part(b.add(i), m)));
         S::store_part(dx.add(i), m, S::mul(S::load_part(dy.add(i), m), g));
-    }
-}
-
-/// `y[r][j] = gelu(x[r][j] + bias[j])` for `rows × cols`.
-///
-/// # Safety
-/// The CPU supports `S`; `x` readable and `y` writable for `rows·cols` elements (`y` may be
-/// `x`), `bias` readable for `cols`.
-#[inline(always)]
-pub(super) unsafe fn forward<S: Simd>(
-    x: *const f32,
-    bias: *const f32,
-    y: *mut f32,
-    rows: usize,
-    cols: usize,
-) {
-    for r in 0..rows {
-        row::<S>(x.add(r * cols), bias, y.add(r * cols), cols);
     }
 }
 

@@ -157,6 +157,18 @@ pub const MAX_MC: usize = 4096;
 pub const MAX_NC: usize = 8192;
 
 impl BlockingParams {
+    /// The parameters with these fields, in their order (for the model and its tests).
+    fn new(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize, row: RowSweep) -> Self {
+        BlockingParams {
+            mr,
+            nr,
+            kc,
+            mc,
+            nc,
+            row,
+        }
+    }
+
     /// `Ok` when these parameters are valid for a kernel whose micro-tiles are `tiles`
     /// (`(mr, nr)` pairs), else a [`KernelError::Blocking`] saying which rule failed.
     pub fn check(&self, tiles: &[(usize, usize)]) -> Result<()> {
@@ -443,14 +455,7 @@ pub fn model(c: &Caches, mr: usize, nr: usize, row: RowSweep) -> BlockingParams 
     let nc = ((nc_bytes / (kc * S)).min(NC_CAP) / nr * nr)
         .max(4 * nr)
         .min(MAX_NC / nr * nr);
-    BlockingParams {
-        mr,
-        nr,
-        kc,
-        mc,
-        nc,
-        row,
-    }
+    BlockingParams::new(mr, nr, kc, mc, nc, row)
 }
 
 #[cfg(test)]
@@ -500,14 +505,7 @@ mod tests {
     }
 
     fn p(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize) -> BlockingParams {
-        BlockingParams {
-            mr,
-            nr,
-            kc,
-            mc,
-            nc,
-            row: RowSweep::Stream,
-        }
+        BlockingParams::new(mr, nr, kc, mc, nc, RowSweep::Stream)
     }
 
     /// `ByLevel` reads B with the windows while it fits in the core's share of the L2

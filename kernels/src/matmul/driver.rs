@@ -25,7 +25,7 @@
 //! instantiation are tested on machines without AVX-512.
 
 use super::blocking::{self, Blocking, BlockingParams};
-use super::{as_row_problem, finish_trivial, Gemm};
+use super::{as_row_problem, finish_trivial, Gemm, Product};
 use crate::cpu::{self, Feature};
 use crate::{check_len, Result};
 use std::sync::OnceLock;
@@ -33,20 +33,6 @@ use std::sync::OnceLock;
 /// A kernel's `#[target_feature]` entry point: [`run`] instantiated for its micro-kernel,
 /// reached only through [`Sgemm`]'s checks.
 pub(super) type Body = unsafe fn(&Blocking, Product<'_>, &mut [f32]);
-
-/// One product `C = α·op(A)·op(B) + β·C`: its shape, scalars and operands, passed as one value
-/// from [`Sgemm::matmul`]'s checks down through the entry point to the driver's loops (which
-/// all take the same six arguments). The shape is held by value: a `&Gemm` field would carry
-/// no no-alias guarantee, so stores through C would force its fields to be reloaded in the
-/// loops (the m = 1 dot products ran 13 % slower that way).
-pub(super) struct Product<'a> {
-    pub g: Gemm,
-    pub alpha: f32,
-    pub a: &'a [f32],
-    pub b: &'a [f32],
-    pub beta: f32,
-    pub c: &'a mut [f32],
-}
 
 impl Product<'_> {
     /// The same product with C reborrowed, for a callee that takes its own [`Product`] while
@@ -249,7 +235,7 @@ macro_rules! sgemm_wrappers {
             const NR_: usize,
         >(
             blk: &$crate::matmul::blocking::Blocking,
-            p: $crate::matmul::driver::Product<'_>,
+            p: $crate::matmul::Product<'_>,
             scratch: &mut [f32],
         ) {
             // SAFETY: the preconditions of `driver::run` are this function's; the feature
@@ -320,25 +306,19 @@ macro_rules! sgemm_wrappers {
             c: &mut [f32],
             scratch: &mut [f32],
         ) -> $crate::Result<()> {
-            let p = $crate::matmul::driver::Product { g: *g, alpha, a, b, beta, c };
+            let p = $crate::matmul::Product { g: *g, alpha, a, b, beta, c };
             SGEMM.matmul(None, p, scratch)
         }
 
-        /// [`matmul`] with explicit blocking `params` (for a tuner); `scratch` must hold
-        /// [`scratch_len_with`]`(params, g)` elements. Parameters this kernel cannot use are a
-        /// [`crate::KernelError::Blocking`], checked before anything is written.
-        #[allow(clippy::too_many_arguments)]
+        /// [`matmul`] of the product `p` with explicit blocking `params` (for a tuner; its
+        /// signature is [`crate::matmul::MatMulWithFn`]); `scratch` must hold
+        /// [`scratch_len_with`]`(params, &p.g)` elements. Parameters this kernel cannot use are
+        /// a [`crate::KernelError::Blocking`], checked before anything is written.
         pub fn matmul_with(
             params: &$crate::matmul::BlockingParams,
-            g: &$crate::matmul::Gemm,
-            alpha: f32,
-            a: &[f32],
-            b: &[f32],
-            beta: f32,
-            c: &mut [f32],
+            p: $crate::matmul::Product<'_>,
             scratch: &mut [f32],
         ) -> $crate::Result<()> {
-            let p = $crate::matmul::driver::Product { g: *g, alpha, a, b, beta, c };
             SGEMM.matmul(Some(params), p, scratch)
         }
     };
@@ -356,7 +336,7 @@ mod imp {
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
 
-    pub(in crate::matmul) use super::Product;
+    use super::Product;
 
     /// Rows i.. of C for the unpacked path ([`direct_rows`], [`UnpackedKernel::direct_row`],
     /// [`stream_row`]): the product, the first row and A's row and depth strides (A element

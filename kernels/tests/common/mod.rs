@@ -10,17 +10,37 @@ use proptest::prelude::*;
 use std::ops::Range;
 
 /// Declares a test's table of variants: the struct `$ty` with the variant's `name`, the
-/// `feature` it needs and one function pointer per field, and `$ty::all()`, one value for each
+/// `feature` it needs and one function pointer per field, `$ty::all()`, one value for each
 /// ISA module listed (`naive`, `avx2`, `avx512`, `neon`; each may carry a `#[cfg]`), in that
-/// order, whose fields are `$op::<isa>::$f`, and `$ty::runnable`. Each field is written once,
-/// with its type and its function, and `name` and `feature` come from the module's name
-/// (`feature` is `None` for `naive`).
+/// order, whose fields are `$op::<isa>::$f`, and `variants()`, the ones the tests run. Each
+/// field is written once, with its type and its function, and `name` and `feature` come from
+/// the module's name (`feature` is `None` for `naive`).
+///
+/// With `probe "op" => |v| ...;` (one call of a variant's function), `variants()` holds only
+/// the variants this machine can run, each other one checked to refuse the probe with a note
+/// (`$ty::runnable`, through [`runs`]); without it, all of them.
+///
+/// An op's own test file gives only its fields and probe: its table is the struct `Variant`
+/// for `naive`, `avx2` and `avx512`.
 macro_rules! variant_table {
+    (
+        $($field:ident: $fty:ty = $op:ident::$f:ident),+;
+        probe $name:literal => $probe:expr;
+    ) => {
+        $crate::common::variant_table! {
+            /// One variant: its functions for every form of the op.
+            struct Variant for [naive, avx2, avx512] {
+                $($field: $fty = $op::$f),+
+            }
+            probe $name => $probe;
+        }
+    };
     (
         $(#[$doc:meta])*
         struct $ty:ident for [$($(#[$attr:meta])* $isa:ident),* $(,)?] {
             $($field:ident: $fty:ty = $op:ident::$f:ident),* $(,)?
         }
+        $(probe $name:literal => $probe:expr;)?
     ) => {
         $(#[$doc])*
         struct $ty {
@@ -31,7 +51,6 @@ macro_rules! variant_table {
 
         impl $ty {
             /// Every ISA's variant, whether this machine runs it or not.
-            #[allow(dead_code)] // A test file may use only `runnable`.
             fn all() -> Vec<$ty> {
                 $crate::common::variant_table!(
                     @all $ty [$($(#[$attr])* $isa),*] { $($field: $op::$f),* }
@@ -40,7 +59,7 @@ macro_rules! variant_table {
 
             /// The variants this machine can run; each other one gets a note and must refuse
             /// `probe` with `Unsupported` (see [`common::runs`]).
-            #[allow(dead_code)] // A test file may use only `all`.
+            #[allow(dead_code)] // Used only by a table with a probe.
             fn runnable(op: &str, probe: impl Fn(&$ty) -> kernels::Result<()>) -> Vec<$ty> {
                 Self::all()
                     .into_iter()
@@ -50,6 +69,18 @@ macro_rules! variant_table {
                     .collect()
             }
         }
+
+        /// The variants the tests run: with a probe, those this machine can run (the others
+        /// are checked to refuse, with a note); without, all of them.
+        fn variants() -> Vec<$ty> {
+            $crate::common::variant_table!(@variants $ty $($name $probe)?)
+        }
+    };
+    (@variants $ty:ident) => {
+        $ty::all()
+    };
+    (@variants $ty:ident $name:literal $probe:expr) => {
+        $ty::runnable($name, $probe)
     };
     (@all $ty:ident [$($(#[$attr:meta])* $isa:ident),*] $fields:tt) => {
         vec![$($(#[$attr])* $crate::common::variant_table!(@one $ty $isa $fields)),*]
@@ -83,6 +114,16 @@ pub fn runs(what: &str, feature: Option<Feature>, probe: impl FnOnce() -> Result
         "{what}: expected Unsupported, got {r:?}"
     );
     false
+}
+
+/// Asserts that `r`, the result of a call given a buffer of the wrong length, is a
+/// [`KernelError::Length`] (`what` names the variant or the case).
+#[track_caller]
+pub fn assert_length_error(what: &str, r: Result<()>) {
+    assert!(
+        matches!(r, Err(KernelError::Length { .. })),
+        "{what}: expected a length error, got {r:?}"
+    );
 }
 
 /// A proptest configuration of `cases` cases that writes no failure-persistence file.
