@@ -105,7 +105,9 @@ pub(super) fn accumulator_span() -> (usize, usize) {
 mod tests {
     use super::*;
     use crate::cpu::{self, Feature};
-    use crate::matmul::{avx2, avx512, naive, BlockingParams, Gemm, RowSweep};
+    use crate::matmul::{
+        avx2, avx512, naive, BlockingParams, Gemm, MatMulWithFn, Product, RowSweep,
+    };
 
     /// B rows 4 KiB apart (n = 1024): C within 1 KiB of them is moved, 2 KiB away; C from
     /// 1 to 3 KiB away stays. Rows 1 KiB apart (n = 256): within 256 bytes moves to 512.
@@ -161,17 +163,7 @@ mod tests {
     /// 4 KiB), moved or not, with α = 1 and α ≠ 1, and writes nothing outside C's row.
     #[test]
     fn stream_is_right_wherever_c_sits() {
-        type With = fn(
-            &BlockingParams,
-            &Gemm,
-            f32,
-            &[f32],
-            &[f32],
-            f32,
-            &mut [f32],
-            &mut [f32],
-        ) -> crate::Result<()>;
-        type Isa = (Feature, fn() -> BlockingParams, With);
+        type Isa = (Feature, fn() -> BlockingParams, MatMulWithFn);
         let isas: [Isa; 2] = [
             (Feature::Avx2, avx2::default_params, avx2::matmul_with),
             (Feature::Avx512, avx512::default_params, avx512::matmul_with),
@@ -211,7 +203,15 @@ mod tests {
                             let p = BlockingParams { row, ..defaults() };
                             let c = &mut buf[start..start + n];
                             c.fill(f32::NAN);
-                            matmul_with(&p, &g, alpha, &a, &b, 0.0, c, &mut []).unwrap();
+                            let prod = Product {
+                                g,
+                                alpha,
+                                a: &a,
+                                b: &b,
+                                beta: 0.0,
+                                c,
+                            };
+                            matmul_with(&p, prod, &mut []).unwrap();
                             let what =
                                 format!("{feature:?} {row:?} k={k} n={n} offset {off} α={alpha}");
                             for (j, (&x, &y)) in buf[start..start + n].iter().zip(&want).enumerate()
