@@ -252,15 +252,9 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     let outcome = measure::race(
         &problem,
         &cands,
-        RaceCtx {
-            settings: &settings,
-            source: source.as_mut(),
-            soft_deadline: far,
-            hard_deadline: far,
-            verify: true,
-            protect: &[],
-            cache,
-        },
+        RaceCtx::new(&settings, source.as_mut(), far, far)
+            .verify(true)
+            .cache(cache),
     );
     let is_mm = op == Op::Matmul;
     let mut rows: Vec<_> = outcome.results.iter().collect();

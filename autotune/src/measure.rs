@@ -193,6 +193,42 @@ pub struct RaceCtx<'a> {
     pub cache: CacheState,
 }
 
+impl<'a> RaceCtx<'a> {
+    /// A race between the two deadlines with the common defaults: outputs not verified, no
+    /// variant protected, operands warm. The setters below change one of them.
+    pub fn new(
+        settings: &'a Settings,
+        source: &'a mut dyn CounterSource,
+        soft_deadline: Instant,
+        hard_deadline: Instant,
+    ) -> Self {
+        RaceCtx {
+            settings,
+            source,
+            soft_deadline,
+            hard_deadline,
+            verify: false,
+            protect: &[],
+            cache: CacheState::Warm,
+        }
+    }
+
+    /// Whether to verify outputs at this shape before timing.
+    pub fn verify(self, verify: bool) -> Self {
+        RaceCtx { verify, ..self }
+    }
+
+    /// Variants never pruned.
+    pub fn protect(self, protect: &'a [String]) -> Self {
+        RaceCtx { protect, ..self }
+    }
+
+    /// The operand state to time in.
+    pub fn cache(self, cache: CacheState) -> Self {
+        RaceCtx { cache, ..self }
+    }
+}
+
 /// The cache state a race times its operands in.
 ///
 /// Alone in a loop, a MatMul's weights stay in L1/L2 between calls; inside a model every

@@ -236,15 +236,10 @@ pub fn search(
             let o = measure::race_cands(
                 &problem,
                 &cands,
-                RaceCtx {
-                    settings: &cfg.settings,
-                    source: &mut *source,
-                    soft_deadline: step_soft,
-                    hard_deadline: deadline,
-                    verify: true,
-                    protect: &cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-                    cache: cfg.cache(),
-                },
+                RaceCtx::new(&cfg.settings, &mut *source, step_soft, deadline)
+                    .verify(true)
+                    .protect(&cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
+                    .cache(cfg.cache()),
             );
             if let Some(r) = rival.and_then(|c| o.get(&c.id)) {
                 chosen_fig = Some((r.timing.median_ns, r.timing.spread_ns));

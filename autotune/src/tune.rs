@@ -381,15 +381,9 @@ impl State<'_> {
         let outcome = measure::race(
             &problem,
             &kept,
-            RaceCtx {
-                settings: &cfg.settings,
-                source,
-                soft_deadline: soft,
-                hard_deadline: hard,
-                verify: verify_here,
-                protect: &[],
-                cache: cfg.cache(),
-            },
+            RaceCtx::new(&cfg.settings, source, soft, hard)
+                .verify(verify_here)
+                .cache(cfg.cache()),
         );
         for (id, why) in &outcome.excluded {
             self.exclude(op, id, &shape, why.clone());
@@ -476,15 +470,9 @@ impl State<'_> {
         let outcome = measure::race(
             &problem,
             &vars,
-            RaceCtx {
-                settings: &settings,
-                source,
-                soft_deadline: soft,
-                hard_deadline: hard,
-                verify: false,
-                protect: contenders,
-                cache: cfg.cache(),
-            },
+            RaceCtx::new(&settings, source, soft, hard)
+                .protect(contenders)
+                .cache(cfg.cache()),
         );
         for (id, why) in &outcome.excluded {
             self.exclude(op, id, &shape, why.clone());

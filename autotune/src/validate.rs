@@ -112,15 +112,7 @@ pub fn command(a: &ValidateArgs) -> Result<(), Failure> {
         let outcome = measure::race(
             &problem,
             &cands,
-            RaceCtx {
-                settings: &settings,
-                source: source.as_mut(),
-                soft_deadline: soft,
-                hard_deadline: end,
-                verify: false,
-                protect: &protect,
-                cache: measure::CacheState::Warm,
-            },
+            RaceCtx::new(&settings, source.as_mut(), soft, end).protect(&protect),
         );
         let Some(best) = outcome.best() else {
             continue;

@@ -130,15 +130,7 @@ fn run_race(src: &mut dyn CounterSource) -> autotune::measure::Outcome {
     race(
         &p,
         &vs,
-        RaceCtx {
-            settings: &settings(),
-            source: src,
-            soft_deadline: far,
-            hard_deadline: far,
-            verify: true,
-            protect: &[],
-            cache: autotune::measure::CacheState::Warm,
-        },
+        RaceCtx::new(&settings(), src, far, far).verify(true),
     )
 }
 

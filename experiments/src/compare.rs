@@ -464,15 +464,26 @@ impl Comparison {
         })
     }
 
+    /// The warnings every form of the report leads with, those that apply, in order, each
+    /// dressed as that form shows it: the settings warning by `loud` (the runs are not
+    /// comparable), the one about unknown settings by `plain`.
+    fn warnings<T>(
+        &self,
+        loud: impl FnOnce(String) -> T,
+        plain: impl FnOnce(String) -> T,
+    ) -> Vec<T> {
+        let settings = self.settings_warning().map(loud);
+        let unknown = self.unknown_warning().map(plain);
+        settings.into_iter().chain(unknown).collect()
+    }
+
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from("# Profile comparison\n\n");
-        if let Some(w) = self.settings_warning() {
-            s.push_str(&format!("> **⚠ {w}**\n\n"));
-        }
-        if let Some(w) = self.unknown_warning() {
-            s.push_str(&format!("> **Warning:** {w}\n\n"));
-        }
+        s.extend(self.warnings(
+            |w| format!("> **⚠ {w}**\n\n"),
+            |w| format!("> **Warning:** {w}\n\n"),
+        ));
         s.push_str(&format!(
             "- old: `{}` ({}, {})\n- new: `{}` ({}, {})\n- thresholds: scope {}%, total {}%; a change inside either run's noise band (median ± {}·MAD of the calls) counts as unchanged\n",
             self.old_name,
@@ -575,13 +586,9 @@ impl Comparison {
 
     /// A short terminal summary.
     pub fn summary(&self) -> String {
-        let mut s = String::new();
-        if let Some(w) = self.settings_warning() {
-            s.push_str(&format!("WARNING: {w}\n"));
-        }
-        if let Some(w) = self.unknown_warning() {
-            s.push_str(&format!("warning: {w}\n"));
-        }
+        let mut s = self
+            .warnings(|w| format!("WARNING: {w}\n"), |w| format!("warning: {w}\n"))
+            .concat();
         s.push_str(&format!(
             "compare {} -> {}: {} regressed, {} improved, {} unchanged; total {} ({})\n",
             self.old_name,
@@ -653,13 +660,7 @@ impl Comparison {
     pub fn svg(&self, path: &Path, n: usize) -> Result<()> {
         let bars = self.chart_bars(n);
         let changed = self.changed().len();
-        let mut notes = Vec::new();
-        if let Some(w) = self.settings_warning() {
-            notes.push((w, BarKind::Bad));
-        }
-        if let Some(w) = self.unknown_warning() {
-            notes.push((w, BarKind::Bad));
-        }
+        let mut notes = self.warnings(|w| (w, BarKind::Bad), |w| (w, BarKind::Bad));
         let t = &self.total;
         notes.push((
             format!(
