@@ -129,6 +129,19 @@ const K_SPLIT_ROWS: usize = 16;
 /// by rows, which reads B once per thread but leaves no sum to add.
 const K_SPLIT_MAX_M: usize = 16;
 
+/// The single-threaded MatMul that the splits run on each block: `C = α·op(A)·op(B) + β·C`
+/// for the block's shape, given β, with α and its own scratch bound (what
+/// `spec::matmul::MatMulKernel::single` returns).
+pub trait SingleMatmul:
+    Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send
+{
+}
+
+impl<F> SingleMatmul for F where
+    F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send
+{
+}
+
 /// A MatMul `C = α·op(A)·op(B) + β·C` over `a`, `b` and `c` with `threads` threads: `single`
 /// (a single-threaded call with its own scratch, given β) on blocks of rows of C; for a few
 /// rows (at most [`K_SPLIT_MAX_M`]) with B stored k×n, on blocks of k; else for one row, on
@@ -140,7 +153,7 @@ const K_SPLIT_MAX_M: usize = 16;
 /// piece of every row of B, which the prefetchers follow worse, and a row split of a few
 /// rows has every thread read (or pack) all of B (measured in the model's decode steps and
 /// prefill: ARCHITECTURE.md, "Threads").
-pub fn matmul<F>(
+pub fn matmul<F: SingleMatmul>(
     threads: usize,
     g: &Gemm,
     beta: f32,
@@ -148,100 +161,126 @@ pub fn matmul<F>(
     b: &[f32],
     c: &mut [f32],
     single: F,
-) -> Result<()>
-where
-    F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
-{
+) -> Result<()> {
     g.check(a, b, c)?;
+    let call = MatmulCall {
+        g,
+        beta,
+        a,
+        b,
+        single,
+    };
     if threads <= 1 || g.m * g.n == 0 {
-        return single(g, beta, a, b, c);
-    }
-    if g.m <= K_SPLIT_MAX_M && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
-        return matmul_k_split(threads, g, beta, a, b, c, single);
-    }
-    let shared = Disjoint::new(c);
-    if g.m >= 2 * threads {
-        // Blocks of rows of C (and of op(A)).
-        run_parts(threads, 0..g.m, 8, true, |rows| {
-            let sub = Gemm {
-                m: rows.len(),
-                ..*g
-            };
-            let a_off = g.a_index(rows.start, 0);
-            // SAFETY: row blocks of C are disjoint: [start·ldc, end·ldc) for disjoint row ranges.
-            let c_part = unsafe { shared.part(rows.start * g.ldc..rows.end * g.ldc) };
-            single(&sub, beta, &a[a_off.min(a.len())..], b, c_part)
-        })
+        call.whole(c)
+    } else if g.m <= K_SPLIT_MAX_M && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
+        call.by_k(threads, c)
+    } else if g.m >= 2 * threads {
+        call.by_blocks(threads, Dim::Rows, c)
     } else if g.m == 1 {
-        // One row of C: blocks of its columns (and of op(B)).
-        run_parts(threads, 0..g.n, 64, true, |cols| {
-            let sub = Gemm {
-                n: cols.len(),
-                ..*g
-            };
-            let b_off = g.b_index(0, cols.start);
-            // SAFETY: with m = 1, C's columns [start, end) are disjoint contiguous ranges.
-            let c_part = unsafe { shared.part(cols.clone()) };
-            single(&sub, beta, a, &b[b_off.min(b.len())..], c_part)
-        })
+        call.by_blocks(threads, Dim::Cols, c)
     } else {
         // Too few rows to share out, and interleaved columns cannot be split safely.
-        // SAFETY: the whole buffer, used by this thread alone.
-        single(g, beta, a, b, unsafe { shared.part(0..usize::MAX) })
+        call.whole(c)
     }
 }
 
-/// The k-split of [`matmul`] for m ≤ [`K_SPLIT_MAX_M`] with B stored k×n (checked shape,
-/// threads ≥ 2, k ≥ 2·[`K_SPLIT_ROWS`]·threads, so no part is empty).
-fn matmul_k_split<F>(
-    threads: usize,
-    g: &Gemm,
+/// The dimension of C a split of [`matmul`] cuts into blocks.
+#[derive(Clone, Copy)]
+enum Dim {
+    Rows,
+    Cols,
+}
+
+/// One checked call of [`matmul`] but for its C: the shape, β, A, B and the single-threaded
+/// kernel. Its methods are the splits, each given C and the thread count.
+struct MatmulCall<'a, F> {
+    g: &'a Gemm,
     beta: f32,
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
+    a: &'a [f32],
+    b: &'a [f32],
     single: F,
-) -> Result<()>
-where
-    F: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
-{
-    // Helper i − 1's m×n block (row stride n) starts on its own cache line, so no two
-    // threads write one line.
-    let (m, n) = (g.m, g.n);
-    let overflow = || KernelError::Shape {
-        op: "matmul",
-        reason: format!("{} partial {m}×{n} blocks overflow", threads - 1),
-    };
-    let stride = m.checked_mul(n).ok_or_else(overflow)?.div_ceil(16) * 16;
-    let len = stride.checked_mul(threads - 1).ok_or_else(overflow)?;
-    let mut partials = pool::take(len);
-    {
-        let shared_c = Disjoint::new(c);
-        let shared_p = Disjoint::new(&mut partials);
-        run_indexed(threads, 0..g.k, K_SPLIT_ROWS, |i, ks| {
-            let sub = Gemm { k: ks.len(), ..*g };
-            let a_p = &a[g.a_index(0, ks.start).min(a.len())..];
-            let b_p = &b[g.b_index(ks.start, 0).min(b.len())..];
-            if i == 0 {
-                // SAFETY: part 0 alone writes C.
-                single(&sub, beta, a_p, b_p, unsafe {
-                    shared_c.part(0..usize::MAX)
-                })
-            } else {
-                // SAFETY: part i ≥ 1 alone writes partial block i − 1.
-                let block = unsafe { shared_p.part((i - 1) * stride..(i - 1) * stride + m * n) };
-                single(&Gemm { ldc: n, ..sub }, 0.0, a_p, b_p, block)
-            }
-        })?;
+}
+
+impl<F: SingleMatmul> MatmulCall<'_, F> {
+    /// The whole product on this thread.
+    fn whole(&self, c: &mut [f32]) -> Result<()> {
+        (self.single)(self.g, self.beta, self.a, self.b, c)
     }
-    for block in partials.chunks(stride).take(threads - 1) {
-        for (r, rows) in block[..m * n].chunks_exact(n).enumerate() {
-            for (x, &y) in c[r * g.ldc..r * g.ldc + n].iter_mut().zip(rows) {
-                *x += y;
+
+    /// Blocks of C along `dim`: of its rows (and of op(A)), or with m = 1 of its columns
+    /// (and of op(B)).
+    fn by_blocks(&self, threads: usize, dim: Dim, c: &mut [f32]) -> Result<()> {
+        let (g, a, b) = (self.g, self.a, self.b);
+        let (len, align) = match dim {
+            Dim::Rows => (g.m, 8),
+            Dim::Cols => (g.n, 64),
+        };
+        let shared = Disjoint::new(c);
+        run_parts(threads, 0..len, align, true, |r| {
+            let (sub, a_p, b_p, c_r) = match dim {
+                Dim::Rows => (
+                    Gemm { m: r.len(), ..*g },
+                    &a[g.a_index(r.start, 0).min(a.len())..],
+                    b,
+                    r.start * g.ldc..r.end * g.ldc,
+                ),
+                Dim::Cols => (
+                    Gemm { n: r.len(), ..*g },
+                    a,
+                    &b[g.b_index(0, r.start).min(b.len())..],
+                    r,
+                ),
+            };
+            // SAFETY: row blocks of C are disjoint ([start·ldc, end·ldc) for disjoint row
+            // ranges), and with m = 1 so are its column ranges [start, end).
+            let c_part = unsafe { shared.part(c_r) };
+            (self.single)(&sub, self.beta, a_p, b_p, c_part)
+        })
+    }
+
+    /// The k-split for m ≤ [`K_SPLIT_MAX_M`] with B stored k×n (threads ≥ 2,
+    /// k ≥ 2·[`K_SPLIT_ROWS`]·threads, so no part is empty).
+    fn by_k(&self, threads: usize, c: &mut [f32]) -> Result<()> {
+        let (g, a, b, single) = (self.g, self.a, self.b, &self.single);
+        // Helper i − 1's m×n block (row stride n) starts on its own cache line, so no two
+        // threads write one line.
+        let (m, n) = (g.m, g.n);
+        let overflow = || KernelError::Shape {
+            op: "matmul",
+            reason: format!("{} partial {m}×{n} blocks overflow", threads - 1),
+        };
+        let stride = m.checked_mul(n).ok_or_else(overflow)?.div_ceil(16) * 16;
+        let len = stride.checked_mul(threads - 1).ok_or_else(overflow)?;
+        let mut partials = pool::take(len);
+        {
+            let shared_c = Disjoint::new(c);
+            let shared_p = Disjoint::new(&mut partials);
+            run_indexed(threads, 0..g.k, K_SPLIT_ROWS, |i, ks| {
+                let sub = Gemm { k: ks.len(), ..*g };
+                let a_p = &a[g.a_index(0, ks.start).min(a.len())..];
+                let b_p = &b[g.b_index(ks.start, 0).min(b.len())..];
+                if i == 0 {
+                    // SAFETY: part 0 alone writes C.
+                    single(&sub, self.beta, a_p, b_p, unsafe {
+                        shared_c.part(0..usize::MAX)
+                    })
+                } else {
+                    // SAFETY: part i ≥ 1 alone writes partial block i − 1.
+                    let block =
+                        unsafe { shared_p.part((i - 1) * stride..(i - 1) * stride + m * n) };
+                    single(&Gemm { ldc: n, ..sub }, 0.0, a_p, b_p, block)
+                }
+            })?;
+        }
+        for block in partials.chunks(stride).take(threads - 1) {
+            for (r, rows) in block[..m * n].chunks_exact(n).enumerate() {
+                for (x, &y) in c[r * g.ldc..r * g.ldc + n].iter_mut().zip(rows) {
+                    *x += y;
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// An MLP of a few rows in one team call: `out = act(x·W1)·W2` for `m` rows of `x` (m×c),
@@ -268,7 +307,7 @@ pub fn mlp_split<U, A, D>(
 where
     U: Fn(&Gemm, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
     A: Fn(Rows, Range<usize>, &mut [f32]) -> Result<()> + Sync + Send,
-    D: Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send,
+    D: SingleMatmul,
 {
     let overflow = || KernelError::Shape {
         op: "mlp",

@@ -80,21 +80,10 @@ impl OpSpec for Add {
 }
 
 impl OpSpec for AddBias {
-    type Kernel = AddBiasKernel;
+    super::bias_op!();
     const NAME: &'static str = "add_bias";
-    const SHAPE: ShapeKind = ShapeKind::Rows;
-    const INPLACE: bool = true;
     /// `[x, bias]`, uniform in [-1, 1).
     const INPUTS: &'static [Input] = &[Input::all(-1.0, 1.0), Input::cols(-1.0, 1.0)];
-
-    fn execute(k: AddBiasKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        k.execute(run, p)
-    }
-
-    /// Exact, as for [`Add`].
-    fn tolerance(_: &Problem) -> Tolerance<'_> {
-        super::exact()
-    }
 
     /// One add per element; x, y and the bias row.
     fn cost(shape: Shape) -> Cost {
@@ -108,4 +97,7 @@ impl OpSpec for AddBias {
             .map(|cols| Shape::Rows(Rows::new(d.tokens, cols)))
             .collect()
     }
+
+    // Exact, as Add is.
+    super::same_as!(Add: tolerance);
 }

@@ -50,17 +50,11 @@ macro_rules! register {
 pub(crate) use register;
 
 impl OpSpec for BiasGelu {
-    type Kernel = BiasGeluKernel;
+    super::bias_op!();
     const NAME: &'static str = "bias_gelu";
-    const SHAPE: ShapeKind = ShapeKind::Rows;
-    const INPLACE: bool = true;
 
     /// `[x, bias]`: x uniform in [-4, 4) (GELU's test range), the bias in [-1, 1).
     const INPUTS: &'static [Input] = &[Input::all(-4.0, 4.0), Input::cols(-1.0, 1.0)];
-
-    fn execute(k: BiasGeluKernel, run: Run, p: &mut Problem) -> Result<Vec<Buf>> {
-        k.execute(run, p)
-    }
 
     /// `x + bias` is the same f32 addition in every implementation and the reference, so
     /// the bound is GELU's alone.

@@ -44,11 +44,7 @@ impl MatMulKernel {
     /// `run`'s memory strategy and its parameters (`run.params`; the kernel's defaults for
     /// `None`): what [`exec::matmul`] runs on each block of its split. Parameters given to a
     /// kernel that takes none are an error, before anything is written.
-    pub fn single(
-        self,
-        run: Run,
-        alpha: f32,
-    ) -> impl Fn(&Gemm, f32, &[f32], &[f32], &mut [f32]) -> Result<()> + Sync + Send {
+    pub fn single(self, run: Run, alpha: f32) -> impl exec::SingleMatmul {
         move |g, beta, a, b, c| match (run.params, self.tunable) {
             (None, _) => {
                 let mut scratch = exec::alloc(run.memory, (self.scratch_len)(g));

@@ -467,6 +467,27 @@ pub(crate) fn bias_cost(per_elem: f64, shape: Shape, streams: usize) -> Cost {
     Cost::streaming(per_elem, n, streams * n + cols)
 }
 
+/// The [`OpSpec`] items that the ops with a bias row broadcast over their rows (the bias add,
+/// the fused bias + GELU) have alike, inside their `impl OpSpec`: the kernel is a
+/// [`BiasKernel`] of the op, the shape is rows, there is an in-place form, and a problem
+/// `[x, bias]` runs through [`BiasKernel`]'s `execute`.
+macro_rules! bias_op {
+    () => {
+        type Kernel = $crate::spec::BiasKernel<Self>;
+        const SHAPE: $crate::op::ShapeKind = $crate::op::ShapeKind::Rows;
+        const INPLACE: bool = true;
+
+        fn execute(
+            k: Self::Kernel,
+            run: $crate::spec::Run,
+            p: &mut $crate::spec::Problem,
+        ) -> kernels::Result<Vec<$crate::pool::Buf>> {
+            k.execute(run, p)
+        }
+    };
+}
+pub(crate) use bias_op;
+
 /// The bound of the element-wise transcendental ops (GELU and its fusions): the vector
 /// approximations' documented absolute error (≤ 1e-6 on |x| ≤ 10) plus 4 ulps.
 pub(crate) fn gelu_tolerance<'a>() -> Tolerance<'a> {
