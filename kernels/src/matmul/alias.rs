@@ -8,13 +8,18 @@
 //! B, so the same call was fast in one process and slow in the next. Measured on a Zen 4,
 //! one thread, medians of 11 interleaved rounds, B warm, with C placed at a chosen offset
 //! (mod 4 KiB) from B's rows: AVX-512 1×1024×1024 51.3 µs at offsets 1–3 KiB, 55.0 µs at
-//! 0 and 75.7 µs at 64 bytes; 1×256×1024 12.1 against 17.6 µs at 64 bytes.
+//! 0 and 75.7 µs at 64 bytes; 1×256×1024 12.1 against 17.6 µs at 64 bytes. Moved as below,
+//! the 64-byte cases ran in 52.9 and 12.6 µs (AVX2: 50.6 and 11.8 µs, level with the best
+//! placements).
 //!
-//! So when C's row sits near B's rows (mod 4 KiB), the stream accumulates into a per-thread
-//! buffer placed halfway between them instead, and copies the finished row (scaled by α)
-//! into C: one more pass over n elements against k/8 passes saved from stalls.
+//! So when C's row sits near B's rows (mod 4 KiB), the stream accumulates into a row on the
+//! stack placed halfway between them instead (block by block of [`ACC_COLS`] columns), and
+//! copies the finished row (scaled by α) into C: one more pass over n elements against k/8
+//! passes saved from stalls.
 
+#[cfg(test)]
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 /// The span of addresses whose low bits a load is first compared on.
 const PAGE: usize = 4096;
@@ -45,60 +50,59 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
-thread_local! {
-    /// The buffer behind [`Accumulator`]: grown to the widest row this thread has streamed
-    /// (plus a quarter page), never shrunk; taken while in use.
-    static ROW: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+/// Columns of C's row one [`Accumulator`] holds; a wider row is streamed in blocks of
+/// this many columns when it is moved.
+pub(super) const ACC_COLS: usize = 2048;
+
+/// An accumulator row on the stack (kernels never allocate): [`ACC_COLS`] floats and the
+/// quarter page its placement may skip, 12 KiB in all.
+pub(super) struct Accumulator {
+    buf: MaybeUninit<[f32; ACC_COLS + PAGE / 4]>,
 }
 
-/// An n-element row placed as [`accumulator_residue`] asked, in this thread's buffer,
-/// which it holds until dropped. (A value, not a closure, so that the SIMD passes run in
-/// the caller's own function, compiled with its target features.)
-pub(super) struct Accumulator {
-    buf: Vec<f32>,
-    skip: usize,
-    n: usize,
+#[cfg(test)]
+thread_local! {
+    /// Where this thread's last [`Accumulator::row`] lay, for [`accumulator_span`].
+    static LAST: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
 impl Accumulator {
-    /// An `n`-element row starting at `residue` (mod the row spacing) from `b_addr`.
-    pub(super) fn new(n: usize, b_addr: usize, residue: usize) -> Accumulator {
-        let mut buf = ROW.try_with(Cell::take).unwrap_or_default();
-        let want = n.saturating_add(PAGE / 4);
-        if buf.len() < want {
-            buf.resize(want, 0.0);
+    /// An accumulator, not yet placed.
+    #[inline(always)]
+    pub(super) fn new() -> Accumulator {
+        Accumulator {
+            buf: MaybeUninit::uninit(),
         }
-        // The first element at `residue` from B (mod PAGE, which every spacing divides).
-        let base = buf.as_ptr() as usize;
-        let skip = (b_addr.wrapping_add(residue).wrapping_sub(base) % PAGE) / 4;
-        Accumulator { buf, skip, n }
     }
 
-    /// The row.
-    pub(super) fn row(&mut self) -> &mut [f32] {
-        &mut self.buf[self.skip..self.skip + self.n]
+    /// A zeroed row of `n` elements (at most [`ACC_COLS`]: a longer request gets that many)
+    /// starting at `residue` (mod the row spacing, as [`accumulator_residue`] gave it) from
+    /// `b_addr`.
+    #[inline(always)]
+    pub(super) fn row(&mut self, n: usize, b_addr: usize, residue: usize) -> &mut [f32] {
+        let n = n.min(ACC_COLS);
+        let base = self.buf.as_mut_ptr().cast::<f32>();
+        // The first element at `residue` from B (mod PAGE, which every spacing divides);
+        // f32 addresses and the residue are multiples of 4.
+        let skip = (b_addr.wrapping_add(residue).wrapping_sub(base as usize) % PAGE) / 4;
+        // SAFETY: skip < PAGE / 4 and n ≤ ACC_COLS, so [skip, skip + n) lies inside the
+        // buffer; the elements are written (zeroed) before the slice is made.
+        let row = unsafe {
+            let p = base.add(skip);
+            p.write_bytes(0, n);
+            std::slice::from_raw_parts_mut(p, n)
+        };
+        #[cfg(test)]
+        LAST.set((row.as_ptr() as usize, row.as_ptr() as usize + 4 * n));
+        row
     }
 }
 
-impl Drop for Accumulator {
-    fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
-        // During thread teardown the buffer is simply freed.
-        let _ = ROW.try_with(|cell| cell.set(buf));
-    }
-}
-
-/// This thread's accumulator buffer as an address range `[start, end)` in bytes (empty
-/// before first use), for tests that check where a kernel reads and writes.
+/// The address range `[start, end)` in bytes of this thread's last accumulator row
+/// (empty before the first), for tests that check where a kernel reads and writes.
 #[cfg(test)]
 pub(super) fn accumulator_span() -> (usize, usize) {
-    ROW.with(|cell| {
-        let buf = cell.take();
-        let p = buf.as_ptr() as usize;
-        let span = (p, p + 4 * buf.len());
-        cell.set(buf);
-        span
-    })
+    LAST.get()
 }
 
 #[cfg(test)]
@@ -140,23 +144,22 @@ mod tests {
         assert_eq!(accumulator_residue(b - 2048, b, 4096), None);
     }
 
-    /// The accumulator starts where asked, holds n elements, and its buffer is reused.
+    /// The accumulator row starts where asked, zeroed, for any width up to ACC_COLS.
     #[test]
     fn accumulator_sits_where_asked() {
         let b = vec![0f32; 4096];
         let b_addr = b.as_ptr() as usize;
-        for (n, spacing) in [(1, 4096), (1024, 4096), (5000, 1024), (3, 1024)] {
-            let mut acc = Accumulator::new(n, b_addr, spacing / 2);
-            let row = acc.row();
-            row.fill(1.0);
+        let mut acc = Accumulator::new();
+        for (n, spacing) in [(1, 4096), (1024, 4096), (ACC_COLS, 1024), (3, 1024)] {
+            let row = acc.row(n, b_addr, spacing / 2);
             assert_eq!(row.len(), n);
+            assert!(row.iter().all(|&x| x == 0.0));
             assert_eq!(
                 (row.as_ptr() as usize).wrapping_sub(b_addr) % spacing,
                 spacing / 2
             );
+            row.fill(1.0);
         }
-        let (lo, hi) = accumulator_span();
-        assert!(hi - lo >= 4 * 5000, "the widest row's buffer is kept");
     }
 
     /// The row stream gives the reference result wherever C's row sits relative to B (mod

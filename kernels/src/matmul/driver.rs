@@ -631,12 +631,23 @@ mod imp {
             })
             .flatten();
         if let Some(residue) = residue {
-            let mut acc = alias::Accumulator::new(g.n, b_addr, residue);
-            let acc = acc.row();
-            // SAFETY: this function's contract; `acc` is a distinct n-element row.
-            unsafe { stream_passes::<S, AHEAD>(&g, ab, acc) };
-            for (c, &x) in row.iter_mut().zip(acc.iter()) {
-                *c = alpha * x;
+            let mut acc = alias::Accumulator::new();
+            let (a, b, a0, a_ps) = ab;
+            let mut j = 0;
+            while j < g.n {
+                // Columns j.. of C, B's columns from j (j < n ≤ ldb ≤ b.len()).
+                let cols = (g.n - j).min(alias::ACC_COLS);
+                let b_j = &b[j..];
+                let acc = acc.row(cols, b_j.as_ptr() as usize, residue);
+                let g_j = Gemm { n: cols, ..g };
+                // SAFETY: this function's contract for the product of A with B's columns
+                // j..j + cols (in bounds: (k−1)·ldb + j + cols ≤ b.len()); `acc` is a
+                // distinct `cols`-element row.
+                unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), acc) };
+                for (c, &x) in row[j..j + cols].iter_mut().zip(acc.iter()) {
+                    *c = alpha * x;
+                }
+                j += cols;
             }
             return;
         }
