@@ -11,7 +11,7 @@
 //! and tries one dimension at a time, keeping the best before the next:
 //! * a decoded row (m = 1, B not transposed): the other one-row sweeps (row stream, column
 //!   windows, row stream prefetching a pass ahead), whose speed depends on the machine and on
-//!   where the weights live;
+//!   where the weights live, then (for a stream) 4 and 6 rows of B a pass instead of 8;
 //! * a packed product: the kernel's other micro-tiles (each with the model's blocking for it),
 //!   then `kc` halved and doubled, then `mc` halved and doubled (multiples of the micro-tile),
 //!   then `nc` halved when the product is wider than one `nc` block.
@@ -79,6 +79,11 @@ fn kind(t: &Tunable, g: &Gemm) -> Option<&'static str> {
     }
 }
 
+/// The rows a pass of the row stream the search tries besides the kernel's default (8): a
+/// few streams of B in flight instead of eight, which read some shapes faster and others
+/// slower (`kernels::matmul::blocking::STREAM_ROWS`).
+const STREAM_ROWS_TRIED: [usize; 2] = [4, 6];
+
 /// The neighbours of `p` in one dimension (`step` 0: the kernel's other micro-tiles with the
 /// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; the
 /// sweep's other value for a one-row product.
@@ -92,13 +97,25 @@ fn neighbours(
     let ok = |q: &BlockingParams| q.check(t.tiles).is_ok() && q != p;
     let mut out: Vec<(String, BlockingParams)> = Vec::new();
     if kind == "one row" {
-        if step == 0 {
-            for row in RowSweep::CONCRETE {
-                let q = BlockingParams { row, ..*p };
-                if ok(&q) {
-                    out.push((format!("one row: {}", row.name()), q));
+        match step {
+            0 => {
+                for row in RowSweep::CONCRETE {
+                    let q = BlockingParams { row, ..*p };
+                    if ok(&q) {
+                        out.push((format!("one row: {}", row.name()), q));
+                    }
                 }
             }
+            // Fewer rows of B a pass of the stream (the windows take none).
+            1 if p.row != RowSweep::Windows => {
+                for rows in STREAM_ROWS_TRIED {
+                    let q = BlockingParams { rows, ..*p };
+                    if ok(&q) {
+                        out.push((format!("{rows} rows a pass"), q));
+                    }
+                }
+            }
+            _ => {}
         }
         return out;
     }
@@ -220,7 +237,7 @@ pub fn search(
         let mut best_fig: Option<(f64, f64)> = None;
         let mut chosen_fig: Option<(f64, f64)> = None;
         let mut trials = Vec::new();
-        let steps = if kind == "one row" { 1 } else { 4 };
+        let steps = if kind == "one row" { 2 } else { 4 };
         for step in 0..steps {
             let nb = neighbours(&t, &best, &g, kind, step);
             if nb.is_empty() {
@@ -359,8 +376,9 @@ mod tests {
         .expect("avx2 takes parameters")
     }
 
-    /// The neighbourhood: the other sweeps for a decoded row; kc, mc and nc halved and
-    /// doubled within what the kernel accepts and the shape can use; never the point itself.
+    /// The neighbourhood: the other sweeps for a decoded row, then the stream's rows a pass
+    /// (none for the windows); kc, mc and nc halved and doubled within what the kernel
+    /// accepts and the shape can use; never the point itself.
     #[test]
     fn neighbours_stay_valid_and_local() {
         let t = avx2();
@@ -371,13 +389,25 @@ mod tests {
             mc: 96,
             nc: 1536,
             row: RowSweep::Stream,
+            rows: 8,
         };
-        let row: Vec<RowSweep> = neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 0)
+        let decode = Gemm::new(1, 256, 768);
+        let row: Vec<RowSweep> = neighbours(&t, &p, &decode, "one row", 0)
             .iter()
             .map(|n| n.1.row)
             .collect();
         assert_eq!(row, [RowSweep::Windows, RowSweep::StreamAhead]);
-        assert!(neighbours(&t, &p, &Gemm::new(1, 256, 768), "one row", 1).is_empty());
+        let rows: Vec<usize> = neighbours(&t, &p, &decode, "one row", 1)
+            .iter()
+            .map(|n| n.1.rows)
+            .collect();
+        assert_eq!(rows, [4, 6]);
+        let windows = BlockingParams {
+            row: RowSweep::Windows,
+            ..p
+        };
+        assert!(neighbours(&t, &windows, &decode, "one row", 1).is_empty());
+        assert!(neighbours(&t, &p, &decode, "one row", 2).is_empty());
         let big = Gemm::new(512, 512, 2048);
         let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)
             .iter()

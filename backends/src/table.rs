@@ -35,6 +35,18 @@ pub struct Params {
     /// `stream`, `windows`, `by_level` or `stream_ahead` (its [`RowSweep::name`]).
     #[serde(with = "row_sweep")]
     pub row: RowSweep,
+    /// Rows of B per pass of the row stream; absent (tables before it, and the default):
+    /// the kernels' default, 8.
+    #[serde(default = "default_rows", skip_serializing_if = "is_default_rows")]
+    pub rows: usize,
+}
+
+fn default_rows() -> usize {
+    kernels::matmul::blocking::STREAM_ROWS
+}
+
+fn is_default_rows(rows: &usize) -> bool {
+    *rows == default_rows()
 }
 
 /// A [`RowSweep`] as tables write it: its name ([`RowSweep::name`], parsed back by
@@ -69,6 +81,7 @@ impl Params {
             mc: self.mc,
             nc: self.nc,
             row: self.row,
+            rows: self.rows,
         }
     }
 
@@ -81,6 +94,7 @@ impl Params {
             mc: p.mc,
             nc: p.nc,
             row: p.row,
+            rows: p.rows,
         }
     }
 }
@@ -92,7 +106,11 @@ impl std::fmt::Display for Params {
             f,
             "{}×{} tile, kc {}, mc {}, nc {}, one row: {row}",
             self.mr, self.nr, self.kc, self.mc, self.nc
-        )
+        )?;
+        if !is_default_rows(&self.rows) {
+            write!(f, ", {} rows a pass", self.rows)?;
+        }
+        Ok(())
     }
 }
 

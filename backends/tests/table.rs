@@ -483,6 +483,12 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
     let t = with(Op::Matmul, &v.id, good, 2);
     let back = parse(&t.to_json()).unwrap();
     assert_eq!(back, t);
+    // The stream's rows a pass are written only when not the default (older tables lack
+    // them and load with the default).
+    assert!(!t.to_json().contains("\"rows\""));
+    let six = with(Op::Matmul, &v.id, Params { rows: 6, ..good }, 2);
+    assert!(six.to_json().contains("\"rows\": 6"));
+    assert_eq!(parse(&six.to_json()).unwrap(), six);
     let d = load(&back, false).unwrap();
     let b = d.lookup(Op::Matmul, Key::matmul(1, 8, 8));
     assert_eq!(b.variant().id, v.id);
@@ -516,6 +522,10 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
             "micro-tile",
         ),
         (with(Op::Matmul, &v.id, Params { kc: 0, ..good }, 2), "kc"),
+        (
+            with(Op::Matmul, &v.id, Params { rows: 0, ..good }, 2),
+            "rows",
+        ),
     ];
     for (t, want) in cases {
         let e = parse(&t.to_json())

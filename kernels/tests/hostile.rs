@@ -379,7 +379,7 @@ fn matmuls() -> Vec<MatMul> {
 
 /// The smallest blocks for a micro-tile (kc = 3, two micro-tiles of rows, one of columns), so
 /// that small shapes cross every block boundary of the packed loops; the row stream for one
-/// row (the other sweep is the kernels' default on one ISA or the other).
+/// row, three rows a pass (the other sweep is the kernels' default on one ISA or the other).
 fn small((mr, nr): (usize, usize)) -> BlockingParams {
     BlockingParams {
         mr,
@@ -388,6 +388,7 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
         mc: 2 * mr,
         nc: nr,
         row: RowSweep::Stream,
+        rows: 3,
     }
 }
 
@@ -536,13 +537,14 @@ fn gemm_strategy() -> impl Strategy<Value = Gemm> {
 
 /// Whether `p` is valid for a kernel with micro-tiles `tiles`, by the documented rules.
 fn params_valid(p: &BlockingParams, tiles: &[(usize, usize)]) -> bool {
-    use matmul::blocking::{MAX_KC, MAX_MC, MAX_NC};
+    use matmul::blocking::{MAX_KC, MAX_MC, MAX_NC, MAX_STREAM_ROWS};
     tiles.contains(&(p.mr, p.nr))
         && (1..=MAX_KC).contains(&p.kc)
         && (1..=MAX_MC).contains(&p.mc)
         && p.mc.is_multiple_of(p.mr)
         && (1..=MAX_NC).contains(&p.nc)
         && p.nc.is_multiple_of(p.nr)
+        && (1..=MAX_STREAM_ROWS).contains(&p.rows)
 }
 
 /// Blocking parameters: a kernel's micro-tile with small blocks (valid or off by a little),
@@ -573,6 +575,7 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             mc: (mb * mr).saturating_sub(off / 2),
             nc: (nb * nr).saturating_add(off % 2),
             row: sweep(kc),
+            rows: 1 + (kc + mb) % 8,
         },
     );
     prop_oneof![
@@ -584,6 +587,8 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             mc,
             nc,
             row: sweep(kc),
+            // 0 and 9 are refused like any bad field.
+            rows: mc % 10,
         }),
     ]
 }

@@ -65,6 +65,7 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     mc: 24 * MR,
     nc: 96 * NR,
     row: ROW,
+    rows: super::blocking::STREAM_ROWS,
 };
 
 /// The default one-row sweep: the row stream, which read B 1.1–1.6× faster in L2 and

@@ -72,6 +72,7 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     mc: 28 * MR,
     nc: 24 * NR,
     row: ROW,
+    rows: super::blocking::STREAM_ROWS,
 };
 
 /// The default one-row sweep: the column windows (with this kernel's own aligned window

@@ -331,7 +331,7 @@ pub(super) use imp::*;
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
     use crate::matmul::alias;
-    use crate::matmul::blocking::{Blocking, Plan, RowSweep};
+    use crate::matmul::blocking::{Blocking, Plan, RowSweep, MAX_STREAM_ROWS};
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
@@ -346,6 +346,8 @@ mod imp {
         pub i: usize,
         pub a_rs: usize,
         pub a_ps: usize,
+        /// Rows of B per pass of the row stream (`BlockingParams::rows`, 1..=8).
+        pub stream_rows: usize,
     }
 
     /// Where a micro-kernel finds its operands, and the scalars it applies when it stores C.
@@ -462,7 +464,7 @@ mod imp {
         unsafe {
             match blk.plan(&p.g) {
                 Plan::Trivial => {}
-                Plan::Direct => direct::<K::Unpacked>(blk.sweep_for(&p.g), p),
+                Plan::Direct => direct::<K::Unpacked>(blk.sweep_for(&p.g), blk.params().rows, p),
                 Plan::Dots => dots::<<K::Unpacked as UnpackedKernel>::Lanes>(p),
                 Plan::Packed => {
                     let t = blk.params();
@@ -477,12 +479,13 @@ mod imp {
 
     /// Unpacked path for B not transposed: blocks of up to `U::DR` rows, each sweeping the
     /// columns with a tile as wide as the row count allows (one row through
-    /// [`UnpackedKernel::direct_row`] with the blocking's `sweep`).
+    /// [`UnpackedKernel::direct_row`] with the blocking's `sweep` and its stream's `rows`
+    /// per pass).
     ///
     /// # Safety
     /// As [`run`], and `!g.trans_b`.
     #[inline(always)]
-    unsafe fn direct<U: UnpackedKernel>(sweep: RowSweep, mut p: Product<'_>) {
+    unsafe fn direct<U: UnpackedKernel>(sweep: RowSweep, stream_rows: usize, mut p: Product<'_>) {
         const { assert!(U::DR >= 1 && U::DR <= 8) };
         let g = p.g;
         debug_assert!(!g.trans_b);
@@ -495,6 +498,7 @@ mod imp {
                 i,
                 a_rs,
                 a_ps,
+                stream_rows,
             };
             macro_rules! blocks {
                 ($($r:literal)*) => {
@@ -585,6 +589,7 @@ mod imp {
             i: r.i,
             a_rs: r.a_rs,
             a_ps: r.a_ps,
+            stream_rows: r.stream_rows,
         };
         // SAFETY: β = 0 (checked); the rest is this function's contract.
         unsafe {
@@ -597,13 +602,9 @@ mod imp {
         true
     }
 
-    /// B rows streamed per pass of [`stream_row`]: eight contiguous streams keep the FMA
-    /// chain of each C vector eight deep and stay within what the hardware prefetchers
-    /// follow at once.
-    pub(in crate::matmul) const STREAM_ROWS: usize = 8;
-
     /// One row i of C with β = 0 (`r.p.beta` must be 0), B read in place **row by row**: C's row is the
-    /// accumulator, and each pass adds [`STREAM_ROWS`] rows of B, each read start to end.
+    /// accumulator, and each pass adds `r.stream_rows` rows of B (`BlockingParams::rows`),
+    /// each read start to end.
     /// A column window ([`direct_rows`]) walks B down its columns instead, touching every
     /// row (often a page of its own) for a few cache lines, which the prefetchers do not
     /// follow once B has left L2; measured on an AVX2 Zen 3, this form read B 1.1–1.6×
@@ -620,12 +621,13 @@ mod imp {
     pub(in crate::matmul) unsafe fn stream_row<S: Simd, const AHEAD: bool>(r: RowBlock<'_>) {
         let (g, i, alpha) = (r.p.g, r.i, r.p.alpha);
         debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
+        let per = r.stream_rows.clamp(1, MAX_STREAM_ROWS);
         let ab = (r.p.a, r.p.b, i * r.a_rs, r.a_ps);
         let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
         let b_addr = r.p.b.as_ptr() as usize;
         // C's row near B's rows (mod 4 KiB) stalls the passes' loads behind its stores
         // (`alias`): with more than one pass, accumulate clear of them and copy once.
-        let residue = (g.k > STREAM_ROWS)
+        let residue = (g.k > per)
             .then(|| {
                 alias::accumulator_residue(row.as_ptr() as usize, b_addr, g.ldb.wrapping_mul(4))
             })
@@ -643,7 +645,7 @@ mod imp {
                 // SAFETY: this function's contract for the product of A with B's columns
                 // j..j + cols (in bounds: (k−1)·ldb + j + cols ≤ b.len()); `acc` is a
                 // distinct `cols`-element row.
-                unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), acc) };
+                unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), per, acc) };
                 for (c, &x) in row[j..j + cols].iter_mut().zip(acc.iter()) {
                     *c = alpha * x;
                 }
@@ -652,7 +654,7 @@ mod imp {
             return;
         }
         // SAFETY: this function's contract; `row` is C's row i.
-        unsafe { stream_passes::<S, AHEAD>(&g, ab, row) };
+        unsafe { stream_passes::<S, AHEAD>(&g, ab, per, row) };
         if alpha != 1.0 {
             for x in row.iter_mut() {
                 *x *= alpha;
@@ -661,8 +663,9 @@ mod imp {
     }
 
     /// The passes of [`stream_row`] into `row` (C's row i, or an n-element accumulator in
-    /// its place), which they overwrite: `row = Σ_p A(i, p) · B(p, ·)`, unscaled. `ab` is
-    /// (A, B, the offset of A's row i, A's step along p).
+    /// its place), which they overwrite: `row = Σ_p A(i, p) · B(p, ·)`, unscaled, `per`
+    /// (1..=[`MAX_STREAM_ROWS`]) rows of B a pass. `ab` is (A, B, the offset of A's row i,
+    /// A's step along p).
     ///
     /// # Safety
     /// As [`stream_row`], with `row` n elements long.
@@ -670,17 +673,18 @@ mod imp {
     unsafe fn stream_passes<S: Simd, const AHEAD: bool>(
         g: &Gemm,
         (a, b, a0, a_ps): (&[f32], &[f32], usize, usize),
+        per: usize,
         row: &mut [f32],
     ) {
         row.fill(0.0);
         let mut p = 0;
         while p < g.k {
-            let rows = (g.k - p).min(STREAM_ROWS);
+            let rows = (g.k - p).min(per);
             macro_rules! pass {
                 ($($r:literal)*) => {
                     match rows {
                         $($r => stream_pass::<S, $r, AHEAD>(g, a0, a_ps, p, a, b, row),)*
-                        _ => unreachable!("a pass adds 1..=STREAM_ROWS rows"),
+                        _ => unreachable!("a pass adds 1..=MAX_STREAM_ROWS rows"),
                     }
                 };
             }

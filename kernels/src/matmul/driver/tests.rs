@@ -285,6 +285,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
         mc: MR,
         nc: NR,
         row,
+        rows: crate::matmul::blocking::STREAM_ROWS,
     };
     // SAFETY: `run::<Scalar, MR, NR>` is portable code whose only requirements are those
     // `Sgemm` establishes (checked shape, scratch, nonzero sizes, blocking of this tile).
@@ -453,7 +454,7 @@ fn sweep(k: &Sgemm, params: &BlockingParams, seed: u64) -> Plans {
 }
 
 /// Blockings whose loops wrap on the sweep's shapes: kc 3 or 5 (primes), one or two
-/// micro-tiles per block, one with each one-row sweep.
+/// micro-tiles per block, one with each one-row sweep (the stream three rows a pass).
 fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
     [
         BlockingParams {
@@ -463,6 +464,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             mc: mr,
             nc: nr,
             row: RowSweep::Stream,
+            rows: 3,
         },
         BlockingParams {
             mr,
@@ -471,6 +473,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             mc: 2 * mr,
             nc: 2 * nr,
             row: RowSweep::Windows,
+            rows: 8,
         },
     ]
 }
