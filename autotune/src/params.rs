@@ -106,8 +106,9 @@ fn neighbours(
                     }
                 }
             }
-            // Fewer rows of B a pass of the stream (the windows take none).
-            1 if p.row != RowSweep::Windows => {
+            // Fewer rows of B a pass of the stream (the windows take none, and `by_level`
+            // sweeps windows while B fits the L2, where a decoded row is usually searched).
+            1 if matches!(p.row, RowSweep::Stream | RowSweep::StreamAhead) => {
                 for rows in STREAM_ROWS_TRIED {
                     let q = BlockingParams { rows, ..*p };
                     if ok(&q) {
@@ -407,6 +408,11 @@ mod tests {
             ..p
         };
         assert!(neighbours(&t, &windows, &decode, "one row", 1).is_empty());
+        let by_level = BlockingParams {
+            row: RowSweep::ByLevel,
+            ..p
+        };
+        assert!(neighbours(&t, &by_level, &decode, "one row", 1).is_empty());
         assert!(neighbours(&t, &p, &decode, "one row", 2).is_empty());
         let big = Gemm::new(512, 512, 2048);
         let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)
