@@ -18,7 +18,7 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("runs the binary")
 }
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::child::TmpDir {
     common::child::tmp_dir("autotune-cli", name)
 }
 
@@ -265,7 +265,8 @@ fn foreign_table(dir: &Path) -> PathBuf {
 
 #[test]
 fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
-    let table = foreign_table(&tmp("inspect-json"));
+    let dir = tmp("inspect-json");
+    let table = foreign_table(&dir);
     let o = ok(inspect(&table, &["--allow-foreign", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     assert_eq!(v["header"]["format"], "kernel-dispatch");
@@ -297,7 +298,8 @@ fn inspect_json_has_the_header_entries_and_warnings_and_warns_once() {
 
 #[test]
 fn a_foreign_table_is_refused_naming_the_flag() {
-    let table = foreign_table(&tmp("foreign"));
+    let dir = tmp("foreign");
+    let table = foreign_table(&dir);
     let o = inspect(&table, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("pass --allow-foreign"), "{}", text(&o));

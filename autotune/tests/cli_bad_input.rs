@@ -6,7 +6,7 @@
 mod common;
 
 use common::child::{blocking_file, check_refusal, dir_names, unchanged, BLOCKING_FILE_TEXT};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ fn bin() -> Command {
     c
 }
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::child::TmpDir {
     common::child::tmp_dir("autotune-bad", name)
 }
 

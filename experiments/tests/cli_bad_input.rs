@@ -7,7 +7,6 @@
 mod child;
 
 use child::{blocking_file, check_refusal, dir_names, unchanged, BLOCKING_FILE_TEXT};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ fn bin() -> Command {
     c
 }
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> child::TmpDir {
     child::tmp_dir("experiments-bad", name)
 }
 

@@ -1,11 +1,14 @@
 //! The comparison: its rules on synthetic profiles, the end-to-end slowed-variant check
 //! through the binary, and bad input.
 
+#[path = "../../autotune/tests/common/child.rs"]
+mod child;
+
 use backends::machine::Machine;
 use experiments::compare::{compare, judge, Status, Thresholds};
 use experiments::profile::{Generator, Profile, FORMAT, VERSION};
 use experiments::scope::ScopeStats;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn scope(name: &str, calls: u64, median: f64, min: u64, max: u64, mad: f64) -> ScopeStats {
@@ -311,10 +314,8 @@ fn svg_chart_is_written() {
 
 // ---- through the binary ----------------------------------------------------------------
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("experiments-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir(name: &str) -> child::TmpDir {
+    child::tmp_dir("experiments-test", name)
 }
 
 fn bin() -> Command {

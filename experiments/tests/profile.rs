@@ -69,6 +69,7 @@ fn profile_runs_writes_and_reads_back() {
         "{text}"
     );
     assert!(Profile::load(Path::new("/nonexistent/p.json")).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -17,13 +17,13 @@ fn tiny() -> Config {
     }
 }
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::TmpDir {
     let d = std::env::temp_dir().join(format!("models-ckpt-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    common::TmpDir(d)
 }
 
-fn saved(name: &str) -> (Model, PathBuf) {
+fn saved(name: &str) -> (Model, common::TmpDir) {
     let m = Model::init(tiny(), Tokenizer::Bytes, 9).unwrap();
     let dir = tmp(name);
     save(&m, &dir, None).unwrap();

@@ -80,7 +80,7 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(ok && out.contains("generate") && out.contains("train"));
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
+fn tmp(name: &str) -> common::TmpDir {
     common::tmp_dir("models-cli", name)
 }
 

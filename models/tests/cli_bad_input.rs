@@ -88,7 +88,7 @@ fn succeeds(r: &Run) {
     assert_eq!((r.code, r.signal), (Some(0), None), "stderr:\n{}", r.stderr);
 }
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::TmpDir {
     common::tmp_dir("models-cli-bad", name)
 }
 
@@ -121,7 +121,7 @@ fn steps_of(ckpt: &Path) -> u64 {
 
 /// A fresh directory `name` holding the tiny config and data: (the directory, the config's
 /// path, the data's path, `ck` in it for a run's checkpoint).
-fn tiny_dir(name: &str) -> (PathBuf, String, String, PathBuf) {
+fn tiny_dir(name: &str) -> (common::TmpDir, String, String, PathBuf) {
     let d = tmp(name);
     let (cfg, data) = tiny_setup(&d);
     let out = d.join("ck");
@@ -136,7 +136,7 @@ fn train_tiny(cfg: &str, data: &str, out: &Path, steps: &str, extra: &[&str]) ->
 }
 
 /// A copy of the shipped checkpoint's config in a new directory, with `field` set to `value`.
-fn shipped_config_with(name: &str, field: &str, value: serde_json::Value) -> PathBuf {
+fn shipped_config_with(name: &str, field: &str, value: serde_json::Value) -> common::TmpDir {
     let d = tmp(name);
     let mut cfg: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/config.json", models::SHIPPED_CHECKPOINT)).unwrap(),
@@ -254,7 +254,7 @@ fn memory_limit_flag_and_variable() {
     for &(env, args, code, needles) in cases {
         fails(&run_in(None, env, args), code, needles);
     }
-    let (_, cfg, data, out) = tiny_dir("train-memory");
+    let (_dir, cfg, data, out) = tiny_dir("train-memory");
     fails(
         &train_tiny(&cfg, &data, &out, "2", &["--max-memory", "1K"]),
         1,
@@ -435,7 +435,7 @@ fn an_existing_checkpoint_is_refused_resumed_or_replaced_never_lost() {
 
 #[test]
 fn a_diverging_run_fails_and_never_saves_its_weights() {
-    let (_, cfg, data, out) = tiny_dir("diverge");
+    let (_dir, cfg, data, out) = tiny_dir("diverge");
     succeeds(&train_tiny(&cfg, &data, &out, "2", &[]));
     // Weights so large that the first forward overflows: a resumed run must diverge at once.
     let mut m = models::Model::load(&out).unwrap();
@@ -473,7 +473,7 @@ fn an_unwritable_output_fails_before_training() {
 
 #[test]
 fn a_forced_implementation_that_cannot_run_here_is_an_error() {
-    let (_, cfg, data, out) = tiny_dir("forced");
+    let (_dir, cfg, data, out) = tiny_dir("forced");
     let masked = [("KERNELS_DISABLE", "avx512")];
     let r = run_in(
         None,

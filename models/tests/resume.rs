@@ -10,9 +10,9 @@ use models::{Model, Tokenizer, UsageError};
 
 mod common;
 use common::{data, tiny_config};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::TmpDir {
     common::tmp_dir("models-resume", name)
 }
 

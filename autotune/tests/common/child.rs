@@ -18,12 +18,36 @@ pub const SIGPIPE: i32 = 13;
 /// A refusal must come before the work: well within this.
 pub const FAST: Duration = Duration::from_secs(20);
 
-/// A fresh, empty temporary folder `<prefix>-<pid>-<name>`.
-pub fn tmp_dir(prefix: &str, name: &str) -> PathBuf {
+/// A fresh, empty directory `<prefix>-<pid>-<name>` in the temporary folder, removed with
+/// everything in it when dropped (at the end of the test that made it), so test runs leave
+/// nothing behind.
+pub struct TmpDir(pub PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TmpDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty [`TmpDir`] `<prefix>-<pid>-<name>`.
+pub fn tmp_dir(prefix: &str, name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("{prefix}-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 /// Waits for `child` at most `limit`, killing it past that (the test then fails).

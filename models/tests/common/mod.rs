@@ -4,13 +4,11 @@
 use models::Config;
 use std::path::{Path, PathBuf};
 
-/// A fresh, empty directory `<prefix>-<pid>-<name>` in the temporary folder.
-pub fn tmp_dir(prefix: &str, name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("{prefix}-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+// The temporary folders are the other test crates' (autotune's, shared by path).
+#[path = "../../../autotune/tests/common/child.rs"]
+mod child;
+#[allow(unused_imports)]
+pub use child::{tmp_dir, TmpDir};
 
 /// The tiny config the tests train: vocab 256, context 16, width 16, one block of two heads.
 pub fn tiny_config() -> Config {
