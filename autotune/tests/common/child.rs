@@ -1,7 +1,7 @@
-//! Helpers for the tests that run a real binary under bad input, shared by `autotune` and
-//! `experiments` (whose `tests/cli_bad_input.rs` include this file by path): waiting for a
-//! child with a time limit, checking a refusal, files left unchanged or left behind, a closed
-//! pipe.
+//! Helpers for the tests that run a real binary under bad input, shared by `autotune`,
+//! `experiments` and `models` (whose tests include this file by path): temporary folders
+//! removed at the end of their test, waiting for a child with a time limit, checking a
+//! refusal, files left unchanged or left behind, a closed pipe.
 
 // Each test crate that includes this file uses some of the helpers.
 #![allow(dead_code)]
