@@ -6,6 +6,10 @@
 //! cargo run --release -p kernels --example matmul_speed -- --blocking
 //! cargo run --release -p kernels --example matmul_speed -- --blocking --rounds 15 \
 //!     --params avx512:256,336,2048 --params avx2:320,120,1536 1024 2048
+//! cargo run --release -p kernels --example matmul_speed -- --blocking --rounds 7 \
+//!     --params avx2:row=stream,rows=6 --params avx512:row=stream_ahead 1x1024x1024
+//! cargo run --release -p kernels --example matmul_speed -- --blocking --rounds 11 \
+//!     --c-offsets 64,2048 1x1024x1024
 //! KERNELS_DISABLE=avx512 cargo run --release -p kernels --example matmul_speed -- --blocking
 //! ```
 //!
@@ -18,11 +22,17 @@
 //!
 //! **Blocking comparison** (`--blocking`, default sizes 256, 512, 1024, 2048): for each
 //! available SIMD kernel, its hand-tuned constants (`HAND_TUNED`), the model's choice for this
-//! machine (`default_params()`) and any `--params ISA:kc,mc,nc[,mr,nr]` sets, timed in
+//! machine (`default_params()`) and any `--params ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]`
+//! sets (the one-row sweep and the stream's rows a pass as `BlockingParams::row` and `rows`
+//! name them), timed in
 //! interleaved rounds (each round times every variant once, in an order that alternates
 //! between rounds, and samples the FMA peak with `kernels::probe::fma_loop`); the table
 //! shows the median GFLOP/s over the rounds, the spread (min–max), the median as a % of the
 //! median FMA peak, and each variant's median ratio to the hand-tuned one over the rounds.
+//! With `--c-offsets B,...`, every variant is also timed with C placed B bytes past B's
+//! start (mod 4 KiB): the row stream's loads of B can stall behind its stores to C when C
+//! sits just below B's rows (4K aliasing), which the kernels avoid by moving their
+//! accumulator (`matmul/alias.rs`); the offsets show whether they do.
 //! On Linux, time is this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that time spent
 //! descheduled on a busy machine does not count; elsewhere the wall clock.
 //!
@@ -33,7 +43,7 @@ mod common;
 
 use kernels::cpu::{self, Feature};
 use kernels::matmul::{
-    avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product,
+    avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product, RowSweep,
 };
 use kernels::probe;
 use std::time::{Duration, Instant};
@@ -42,10 +52,14 @@ type ScratchFn = fn(&Gemm) -> usize;
 type ScratchWithFn = fn(&BlockingParams, &Gemm) -> kernels::Result<usize>;
 
 /// The usage text, printed by `--help` and after a bad argument.
-const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params ISA:kc,mc,nc[,mr,nr]]... [SIZE...]
+const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params SPEC]... [--c-offsets B,...] [SIZE...]
   SIZE: n (an n×n×n product) or MxKxN, optionally followed by `t` for transposed B
-  --blocking   compare hand-tuned, model and --params blocking per SIMD kernel (default sizes 256 512 1024 2048)
-  --rounds N   interleaved rounds of the blocking comparison (default 9)";
+  --blocking       compare hand-tuned, model and --params blocking per SIMD kernel (default sizes 256 512 1024 2048)
+  --rounds N       interleaved rounds of the blocking comparison (default 9)
+  --params SPEC    ISA:[kc,mc,nc[,mr,nr]][,row=stream|windows|by_level|stream_ahead][,rows=1..8]
+                   another parameter set for ISA (avx512, avx2), based on its hand-tuned one
+  --c-offsets B,.. with --blocking: also time each variant with C placed B bytes (0..4095,
+                   multiples of 4) past B's start, mod 4 KiB";
 
 /// The most elements of A, B and C together one size may ask for (1 GiB of f32).
 const MAX_ELEMENTS: usize = 1 << 28;
@@ -216,33 +230,62 @@ fn isas() -> Vec<Isa> {
     ]
 }
 
-/// `ISA:kc,mc,nc[,mr,nr]` → (ISA name, parameters based on `base` for the tile).
+/// `ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]` → (ISA name, parameters based on the ISA's
+/// hand-tuned ones). The kernel checks the values when it runs.
 fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), String> {
-    let bad = || format!("--params `{spec}`: expected ISA:kc,mc,nc[,mr,nr]");
-    let (isa, nums) = spec.split_once(':').ok_or_else(bad)?;
-    let base = isas
+    let bad = || format!("--params `{spec}`: expected ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]");
+    let (isa, rest) = spec.split_once(':').ok_or_else(bad)?;
+    let mut p = isas
         .iter()
         .find(|i| i.name == isa)
         .ok_or_else(|| format!("--params `{spec}`: unknown ISA `{isa}` (avx512, avx2)"))?
         .hand;
-    let v: Vec<usize> = nums
-        .split(',')
-        .map(|s| s.parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    let p = match v[..] {
-        [kc, mc, nc] => BlockingParams { kc, mc, nc, ..base },
-        [kc, mc, nc, mr, nr] => BlockingParams {
-            mr,
-            nr,
-            kc,
-            mc,
-            nc,
-            ..base
-        },
+    let mut nums = Vec::new();
+    for item in rest.split(',').filter(|s| !s.is_empty()) {
+        match item.split_once('=') {
+            Some(("row", name)) => {
+                p.row = RowSweep::from_name(name).ok_or_else(|| {
+                    format!("--params `{spec}`: unknown sweep `{name}` (stream, windows, by_level, stream_ahead)")
+                })?
+            }
+            Some(("rows", n)) => p.rows = n.parse().map_err(|_| bad())?,
+            Some(_) => return Err(bad()),
+            None => nums.push(item.parse::<usize>().map_err(|_| bad())?),
+        }
+    }
+    match nums[..] {
+        [] => {}
+        [kc, mc, nc] => (p.kc, p.mc, p.nc) = (kc, mc, nc),
+        [kc, mc, nc, mr, nr] => (p.kc, p.mc, p.nc, p.mr, p.nr) = (kc, mc, nc, mr, nr),
         _ => return Err(bad()),
-    };
+    }
     Ok((isa.to_string(), p))
+}
+
+/// `B,...` → C offsets in bytes past B (mod 4 KiB): whole multiples of 4 below 4096.
+fn parse_offsets(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|s| match s.parse::<usize>() {
+            Ok(b) if b < 4096 && b % 4 == 0 => Ok(b),
+            _ => Err(format!(
+                "--c-offsets `{list}`: expected bytes 0..4095, multiples of 4, comma-separated"
+            )),
+        })
+        .collect()
+}
+
+/// A parameter set as the table shows it: tile, blocks, and the one-row sweep.
+fn params_label(p: &BlockingParams) -> String {
+    format!(
+        "{}×{} ({},{},{}) {}/{}",
+        p.mr,
+        p.nr,
+        p.kc,
+        p.mc,
+        p.nc,
+        p.row.name(),
+        p.rows
+    )
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -262,7 +305,24 @@ struct Run {
     params: BlockingParams,
     g: Gemm,
     scratch: Vec<f32>,
+    /// Where C goes: bytes past B's start (mod 4 KiB), or `None` for C's own buffer.
+    c_offset: Option<usize>,
+    /// C's buffer (with room to place it) and where C starts in it.
+    c: (Vec<f32>, usize),
     rates: Vec<f64>,
+}
+
+/// A buffer for C of `len` elements and the start that puts C `offset` bytes past `b`
+/// (mod 4 KiB), or at 0 for `None`.
+fn placed_c(len: usize, b: &[f32], offset: Option<usize>) -> (Vec<f32>, usize) {
+    let Some(off) = offset else {
+        return (vec![0.0; len], 0);
+    };
+    let buf = vec![0.0f32; len + 1024];
+    let base = buf.as_ptr() as usize;
+    let want = (b.as_ptr() as usize).wrapping_add(off);
+    let start = (want.wrapping_sub(base) % 4096) / 4;
+    (buf, start)
 }
 
 /// Nanoseconds of CPU time this thread has used (Linux: `CLOCK_THREAD_CPUTIME_ID`, exact to
@@ -315,7 +375,12 @@ fn peak_sample(feature: Feature) -> f64 {
     probe::fma_flops(feature, iters) as f64 / dt / 1e9
 }
 
-fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParams)]) {
+fn blocking_table(
+    sizes: &[Gemm],
+    rounds: usize,
+    extra: &[(String, BlockingParams)],
+    offsets: &[usize],
+) {
     let isas: Vec<Isa> = isas()
         .into_iter()
         .filter(|i| cpu::available(i.feature))
@@ -333,11 +398,11 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
             isa.name, isa.hand, isa.name, isa.model
         );
         let mut variants = vec![
-            ("hand".to_string(), isa.hand),
-            ("model".to_string(), isa.model),
+            (format!("hand {}", params_label(&isa.hand)), isa.hand),
+            (format!("model {}", params_label(&isa.model)), isa.model),
         ];
         for (_, p) in extra.iter().filter(|(n, _)| n == isa.name) {
-            variants.push((format!("{}×{}", p.mr, p.nr), *p));
+            variants.push((params_label(p), *p));
         }
         for g in sizes {
             for (name, p) in &variants {
@@ -348,24 +413,33 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
                         continue;
                     }
                 };
-                runs.push(Run {
-                    isa: ii,
-                    name: name.clone(),
-                    params: *p,
-                    g: *g,
-                    scratch: vec![0.0; len],
-                    rates: Vec::new(),
-                });
+                let places = std::iter::once(None).chain(offsets.iter().map(|&o| Some(o)));
+                for c_offset in places {
+                    runs.push(Run {
+                        isa: ii,
+                        name: name.clone(),
+                        params: *p,
+                        g: *g,
+                        scratch: vec![0.0; len],
+                        c_offset,
+                        c: (Vec::new(), 0),
+                        rates: Vec::new(),
+                    });
+                }
             }
         }
     }
-    // Operands per size, and a correctness check of every variant.
-    let mut operands: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = sizes
+    // Operands per size (C per variant, placed), and a correctness check of every variant.
+    let operands: Vec<(Vec<f32>, Vec<f32>)> = sizes
         .iter()
-        .map(|g| (fill(g.a_len(), 1), fill(g.b_len(), 2), vec![0.0; g.c_len()]))
+        .map(|g| (fill(g.a_len(), 1), fill(g.b_len(), 2)))
         .collect();
+    for r in runs.iter_mut() {
+        let si = sizes.iter().position(|g| *g == r.g).expect("a size");
+        r.c = placed_c(r.g.c_len(), &operands[si].1, r.c_offset);
+    }
     for (si, g) in sizes.iter().enumerate() {
-        let (a, b, _) = &operands[si];
+        let (a, b) = &operands[si];
         let mut reference = vec![0.0f32; g.c_len()];
         // The first variant of the first ISA is the reference for the others (the naive loop
         // is too slow at these sizes); each variant must agree with it.
@@ -377,9 +451,10 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
         )
         .unwrap();
         for r in runs.iter_mut().filter(|r| r.g == *g) {
-            let mut c = vec![0.0f32; g.c_len()];
-            (isas[r.isa].run)(&r.params, ab(*g, a, b, &mut c), &mut r.scratch).unwrap();
-            check_close(g, &c, &reference);
+            let (buf, start) = &mut r.c;
+            let c = &mut buf[*start..*start + g.c_len()];
+            (isas[r.isa].run)(&r.params, ab(*g, a, b, c), &mut r.scratch).unwrap();
+            check_close(g, c, &reference);
         }
     }
     let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); isas.len()];
@@ -395,7 +470,9 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
         for i in order {
             let r = &mut runs[i];
             let si = sizes.iter().position(|g| *g == r.g).expect("a size");
-            let (a, b, c) = &mut operands[si];
+            let (a, b) = &operands[si];
+            let (buf, start) = &mut r.c;
+            let c = &mut buf[*start..*start + r.g.c_len()];
             let run = isas[r.isa].run;
             // Enough calls for ≥ ~30 ms.
             let reps = ((3e9 / r.g.flops().max(1.0)).ceil() as usize).clamp(1, 1000);
@@ -417,13 +494,15 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
             isa.name, peak[ii]
         );
         println!(
-            "{:>16} {:>24} {:>9} {:>15} {:>7} {:>9}",
+            "{:>16} {:>40} {:>9} {:>15} {:>7} {:>9}",
             "m×k×n", "blocking", "GFLOP/s", "min–max", "% peak", "÷ hand"
         );
         for g in sizes {
             let hand: Vec<f64> = runs
                 .iter()
-                .find(|r| r.isa == ii && r.g == *g && r.name == "hand")
+                .find(|r| {
+                    r.isa == ii && r.g == *g && r.name.starts_with("hand") && r.c_offset.is_none()
+                })
                 .map(|r| r.rates.clone())
                 .unwrap_or_default();
             for r in runs.iter().filter(|r| r.isa == ii && r.g == *g) {
@@ -436,12 +515,12 @@ fn blocking_table(sizes: &[Gemm], rounds: usize, extra: &[(String, BlockingParam
                     median(&mut ratios)
                 };
                 println!(
-                    "{:>16} {:>24} {:>9.1} {:>7.1}–{:<7.1} {:>6.1}% {:>9.3}",
+                    "{:>16} {:>40} {:>9.1} {:>7.1}–{:<7.1} {:>6.1}% {:>9.3}",
                     label(g),
-                    format!(
-                        "{} ({},{},{})",
-                        r.name, r.params.kc, r.params.mc, r.params.nc
-                    ),
+                    match r.c_offset {
+                        Some(o) => format!("{} C@{o}", r.name),
+                        None => r.name.clone(),
+                    },
                     med,
                     v[0],
                     v[v.len() - 1],
@@ -463,6 +542,7 @@ fn main() {
     args.retain(|a| a != "--blocking");
     let mut rounds = 9;
     let mut extra = Vec::new();
+    let mut offsets = Vec::new();
     let mut sizes = Vec::new();
     let isa_list = isas();
     let mut it = args.into_iter();
@@ -479,9 +559,18 @@ fn main() {
                 let spec = it.next().unwrap_or_else(|| die("--params needs a value"));
                 extra.push(parse_params(&spec, &isa_list).unwrap_or_else(|e| die(&e)));
             }
+            "--c-offsets" => {
+                let list = it
+                    .next()
+                    .unwrap_or_else(|| die("--c-offsets needs a value"));
+                offsets = parse_offsets(&list).unwrap_or_else(|e| die(&e));
+            }
             s if s.starts_with('-') => die(&format!("unknown option `{s}`")),
             s => sizes.push(parse(s).unwrap_or_else(|e| die(&e))),
         }
+    }
+    if !blocking && !(extra.is_empty() && offsets.is_empty()) {
+        die("--params and --c-offsets go with --blocking");
     }
     if blocking {
         if sizes.is_empty() {
@@ -490,7 +579,7 @@ fn main() {
                 .map(|s| parse(s).expect("the default sizes parse"))
                 .collect();
         }
-        blocking_table(&sizes, rounds.max(1), &extra);
+        blocking_table(&sizes, rounds.max(1), &extra, &offsets);
         return;
     }
     if sizes.is_empty() {
