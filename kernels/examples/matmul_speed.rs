@@ -569,7 +569,8 @@ fn main() {
             s => sizes.push(parse(s).unwrap_or_else(|e| die(&e))),
         }
     }
-    if !blocking && !(extra.is_empty() && offsets.is_empty()) {
+    let needs_blocking = !extra.is_empty() || !offsets.is_empty();
+    if needs_blocking && !blocking {
         die("--params and --c-offsets go with --blocking");
     }
     if blocking {
