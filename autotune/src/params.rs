@@ -106,9 +106,8 @@ fn neighbours(
                     }
                 }
             }
-            // Fewer rows of B a pass of the stream (the windows take none, and `by_level`
-            // sweeps windows while B fits the L2, where a decoded row is usually searched).
-            1 if matches!(p.row, RowSweep::Stream | RowSweep::StreamAhead) => {
+            // Fewer rows of B a pass, where this shape is streamed (the windows take none).
+            1 if matches!(p.sweep_for(g), RowSweep::Stream | RowSweep::StreamAhead) => {
                 for rows in STREAM_ROWS_TRIED {
                     let q = BlockingParams { rows, ..*p };
                     if ok(&q) {
@@ -408,11 +407,17 @@ mod tests {
             ..p
         };
         assert!(neighbours(&t, &windows, &decode, "one row", 1).is_empty());
+        // `by_level` sweeps windows over a B of 1 KiB and streams 64 MiB, on any machine.
         let by_level = BlockingParams {
             row: RowSweep::ByLevel,
             ..p
         };
-        assert!(neighbours(&t, &by_level, &decode, "one row", 1).is_empty());
+        assert!(neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 1).is_empty());
+        let rows: Vec<usize> = neighbours(&t, &by_level, &Gemm::new(1, 4096, 4096), "one row", 1)
+            .iter()
+            .map(|n| n.1.rows)
+            .collect();
+        assert_eq!(rows, [4, 6]);
         assert!(neighbours(&t, &p, &decode, "one row", 2).is_empty());
         let big = Gemm::new(512, 512, 2048);
         let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)

@@ -230,6 +230,13 @@ impl BlockingParams {
         Ok(())
     }
 
+    /// How a one-row product of shape `g` reads B with these parameters on this machine:
+    /// `row`, with [`RowSweep::ByLevel`] resolved by where B fits in this machine's caches,
+    /// as the kernels resolve it (for a tuner, which searches only what a call would run).
+    pub fn sweep_for(&self, g: &Gemm) -> RowSweep {
+        Blocking::trusted(*self, 0, 0).sweep_for(g)
+    }
+
     /// The most scratch (in f32) a kernel asks for with these parameters, whatever the shape:
     /// `16 + ⌈mc·kc⌉₁₆ + kc·nc` (16 floats of alignment slack, the packed A block rounded to
     /// whole cache lines, the packed B block); saturating, so any value gives an answer.
@@ -587,6 +594,22 @@ mod tests {
         for r in RowSweep::CONCRETE {
             assert_eq!(sweeps(r, &zen4_caches()), [r; 5]);
             assert_eq!(at(r, &zen4_caches()).sweep_for(&Gemm::new(1, 16, 16)), r);
+        }
+    }
+
+    /// The public `BlockingParams::sweep_for` resolves `ByLevel` with this machine's caches
+    /// (windows for a 1 KiB B on any machine) and leaves the other sweeps as they are.
+    #[test]
+    fn public_sweep_for_uses_this_machine() {
+        let q = |row| BlockingParams {
+            row,
+            ..p(6, 16, 256, 144, 1536)
+        };
+        let tiny = Gemm::new(1, 16, 16);
+        assert_eq!(q(RowSweep::ByLevel).sweep_for(&tiny), RowSweep::Windows);
+        for r in RowSweep::CONCRETE {
+            assert_eq!(q(r).sweep_for(&tiny), r);
+            assert_eq!(q(r).sweep_for(&Gemm::new(1, 4096, 4096)), r);
         }
     }
 
