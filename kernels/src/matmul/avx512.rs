@@ -262,7 +262,7 @@ mod imp {
             unsafe { tile::<R, V, false, true, 0, 0>(k, o, row_masks::<V>(cols)) }
         }
 
-        /// One row of C (decode: m = 1), all columns, A and B read in place, as `sweep` says:
+        /// One row of C (decode: m = 1), all columns, A and B read in place, as `r.sweep` says:
         /// the row stream (`driver::stream_if`: β = 0 only) or this kernel's column windows.
         /// Memory-bound, so the loads are what matter. The window sweep is cut into windows of at most [`ROW_V`] vectors
         /// (one accumulator each, ≥ 4 where there are that many, to cover the FMA latency), as
@@ -276,9 +276,9 @@ mod imp {
         /// As `driver::direct_rows` with one row (AVX-512F available, a checked shape with B
         /// not transposed, i < m).
         #[target_feature(enable = "avx512f")]
-        unsafe fn direct_row(mut r: RowBlock<'_>, sweep: RowSweep) {
+        unsafe fn direct_row(mut r: RowBlock<'_>) {
             // SAFETY: `direct_row`'s contract covers `stream_if`'s.
-            if unsafe { crate::matmul::driver::stream_if::<simd_math::Avx512>(&mut r, sweep) } {
+            if unsafe { crate::matmul::driver::stream_if::<simd_math::Avx512>(&mut r) } {
                 return;
             }
             let (g, i) = (r.p.g, r.i);

@@ -286,7 +286,8 @@ pub(super) struct Blocking {
     /// Bytes of B up to which [`RowSweep::ByLevel`] sweeps windows: the core's share of its
     /// L2 ([`window_b_max`]).
     window_b: usize,
-    /// Bytes of B up to which [`RowSweep::ByLevel`] streams without prefetching: the core's share of the last level cache ([`stream_b_max`]).
+    /// Bytes of B up to which [`RowSweep::ByLevel`] streams without prefetching: the core's
+    /// share of the last level cache ([`stream_b_max`]).
     stream_b: usize,
 }
 

@@ -340,14 +340,27 @@ mod imp {
 
     /// Rows i.. of C for the unpacked path ([`direct_rows`], [`UnpackedKernel::direct_row`],
     /// [`stream_row`]): the product, the first row and A's row and depth strides (A element
-    /// (r, p) at `(i + r)·a_rs + p·a_ps`).
+    /// (r, p) at `(i + r)·a_rs + p·a_ps`), and how a single row reads B (the blocking's
+    /// resolved sweep and its stream's rows per pass; blocks of more rows ignore both).
     pub(in crate::matmul) struct RowBlock<'a> {
         pub p: Product<'a>,
         pub i: usize,
         pub a_rs: usize,
         pub a_ps: usize,
+        pub sweep: RowSweep,
         /// Rows of B per pass of the row stream (`BlockingParams::rows`, 1..=8).
         pub stream_rows: usize,
+    }
+
+    impl RowBlock<'_> {
+        /// The same block with C reborrowed, for a callee that takes its own [`RowBlock`].
+        #[inline(always)]
+        fn reborrow(&mut self) -> RowBlock<'_> {
+            RowBlock {
+                p: self.p.reborrow(),
+                ..*self
+            }
+        }
     }
 
     /// Where a micro-kernel finds its operands, and the scalars it applies when it stores C.
@@ -424,17 +437,17 @@ mod imp {
         /// does not alias A or B.
         unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize);
 
-        /// One row i of C, all columns, A and B read in place, as `sweep` says: the row
+        /// One row i of C, all columns, A and B read in place, as `r.sweep` says: the row
         /// stream ([`stream_row`], only with β = 0) or column windows ([`direct_rows`] with
         /// one row, unless an ISA has its own window sweep for m = 1).
         ///
         /// # Safety
         /// As [`direct_rows`] with `R` = 1.
         #[inline(always)]
-        unsafe fn direct_row(mut r: RowBlock<'_>, sweep: RowSweep) {
+        unsafe fn direct_row(mut r: RowBlock<'_>) {
             // SAFETY: this method's contract is `direct_rows`'s, which covers the stream's.
             unsafe {
-                if !stream_if::<Self::Lanes>(&mut r, sweep) {
+                if !stream_if::<Self::Lanes>(&mut r) {
                     direct_rows::<Self, 1, { direct_vectors(1) }>(r)
                 }
             }
@@ -498,12 +511,13 @@ mod imp {
                 i,
                 a_rs,
                 a_ps,
+                sweep,
                 stream_rows,
             };
             macro_rules! blocks {
                 ($($r:literal)*) => {
                     match rows {
-                        1 => U::direct_row(block, sweep),
+                        1 => U::direct_row(block),
                         $($r => direct_rows::<U, $r, { direct_vectors($r) }>(block),)*
                         _ => unreachable!("DR is at most 8"),
                     }
@@ -565,18 +579,15 @@ mod imp {
         }
     }
 
-    /// Runs the row stream for `r` when `sweep` is one ([`RowSweep::Stream`], or
+    /// Runs the row stream for `r` when its sweep is one ([`RowSweep::Stream`], or
     /// [`RowSweep::StreamAhead`] with its prefetch) and β = 0, and says whether it did; the
     /// caller sweeps column windows otherwise.
     ///
     /// # Safety
     /// As [`stream_row`], except that β may be nonzero (nothing is done then).
     #[inline(always)]
-    pub(in crate::matmul) unsafe fn stream_if<S: Simd>(
-        r: &mut RowBlock<'_>,
-        sweep: RowSweep,
-    ) -> bool {
-        let ahead = match sweep {
+    pub(in crate::matmul) unsafe fn stream_if<S: Simd>(r: &mut RowBlock<'_>) -> bool {
+        let ahead = match r.sweep {
             RowSweep::Stream => false,
             RowSweep::StreamAhead => true,
             _ => return false,
@@ -584,13 +595,7 @@ mod imp {
         if r.p.beta != 0.0 {
             return false;
         }
-        let r = RowBlock {
-            p: r.p.reborrow(),
-            i: r.i,
-            a_rs: r.a_rs,
-            a_ps: r.a_ps,
-            stream_rows: r.stream_rows,
-        };
+        let r = r.reborrow();
         // SAFETY: β = 0 (checked); the rest is this function's contract.
         unsafe {
             if ahead {
@@ -644,7 +649,7 @@ mod imp {
                 let g_j = Gemm { n: cols, ..g };
                 // SAFETY: this function's contract for the product of A with B's columns
                 // j..j + cols (in bounds: (k−1)·ldb + j + cols ≤ b.len()); `acc` is a
-                // distinct `cols`-element row.
+                // distinct, zeroed `cols`-element row.
                 unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), per, acc) };
                 for (c, &x) in row[j..j + cols].iter_mut().zip(acc.iter()) {
                     *c = alpha * x;
@@ -653,6 +658,7 @@ mod imp {
             }
             return;
         }
+        row.fill(0.0);
         // SAFETY: this function's contract; `row` is C's row i.
         unsafe { stream_passes::<S, AHEAD>(&g, ab, per, row) };
         if alpha != 1.0 {
@@ -663,7 +669,7 @@ mod imp {
     }
 
     /// The passes of [`stream_row`] into `row` (C's row i, or an n-element accumulator in
-    /// its place), which they overwrite: `row = Σ_p A(i, p) · B(p, ·)`, unscaled, `per`
+    /// its place), zeroed by the caller: `row = Σ_p A(i, p) · B(p, ·)`, unscaled, `per`
     /// (1..=[`MAX_STREAM_ROWS`]) rows of B a pass. `ab` is (A, B, the offset of A's row i,
     /// A's step along p).
     ///
@@ -676,7 +682,6 @@ mod imp {
         per: usize,
         row: &mut [f32],
     ) {
-        row.fill(0.0);
         let mut p = 0;
         while p < g.k {
             let rows = (g.k - p).min(per);
