@@ -98,8 +98,13 @@ fn neighbours(
     let mut out: Vec<(String, BlockingParams)> = Vec::new();
     if kind == "one row" {
         match step {
+            // The other sweeps, but none that reads this shape as the current one already
+            // does (`by_level` is windows or a stream here).
             0 => {
-                for row in RowSweep::CONCRETE {
+                for row in RowSweep::CONCRETE
+                    .into_iter()
+                    .filter(|&r| r != p.sweep_for(g))
+                {
                     let q = BlockingParams { row, ..*p };
                     if ok(&q) {
                         out.push((format!("one row: {}", row.name()), q));
@@ -413,6 +418,11 @@ mod tests {
             ..p
         };
         assert!(neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 1).is_empty());
+        let row: Vec<RowSweep> = neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 0)
+            .iter()
+            .map(|n| n.1.row)
+            .collect();
+        assert_eq!(row, [RowSweep::Stream, RowSweep::StreamAhead]);
         let rows: Vec<usize> = neighbours(&t, &by_level, &Gemm::new(1, 4096, 4096), "one row", 1)
             .iter()
             .map(|n| n.1.rows)
