@@ -10,12 +10,17 @@
 //! longer wins the table.
 //!
 //! Contenders are the point's candidates within [`CONTEXT_RATIO`] of its best per-call
-//! figure (at most [`MAX_CONTENDERS`]), sampled round-robin, one workload run per sample;
+//! figure (at most [`MAX_CONTENDERS`]), and the embedded default's choice at the call's key
+//! however it fared per call (alone, a call's weights and threads are not as the model leaves
+//! them, so the per-call figure must not keep the baseline out of the race that decides:
+//! a medium-preset run dropped `avx512/pooled/t2` from the MLP's decode products that way,
+//! and its table then decoded 0.84–0.94× as fast as forced `avx512 t2` in `models bench`),
+//! sampled round-robin, one workload run per sample;
 //! a point whose key the workloads never reach, or whose calls run inside a fused team call
 //! with others (`Dispatcher::mlp`, which cannot be timed call by call), keeps its per-call
 //! figures.
 
-use crate::measure::Timing;
+use crate::measure::{CandResult, Timing};
 use crate::tune::{Config, PointRecord, Progress};
 use backends::dispatch::Call;
 use backends::table::Table;
@@ -213,21 +218,8 @@ pub fn retime(
             continue;
         }
         let before = p.outcome.best().map(|r| r.variant.clone());
-        let best = p
-            .outcome
-            .best()
-            .map_or(f64::INFINITY, |r| r.timing.median_ns);
-        let mut ids: Vec<(f64, String)> = p
-            .outcome
-            .results
-            .iter()
-            .filter(|r| {
-                r.timing.median_ns.is_finite() && r.timing.median_ns <= CONTEXT_RATIO * best
-            })
-            .map(|r| (r.timing.median_ns, r.variant.clone()))
-            .collect();
-        ids.sort_by(|a, b| a.0.total_cmp(&b.0));
-        ids.truncate(MAX_CONTENDERS);
+        let baseline = &Dispatcher::embedded().lookup(p.op, key).variant().id;
+        let ids = contenders(&p.outcome.results, baseline);
         let dispatchers: Vec<(String, Dispatcher)> = ids
             .iter()
             .filter_map(|(_, id)| {
@@ -313,10 +305,79 @@ pub fn retime(
     Ok(summary)
 }
 
+/// The contenders a point races in context, fastest per call first: those within
+/// [`CONTEXT_RATIO`] of the best per-call median (at most [`MAX_CONTENDERS`]), and `baseline`
+/// (the embedded default's choice at the key) when it was raced per call, however slow.
+fn contenders(results: &[CandResult], baseline: &str) -> Vec<(f64, String)> {
+    let best = results
+        .iter()
+        .map(|r| r.timing.median_ns)
+        .filter(|m| m.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let mut ids: Vec<(f64, String)> = results
+        .iter()
+        .filter(|r| r.timing.median_ns.is_finite() && r.timing.median_ns <= CONTEXT_RATIO * best)
+        .map(|r| (r.timing.median_ns, r.variant.clone()))
+        .collect();
+    ids.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ids.truncate(MAX_CONTENDERS);
+    if !ids.iter().any(|(_, id)| id == baseline) {
+        if let Some(r) = results.iter().find(|r| r.variant == baseline) {
+            ids.push((r.timing.median_ns, r.variant.clone()));
+        }
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::Timing;
     use backends::Op;
+
+    fn raced(id: &str, median_ns: f64) -> CandResult {
+        CandResult {
+            variant: id.into(),
+            threads: 1,
+            timing: Timing {
+                median_ns,
+                spread_ns: 0.0,
+                samples: 9,
+            },
+            batch: 1,
+            pruned: None,
+            counters: None,
+            passes: Vec::new(),
+        }
+    }
+
+    /// The fastest within the ratio, at most `MAX_CONTENDERS`; the baseline joins however
+    /// slow it was per call (and only once, and only when it was raced).
+    #[test]
+    fn the_baseline_always_races_in_context() {
+        let results: Vec<CandResult> = [
+            ("a", 10.0),
+            ("b", 11.0),
+            ("c", 12.0),
+            ("d", 13.0),
+            ("e", 14.0),
+            ("slow", 40.0),
+            ("nan", f64::NAN),
+        ]
+        .iter()
+        .map(|&(id, m)| raced(id, m))
+        .collect();
+        let ids = |baseline| -> Vec<String> {
+            contenders(&results, baseline)
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect()
+        };
+        assert_eq!(ids("b"), ["a", "b", "c", "d"]);
+        assert_eq!(ids("slow"), ["a", "b", "c", "d", "slow"]);
+        assert_eq!(ids("e"), ["a", "b", "c", "d", "e"]);
+        assert_eq!(ids("not raced"), ["a", "b", "c", "d"]);
+    }
 
     /// The runs reach the preset's calls: a decode step's MatMuls, a prompt's, the training
     /// step's backward; every call of the decode run is an inference call.
