@@ -78,7 +78,8 @@ pub struct TuneArgs {
     #[arg(long)]
     pub no_context: bool,
     /// Skip the search of kernel parameters (blocking, one-row sweep) for the MatMul ranges
-    /// whose chosen kernel takes them; the table then records none.
+    /// whose chosen kernel takes them, and the race of thread splits for those bound to a
+    /// threaded variant; the table then records neither.
     #[arg(long)]
     pub no_params: bool,
     /// Interleaved rounds of the end-to-end race (default 7, quick 3).
@@ -156,6 +157,11 @@ pub struct MeasureArgs {
     /// loop).
     #[arg(long, value_name = "SIZE", value_parser = guard::memory_size)]
     pub cold: Option<String>,
+    /// MatMul: race every threaded variant once per named thread split (k, rows, cols:
+    /// over k, C's rows, or one row's columns) instead of with the rule's split; a split that
+    /// does not fit the shape runs the rule's, and its label says so.
+    #[arg(long, value_delimiter = ',', value_name = "SPLITS")]
+    pub splits: Vec<String>,
 }
 
 #[derive(Debug, Args)]

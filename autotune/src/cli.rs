@@ -8,10 +8,11 @@ pub use crate::args::{
 pub use crate::failure::{table_failure, Failure};
 use crate::guard;
 use crate::measure::{self, RaceCtx, Settings};
+use backends::exec::Split;
 use backends::problem::Problem;
 use backends::table::{Entry, Table};
 use backends::timing::{fmt_ns, fmt_size};
-use backends::{catalog, Op, Shape};
+use backends::{catalog, Op, Shape, Variant};
 use clap::Parser;
 use serde::Serialize;
 use std::path::Path;
@@ -211,12 +212,15 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     settings.min_rounds = a.samples;
     settings.base_rounds = a.samples;
     settings.max_rounds = a.samples;
-    let runnable: Vec<_> = cands
+    let splits = parse_splits(op, &a.splits)?;
+    let race_cands = split_candidates(&cands, &splits, &shape);
+    // Each split of a threaded variant is one more candidate to time.
+    let timed: Vec<_> = race_cands
         .iter()
-        .copied()
+        .map(|c| c.v)
         .filter(|v| v.runnable().is_ok())
         .collect();
-    let est = guard::measure_estimate(op, &shape, &runnable, a.samples, settings.sample_ns);
+    let est = guard::measure_estimate(op, &shape, &timed, a.samples, settings.sample_ns);
     if est.seconds > guard::REFUSE_ABOVE_S && !a.force {
         return Err(Failure::input(format!(
             "measure {op} {}: estimated at least {} ({}); this refuses work estimated above {}: pass --force to run it anyway, or pick fewer --variants, fewer --samples or a smaller --shape",
@@ -249,9 +253,9 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
     let mut source = open_counters()?;
     warm_pools();
     let far = measure::after(Duration::from_secs(3600));
-    let outcome = measure::race(
+    let outcome = measure::race_cands(
         &problem,
-        &cands,
+        &race_cands,
         RaceCtx::new(&settings, source.as_mut(), far, far)
             .verify(true)
             .cache(cache),
@@ -321,6 +325,60 @@ fn measure_cmd(a: &MeasureArgs) -> Res {
         }
     }
     Ok(())
+}
+
+/// `measure --splits`: the named thread splits, for MatMul only.
+fn parse_splits(op: Op, names: &[String]) -> Result<Vec<Split>, Failure> {
+    if !names.is_empty() && op != Op::Matmul {
+        return Err(Failure::input(format!(
+            "--splits: only matmul has thread splits, not {op}"
+        )));
+    }
+    names
+        .iter()
+        .map(|n| {
+            Split::from_name(n.trim()).ok_or_else(|| {
+                Failure::input(format!(
+                    "--splits: unknown thread split `{n}` (known: {})",
+                    Split::ALL.map(|s| s.name()).join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The race's candidates: each variant as it is, or with `splits` each threaded variant once
+/// per split (labelled `split NAME`, with `→ rule's X` where it does not fit `shape`).
+fn split_candidates<'v>(
+    variants: &[&'v Variant],
+    splits: &[Split],
+    shape: &Shape,
+) -> Vec<measure::Cand<'v>> {
+    let mut out = Vec::new();
+    for &v in variants {
+        let Shape::MatMul(g) = shape else {
+            out.push(measure::Cand::plain(v));
+            continue;
+        };
+        if splits.is_empty() || v.threads < 2 {
+            out.push(measure::Cand::plain(v));
+            continue;
+        }
+        for &s in splits {
+            let ran = Split::resolve(Some(s), v.threads, g);
+            let label = match ran {
+                Some(r) if r == s => format!("split {s}"),
+                Some(r) => format!("split {s} → rule's {r}"),
+                None => format!("split {s} → one thread"),
+            };
+            let tuning = backends::spec::Tuning {
+                params: None,
+                split: Some(s),
+            };
+            out.push(measure::Cand::tuned(v, tuning, &label));
+        }
+    }
+    out
 }
 
 fn inspect(a: &InspectArgs) -> Res {
@@ -430,7 +488,10 @@ fn inspect(a: &InspectArgs) -> Res {
                         let params = e
                             .params
                             .map(|p| format!("; parameters: {p}"))
-                            .unwrap_or_default();
+                            .unwrap_or_default()
+                            + &e.split
+                                .map(|s| format!("; thread split: {s}"))
+                                .unwrap_or_default();
                         format!(
                             "  [{} at size {}{r}{params}]",
                             fmt_ns(e.evidence.median_ns),

@@ -147,6 +147,7 @@ pub fn family_table(template: &Table, implementation: &str, threads: usize) -> O
                         max: None,
                         variant,
                         params: None,
+                        split: None,
                         evidence: Evidence {
                             note: Some(format!(
                                 "end to end: the single-family table {implementation}/t{threads} won the workload race"

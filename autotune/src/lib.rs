@@ -23,6 +23,9 @@
 //! * [`params`]: kernel parameters as a tuned dimension — for the MatMul ranges whose chosen
 //!   kernel takes them, a local search from the analytical blocking and the ISA's one-row
 //!   sweep, kept only when faster beyond the noise (table version 2).
+//! * [`split`]: the thread split as a tuned dimension — for the MatMul ranges bound to a
+//!   threaded variant, the splits that fit the range's shape (k, rows, columns) raced, the
+//!   rule's first; another is kept only when faster beyond the noise.
 //! * [`report`]: the Markdown report and SVG plots beside the table.
 //! * [`validate`]: a table against every fixed variant and the per-size best on held-out sizes.
 //! * [`guard`]: what every command checks before long or large work (numeric flags, output
@@ -48,6 +51,7 @@ pub mod params;
 pub mod plan;
 pub mod report;
 pub mod select;
+pub mod split;
 pub mod tune;
 pub mod tune_command;
 pub mod validate;

@@ -17,6 +17,7 @@
 use crate::counters::{CounterSource, Counts};
 use backends::op::ShapeKind;
 use backends::problem::Problem;
+use backends::spec::Tuning;
 use backends::timing::{self, mad, median};
 use backends::{Memory, Op, Variant};
 use kernels::matmul::BlockingParams;
@@ -334,7 +335,7 @@ impl Runner {
         calls: u64,
         mut counters: Option<(&mut dyn CounterSource, &mut Counts)>,
     ) -> Result<f64, String> {
-        let (v, params) = (c.v, c.params);
+        let (v, tuning) = (c.v, c.tuning);
         let seg = if self.pristine.is_some() {
             SEGMENT
         } else {
@@ -350,7 +351,7 @@ impl Runner {
                 // other candidates' turns, would also time the workers' wake-up.
                 let out = self
                     .problem
-                    .execute_with(v, params)
+                    .execute_with(v, tuning)
                     .map_err(|e| e.to_string())?;
                 black_box(&out);
             }
@@ -361,7 +362,7 @@ impl Runner {
                 self.rotate();
                 let out = self
                     .problem
-                    .execute_with(v, params)
+                    .execute_with(v, tuning)
                     .map_err(|e| e.to_string())?;
                 black_box(&out);
                 Ok::<(), String>(())
@@ -380,13 +381,13 @@ impl Runner {
     }
 }
 
-/// One contender of a race: a variant, and the kernel parameters it runs with (`None`: its
-/// defaults), named by `id` in the outcome (the variant id, with the parameters appended when
-/// there are any).
+/// One contender of a race: a variant, and the table choices it runs with (kernel
+/// parameters, thread split; `None`s: its defaults), named by `id` in the outcome (the
+/// variant id, with a label of the choices appended when there are any).
 #[derive(Debug, Clone)]
 pub struct Cand<'v> {
     pub v: &'v Variant,
-    pub params: Option<BlockingParams>,
+    pub tuning: Tuning,
     pub id: String,
 }
 
@@ -395,16 +396,21 @@ impl<'v> Cand<'v> {
     pub fn plain(v: &'v Variant) -> Cand<'v> {
         Cand {
             v,
-            params: None,
+            tuning: Tuning::default(),
             id: v.id.clone(),
         }
     }
 
     /// `v` with explicit parameters `p`, named `id [label]`.
     pub fn with(v: &'v Variant, p: BlockingParams, label: &str) -> Cand<'v> {
+        Cand::tuned(v, Tuning::params(Some(p)), label)
+    }
+
+    /// `v` with a table entry's choices `t`, named `id [label]`.
+    pub fn tuned(v: &'v Variant, t: Tuning, label: &str) -> Cand<'v> {
         Cand {
             v,
-            params: Some(p),
+            tuning: t,
             id: format!("{} [{label}]", v.id),
         }
     }
@@ -455,7 +461,7 @@ pub fn race_cands(problem: &Problem, cands: &[Cand<'_>], ctx: RaceCtx<'_>) -> Ou
             continue;
         }
         if ctx.verify {
-            if let Err(why) = problem.verify_with(c.v, c.params) {
+            if let Err(why) = problem.verify_with(c.v, c.tuning) {
                 out.excluded.push((c.id.clone(), why));
                 continue;
             }

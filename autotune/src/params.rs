@@ -272,7 +272,7 @@ pub fn search(
                 if let Some(r) = o.get(&c.id) {
                     trials.push(Trial {
                         label: l,
-                        params: Params::of(&c.params.unwrap_or(defaults)),
+                        params: Params::of(&c.tuning.params.unwrap_or(defaults)),
                         median_ns: r.timing.median_ns,
                         spread_ns: r.timing.spread_ns,
                     });
@@ -359,7 +359,7 @@ pub fn search(
 }
 
 /// Whether figures `a` (median, spread) beat `b` beyond the noise (`b` absent: yes).
-fn faster(cfg: &Config, a: (f64, f64), b: Option<(f64, f64)>) -> bool {
+pub(crate) fn faster(cfg: &Config, a: (f64, f64), b: Option<(f64, f64)>) -> bool {
     b.is_none_or(|b| {
         a.0 < b.0 && !measure::within_noise(a.0, a.1, b.0, b.1, cfg.settings.rel_noise)
     })

@@ -203,6 +203,46 @@ pub fn params_markdown(searches: &[crate::params::Search]) -> String {
     s
 }
 
+/// The report's section on the thread-split races ([`crate::split`]): per raced range, each
+/// split's time and which one the table holds; empty when nothing was raced.
+pub fn splits_markdown(searches: &[crate::split::SplitSearch]) -> String {
+    if searches.is_empty() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Thread splits\n\n\
+         For each MatMul range bound to a threaded variant, the splits that fit its measured shape raced \
+         with the range's kernel parameters, in the cache state of its race: over k (each thread a slab of \
+         B's rows, partial rows added after the join), over C's rows, or over one row's columns. The rule's \
+         split (k for a few rows with B stored k×n, else rows, else columns) runs unless another beat it \
+         beyond the noise; the table records a split only then.\n"
+    );
+    let _ = writeln!(s, "| range | shape | split | median | ± | written |");
+    let _ = writeln!(s, "|---|---|---|--:|--:|---|");
+    for x in searches {
+        for (i, t) in x.trials.iter().enumerate() {
+            let held = match &x.chosen {
+                Some(c) => *c == t.split,
+                None => t.rule,
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {}{} | {} | {} | {} |",
+                if i == 0 { x.variant.as_str() } else { "" },
+                if i == 0 { x.shape.as_str() } else { "" },
+                t.split,
+                if t.rule { " (rule)" } else { "" },
+                fmt_ns(t.median_ns),
+                fmt_ns(t.spread_ns),
+                if held { "**yes**" } else { "" }
+            );
+        }
+    }
+    s
+}
+
 fn range_text(e: &Entry) -> String {
     format!(
         "{}..={}",

@@ -996,6 +996,7 @@ pub fn build_table(run: &Run, sels: &[(Op, Bucket, Selection)]) -> Table {
                 max: r.max,
                 variant: r.variant.clone(),
                 params: None,
+                split: None,
                 evidence: ev,
             });
         }

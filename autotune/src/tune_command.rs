@@ -18,6 +18,10 @@ const CONTEXT_SHARE: f64 = 0.2;
 /// per-call run.
 const PARAMS_SHARE: f64 = 0.12;
 
+/// The share of the budget the thread-split races ([`crate::split`]) take after the
+/// parameter search.
+const SPLIT_SHARE: f64 = 0.04;
+
 /// The end-to-end race of `candidate` for `preset` ([`crate::endtoend`]): the outcome and
 /// the table to write (the candidate, or the contender that beat it on the workload).
 fn end_to_end(
@@ -86,10 +90,10 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     );
     let t0 = Instant::now();
     // The kernel-parameter search takes its share of the budget after the per-call run.
-    let params_share = if a.no_params || !cfg.ops.contains(&backends::Op::Matmul) {
-        0.0
+    let (params_share, split_share) = if a.no_params || !cfg.ops.contains(&backends::Op::Matmul) {
+        (0.0, 0.0)
     } else {
-        PARAMS_SHARE
+        (PARAMS_SHARE, SPLIT_SHARE)
     };
     // A preset run times its calls again inside the model (a share of the budget).
     let context_share = if cfg.preset.is_some() && !a.no_context {
@@ -98,7 +102,9 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
         0.0
     };
     let run_cfg = Config {
-        budget: cfg.budget.mul_f64(1.0 - params_share - context_share),
+        budget: cfg
+            .budget
+            .mul_f64(1.0 - params_share - split_share - context_share),
         ..cfg.clone()
     };
     let mut progress = Progress::auto();
@@ -143,6 +149,27 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     } else {
         Vec::new()
     };
+    let splits = if split_share > 0.0 {
+        let deadline = Instant::now() + cfg.budget.mul_f64(split_share);
+        let mut progress = Progress::auto();
+        let s = crate::split::search(
+            &mut table,
+            &run,
+            &cfg,
+            source.as_mut(),
+            &mut progress,
+            deadline,
+        );
+        progress.finish();
+        eprintln!(
+            "autotune: thread splits raced for {} threaded MatMul range(s), another than the rule's kept in {}",
+            s.len(),
+            s.iter().filter(|x| x.chosen.is_some()).count()
+        );
+        s
+    } else {
+        Vec::new()
+    };
     let end_to_end = match cfg.preset {
         Some(p) if !a.no_end_to_end => Some(end_to_end(&table, p.name, &cfg, a)?),
         _ => None,
@@ -166,6 +193,7 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
     // The parameter search's and the end-to-end race's sections go at the end of the
     // Markdown report.
     let mut extra = crate::report::params_markdown(&searches);
+    extra.push_str(&crate::report::splits_markdown(&splits));
     if let Some((o, _)) = &end_to_end {
         extra.push('\n');
         extra.push_str(&o.markdown());

@@ -427,3 +427,42 @@ fn the_report_folder_holds_only_this_runs_files() {
     let md = std::fs::read_to_string(d.join("t.md")).unwrap();
     assert!(md.contains("t-report/add-all.svg") && !md.contains("matmul-"));
 }
+
+/// A two-thread preset run races the thread splits of its threaded MatMul ranges (the small
+/// preset's decoded rows fit the k-split and the column split), reports each split's time,
+/// and writes a table that loads; any split it records is on a threaded MatMul entry.
+#[test]
+fn a_threaded_run_races_thread_splits_and_reports_them() {
+    if !backends::threads::counts().contains(&2) {
+        eprintln!("note: fewer than two threads here; the thread-split run is skipped");
+        return;
+    }
+    let d = tmp("splits");
+    let out = d.join("t.json");
+    let o = ok(run(&[
+        "--quick",
+        "--threads",
+        "2",
+        "--ops",
+        "matmul",
+        "--preset",
+        "small",
+        "--budget",
+        "20",
+        "--no-end-to-end",
+        "--no-context",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let said = text(&o);
+    assert!(said.contains("thread splits raced for"), "{said}");
+    let md = std::fs::read_to_string(d.join("t.md")).unwrap();
+    assert!(md.contains("## Thread splits"), "{md}");
+    assert!(md.contains("k (rule)"), "{md}");
+    let table = backends::table::Table::load(&out).unwrap();
+    for e in table.entries.iter().filter(|e| e.split.is_some()) {
+        assert_eq!(e.op, "matmul");
+        assert!(e.variant.ends_with("/t2"), "{}", e.variant);
+    }
+    ok(inspect(&out, &[]));
+}

@@ -218,6 +218,17 @@ fn variants_that_match_nothing_or_cannot_run_are_errors() {
         &[],
         &["`naive`", "--threads"],
     );
+    refused_measure(
+        &["--splits", "k,diagonal"],
+        &[],
+        &["--splits", "`diagonal`", "known: k, rows, cols"],
+    );
+    refused(
+        &["measure", "--op", "add", "--shape", "100", "--splits", "k"],
+        &[],
+        2,
+        &["--splits", "only matmul"],
+    );
 }
 
 #[test]

@@ -123,11 +123,18 @@ fn part(whole: &Range<usize>, parts: usize, i: usize, align: usize) -> Range<usi
 /// Rows of B per part of a k-split, at least (and the alignment of its inner boundaries):
 /// one pass of the AVX2 row stream (`kernels::matmul::avx2`) and more than any per-part
 /// overhead.
-const K_SPLIT_ROWS: usize = 16;
+pub const K_SPLIT_ROWS: usize = 16;
 
 /// The most rows of C split over k (a decoded token, a short prompt): more rows are split
 /// by rows, which reads B once per thread but leaves no sum to add.
-const K_SPLIT_MAX_M: usize = 16;
+pub const K_SPLIT_MAX_M: usize = 16;
+
+/// The row split's blocks of C are multiples of this many rows (a micro-tile's rows or more).
+pub const ROW_ALIGN: usize = 8;
+
+/// The column split's blocks of C's row are multiples of this many columns (cache lines of
+/// C, and whole vectors of B's rows, for both threads).
+pub const COL_ALIGN: usize = 64;
 
 /// The single-threaded MatMul that the splits run on each block: `C = α·op(A)·op(B) + β·C`
 /// for the block's shape, given β, with α and its own scratch bound (what
@@ -142,19 +149,96 @@ impl<F> SingleMatmul for F where
 {
 }
 
+/// How a threaded MatMul shares its work among the threads ([`matmul`]). A table entry may
+/// name one per range (the tuner races those that fit the range's shape); without one, or
+/// where the named one does not fit a call's shape, [`Split::rule`] decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// Blocks of k, for a few rows (at most [`K_SPLIT_MAX_M`], so the partial blocks stay
+    /// small) with B stored k×n: each thread reads a contiguous slab of B's rows, and the
+    /// helpers' partial blocks are added into C after the join.
+    K,
+    /// Blocks of C's rows (and of op(A)); every thread reads all of B.
+    Rows,
+    /// Blocks of C's columns (and of op(B)), for one row.
+    Cols,
+}
+
+impl Split {
+    /// Every split, in the order [`Split::rule`] prefers them.
+    pub const ALL: [Split; 3] = [Split::K, Split::Rows, Split::Cols];
+
+    /// Its name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::K => "k",
+            Split::Rows => "rows",
+            Split::Cols => "cols",
+        }
+    }
+
+    /// The split named `name` ([`Split::name`]).
+    pub fn from_name(name: &str) -> Option<Split> {
+        Split::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether this split shares `g` among `threads` threads, each of its parts a multiple
+    /// of the split's alignment: k at least 2·[`K_SPLIT_ROWS`] rows a thread for
+    /// [`Split::K`] (no part empty); for [`Split::Rows`] two rows a thread and more than
+    /// one block of [`ROW_ALIGN`]; for [`Split::Cols`] one row (C's columns are contiguous
+    /// only then) and more than one block of [`COL_ALIGN`]. Where all of C would fall in
+    /// the first part, the split would only add a team call.
+    pub fn fits(self, threads: usize, g: &Gemm) -> bool {
+        let shares = |len: usize, align: usize| {
+            (0..threads)
+                .filter(|&i| !part(&(0..len), threads, i, align).is_empty())
+                .count()
+                >= 2
+        };
+        threads >= 2
+            && g.m > 0
+            && g.n > 0
+            && match self {
+                Split::K => g.m <= K_SPLIT_MAX_M && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads,
+                Split::Rows => g.m >= 2 * threads && shares(g.m, ROW_ALIGN),
+                Split::Cols => g.m == 1 && shares(g.n, COL_ALIGN),
+            }
+    }
+
+    /// The split that fits first in [`Split::ALL`]'s order (k, then rows, then columns);
+    /// `None`: the whole product on one thread. The k-split comes first for a few rows: a
+    /// column split has every thread read a piece of every row of B, which the prefetchers
+    /// follow worse, and a row split of a few rows has every thread read (or pack) all of B
+    /// (measured in the model's decode steps and prefill: ARCHITECTURE.md, "Threads").
+    pub fn rule(threads: usize, g: &Gemm) -> Option<Split> {
+        Split::ALL.into_iter().find(|s| s.fits(threads, g))
+    }
+
+    /// `wanted` where it fits `g` on `threads` threads, else [`Split::rule`]'s.
+    pub fn resolve(wanted: Option<Split>, threads: usize, g: &Gemm) -> Option<Split> {
+        wanted
+            .filter(|s| s.fits(threads, g))
+            .or_else(|| Split::rule(threads, g))
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A MatMul `C = α·op(A)·op(B) + β·C` over `a`, `b` and `c` with `threads` threads: `single`
-/// (a single-threaded call with its own scratch, given β) on blocks of rows of C; for a few
-/// rows (at most [`K_SPLIT_MAX_M`]) with B stored k×n, on blocks of k; else for one row, on
-/// blocks of C's columns.
+/// (a single-threaded call with its own scratch, given β) on the blocks of the split `split`
+/// names where it fits the shape, else of [`Split::rule`]'s ([`Split::resolve`]).
 ///
 /// In the k-split each part reads (streams, or packs) a contiguous slab of B's rows: part 0
 /// accumulates into C with β, the others write α·A_p·B_p into blocks of a pooled buffer
-/// that are added into C after the join. A column split would have every thread read a
-/// piece of every row of B, which the prefetchers follow worse, and a row split of a few
-/// rows has every thread read (or pack) all of B (measured in the model's decode steps and
-/// prefill: ARCHITECTURE.md, "Threads").
+/// that are added into C after the join.
+#[allow(clippy::too_many_arguments)]
 pub fn matmul<F: SingleMatmul>(
     threads: usize,
+    split: Option<Split>,
     g: &Gemm,
     beta: f32,
     a: &[f32],
@@ -170,17 +254,11 @@ pub fn matmul<F: SingleMatmul>(
         b,
         single,
     };
-    if threads <= 1 || g.m * g.n == 0 {
-        call.whole(c)
-    } else if g.m <= K_SPLIT_MAX_M && !g.trans_b && g.k >= 2 * K_SPLIT_ROWS * threads {
-        call.by_k(threads, c)
-    } else if g.m >= 2 * threads {
-        call.by_blocks(threads, Dim::Rows, c)
-    } else if g.m == 1 {
-        call.by_blocks(threads, Dim::Cols, c)
-    } else {
-        // Too few rows to share out, and interleaved columns cannot be split safely.
-        call.whole(c)
+    match Split::resolve(split, threads, g) {
+        None => call.whole(c),
+        Some(Split::K) => call.by_k(threads, c),
+        Some(Split::Rows) => call.by_blocks(threads, Dim::Rows, c),
+        Some(Split::Cols) => call.by_blocks(threads, Dim::Cols, c),
     }
 }
 
@@ -212,8 +290,8 @@ impl<F: SingleMatmul> MatmulCall<'_, F> {
     fn by_blocks(&self, threads: usize, dim: Dim, c: &mut [f32]) -> Result<()> {
         let (g, a, b) = (self.g, self.a, self.b);
         let (len, align) = match dim {
-            Dim::Rows => (g.m, 8),
-            Dim::Cols => (g.n, 64),
+            Dim::Rows => (g.m, ROW_ALIGN),
+            Dim::Cols => (g.n, COL_ALIGN),
         };
         let shared = Disjoint::new(c);
         run_parts(threads, 0..len, align, true, |r| {
@@ -592,8 +670,107 @@ pub fn mismatch(op: &'static str) -> KernelError {
 
 #[cfg(test)]
 mod tests {
-    use super::{matmul, part, K_SPLIT_MAX_M, K_SPLIT_ROWS};
+    use super::{matmul, part, Split, K_SPLIT_MAX_M, K_SPLIT_ROWS};
     use kernels::matmul::{naive, Gemm};
+    use std::sync::Mutex;
+
+    /// Which splits fit which shapes, and the rule's order: the k-split for a few rows with
+    /// B stored k×n and k deep enough, rows for two or more a thread, columns for one row;
+    /// nothing on one thread or for an empty C. A named split that does not fit falls back
+    /// to the rule.
+    #[test]
+    fn splits_fit_their_shapes_and_fall_back_to_the_rule() {
+        let fits = |t: usize, g: Gemm| -> Vec<Split> {
+            Split::ALL.into_iter().filter(|s| s.fits(t, &g)).collect()
+        };
+        let deep = 2 * K_SPLIT_ROWS * 2;
+        assert_eq!(fits(2, Gemm::new(1, deep, 200)), [Split::K, Split::Cols]);
+        assert_eq!(fits(2, Gemm::new(1, deep - 1, 200)), [Split::Cols]);
+        assert_eq!(
+            fits(2, Gemm::new(1, deep, 200).with_trans(false, true)),
+            [Split::Cols]
+        );
+        // One block of columns (64) or of rows (8) is one part: no split but k's.
+        assert_eq!(fits(2, Gemm::new(1, deep, 64)), [Split::K]);
+        assert_eq!(fits(2, Gemm::new(8, deep, 64)), [Split::K]);
+        assert_eq!(fits(2, Gemm::new(9, deep, 64)), [Split::K, Split::Rows]);
+        assert_eq!(
+            fits(2, Gemm::new(K_SPLIT_MAX_M + 1, deep, 64)),
+            [Split::Rows]
+        );
+        assert_eq!(fits(2, Gemm::new(1, 8, 65)), [Split::Cols]);
+        assert!(fits(3, Gemm::new(5, 8, 64)).is_empty());
+        assert!(fits(1, Gemm::new(64, 64, 64)).is_empty());
+        assert!(fits(2, Gemm::new(0, 64, 64)).is_empty());
+        assert!(fits(2, Gemm::new(1, 64, 0)).is_empty());
+        let g = Gemm::new(1, deep, 200);
+        assert_eq!(Split::rule(2, &g), Some(Split::K));
+        assert_eq!(Split::resolve(Some(Split::Cols), 2, &g), Some(Split::Cols));
+        assert_eq!(Split::resolve(Some(Split::Rows), 2, &g), Some(Split::K));
+        assert_eq!(Split::resolve(Some(Split::Rows), 1, &g), None);
+        for s in Split::ALL {
+            assert_eq!(Split::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Split::from_name("diagonal"), None);
+    }
+
+    /// Each named split runs as named where it fits (the blocks the single-threaded kernel is
+    /// given show which dimension was cut) and the rule's where not, and every split agrees
+    /// with one call within the MatMul tolerance, on shapes with awkward remainders.
+    #[test]
+    fn named_splits_cut_their_dimension_and_agree_with_one_call() {
+        for (m, k, n) in [
+            (1, 67, 131),
+            (1, 200, 1),
+            (6, 97, 33),
+            (16, 64, 70),
+            (40, 30, 50),
+        ] {
+            let g = Gemm::new(m, k, n);
+            let f = |i: usize| ((i * 7919) % 23) as f32 / 11.0 - 1.0;
+            let a: Vec<f32> = (0..g.a_len()).map(f).collect();
+            let b: Vec<f32> = (0..g.b_len()).map(|i| f(i + 3)).collect();
+            let c0: Vec<f32> = (0..g.c_len()).map(|i| f(i + 9)).collect();
+            let mut want = c0.clone();
+            naive::matmul(&g, 1.5, &a, &b, 0.5, &mut want, &mut []).unwrap();
+            for threads in [2, 3] {
+                for wanted in [None, Some(Split::K), Some(Split::Rows), Some(Split::Cols)] {
+                    let seen: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+                    let single = |s: &Gemm, beta: f32, a: &[f32], b: &[f32], c: &mut [f32]| {
+                        seen.lock().unwrap().push((s.m, s.k, s.n));
+                        naive::matmul(s, 1.5, a, b, beta, c, &mut [])
+                    };
+                    let mut got = c0.clone();
+                    matmul(threads, wanted, &g, 0.5, &a, &b, &mut got, single).unwrap();
+                    let ran = Split::resolve(wanted, threads, &g);
+                    let seen = seen.into_inner().unwrap();
+                    let cut = |x: &(usize, usize, usize)| match ran {
+                        None => *x == (m, k, n),
+                        Some(Split::K) => x.0 == m && x.1 < k && x.2 == n,
+                        Some(Split::Rows) => x.0 < m && x.1 == k && x.2 == n,
+                        Some(Split::Cols) => x.0 == m && x.1 == k && x.2 < n,
+                    };
+                    let parts = if ran.is_some() { 2..=threads } else { 1..=1 };
+                    assert!(
+                        parts.contains(&seen.len()) && seen.iter().all(cut),
+                        "{g:?} t{threads} {wanted:?} ran {ran:?} as {seen:?}"
+                    );
+                    if let Some(w) = wanted.filter(|w| w.fits(threads, &g)) {
+                        assert_eq!(ran, Some(w));
+                    }
+                    for (i, (&x, &y)) in got.iter().zip(&want).enumerate() {
+                        let (r, j) = (i / n, i % n);
+                        let terms: f32 = (0..k)
+                            .map(|p| (1.5 * a[g.a_index(r, p)] * b[g.b_index(p, j)]).abs())
+                            .sum::<f32>()
+                            + (0.5 * c0[i]).abs();
+                        let tol = 2.0 * (k as f32 + 2.0) * f32::EPSILON * terms;
+                        assert!((x - y).abs() <= tol, "{g:?} t{threads} {wanted:?}: C[{i}]");
+                    }
+                }
+            }
+        }
+    }
 
     /// The k-split of a few rows against one single-threaded call: 1, 3 and the most rows
     /// split, α, β (β = 0 over NaN in C, which must not be read), a transposed A and C with
@@ -631,7 +808,7 @@ mod tests {
                         let mut want = c0.clone();
                         single(&g, beta, &a, &b, &mut want).unwrap();
                         let mut got = c0.clone();
-                        matmul(threads, &g, beta, &a, &b, &mut got, single).unwrap();
+                        matmul(threads, None, &g, beta, &a, &b, &mut got, single).unwrap();
                         for i in 0..m {
                             for j in 0..n {
                                 let at = i * g.ldc + j;

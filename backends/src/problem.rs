@@ -7,8 +7,8 @@ use crate::exec;
 use crate::op::Shape;
 use crate::pool::Buf;
 use crate::spec::Op;
-use crate::spec::Run;
-use kernels::matmul::{BlockingParams, Gemm};
+use crate::spec::{Run, Tuning};
+use kernels::matmul::Gemm;
 use kernels::{KernelError, Result};
 
 pub use crate::spec::Problem;
@@ -17,16 +17,13 @@ impl Problem {
     /// Runs `v` on this problem. Outputs come from `v`'s memory strategy and are returned;
     /// an in-place variant overwrites `inputs[0]` and returns no buffer.
     pub fn execute(&mut self, v: &Variant) -> Result<Vec<Buf>> {
-        self.execute_with(v, None)
+        self.execute_with(v, Tuning::default())
     }
 
-    /// [`Problem::execute`] with kernel parameters (`None`: the kernel's defaults), as a
-    /// table entry that carries them runs; parameters the variant cannot take are an error.
-    pub fn execute_with(
-        &mut self,
-        v: &Variant,
-        params: Option<BlockingParams>,
-    ) -> Result<Vec<Buf>> {
+    /// [`Problem::execute`] with a table entry's choices (kernel parameters, thread split;
+    /// the defaults where `None`), as an entry that carries them runs; parameters the variant
+    /// cannot take are an error.
+    pub fn execute_with(&mut self, v: &Variant, tuning: Tuning) -> Result<Vec<Buf>> {
         if v.op != self.op {
             return Err(exec::mismatch("problem"));
         }
@@ -34,7 +31,7 @@ impl Problem {
             kernels::cpu::require(f)?;
         }
         let run = Run {
-            params,
+            tuning,
             ..Run::new(v.memory, v.threads)
         };
         v.kernel.execute(run, self)
@@ -42,17 +39,13 @@ impl Problem {
 
     /// The outputs of `v` on a copy of this problem, as plain vectors (in-place results too).
     pub fn outputs(&self, v: &Variant) -> Result<Vec<Vec<f32>>> {
-        self.outputs_with(v, None)
+        self.outputs_with(v, Tuning::default())
     }
 
-    /// [`Problem::outputs`] with kernel parameters.
-    pub fn outputs_with(
-        &self,
-        v: &Variant,
-        params: Option<BlockingParams>,
-    ) -> Result<Vec<Vec<f32>>> {
+    /// [`Problem::outputs`] with a table entry's choices.
+    pub fn outputs_with(&self, v: &Variant, tuning: Tuning) -> Result<Vec<Vec<f32>>> {
         let mut p = self.clone();
-        let bufs = p.execute_with(v, params)?;
+        let bufs = p.execute_with(v, tuning)?;
         Ok(if v.memory == Memory::InPlace {
             vec![std::mem::take(&mut p.inputs[0]).to_vec()]
         } else {
@@ -69,16 +62,12 @@ impl Problem {
     /// ([`OpSpec::tolerance`](crate::spec::OpSpec::tolerance), derived from the
     /// arithmetic); `Err` says which output and element differ, and by how much.
     pub fn verify(&self, v: &Variant) -> std::result::Result<(), String> {
-        self.verify_with(v, None)
+        self.verify_with(v, Tuning::default())
     }
 
-    /// [`Problem::verify`] with kernel parameters.
-    pub fn verify_with(
-        &self,
-        v: &Variant,
-        params: Option<BlockingParams>,
-    ) -> std::result::Result<(), String> {
-        let got = self.outputs_with(v, params).map_err(|e| e.to_string())?;
+    /// [`Problem::verify`] with a table entry's choices.
+    pub fn verify_with(&self, v: &Variant, tuning: Tuning) -> std::result::Result<(), String> {
+        let got = self.outputs_with(v, tuning).map_err(|e| e.to_string())?;
         let want = self.reference().map_err(|e: KernelError| e.to_string())?;
         let bound = self.op.spec().tolerance(self);
         for (o, (g, w)) in got.iter().zip(&want).enumerate() {

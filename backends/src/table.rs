@@ -1,12 +1,13 @@
 //! The dispatch table: JSON, format `kernel-dispatch`, version 2 (see ARCHITECTURE.md and the
-//! README). Version 2 adds per-entry kernel parameters ([`Params`]); version-1 tables, which
-//! have none, still load.
+//! README). Version 2 adds per-entry kernel parameters ([`Params`]) and a threaded MatMul's
+//! split (`"split"`, [`Split`]); version-1 tables, which have neither, still load.
 //!
 //! [`Table::parse`] checks everything that can be checked without a catalog (format, version,
 //! figures, range order); the [`crate::dispatch`] loader then resolves variant ids against this
 //! build and this CPU. [`Table::write_atomic`] writes through a temporary file and a rename,
 //! so an interrupted write never leaves a half table where a good one stood.
 
+use crate::exec::Split;
 use crate::machine::Machine;
 use crate::op::Bucket;
 use crate::spec::Op;
@@ -47,6 +48,32 @@ fn default_rows() -> usize {
 
 fn is_default_rows(rows: &usize) -> bool {
     *rows == default_rows()
+}
+
+/// A thread split as tables write it: its name ([`Split::name`]), absent for the rule's.
+mod split_name {
+    use crate::exec::Split;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(split: &Option<Split>, s: S) -> Result<S::Ok, S::Error> {
+        match split {
+            Some(x) => s.serialize_str(x.name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Split>, D::Error> {
+        let Some(name) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        Split::from_name(&name).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = Split::ALL.iter().map(|s| s.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown thread split `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })
+    }
 }
 
 /// A [`RowSweep`] as tables write it: its name ([`RowSweep::name`], parsed back by
@@ -197,6 +224,10 @@ pub struct Entry {
     /// Kernel parameters for the variant (version 2; `None`: its defaults on the machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Params>,
+    /// How a threaded MatMul variant shares its work (version 2; `None`: the rule,
+    /// [`Split::rule`]). A split that does not fit a call's shape falls back to the rule.
+    #[serde(default, with = "split_name", skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
     #[serde(default)]
     pub evidence: Evidence,
 }
@@ -430,6 +461,25 @@ impl Table {
                 let k = p.to_kernel();
                 if let Err(why) = k.check(&[(k.mr, k.nr)]) {
                     return Err(err(i, e, format!("kernel parameters: {why}")));
+                }
+            }
+            if let Some(split) = e.split {
+                if self.version < 2 {
+                    return Err(err(
+                        i,
+                        e,
+                        format!(
+                            "a thread split needs table version 2 (this table says {})",
+                            self.version
+                        ),
+                    ));
+                }
+                if e.op != Op::Matmul.name() {
+                    return Err(err(
+                        i,
+                        e,
+                        format!("thread split `{split}`: only MatMul entries take one"),
+                    ));
                 }
             }
             let ev = &e.evidence;

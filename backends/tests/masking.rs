@@ -38,6 +38,7 @@ fn greedy_table() -> Table {
                     max: Some(i as u64 * 10 + 9),
                     variant: v.id.clone(),
                     params: None,
+                    split: None,
                     evidence: Evidence::default(),
                 });
             }

@@ -24,6 +24,7 @@ fn entry(op: Op, bucket: Bucket, min: u64, max: Option<u64>, variant: &str) -> E
         max,
         variant: variant.into(),
         params: None,
+        split: None,
         evidence: Evidence {
             median_ns: 1000.0,
             spread_ns: 10.0,
@@ -492,7 +493,7 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
     let d = load(&back, false).unwrap();
     let b = d.lookup(Op::Matmul, Key::matmul(1, 8, 8));
     assert_eq!(b.variant().id, v.id);
-    assert_eq!(b.params, Some(good.to_kernel()));
+    assert_eq!(b.tuning.params, Some(good.to_kernel()));
     // The bound parameters reach the kernel: the product is right with them.
     let (a, bm) = (vec![0.5f32; 8], vec![0.25f32; 64]);
     let mut c = vec![0.0; 8];
@@ -541,4 +542,84 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
         parse(&text).unwrap_err(),
         TableError::Malformed { .. }
     ));
+}
+
+/// A threaded MatMul's split (version 2): written by name only when chosen, bound with its
+/// entry and handed to the split (the product is right with each); rejected, naming the file
+/// and entry, on a version-1 table, on another op and on a single-threaded variant; an unknown
+/// name is malformed JSON.
+#[test]
+fn thread_splits_bind_or_are_errors_naming_the_entry() {
+    use backends::exec::Split;
+    let single = "matmul/tiled/direct/t1";
+    let Some(threaded) = catalog()
+        .of(Op::Matmul)
+        .find(|v| v.implementation == "tiled" && v.threads >= 2)
+        .map(|v| v.id.clone())
+    else {
+        eprintln!("note: one thread here, no threaded variant; the split test is skipped");
+        return;
+    };
+    let with = |op: Op, variant: &str, split: Split, version: u32| {
+        let mut t = valid();
+        t.version = version;
+        for e in t
+            .entries
+            .iter_mut()
+            .filter(|e| e.op == op.name() && e.bucket == op.buckets()[0])
+        {
+            e.variant = variant.into();
+            e.split = Some(split);
+        }
+        t
+    };
+    assert!(!valid().to_json().contains("\"split\""));
+    for split in Split::ALL {
+        let t = with(Op::Matmul, &threaded, split, 2);
+        assert!(t
+            .to_json()
+            .contains(&format!("\"split\": \"{}\"", split.name())));
+        let back = parse(&t.to_json()).unwrap();
+        assert_eq!(back, t);
+        let d = load(&back, false).unwrap();
+        // m = 1, k = 70 (≥ 2·16·2 for the k-split), n = 130 (over two blocks of columns):
+        // k and columns fit, rows fall back to the rule's k.
+        let g = kernels::matmul::Gemm::new(1, 70, 130);
+        let b = d.lookup(Op::Matmul, Key::matmul(g.m, g.k, g.n));
+        assert_eq!(
+            (b.variant().id.as_str(), b.tuning.split),
+            (threaded.as_str(), Some(split))
+        );
+        let (a, bm) = (vec![0.5f32; 70], vec![0.25f32; 70 * 130]);
+        let mut c = vec![1.0; 130];
+        d.matmul(&g, 2.0, &a, &bm, 1.0, &mut c).unwrap();
+        assert!(c.iter().all(|&x| x == 18.5), "{split}: {c:?}");
+    }
+    let cases = [
+        (with(Op::Matmul, &threaded, Split::K, 1), "version 2"),
+        (
+            with(
+                Op::Softmax,
+                &catalog().reference(Op::Softmax).1.id,
+                Split::K,
+                2,
+            ),
+            "only MatMul",
+        ),
+        (with(Op::Matmul, single, Split::Rows, 2), "single-threaded"),
+    ];
+    for (t, want) in cases {
+        let e = parse(&t.to_json())
+            .and_then(|t| load(&t, false).map(|_| ()))
+            .unwrap_err();
+        assert!(matches!(e, TableError::Entry { .. }), "{e}");
+        assert!(e.to_string().contains(want), "{e} lacks {want}");
+        assert_names_file(&e);
+    }
+    let text = with(Op::Matmul, &threaded, Split::Cols, 2)
+        .to_json()
+        .replace("\"cols\"", "\"diagonal\"");
+    let e = parse(&text).unwrap_err();
+    assert!(matches!(e, TableError::Malformed { .. }), "{e}");
+    assert!(e.to_string().contains("diagonal"), "{e}");
 }

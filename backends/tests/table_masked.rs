@@ -36,6 +36,7 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
         // A tunable MatMul entry carries its kernel's parameters, which its sibling (another
         // kernel) must not be handed.
         params: tunable_params(v),
+        split: None,
         evidence: Evidence {
             median_ns: 1.0,
             samples: 1,
@@ -61,7 +62,7 @@ fn entry_needing_a_masked_feature_is_skipped_with_a_warning() {
     if t.entries[0].params.is_some() {
         let b = d.lookup(v.op, Key { bucket, size });
         assert_eq!(
-            b.params, None,
+            b.tuning.params, None,
             "{} was handed {}'s parameters",
             got.id, v.id
         );

@@ -21,7 +21,16 @@ impl Dispatcher {
         c: &mut [f32],
     ) -> Result<()> {
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
-        exec::matmul(run.threads, g, beta, a, b, c, k.single(run, alpha))
+        exec::matmul(
+            run.threads,
+            run.tuning.split,
+            g,
+            beta,
+            a,
+            b,
+            c,
+            k.single(run, alpha),
+        )
     }
 
     /// `α·op(A)·op(B)` into a new m×n buffer (`g.ldc` is taken as n) from the bound strategy.
@@ -29,7 +38,16 @@ impl Dispatcher {
         let g = Gemm { ldc: g.n, ..*g };
         let (k, run) = self.pick::<Matmul>(Key::matmul(g.m, g.k, g.n))?;
         let mut c = run.alloc(g.m * g.n);
-        exec::matmul(run.threads, &g, 0.0, a, b, &mut c, k.single(run, alpha))?;
+        exec::matmul(
+            run.threads,
+            run.tuning.split,
+            &g,
+            0.0,
+            a,
+            b,
+            &mut c,
+            k.single(run, alpha),
+        )?;
         Ok(c)
     }
 }

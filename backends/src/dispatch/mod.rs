@@ -29,9 +29,8 @@ use crate::catalog::{catalog, parse_id, Kernel, Memory, Variant, VariantIndex};
 use crate::exec;
 use crate::op::{Bucket, Key};
 use crate::spec::Op;
-use crate::spec::{Registered, Run};
+use crate::spec::{Registered, Run, Tuning};
 use crate::table::{Table, TableError};
-use kernels::matmul::BlockingParams;
 use kernels::Result;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,15 +40,15 @@ use std::time::{Duration, Instant};
 /// The embedded default table, produced by the tuner and checked by the same loader.
 pub const DEFAULT_TABLE: &str = include_str!("../default_table.json");
 
-/// A variant bound for calling: its kernel, memory strategy and threads, and the kernel
-/// parameters its table entry chose (`None`: the kernel's defaults for this machine).
+/// A variant bound for calling: its kernel, memory strategy and threads, and what its table
+/// entry chose besides (kernel parameters, thread split; `None`s: the defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct Bound {
     pub index: VariantIndex,
     pub kernel: Kernel,
     pub memory: Memory,
     pub threads: usize,
-    pub params: Option<BlockingParams>,
+    pub tuning: Tuning,
 }
 
 impl Bound {
@@ -59,7 +58,7 @@ impl Bound {
             kernel: v.kernel,
             memory: v.memory,
             threads: v.threads,
-            params: None,
+            tuning: Tuning::default(),
         }
     }
 
@@ -324,7 +323,10 @@ impl Dispatcher {
             slots[op as usize][e.bucket.index()].push(Range {
                 max: e.upper(),
                 bound: Bound {
-                    params,
+                    tuning: Tuning {
+                        params,
+                        split: e.split,
+                    },
                     ..Bound::of(index, v)
                 },
             });
@@ -721,7 +723,7 @@ impl Dispatcher {
         });
         let bd = self.lookup(S::OP, key);
         let run = Run {
-            params: bd.params,
+            tuning: bd.tuning,
             ..Run::new(bd.memory, bd.threads)
         };
         S::unwrap(&bd.kernel)
@@ -755,19 +757,31 @@ fn runnable_variant(
     }
 }
 
-/// Every entry's kernel parameters against the kernel its variant names (entries whose
-/// variant this build lacks are skipped when bound, parameters and all): a kernel that takes
-/// none, or parameters it cannot use (a micro-tile it lacks), are an error naming the entry.
+/// Every entry's kernel parameters and thread split against the variant it names (entries
+/// whose variant this build lacks are skipped when bound, choices and all): parameters for a
+/// kernel that takes none or that it cannot use (a micro-tile it lacks), or a split for a
+/// variant that is not a threaded MatMul, are an error naming the entry.
 fn check_params(table: &Table, path: &Path) -> std::result::Result<(), TableError> {
     for (index, e) in table.entries.iter().enumerate() {
-        let Some(p) = &e.params else { continue };
+        if e.params.is_none() && e.split.is_none() {
+            continue;
+        }
         let Some((_, v)) = catalog().find(&e.variant) else {
             continue;
         };
-        let why = match crate::spec::matmul::Matmul::unwrap(&v.kernel) {
-            Some(k) => k.accepts(&p.to_kernel()).err(),
-            None => Some("only MatMul variants take kernel parameters".into()),
-        };
+        let kernel = crate::spec::matmul::Matmul::unwrap(&v.kernel);
+        let why = match (kernel, &e.params) {
+            (Some(k), Some(p)) => k.accepts(&p.to_kernel()).err(),
+            (None, Some(_)) => Some("only MatMul variants take kernel parameters".into()),
+            (_, None) => None,
+        }
+        .or_else(|| match (kernel, e.split) {
+            (None, Some(_)) => Some("only MatMul variants take a thread split".into()),
+            (Some(_), Some(s)) if v.threads < 2 => Some(format!(
+                "thread split `{s}` for a single-threaded variant (a split needs t2 or more)"
+            )),
+            _ => None,
+        });
         if let Some(problem) = why {
             return Err(TableError::Entry {
                 path: path.into(),

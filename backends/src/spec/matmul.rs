@@ -1,5 +1,5 @@
 //! MatMul: `C = α·op(A)·op(B) + β·C` (`kernels::matmul`), keyed by m·k·n in row-count buckets,
-//! split over threads by rows of C (or its columns when m = 1), rated in FLOP/s.
+//! split over threads by k, rows of C or its columns ([`crate::exec::Split`]), rated in FLOP/s.
 
 use super::signatures::ScratchLenFn;
 use super::Problem;
@@ -41,11 +41,11 @@ pub use kernels::matmul::MatMulWithFn;
 
 impl MatMulKernel {
     /// The single-threaded `C = α·op(A)·op(B) + β·C` on one block, given β, its scratch by
-    /// `run`'s memory strategy and its parameters (`run.params`; the kernel's defaults for
+    /// `run`'s memory strategy and its parameters (`run.tuning.params`; the kernel's defaults for
     /// `None`): what [`exec::matmul`] runs on each block of its split. Parameters given to a
     /// kernel that takes none are an error, before anything is written.
     pub fn single(self, run: Run, alpha: f32) -> impl exec::SingleMatmul {
-        move |g, beta, a, b, c| match (run.params, self.tunable) {
+        move |g, beta, a, b, c| match (run.tuning.params, self.tunable) {
             (None, _) => {
                 let mut scratch = exec::alloc(run.memory, (self.scratch_len)(g));
                 (self.run)(g, alpha, a, b, beta, c, &mut scratch)
@@ -134,7 +134,16 @@ impl OpSpec for Matmul {
             c.copy_from_slice(&ins[2]);
         }
         let single = k.single(run, p.alpha);
-        exec::matmul(run.threads, &g, p.beta, &ins[0], &ins[1], &mut c, single)?;
+        exec::matmul(
+            run.threads,
+            run.tuning.split,
+            &g,
+            p.beta,
+            &ins[0],
+            &ins[1],
+            &mut c,
+            single,
+        )?;
         Ok(vec![c])
     }
 

@@ -38,23 +38,46 @@ use serde::{Deserialize, Serialize};
 use signatures::{RowsPairFn, RowsPairInplaceFn};
 use std::marker::PhantomData;
 
-/// How one call runs: the variant's memory strategy and thread count, and the kernel
-/// parameters a table chose for it (MatMul's blocking and one-row sweep; `None`: the
-/// kernel's defaults for this machine).
+/// What a table entry may choose besides its variant: the kernel's parameters (MatMul's
+/// blocking and one-row sweep) and a threaded MatMul's split. `None`s: the kernel's defaults
+/// for this machine and [`crate::exec::Split::rule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tuning {
+    pub params: Option<kernels::matmul::BlockingParams>,
+    pub split: Option<crate::exec::Split>,
+}
+
+impl Tuning {
+    /// Kernel parameters and the default split.
+    pub fn params(p: Option<kernels::matmul::BlockingParams>) -> Tuning {
+        Tuning {
+            params: p,
+            split: None,
+        }
+    }
+
+    /// Whether anything differs from the defaults.
+    pub fn is_default(&self) -> bool {
+        *self == Tuning::default()
+    }
+}
+
+/// How one call runs: the variant's memory strategy and thread count, and what a table chose
+/// for it ([`Tuning`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
     pub memory: Memory,
     pub threads: usize,
-    pub params: Option<kernels::matmul::BlockingParams>,
+    pub tuning: Tuning,
 }
 
 impl Run {
-    /// A run of `memory` and `threads` with the kernel's default parameters.
+    /// A run of `memory` and `threads` with the defaults.
     pub fn new(memory: Memory, threads: usize) -> Run {
         Run {
             memory,
             threads,
-            params: None,
+            tuning: Tuning::default(),
         }
     }
 
