@@ -12,6 +12,9 @@
 //! * a decoded row (m = 1, B not transposed): the other one-row sweeps (row stream, column
 //!   windows, row stream prefetching a pass ahead), whose speed depends on the machine and on
 //!   where the weights live, then (for a stream) 4 and 6 rows of B a pass instead of 8;
+//! * a few rows (up to the kernel's unpacked limit, B not transposed): the other ways of
+//!   computing them (unpacked, unpacked in slabs of B's rows with the next prefetched,
+//!   packed: `kernels::matmul::FewRows`), then, if packed, the packed steps below;
 //! * a packed product: the kernel's other micro-tiles (each with the model's blocking for it),
 //!   then `kc` halved and doubled, then `mc` halved and doubled (multiples of the micro-tile),
 //!   then `nc` halved when the product is wider than one `nc` block.
@@ -29,7 +32,8 @@ use backends::spec::matmul::{Matmul, Tunable};
 use backends::spec::Registered;
 use backends::table::{Entry, Params, Table};
 use backends::{catalog, Op, Shape, Variant};
-use kernels::matmul::{BlockingParams, Gemm, RowSweep};
+use kernels::matmul::blocking::SLAB_ROWS;
+use kernels::matmul::{BlockingParams, FewRows, Gemm, RowSweep};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -66,16 +70,35 @@ pub struct Search {
     pub note: String,
 }
 
+/// Whether `p` packs the product `g` (it asks for scratch then).
+fn packs(t: &Tunable, p: &BlockingParams, g: &Gemm) -> bool {
+    (t.scratch_len_with)(p, g).is_ok_and(|n| n > 0)
+}
+
 /// What can be searched at `g` for a kernel with `t`'s forms: the one-row sweep for a
-/// decoded row, the blocking for a packed product, nothing otherwise.
+/// decoded row; for a few rows that the kernel can compute unpacked or packed, that choice
+/// (then the blocking, if packed); the blocking for another packed product; nothing
+/// otherwise.
 fn kind(t: &Tunable, g: &Gemm) -> Option<&'static str> {
     let d = (t.default_params)();
+    let with = |few| BlockingParams { few, ..d };
     if g.m == 1 && !g.trans_b {
         Some("one row")
-    } else if (t.scratch_len_with)(&d, g).is_ok_and(|n| n > 0) {
+    } else if packs(t, &with(FewRows::Packed), g) && !packs(t, &with(FewRows::Unpacked), g) {
+        Some("few rows")
+    } else if packs(t, &d, g) {
         Some("packed")
     } else {
         None
+    }
+}
+
+/// Steps of the search of each kind.
+fn steps(kind: &str) -> usize {
+    match kind {
+        "one row" => 2,
+        "few rows" => 5,
+        _ => 4,
     }
 }
 
@@ -123,6 +146,30 @@ fn neighbours(
             _ => {}
         }
         return out;
+    }
+    if kind == "few rows" {
+        // Step 0: the other way (unpacked or packed) than the current parameters take
+        // here; then, if packed, the packed steps.
+        if step == 0 {
+            let now = if packs(t, p, g) {
+                FewRows::Packed
+            } else {
+                p.few_for(g)
+            };
+            for few in FewRows::CONCRETE {
+                let q = BlockingParams { few, ..*p };
+                // Slabs of a product no deeper than one slab are the plain unpacked path.
+                let same = few == FewRows::Slabs && g.k <= SLAB_ROWS && now == FewRows::Unpacked;
+                if few != now && !same && ok(&q) {
+                    out.push((format!("a few rows {}", few.name()), q));
+                }
+            }
+            return out;
+        }
+        if !packs(t, p, g) {
+            return out;
+        }
+        return neighbours(t, p, g, "packed", step - 1);
     }
     let (mr, nr) = (p.mr, p.nr);
     match step {
@@ -242,7 +289,7 @@ pub fn search(
         let mut best_fig: Option<(f64, f64)> = None;
         let mut chosen_fig: Option<(f64, f64)> = None;
         let mut trials = Vec::new();
-        let steps = if kind == "one row" { 2 } else { 4 };
+        let steps = steps(kind);
         for step in 0..steps {
             let nb = neighbours(&t, &best, &g, kind, step);
             if nb.is_empty() {
@@ -395,6 +442,7 @@ mod tests {
             nc: 1536,
             row: RowSweep::Stream,
             rows: 8,
+            few: FewRows::ByLevel,
         };
         let decode = Gemm::new(1, 256, 768);
         let row: Vec<RowSweep> = neighbours(&t, &p, &decode, "one row", 0)
@@ -461,13 +509,52 @@ mod tests {
         }
     }
 
-    /// What is searched: the sweep of a decoded row, the blocking of a packed product,
-    /// nothing for a few unpacked rows.
+    /// What is searched: the sweep of a decoded row; for a few rows the kernel may compute
+    /// unpacked or packed, that choice; the blocking of a packed product; nothing for a
+    /// tiny product (always unpacked) or a few rows of a transposed B (always packed, no
+    /// choice but the blocking).
     #[test]
     fn kinds_follow_the_plan() {
         let t = avx2();
         assert_eq!(kind(&t, &Gemm::new(1, 256, 1024)), Some("one row"));
         assert_eq!(kind(&t, &Gemm::new(512, 512, 512)), Some("packed"));
+        assert_eq!(kind(&t, &Gemm::new(10, 256, 768)), Some("few rows"));
         assert_eq!(kind(&t, &Gemm::new(3, 16, 16)), None);
+        assert_eq!(
+            kind(&t, &Gemm::new(10, 256, 768).with_trans(false, true)),
+            Some("packed")
+        );
+        // More rows than the kernel ever leaves unpacked (AVX2: 12).
+        assert_eq!(kind(&t, &Gemm::new(13, 256, 768)), Some("packed"));
+    }
+
+    /// The few-row step tries the other ways than the one the shape takes now (slabs only
+    /// where k spans more than one slab), then the packed steps once packed.
+    #[test]
+    fn few_row_neighbours_are_the_other_ways() {
+        let t = avx2();
+        let d = (t.default_params)();
+        let ways = |p: &BlockingParams, g: &Gemm| -> Vec<FewRows> {
+            neighbours(&t, p, g, "few rows", 0)
+                .iter()
+                .map(|n| n.1.few)
+                .collect()
+        };
+        let deep = Gemm::new(10, 256, 768);
+        let unpacked = BlockingParams {
+            few: FewRows::Unpacked,
+            ..d
+        };
+        assert_eq!(ways(&unpacked, &deep), [FewRows::Slabs, FewRows::Packed]);
+        let packed = BlockingParams {
+            few: FewRows::Packed,
+            ..d
+        };
+        assert_eq!(ways(&packed, &deep), [FewRows::Unpacked, FewRows::Slabs]);
+        let shallow = Gemm::new(10, SLAB_ROWS, 768);
+        assert_eq!(ways(&unpacked, &shallow), [FewRows::Packed]);
+        // Packed: the packed steps follow (step 1 = the other micro-tile); unpacked: none.
+        assert!(!neighbours(&t, &packed, &deep, "few rows", 1).is_empty());
+        assert!(neighbours(&t, &unpacked, &deep, "few rows", 1).is_empty());
     }
 }

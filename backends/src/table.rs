@@ -11,7 +11,7 @@ use crate::exec::Split;
 use crate::machine::Machine;
 use crate::op::Bucket;
 use crate::spec::Op;
-use kernels::matmul::{BlockingParams, RowSweep};
+use kernels::matmul::{BlockingParams, FewRows, RowSweep};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,22 @@ pub struct Params {
     /// the kernels' default, 8.
     #[serde(default = "default_rows", skip_serializing_if = "is_default_rows")]
     pub rows: usize,
+    /// `by_level`, `unpacked` or `packed` (its [`FewRows::name`]): how a few rows are
+    /// computed; absent (tables before it, and the default): `by_level`.
+    #[serde(
+        default = "default_few",
+        with = "few_rows",
+        skip_serializing_if = "is_default_few"
+    )]
+    pub few: FewRows,
+}
+
+fn default_few() -> FewRows {
+    FewRows::ByLevel
+}
+
+fn is_default_few(few: &FewRows) -> bool {
+    *few == default_few()
 }
 
 fn default_rows() -> usize {
@@ -50,51 +66,47 @@ fn is_default_rows(rows: &usize) -> bool {
     *rows == default_rows()
 }
 
-/// A thread split as tables write it: its name ([`Split::name`]), absent for the rule's.
-mod split_name {
-    use crate::exec::Split;
-    use serde::{Deserialize, Deserializer, Serializer};
+/// A module of `serialize`/`deserialize` functions that write a kernel enum by its name
+/// (`name()`, parsed back by `from_name()`, listing `ALL` when unknown), so the kernels need
+/// no serde.
+macro_rules! by_name {
+    ($module:ident, $ty:ty, $what:literal) => {
+        mod $module {
+            use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(split: &Option<Split>, s: S) -> Result<S::Ok, S::Error> {
-        match split {
-            Some(x) => s.serialize_str(x.name()),
-            None => s.serialize_none(),
+            pub fn serialize<S: Serializer>(x: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(x.name())
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let name = String::deserialize(d)?;
+                <$ty>::from_name(&name).ok_or_else(|| {
+                    let known: Vec<&str> = <$ty>::ALL.iter().map(|x| x.name()).collect();
+                    serde::de::Error::custom(format!(
+                        concat!("unknown ", $what, " `{}` (known: {})"),
+                        name,
+                        known.join(", ")
+                    ))
+                })
+            }
         }
-    }
+    };
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Split>, D::Error> {
-        let Some(name) = Option::<String>::deserialize(d)? else {
-            return Ok(None);
-        };
-        Split::from_name(&name).map(Some).ok_or_else(|| {
-            let known: Vec<&str> = Split::ALL.iter().map(|s| s.name()).collect();
-            serde::de::Error::custom(format!(
-                "unknown thread split `{name}` (known: {})",
-                known.join(", ")
-            ))
-        })
+by_name!(row_sweep, kernels::matmul::RowSweep, "one-row sweep");
+by_name!(few_rows, kernels::matmul::FewRows, "few-row path");
+by_name!(split_name, crate::exec::Split, "thread split");
+
+/// A thread split is written by its name ([`Split::name`]).
+impl Serialize for Split {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        split_name::serialize(self, s)
     }
 }
 
-/// A [`RowSweep`] as tables write it: its name ([`RowSweep::name`], parsed back by
-/// [`RowSweep::from_name`]), so the kernels need no serde.
-mod row_sweep {
-    use kernels::matmul::RowSweep;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(row: &RowSweep, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(row.name())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RowSweep, D::Error> {
-        let name = String::deserialize(d)?;
-        RowSweep::from_name(&name).ok_or_else(|| {
-            let known: Vec<&str> = RowSweep::ALL.iter().map(|r| r.name()).collect();
-            serde::de::Error::custom(format!(
-                "unknown one-row sweep `{name}` (known: {})",
-                known.join(", ")
-            ))
-        })
+impl<'de> Deserialize<'de> for Split {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Split, D::Error> {
+        split_name::deserialize(d)
     }
 }
 
@@ -109,6 +121,7 @@ impl Params {
             nc: self.nc,
             row: self.row,
             rows: self.rows,
+            few: self.few,
         }
     }
 
@@ -122,6 +135,7 @@ impl Params {
             nc: p.nc,
             row: p.row,
             rows: p.rows,
+            few: p.few,
         }
     }
 }
@@ -136,6 +150,9 @@ impl std::fmt::Display for Params {
         )?;
         if !is_default_rows(&self.rows) {
             write!(f, ", {} rows a pass", self.rows)?;
+        }
+        if !is_default_few(&self.few) {
+            write!(f, ", a few rows {}", self.few.name())?;
         }
         Ok(())
     }
@@ -226,7 +243,7 @@ pub struct Entry {
     pub params: Option<Params>,
     /// How a threaded MatMul variant shares its work (version 2; `None`: the rule,
     /// [`Split::rule`]). A split that does not fit a call's shape falls back to the rule.
-    #[serde(default, with = "split_name", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<Split>,
     #[serde(default)]
     pub evidence: Evidence,

@@ -490,6 +490,27 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
     let six = with(Op::Matmul, &v.id, Params { rows: 6, ..good }, 2);
     assert!(six.to_json().contains("\"rows\": 6"));
     assert_eq!(parse(&six.to_json()).unwrap(), six);
+    // So is the few-row path (`by_level` by default).
+    assert!(!t.to_json().contains("\"few\""));
+    for few in kernels::matmul::FewRows::CONCRETE {
+        let f = with(Op::Matmul, &v.id, Params { few, ..good }, 2);
+        assert!(f
+            .to_json()
+            .contains(&format!("\"few\": \"{}\"", few.name())));
+        assert_eq!(parse(&f.to_json()).unwrap(), f);
+    }
+    let slabs = with(
+        Op::Matmul,
+        &v.id,
+        Params {
+            few: kernels::matmul::FewRows::Slabs,
+            ..good
+        },
+        2,
+    );
+    let e = parse(&slabs.to_json().replace("\"slabs\"", "\"stripes\"")).unwrap_err();
+    assert!(matches!(e, TableError::Malformed { .. }), "{e}");
+    assert!(e.to_string().contains("stripes"), "{e}");
     let d = load(&back, false).unwrap();
     let b = d.lookup(Op::Matmul, Key::matmul(1, 8, 8));
     assert_eq!(b.variant().id, v.id);

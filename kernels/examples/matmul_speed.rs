@@ -22,8 +22,9 @@
 //!
 //! **Blocking comparison** (`--blocking`, default sizes 256, 512, 1024, 2048): for each
 //! available SIMD kernel, its hand-tuned constants (`HAND_TUNED`), the model's choice for this
-//! machine (`default_params()`) and any `--params ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]`
-//! sets (the one-row sweep and the stream's rows a pass as `BlockingParams::row` and `rows`
+//! machine (`default_params()`) and any
+//! `--params ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY]` sets (the one-row sweep,
+//! the stream's rows a pass and the few-row path as `BlockingParams::row`, `rows` and `few`
 //! name them), timed in
 //! interleaved rounds (each round times every variant once, in an order that alternates
 //! between rounds, and samples the FMA peak with `kernels::probe::fma_loop`); the table
@@ -32,7 +33,10 @@
 //! With `--c-offsets B,...`, every variant is also timed with C placed B bytes past B's
 //! start (mod 4 KiB): the row stream's loads of B can stall behind its stores to C when C
 //! sits just below B's rows (4K aliasing), which the kernels avoid by moving their
-//! accumulator (`matmul/alias.rs`); the offsets show whether they do.
+//! accumulator (`matmul/alias.rs`); the offsets show whether they do. With `--cold MIB`, B
+//! is cold: each call reads the next of as many copies of B as span MIB MiB (e.g. 32 for a
+//! 32 MiB L3), so that B comes from the next cache level or DRAM, as a model's weights do
+//! when every other layer's weights pass through between two uses.
 //! On Linux, time is this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that time spent
 //! descheduled on a busy machine does not count; elsewhere the wall clock.
 //!
@@ -43,7 +47,8 @@ mod common;
 
 use kernels::cpu::{self, Feature};
 use kernels::matmul::{
-    avx2, avx512, naive, tiled, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product, RowSweep,
+    avx2, avx512, naive, tiled, BlockingParams, FewRows, Gemm, MatMulFn, MatMulWithFn, Product,
+    RowSweep,
 };
 use kernels::probe;
 use std::time::{Duration, Instant};
@@ -52,14 +57,17 @@ type ScratchFn = fn(&Gemm) -> usize;
 type ScratchWithFn = fn(&BlockingParams, &Gemm) -> kernels::Result<usize>;
 
 /// The usage text, printed by `--help` and after a bad argument.
-const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params SPEC]... [--c-offsets B,...] [SIZE...]
+const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params SPEC]... [--c-offsets B,...] [--cold MIB] [SIZE...]
   SIZE: n (an n×n×n product) or MxKxN, optionally followed by `t` for transposed B
   --blocking       compare hand-tuned, model and --params blocking per SIMD kernel (default sizes 256 512 1024 2048)
   --rounds N       interleaved rounds of the blocking comparison (default 9)
   --params SPEC    ISA:[kc,mc,nc[,mr,nr]][,row=stream|windows|by_level|stream_ahead][,rows=1..8]
+                   [,few=by_level|unpacked|slabs|packed]
                    another parameter set for ISA (avx512, avx2), based on its hand-tuned one
   --c-offsets B,.. with --blocking: also time each variant with C placed B bytes (0..4095,
-                   multiples of 4) past B's start, mod 4 KiB";
+                   multiples of 4) past B's start, mod 4 KiB
+  --cold MIB       with --blocking: B cold, each call reading the next of copies of B that
+                   together span at least MIB MiB (as a model's weights between two uses)";
 
 /// The most elements of A, B and C together one size may ask for (1 GiB of f32).
 const MAX_ELEMENTS: usize = 1 << 28;
@@ -230,10 +238,12 @@ fn isas() -> Vec<Isa> {
     ]
 }
 
-/// `ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]` → (ISA name, parameters based on the ISA's
-/// hand-tuned ones). The kernel checks the values when it runs.
+/// `ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY]` → (ISA name, parameters based on
+/// the ISA's hand-tuned ones). The kernel checks the values when it runs.
 fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), String> {
-    let bad = || format!("--params `{spec}`: expected ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N]");
+    let bad = || {
+        format!("--params `{spec}`: expected ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY]")
+    };
     let (isa, rest) = spec.split_once(':').ok_or_else(bad)?;
     let mut p = isas
         .iter()
@@ -249,6 +259,11 @@ fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), St
                 })?
             }
             Some(("rows", n)) => p.rows = n.parse().map_err(|_| bad())?,
+            Some(("few", name)) => {
+                p.few = FewRows::from_name(name).ok_or_else(|| {
+                    format!("--params `{spec}`: unknown few-row path `{name}` (by_level, unpacked, slabs, packed)")
+                })?
+            }
             Some(_) => return Err(bad()),
             None => nums.push(item.parse::<usize>().map_err(|_| bad())?),
         }
@@ -274,10 +289,15 @@ fn parse_offsets(list: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
-/// A parameter set as the table shows it: tile, blocks, and the one-row sweep.
+/// A parameter set as the table shows it: tile, blocks, the one-row sweep and its rows a
+/// pass, and the few-row path where it is not the default.
 fn params_label(p: &BlockingParams) -> String {
+    let few = match p.few {
+        FewRows::ByLevel => String::new(),
+        f => format!(" few={}", f.name()),
+    };
     format!(
-        "{}×{} ({},{},{}) {}/{}",
+        "{}×{} ({},{},{}) {}/{}{few}",
         p.mr,
         p.nr,
         p.kc,
@@ -380,6 +400,7 @@ fn blocking_table(
     rounds: usize,
     extra: &[(String, BlockingParams)],
     offsets: &[usize],
+    cold_mib: usize,
 ) {
     let isas: Vec<Isa> = isas()
         .into_iter()
@@ -387,6 +408,9 @@ fn blocking_table(
         .collect();
     let c = cpu::caches();
     println!("caches: {c:?}");
+    if cold_mib > 0 {
+        println!("B cold: each call reads the next of copies spanning at least {cold_mib} MiB");
+    }
     if isas.is_empty() {
         println!("no SIMD kernel available here");
         return;
@@ -434,6 +458,19 @@ fn blocking_table(
         .iter()
         .map(|g| (fill(g.a_len(), 1), fill(g.b_len(), 2)))
         .collect();
+    // With --cold, copies of each B that the timed calls take in turn.
+    let copies: Vec<Vec<Vec<f32>>> = operands
+        .iter()
+        .map(|(_, b)| {
+            let n = if cold_mib == 0 {
+                0
+            } else {
+                ((cold_mib << 20) / (4 * b.len()).max(1)).max(1) + 1
+            };
+            vec![b.clone(); n]
+        })
+        .collect();
+    let mut turn = 0usize;
     for r in runs.iter_mut() {
         let si = sizes.iter().position(|g| *g == r.g).expect("a size");
         r.c = placed_c(r.g.c_len(), &operands[si].1, r.c_offset);
@@ -479,8 +516,15 @@ fn blocking_table(
             if r.g.flops() < 1e9 {
                 run(&r.params, ab(r.g, a, b, c), &mut r.scratch).unwrap();
             }
+            let cold = &copies[si];
             let dt = time_it(|| {
                 for _ in 0..reps {
+                    let b = if cold.is_empty() {
+                        b
+                    } else {
+                        turn += 1;
+                        &cold[turn % cold.len()]
+                    };
                     run(&r.params, ab(r.g, a, b, c), &mut r.scratch).unwrap();
                 }
             });
@@ -543,6 +587,7 @@ fn main() {
     let mut rounds = 9;
     let mut extra = Vec::new();
     let mut offsets = Vec::new();
+    let mut cold_mib = 0;
     let mut sizes = Vec::new();
     let isa_list = isas();
     let mut it = args.into_iter();
@@ -559,6 +604,13 @@ fn main() {
                 let spec = it.next().unwrap_or_else(|| die("--params needs a value"));
                 extra.push(parse_params(&spec, &isa_list).unwrap_or_else(|e| die(&e)));
             }
+            "--cold" => {
+                cold_mib = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&n: &usize| (1..=4096).contains(&n))
+                    .unwrap_or_else(|| die("--cold takes MiB, a whole number in 1..=4096"))
+            }
             "--c-offsets" => {
                 let list = it
                     .next()
@@ -569,9 +621,9 @@ fn main() {
             s => sizes.push(parse(s).unwrap_or_else(|e| die(&e))),
         }
     }
-    let needs_blocking = !extra.is_empty() || !offsets.is_empty();
+    let needs_blocking = !extra.is_empty() || !offsets.is_empty() || cold_mib > 0;
     if needs_blocking && !blocking {
-        die("--params and --c-offsets go with --blocking");
+        die("--params, --c-offsets and --cold go with --blocking");
     }
     if blocking {
         if sizes.is_empty() {
@@ -580,7 +632,7 @@ fn main() {
                 .map(|s| parse(s).expect("the default sizes parse"))
                 .collect();
         }
-        blocking_table(&sizes, rounds.max(1), &extra, &offsets);
+        blocking_table(&sizes, rounds.max(1), &extra, &offsets, cold_mib);
         return;
     }
     if sizes.is_empty() {

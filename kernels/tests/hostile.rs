@@ -17,7 +17,9 @@ mod common;
 
 use kernels::cpu::{self, Feature};
 use kernels::layernorm::{Affine, LayerNormGrads, LayerNormOut, Saved};
-use kernels::matmul::{self, BlockingParams, Gemm, MatMulFn, MatMulWithFn, Product, RowSweep};
+use kernels::matmul::{
+    self, BlockingParams, FewRows, Gemm, MatMulFn, MatMulWithFn, Product, RowSweep,
+};
 use kernels::{add, gelu, layernorm, probe, softmax, KernelError, Result, Rows};
 use proptest::prelude::*;
 use std::hint::black_box;
@@ -389,6 +391,7 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
         nc: nr,
         row: RowSweep::Stream,
         rows: 3,
+        few: FewRows::ByLevel,
     }
 }
 
@@ -576,6 +579,7 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             nc: (nb * nr).saturating_add(off % 2),
             row: sweep(kc),
             rows: 1 + (kc + mb) % 8,
+            few: FewRows::ALL[(kc + nb) % 4],
         },
     );
     prop_oneof![
@@ -589,6 +593,7 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             row: sweep(kc),
             // 0 and 9 are refused like any bad field.
             rows: mc % 10,
+            few: FewRows::ALL[nc % 4],
         }),
     ]
 }

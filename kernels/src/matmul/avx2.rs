@@ -66,6 +66,7 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     nc: 96 * NR,
     row: ROW,
     rows: super::blocking::STREAM_ROWS,
+    few: super::blocking::FewRows::ByLevel,
 };
 
 /// The default one-row sweep: the row stream, which read B 1.1–1.6× faster in L2 and

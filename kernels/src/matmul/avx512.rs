@@ -73,6 +73,7 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     nc: 24 * NR,
     row: ROW,
     rows: super::blocking::STREAM_ROWS,
+    few: super::blocking::FewRows::ByLevel,
 };
 
 /// The default one-row sweep: the column windows (with this kernel's own aligned window
@@ -106,7 +107,10 @@ super::driver::sgemm_wrappers! {
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use super::*;
-    use crate::matmul::driver::{MicroKernel, Operands, RowBlock, UnpackedKernel};
+    use crate::matmul::driver::{
+        direct_blocks, direct_rows, wide_direct_vectors, MicroKernel, Operands, RowBlock,
+        UnpackedKernel,
+    };
     use crate::matmul::tile::{by_rows, isa_tile, TileVector};
     use crate::simd_math;
     use std::arch::x86_64::*;
@@ -254,6 +258,13 @@ mod imp {
     impl UnpackedKernel for Avx512 {
         type Lanes = simd_math::Avx512;
         const DR: usize = DR;
+
+        /// Tiles as wide as 32 registers allow ([`wide_direct_vectors`]).
+        #[inline(always)]
+        unsafe fn direct_block(rows: usize, block: RowBlock<'_>) {
+            // SAFETY: this method's contract is `direct_rows`'s for `rows` rows.
+            unsafe { direct_blocks!(Self, rows, block, wide_direct_vectors) }
+        }
 
         #[inline(always)]
         unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {

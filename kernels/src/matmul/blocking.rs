@@ -130,7 +130,8 @@ impl RowSweep {
 
 /// The parameters of a BLIS-style SGEMM: the micro-tile (`mr`×`nr`, registers), the packed
 /// blocks (`kc` deep; `mc` rows of A, `nc` columns of B), the one-row sweep (`row`) and the
-/// rows of B per pass of its row stream (`rows`). A kernel accepts a value only when
+/// rows of B per pass of its row stream (`rows`), and whether a few rows are packed (`few`).
+/// A kernel accepts a value only when
 /// [`BlockingParams::check`] passes for its micro-tiles: `mr`×`nr` one of them, `kc` in
 /// 1..=[`MAX_KC`], `mc` a nonzero multiple of `mr` up to [`MAX_MC`], `nc` a nonzero multiple
 /// of `nr` up to [`MAX_NC`], `rows` in 1..=[`MAX_STREAM_ROWS`] (every sweep is valid).
@@ -152,6 +153,8 @@ pub struct BlockingParams {
     /// [`RowSweep::StreamAhead`]; the windows ignore it): more rows mean fewer passes over
     /// C's row but more streams of B in flight at once.
     pub rows: usize,
+    /// Whether a few rows are computed unpacked or packed.
+    pub few: FewRows,
 }
 
 /// Largest accepted `kc`.
@@ -169,9 +172,68 @@ pub const MAX_STREAM_ROWS: usize = 8;
 /// tuner tries them per range.
 pub const STREAM_ROWS: usize = 8;
 
+/// How a few rows (m from 2 up to the kernel's unpacked limit, B not transposed) are
+/// computed: unpacked (A and B read in place, row blocks sweeping B's columns:
+/// `driver::direct_rows`), unpacked in slabs of B's rows with the next slab prefetched, or
+/// packed (A and B copied into the micro-kernel's panels first). Packing reads B once, row
+/// by row, but costs a copy of all of B per call, which a few rows of work cannot amortise;
+/// the unpacked sweep walks B down its columns, which the prefetchers follow only while B
+/// sits in L2; the slabs walk [`SLAB_ROWS`] rows of B at a time while asking for the next
+/// slab, row by row, to be brought into L2. Which wins depends on the machine and on where B
+/// lives, so it is a kernel parameter the tuner chooses per range. Measured on a Zen 4, one
+/// thread, AVX-512, 10×256×768: B warm, unpacked 99–104 GFLOP/s, slabs 93–96, packed 70;
+/// B cold (each call reading the next of copies spanning 16 MiB), slabs 54–64, packed
+/// 31–35, unpacked 28–31 (`matmul_speed --blocking --cold 16 --params avx512:few=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FewRows {
+    /// Unpacked while B has at most [`direct_b_max`] elements (half the core's share of the
+    /// L2), else in slabs: beyond the L2, B comes from the next level at each call.
+    ByLevel,
+    /// Always unpacked, all of k at once.
+    Unpacked,
+    /// Always unpacked in slabs of [`SLAB_ROWS`] rows of B, each prefetching the next.
+    Slabs,
+    /// Always packed.
+    Packed,
+}
+
+/// Rows of B per slab of [`FewRows::Slabs`]: the slab being read and the one being
+/// prefetched stay within L2 for the widths the models use (32 rows of 768 columns: 96 KiB
+/// each), and the slab's work covers the next slab's fetch. Measured on a Zen 4, B cold
+/// (copies over 16 MiB), AVX-512 10×1024×256: 16 rows 47, 32 rows 59, 64 rows 41 GFLOP/s.
+pub const SLAB_ROWS: usize = 32;
+
+impl FewRows {
+    /// Every choice, in a fixed order.
+    pub const ALL: [FewRows; 4] = [
+        FewRows::ByLevel,
+        FewRows::Unpacked,
+        FewRows::Slabs,
+        FewRows::Packed,
+    ];
+
+    /// The ways a tuner compares ([`FewRows::ByLevel`] only picks one of them by B's size).
+    pub const CONCRETE: [FewRows; 3] = [FewRows::Unpacked, FewRows::Slabs, FewRows::Packed];
+
+    /// The name in tables and reports: `by_level`, `unpacked`, `slabs` or `packed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FewRows::ByLevel => "by_level",
+            FewRows::Unpacked => "unpacked",
+            FewRows::Slabs => "slabs",
+            FewRows::Packed => "packed",
+        }
+    }
+
+    /// Parses [`FewRows::name`].
+    pub fn from_name(name: &str) -> Option<FewRows> {
+        FewRows::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 impl BlockingParams {
-    /// The parameters with these fields, in their order, and the default [`STREAM_ROWS`]
-    /// (for the model and its tests).
+    /// The parameters with these fields, in their order, the default [`STREAM_ROWS`] and
+    /// [`FewRows::ByLevel`] (for the model and its tests).
     fn new(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize, row: RowSweep) -> Self {
         BlockingParams {
             mr,
@@ -181,6 +243,7 @@ impl BlockingParams {
             nc,
             row,
             rows: STREAM_ROWS,
+            few: FewRows::ByLevel,
         }
     }
 
@@ -235,6 +298,14 @@ impl BlockingParams {
     /// as the kernels resolve it (for a tuner, which searches only what a call would run).
     pub fn sweep_for(&self, g: &Gemm) -> RowSweep {
         Blocking::trusted(*self, 0, 0).sweep_for(g)
+    }
+
+    /// How a few rows of shape `g` are computed with these parameters on this machine:
+    /// `few`, with [`FewRows::ByLevel`] resolved by B's size as the kernels resolve it (for a
+    /// tuner, which searches only what a call would run; whether the kernel computes `g` as
+    /// a few rows at all depends on its limits, which its scratch request shows).
+    pub fn few_for(&self, g: &Gemm) -> FewRows {
+        Blocking::trusted(*self, 0, 0).few_for(g)
     }
 
     /// The most scratch (in f32) a kernel asks for with these parameters, whatever the shape:
@@ -378,13 +449,23 @@ impl Blocking {
         &self.p
     }
 
+    /// How a few rows of `g` are computed: `few`, with [`FewRows::ByLevel`] resolved by B's
+    /// size.
+    pub(super) fn few_for(&self, g: &Gemm) -> FewRows {
+        match self.p.few {
+            FewRows::ByLevel if g.k.saturating_mul(g.n) <= self.direct_b => FewRows::Unpacked,
+            FewRows::ByLevel => FewRows::Slabs,
+            f => f,
+        }
+    }
+
     /// The plan for a canonical shape.
     pub(super) fn plan(&self, g: &Gemm) -> Plan {
         let tiny = g.m <= self.tiny && g.n <= self.tiny && g.k <= self.tiny;
         if g.m == 0 || g.n == 0 || g.k == 0 {
             Plan::Trivial
         } else if !g.trans_b
-            && (tiny || (g.m <= self.direct_m && (g.m == 1 || g.k * g.n <= self.direct_b)))
+            && (tiny || (g.m <= self.direct_m && (g.m == 1 || self.few_for(g) != FewRows::Packed)))
         {
             Plan::Direct
         } else if g.m == 1 && g.trans_b && (!g.trans_a || g.lda == 1) {
@@ -614,9 +695,10 @@ mod tests {
         }
     }
 
-    /// The unpacked path's B limit for m ≥ 2 is half the core's L2, in floats: Zen 3 512 KiB
-    /// → 64 Ki floats, Zen 4 and Skylake-X 1 MiB → 128 Ki, the Arm cluster's 4 MiB shared by
-    /// 4 → 128 Ki. A 10-row product whose B is over it packs; one row never does.
+    /// The all-of-k unpacked path's B limit for m ≥ 2 is half the core's L2, in floats:
+    /// Zen 3 512 KiB → 64 Ki floats, Zen 4 and Skylake-X 1 MiB → 128 Ki, the Arm cluster's
+    /// 4 MiB shared by 4 → 128 Ki. By default a 10-row product whose B is over it runs in
+    /// slabs (still the unpacked plan), and packs only when asked; one row never packs.
     #[test]
     fn unpacked_path_limit_from_the_l2() {
         assert_eq!(direct_b_max(&zen3_caches()), 65536);
@@ -637,14 +719,31 @@ mod tests {
             Plan::Direct,
             "B 256 KiB: in half the L2"
         );
-        assert_eq!(plan(10, 256, 768), Plan::Packed, "B 768 KiB: beyond the L2");
-        assert_eq!(plan(2, 1024, 256), Plan::Packed);
+        assert_eq!(blk.few_for(&Gemm::new(10, 256, 256)), FewRows::Unpacked);
+        assert_eq!(plan(10, 256, 768), Plan::Direct, "B 768 KiB: beyond the L2");
+        assert_eq!(blk.few_for(&Gemm::new(10, 256, 768)), FewRows::Slabs);
+        assert_eq!(blk.few_for(&Gemm::new(2, 1024, 256)), FewRows::Slabs);
         assert_eq!(
             plan(1, 4096, 4096),
             Plan::Direct,
             "one row streams B at any size"
         );
         assert_eq!(plan(13, 64, 64), Plan::Packed, "more rows than direct_m");
+        // A table's choice overrides the sizes.
+        for (few, want) in [
+            (FewRows::Packed, Plan::Packed),
+            (FewRows::Unpacked, Plan::Direct),
+            (FewRows::Slabs, Plan::Direct),
+        ] {
+            let b = Blocking {
+                p: BlockingParams { few, ..blk.p },
+                ..blk
+            };
+            assert_eq!(b.plan(&Gemm::new(10, 256, 256)), want, "{few:?}");
+            assert_eq!(b.plan(&Gemm::new(10, 256, 768)), want, "{few:?}");
+            assert_eq!(b.few_for(&Gemm::new(10, 256, 768)), few);
+            assert_eq!(b.plan(&Gemm::new(1, 256, 768)), Plan::Direct, "{few:?}");
+        }
     }
 
     /// The model's blocking on each machine above and the fallback hierarchy, for the tiles

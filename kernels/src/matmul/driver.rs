@@ -331,7 +331,7 @@ pub(super) use imp::*;
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
     use crate::matmul::alias;
-    use crate::matmul::blocking::{Blocking, Plan, RowSweep, MAX_STREAM_ROWS};
+    use crate::matmul::blocking::{Blocking, FewRows, Plan, RowSweep, MAX_STREAM_ROWS, SLAB_ROWS};
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
@@ -427,7 +427,8 @@ mod imp {
         const DR: usize;
 
         /// The unpacked micro-kernel: an `R`×(`V`·LANES) tile (LANES those of
-        /// [`UnpackedKernel::Lanes`], `V` = [`direct_vectors`]`(R)`) of which columns < `cols`
+        /// [`UnpackedKernel::Lanes`], `V` as [`UnpackedKernel::direct_block`] chooses for `R`
+        /// rows) of which columns < `cols`
         /// are valid, with A element (r, p) at `o.a + r·o.a_rs + p·o.a_ps` and B element
         /// (p, j) at `o.b + p·o.b_ps + j`, read in place. `R` is in 1..=`DR`.
         ///
@@ -436,6 +437,18 @@ mod imp {
         /// element (p, j) and the C element (r, j) are in bounds of their buffers, and C
         /// does not alias A or B.
         unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize);
+
+        /// Rows `r.i..r.i + rows` of C (`rows` in 1..=`DR`), all columns: one row through
+        /// [`UnpackedKernel::direct_row`], more through [`direct_rows`] with the tile width of
+        /// 16 vector registers ([`direct_vectors`]); an ISA with more registers overrides it.
+        ///
+        /// # Safety
+        /// As [`direct_rows`] with `R` = `rows`.
+        #[inline(always)]
+        unsafe fn direct_block(rows: usize, block: RowBlock<'_>) {
+            // SAFETY: this method's contract is `direct_rows`'s for `rows` rows.
+            unsafe { direct_blocks!(Self, rows, block, direct_vectors) }
+        }
 
         /// One row i of C, all columns, A and B read in place, as `r.sweep` says: the row
         /// stream ([`stream_row`], only with β = 0) or column windows ([`direct_rows`] with
@@ -477,7 +490,12 @@ mod imp {
         unsafe {
             match blk.plan(&p.g) {
                 Plan::Trivial => {}
-                Plan::Direct => direct::<K::Unpacked>(blk.sweep_for(&p.g), blk.params().rows, p),
+                Plan::Direct => direct::<K::Unpacked>(
+                    blk.sweep_for(&p.g),
+                    blk.params().rows,
+                    blk.few_for(&p.g) == FewRows::Slabs,
+                    p,
+                ),
                 Plan::Dots => dots::<<K::Unpacked as UnpackedKernel>::Lanes>(p),
                 Plan::Packed => {
                     let t = blk.params();
@@ -493,15 +511,42 @@ mod imp {
     /// Unpacked path for B not transposed: blocks of up to `U::DR` rows, each sweeping the
     /// columns with a tile as wide as the row count allows (one row through
     /// [`UnpackedKernel::direct_row`] with the blocking's `sweep` and its stream's `rows`
-    /// per pass).
+    /// per pass). With `slabs` and more than one row, the product runs slab by slab of
+    /// [`SLAB_ROWS`] rows of B ([`FewRows::Slabs`]).
     ///
     /// # Safety
     /// As [`run`], and `!g.trans_b`.
     #[inline(always)]
-    unsafe fn direct<U: UnpackedKernel>(sweep: RowSweep, stream_rows: usize, mut p: Product<'_>) {
+    unsafe fn direct<U: UnpackedKernel>(
+        sweep: RowSweep,
+        stream_rows: usize,
+        slabs: bool,
+        p: Product<'_>,
+    ) {
         const { assert!(U::DR >= 1 && U::DR <= 8) };
         let g = p.g;
         debug_assert!(!g.trans_b);
+        // SAFETY (both): this function's contract.
+        if slabs && g.m >= 2 && g.k > SLAB_ROWS {
+            unsafe { direct_slabs::<U>(sweep, stream_rows, p) }
+        } else {
+            unsafe { row_blocks::<U>(sweep, stream_rows, p) }
+        }
+    }
+
+    /// The row blocks of [`direct`], all of k at once. (Not recursive through
+    /// [`direct_slabs`]: every function here must inline into the ISA's entry point, which
+    /// alone enables the ISA's features.)
+    ///
+    /// # Safety
+    /// As [`direct`].
+    #[inline(always)]
+    unsafe fn row_blocks<U: UnpackedKernel>(
+        sweep: RowSweep,
+        stream_rows: usize,
+        mut p: Product<'_>,
+    ) {
+        let g = p.g;
         let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
         let mut i = 0;
         while i < g.m {
@@ -514,24 +559,65 @@ mod imp {
                 sweep,
                 stream_rows,
             };
-            macro_rules! blocks {
-                ($($r:literal)*) => {
-                    match rows {
-                        1 => U::direct_row(block),
-                        $($r => direct_rows::<U, $r, { direct_vectors($r) }>(block),)*
-                        _ => unreachable!("DR is at most 8"),
-                    }
-                };
-            }
             // SAFETY: rows i..i+rows < m, rows ≤ DR; the sweep stays inside the checked
             // buffers.
-            unsafe { blocks!(2 3 4 5 6 7 8) }
+            unsafe { U::direct_block(rows, block) }
             i += rows;
         }
     }
 
-    /// Vectors per row of the unpacked tile of `rows` rows: R·V accumulators, V B vectors
-    /// and one broadcast fit 16 registers up to 6 rows (AVX2's `DR`), 32 up to 8.
+    /// [`direct`] slab by slab: for each [`SLAB_ROWS`] rows of B (and the matching columns
+    /// of A), first ask for the next slab's rows to be brought into L2, row by row, then run
+    /// the unpacked path over this slab into all of C (the first slab with β, the others
+    /// adding to C). B is read once, a slab at a time, from wherever it lives, while the
+    /// slab in L2 feeds the tiles; C (a few rows) stays in L1. The sum over k is split at
+    /// the slab boundaries, as the packed path's `kc` blocks split it.
+    ///
+    /// # Safety
+    /// As [`direct`].
+    #[inline(always)]
+    unsafe fn direct_slabs<U: UnpackedKernel>(sweep: RowSweep, stream_rows: usize, p: Product<'_>) {
+        let g = p.g;
+        let a_ps = if g.trans_a { g.lda } else { 1 };
+        // f32 elements per 64-byte cache line: one prefetch each.
+        const LINE_FLOATS: usize = 16;
+        let mut p0 = 0;
+        while p0 < g.k {
+            let rows = (g.k - p0).min(SLAB_ROWS);
+            let next = p0 + rows..(p0 + 2 * SLAB_ROWS).min(g.k);
+            for q in next {
+                // Row q < k of B starts at q·ldb, and its columns < n are in bounds.
+                let row = p.b[q * g.ldb..q * g.ldb + g.n].as_ptr();
+                let mut j = 0;
+                while j < g.n {
+                    // SAFETY: the ISA is available (per `run`); j < n keeps the address in
+                    // B's row, and a prefetch reads nothing into the program.
+                    unsafe { <U::Lanes as Simd>::prefetch_l2(row.wrapping_add(j)) };
+                    j += LINE_FLOATS;
+                }
+            }
+            // A's columns p0.. start at p0·a_ps, B's rows p0.. at p0·ldb; both are below
+            // their checked lengths since p0 < k. C is reborrowed for this slab.
+            let slab = Product {
+                g: Gemm { k: rows, ..g },
+                alpha: p.alpha,
+                a: &p.a[p0 * a_ps..],
+                b: &p.b[p0 * g.ldb..],
+                beta: if p0 == 0 { p.beta } else { 1.0 },
+                c: &mut *p.c,
+            };
+            // SAFETY: the slab is a checked shape of its own: the sub-slices hold its A
+            // (m rows of `rows` columns at the same strides) and B (`rows` rows of n), and C
+            // is unchanged.
+            unsafe { row_blocks::<U>(sweep, stream_rows, slab) };
+            p0 += rows;
+        }
+    }
+
+    /// Vectors per row of the unpacked tile of `rows` rows with 16 vector registers (AVX2,
+    /// and the default of [`UnpackedKernel::direct_block`]): R·V accumulators, V B vectors
+    /// and one broadcast fit up to 6 rows (AVX2's `DR`); one row takes its B vectors as
+    /// memory operands.
     pub(in crate::matmul) const fn direct_vectors(rows: usize) -> usize {
         match rows {
             1 => 8,
@@ -540,6 +626,40 @@ mod imp {
             _ => 2,
         }
     }
+
+    /// Vectors per row of the unpacked tile of `rows` rows with 32 vector registers
+    /// (AVX-512, whose FMAs also take A's broadcast element as a memory operand): R·V
+    /// accumulators and V B vectors within 30 registers, at most 8 vectors. A wider tile
+    /// reads more of each row of B per step down its columns and A fewer times per product.
+    pub(in crate::matmul) const fn wide_direct_vectors(rows: usize) -> usize {
+        match rows {
+            1 | 2 => 8,
+            3 => 7,
+            4 => 6,
+            5 => 5,
+            6 => 4,
+            _ => 3,
+        }
+    }
+
+    /// Rows `i..i + rows` of C (`rows` in 1..=8) through [`direct_rows`] with the tile
+    /// width `vectors(R)` for R rows, or one row through the kernel's `direct_row`.
+    macro_rules! direct_blocks {
+        ($U:ty, $rows:expr, $block:expr, $vectors:ident) => {
+            match $rows {
+                1 => <$U>::direct_row($block),
+                2 => direct_rows::<$U, 2, { $vectors(2) }>($block),
+                3 => direct_rows::<$U, 3, { $vectors(3) }>($block),
+                4 => direct_rows::<$U, 4, { $vectors(4) }>($block),
+                5 => direct_rows::<$U, 5, { $vectors(5) }>($block),
+                6 => direct_rows::<$U, 6, { $vectors(6) }>($block),
+                7 => direct_rows::<$U, 7, { $vectors(7) }>($block),
+                8 => direct_rows::<$U, 8, { $vectors(8) }>($block),
+                _ => unreachable!("DR is at most 8"),
+            }
+        };
+    }
+    pub(in crate::matmul) use direct_blocks;
 
     /// Rows i..i+R of C, all columns, A and B read in place: tiles of `V`·LANES columns,
     /// the last one short.

@@ -36,7 +36,7 @@ mod pack;
 mod tile;
 pub mod tiled;
 
-pub use blocking::{BlockingParams, RowSweep};
+pub use blocking::{BlockingParams, FewRows, RowSweep};
 
 use crate::{check_len, KernelError, Result};
 

@@ -20,7 +20,7 @@ use super::{
     direct_vectors, run, Body, MicroKernel, Operands, Product, Sgemm, Spec, UnpackedKernel,
 };
 use crate::matmul::alias;
-use crate::matmul::blocking::{canonical, Blocking, BlockingParams, Plan, RowSweep};
+use crate::matmul::blocking::{canonical, Blocking, BlockingParams, FewRows, Plan, RowSweep};
 use crate::matmul::{as_row_problem, naive, Gemm};
 use crate::simd_math::Simd;
 use crate::KernelError;
@@ -286,6 +286,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
         nc: NR,
         row,
         rows: crate::matmul::blocking::STREAM_ROWS,
+        few: crate::matmul::FewRows::ByLevel,
     };
     // SAFETY: `run::<Scalar, MR, NR>` is portable code whose only requirements are those
     // `Sgemm` establishes (checked shape, scratch, nonzero sizes, blocking of this tile).
@@ -454,7 +455,8 @@ fn sweep(k: &Sgemm, params: &BlockingParams, seed: u64) -> Plans {
 }
 
 /// Blockings whose loops wrap on the sweep's shapes: kc 3 or 5 (primes), one or two
-/// micro-tiles per block, one with each one-row sweep (the stream three rows a pass).
+/// micro-tiles per block, one with each one-row sweep (the stream three rows a pass), a few
+/// rows always unpacked with one and always packed with the other.
 fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
     [
         BlockingParams {
@@ -465,6 +467,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             nc: nr,
             row: RowSweep::Stream,
             rows: 3,
+            few: FewRows::Unpacked,
         },
         BlockingParams {
             mr,
@@ -474,6 +477,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             nc: 2 * nr,
             row: RowSweep::Windows,
             rows: 8,
+            few: FewRows::Packed,
         },
     ]
 }
@@ -509,6 +513,44 @@ fn avx512_tile() {
 #[test]
 fn odd_tile() {
     tile::<5, 7, 3, 4>();
+}
+
+/// A few rows in slabs of B's rows ([`FewRows::Slabs`]): k over one slab and at its edges,
+/// one row block and more (with a one-row remainder), n from one column (taken as a
+/// matrix-vector product) to past a cache line,
+/// transposed A, padded strides, β = 0 (C's NaN never read) and β ≠ 0 accumulating over the
+/// slabs; every case takes the unpacked plan and agrees with the reference.
+#[test]
+fn slabs_of_b_match_the_reference() {
+    use crate::matmul::blocking::SLAB_ROWS;
+    const DR: usize = 4;
+    let k = sgemm::<6, 16, 8, DR>(0, 2 * DR + 1);
+    let params = BlockingParams {
+        few: FewRows::Slabs,
+        ..k.default_params()
+    };
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut case = 0;
+    for m in [2, 3, DR, DR + 1, 2 * DR + 1] {
+        for kk in [
+            SLAB_ROWS + 1,
+            2 * SLAB_ROWS,
+            2 * SLAB_ROWS + 1,
+            3 * SLAB_ROWS + 7,
+        ] {
+            for n in [1, 7, 17, 70] {
+                let (ta, pad) = (case % 2 == 1, case % 3);
+                let (alpha, beta) = [(1.0, 0.0), (0.5, -1.5), (-2.0, 1.0)][case % 3];
+                let g = shape(m, kk, n, ta, false, pad);
+                let plan = check_case(&k, &params, &g, alpha, beta, &mut rng);
+                // One column is a matrix-vector product, computed as dot products.
+                if n > 1 {
+                    assert_eq!(plan, Plan::Direct, "{g:?}");
+                }
+                case += 1;
+            }
+        }
+    }
 }
 
 /// The default blocking of a portable kernel: the model's for this machine, every plan
