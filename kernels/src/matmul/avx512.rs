@@ -87,9 +87,13 @@ const ROW: RowSweep = RowSweep::ByLevel;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
-/// With B not transposed, up to this many rows skip packing (B is then read once per
-/// `DR`-row block, from cache).
-const DIRECT_M: usize = 16;
+/// With B not transposed, up to this many rows may skip packing (`BlockingParams::few`; B is
+/// then read once per `DR`-row block, from cache). With the 32-register tiles, reading A and
+/// B in place beat packing up to the small-m bucket's 64 rows: Zen 4, one thread, B warm,
+/// 20×256×768 114 against 84 GFLOP/s, 35×256×768 111 against 96, 64×256×768 113 against
+/// 104 (`matmul_speed --blocking --params avx512:few=unpacked --params avx512:few=packed`;
+/// `gemm` 112 at 35×256×768).
+const DIRECT_M: usize = 64;
 /// Rows per block of the unpacked path.
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 8;
