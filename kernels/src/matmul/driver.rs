@@ -548,9 +548,13 @@ mod imp {
     ) {
         let g = p.g;
         let (a_rs, a_ps) = if g.trans_a { (1, g.lda) } else { (g.lda, 1) };
+        // As few blocks as DR allows, their rows as even as possible (10 rows with DR = 8:
+        // 5 + 5, not 8 + 2, whose 2-row block reads all of B for a fifth of the work).
+        let blocks = g.m.div_ceil(U::DR);
+        let (base, extra) = (g.m / blocks.max(1), g.m % blocks.max(1));
         let mut i = 0;
-        while i < g.m {
-            let rows = (g.m - i).min(U::DR);
+        for b in 0..blocks {
+            let rows = base + usize::from(b < extra);
             let block = RowBlock {
                 p: p.reborrow(),
                 i,
@@ -559,8 +563,8 @@ mod imp {
                 sweep,
                 stream_rows,
             };
-            // SAFETY: rows i..i+rows < m, rows ≤ DR; the sweep stays inside the checked
-            // buffers.
+            // SAFETY: rows i..i+rows ≤ m (the blocks' rows sum to m), 1 ≤ rows ≤ DR
+            // (⌈m / blocks⌉ ≤ DR); the sweep stays inside the checked buffers.
             unsafe { U::direct_block(rows, block) }
             i += rows;
         }
