@@ -270,6 +270,11 @@ mod imp {
             unsafe { direct_blocks!(Self, rows, block, wide_direct_vectors) }
         }
 
+        /// Each block with its widest tile instead: sharing 3-vector strips (the 8-row
+        /// tile's width) ran 12×1024×256 at 98 against 114 GFLOP/s and 20×256×512 at 104
+        /// against 111 (Zen 4, B warm, two interleaved runs).
+        const SHARE_STRIPS: bool = false;
+
         #[inline(always)]
         unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
             // SAFETY: the contract of `direct_tile` is `tile`'s for an unpacked tile whose

@@ -137,7 +137,9 @@ impl<const L: usize, const DR: usize> UnpackedKernel for Scalar<L, DR> {
 
     unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
         assert!(
-            (1..=DR).contains(&R) && V == direct_vectors(R) && (1..=V * L).contains(&cols),
+            (1..=DR).contains(&R)
+                && (V == direct_vectors(R) || V == <Self as UnpackedKernel>::STRIP_V)
+                && (1..=V * L).contains(&cols),
             "unpacked tile {R}×{cols} of {V} vectors (DR = {DR})"
         );
         let mut acc = vec![vec![0.0f32; cols]; R];
@@ -550,6 +552,33 @@ fn slabs_of_b_match_the_reference() {
                 case += 1;
             }
         }
+    }
+}
+
+/// Several row blocks sharing strips of B ([`super::shared_strips`]) over a k deep enough to
+/// be cut into several L1-sized pieces (half the L1 in floats over a 16-lane strip, plus a
+/// remainder), with α, β ≠ 0 accumulating over the pieces, transposed A and padded strides.
+#[test]
+fn shared_strips_over_deep_k_match_the_reference() {
+    const DR: usize = 4;
+    let k = sgemm::<6, 16, 8, DR>(0, 3 * DR);
+    let params = BlockingParams {
+        few: FewRows::Unpacked,
+        ..k.default_params()
+    };
+    let pieces = crate::cpu::caches().l1d.size / 4 / 2 / 16;
+    let mut rng = StdRng::seed_from_u64(12);
+    for (case, (m, kk, n)) in [
+        (DR + 1, 2 * pieces + 3, 37),
+        (3 * DR, pieces + 1, 16),
+        (2 * DR + 1, 3 * pieces, 70),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let g = shape(m, kk, n, case % 2 == 1, false, case);
+        let plan = check_case(&k, &params, &g, 0.75, -0.5, &mut rng);
+        assert_eq!(plan, Plan::Direct, "{g:?}");
     }
 }
 
