@@ -301,15 +301,7 @@ pub fn search(
             let rival = chosen.filter(|_| chosen_fig.is_none()).map(Cand::plain);
             cands.extend(rival.clone());
             let step_soft = crate::tune::fair_share(Instant::now(), soft, steps - step);
-            backends::pool::clear();
-            let o = measure::race_cands(
-                &problem,
-                &cands,
-                RaceCtx::new(&cfg.settings, &mut *source, step_soft, deadline)
-                    .verify(true)
-                    .protect(&cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
-                    .cache(cfg.cache()),
-            );
+            let o = race_step(&problem, &cands, cfg, &mut *source, (step_soft, deadline));
             if let Some(r) = rival.and_then(|c| o.get(&c.id)) {
                 chosen_fig = Some((r.timing.median_ns, r.timing.spread_ns));
             }
@@ -384,11 +376,7 @@ pub fn search(
             entry.variant = own.id.clone();
             entry.params = params;
         }
-        let ev = &mut entry.evidence;
-        ev.note = Some(match ev.note.take() {
-            Some(n) => format!("{n}; {note}"),
-            None => note.clone(),
-        });
+        append_note(&mut entry.evidence, &note);
         progress.end(&format!("{label}: {note}"));
         out.push(Search {
             entry: i,
@@ -403,6 +391,35 @@ pub fn search(
         });
     }
     out
+}
+
+/// One race of a search step (this module's, or the thread splits'): `cands` from an empty
+/// buffer pool, verified with their choices, none pruned, in the cache state of the run's
+/// races, until the soft and hard deadlines `(soft, hard)`.
+pub(crate) fn race_step(
+    problem: &Problem,
+    cands: &[Cand<'_>],
+    cfg: &Config,
+    source: &mut dyn CounterSource,
+    (soft, hard): (Instant, Instant),
+) -> measure::Outcome {
+    backends::pool::clear();
+    measure::race_cands(
+        problem,
+        cands,
+        RaceCtx::new(&cfg.settings, source, soft, hard)
+            .verify(true)
+            .protect(&cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
+            .cache(cfg.cache()),
+    )
+}
+
+/// Appends `note` to an entry's evidence notes (`; `-separated).
+pub(crate) fn append_note(ev: &mut backends::table::Evidence, note: &str) {
+    ev.note = Some(match ev.note.take() {
+        Some(n) => format!("{n}; {note}"),
+        None => note.to_string(),
+    });
 }
 
 /// Whether figures `a` (median, spread) beat `b` beyond the noise (`b` absent: yes).

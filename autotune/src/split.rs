@@ -12,7 +12,7 @@
 //! "Threads"); the race confirms or replaces it here, per range.
 
 use crate::counters::CounterSource;
-use crate::measure::{self, Cand, RaceCtx};
+use crate::measure::Cand;
 use crate::tune::{shapes_at, Config, Progress, Run};
 use backends::exec::Split;
 use backends::problem::Problem;
@@ -137,15 +137,7 @@ pub fn search(
             })
             .collect();
         let soft = crate::tune::fair_share(now, deadline, todo.len() - j);
-        backends::pool::clear();
-        let o = measure::race_cands(
-            &problem,
-            &cands,
-            RaceCtx::new(&cfg.settings, &mut *source, soft, deadline)
-                .verify(true)
-                .protect(&cands.iter().map(|c| c.id.clone()).collect::<Vec<_>>())
-                .cache(cfg.cache()),
-        );
+        let o = crate::params::race_step(&problem, &cands, cfg, &mut *source, (soft, deadline));
         let trials: Vec<SplitTrial> = splits
             .iter()
             .zip(&cands)
@@ -187,11 +179,7 @@ pub fn search(
         };
         let entry = &mut table.entries[*i];
         entry.split = winner.and_then(|w| Split::from_name(&w.split));
-        let ev = &mut entry.evidence;
-        ev.note = Some(match ev.note.take() {
-            Some(n) => format!("{n}; {note}"),
-            None => note.clone(),
-        });
+        crate::params::append_note(&mut entry.evidence, &note);
         progress.end(&format!("{label}: {note}"));
         out.push(SplitSearch {
             entry: *i,

@@ -22,6 +22,25 @@ const PARAMS_SHARE: f64 = 0.12;
 /// parameter search.
 const SPLIT_SHARE: f64 = 0.04;
 
+/// A phase after the selection that searches the table's entries with `share` of the budget
+/// (none when 0), behind its own progress bar; `search` gets the bar and the deadline and
+/// returns its records and a line saying what it did.
+fn table_phase<T>(
+    share: f64,
+    cfg: &Config,
+    search: impl FnOnce(&mut Progress, Instant) -> (Vec<T>, String),
+) -> Vec<T> {
+    if share <= 0.0 {
+        return Vec::new();
+    }
+    let deadline = Instant::now() + cfg.budget.mul_f64(share);
+    let mut progress = Progress::auto();
+    let (records, said) = search(&mut progress, deadline);
+    progress.finish();
+    eprintln!("autotune: {said}");
+    records
+}
+
 /// The end-to-end race of `candidate` for `preset` ([`crate::endtoend`]): the outcome and
 /// the table to write (the candidate, or the contender that beat it on the workload).
 fn end_to_end(
@@ -128,48 +147,24 @@ pub fn command(a: &TuneArgs) -> Result<(), Failure> {
         sels = selections(&run.points, &run.excluded, &cfg.ops, &cfg.rule);
     }
     let mut table = build_table(&run, &sels);
-    let searches = if params_share > 0.0 {
-        let deadline = Instant::now() + cfg.budget.mul_f64(params_share);
-        let mut progress = Progress::auto();
-        let s = crate::params::search(
-            &mut table,
-            &run,
-            &cfg,
-            source.as_mut(),
-            &mut progress,
-            deadline,
+    let searches = table_phase(params_share, &cfg, |progress, deadline| {
+        let s = crate::params::search(&mut table, &run, &cfg, source.as_mut(), progress, deadline);
+        let tuned = s.iter().filter(|x| x.chosen.is_some()).count();
+        let said = format!(
+            "kernel parameters searched for {} MatMul range(s), tuned in {tuned}",
+            s.len()
         );
-        progress.finish();
-        eprintln!(
-            "autotune: kernel parameters searched for {} MatMul range(s), tuned in {}",
-            s.len(),
-            s.iter().filter(|x| x.chosen.is_some()).count()
+        (s, said)
+    });
+    let splits = table_phase(split_share, &cfg, |progress, deadline| {
+        let s = crate::split::search(&mut table, &run, &cfg, source.as_mut(), progress, deadline);
+        let kept = s.iter().filter(|x| x.chosen.is_some()).count();
+        let said = format!(
+            "thread splits raced for {} threaded MatMul range(s), another than the rule's kept in {kept}",
+            s.len()
         );
-        s
-    } else {
-        Vec::new()
-    };
-    let splits = if split_share > 0.0 {
-        let deadline = Instant::now() + cfg.budget.mul_f64(split_share);
-        let mut progress = Progress::auto();
-        let s = crate::split::search(
-            &mut table,
-            &run,
-            &cfg,
-            source.as_mut(),
-            &mut progress,
-            deadline,
-        );
-        progress.finish();
-        eprintln!(
-            "autotune: thread splits raced for {} threaded MatMul range(s), another than the rule's kept in {}",
-            s.len(),
-            s.iter().filter(|x| x.chosen.is_some()).count()
-        );
-        s
-    } else {
-        Vec::new()
-    };
+        (s, said)
+    });
     let end_to_end = match cfg.preset {
         Some(p) if !a.no_end_to_end => Some(end_to_end(&table, p.name, &cfg, a)?),
         _ => None,

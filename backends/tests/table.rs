@@ -64,6 +64,19 @@ fn load(t: &Table, allow_foreign: bool) -> Result<Dispatcher, TableError> {
     Dispatcher::from_table(t, path(), LoadOptions { allow_foreign })
 }
 
+/// Each table of `cases` must fail to load with an error about one entry, naming the file,
+/// whose text contains its string.
+fn assert_entry_errors<const N: usize>(cases: [(Table, &str); N]) {
+    for (t, want) in cases {
+        let e = parse(&t.to_json())
+            .and_then(|t| load(&t, false).map(|_| ()))
+            .unwrap_err();
+        assert!(matches!(e, TableError::Entry { .. }), "{e}");
+        assert!(e.to_string().contains(want), "{e} lacks {want}");
+        assert_names_file(&e);
+    }
+}
+
 fn assert_names_file(e: &TableError) {
     assert!(
         e.to_string().contains(PATH),
@@ -549,14 +562,7 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
             "rows",
         ),
     ];
-    for (t, want) in cases {
-        let e = parse(&t.to_json())
-            .and_then(|t| load(&t, false).map(|_| ()))
-            .unwrap_err();
-        assert!(matches!(e, TableError::Entry { .. }), "{e}");
-        assert!(e.to_string().contains(want), "{e} lacks {want}");
-        assert_names_file(&e);
-    }
+    assert_entry_errors(cases);
     // An unknown sweep name is malformed JSON for a table.
     let text = t.to_json().replace("\"windows\"", "\"sideways\"");
     assert!(matches!(
@@ -629,14 +635,7 @@ fn thread_splits_bind_or_are_errors_naming_the_entry() {
         ),
         (with(Op::Matmul, single, Split::Rows, 2), "single-threaded"),
     ];
-    for (t, want) in cases {
-        let e = parse(&t.to_json())
-            .and_then(|t| load(&t, false).map(|_| ()))
-            .unwrap_err();
-        assert!(matches!(e, TableError::Entry { .. }), "{e}");
-        assert!(e.to_string().contains(want), "{e} lacks {want}");
-        assert_names_file(&e);
-    }
+    assert_entry_errors(cases);
     let text = with(Op::Matmul, &threaded, Split::Cols, 2)
         .to_json()
         .replace("\"cols\"", "\"diagonal\"");
