@@ -181,9 +181,12 @@ pub const STREAM_ROWS: usize = 8;
 /// sits in L2; the slabs walk [`SLAB_ROWS`] rows of B at a time while asking for the next
 /// slab, row by row, to be brought into L2. Which wins depends on the machine and on where B
 /// lives, so it is a kernel parameter the tuner chooses per range. Measured on a Zen 4, one
-/// thread, AVX-512, 10×256×768: B warm, unpacked 99–104 GFLOP/s, slabs 93–96, packed 70;
-/// B cold (each call reading the next of copies spanning 16 MiB), slabs 54–64, packed
-/// 31–35, unpacked 28–31 (`matmul_speed --blocking --cold 16 --params avx512:few=…`).
+/// thread, AVX-512, 10×256×768, medians of 5–7 interleaved rounds per run, three runs: B
+/// warm, unpacked 98–104 GFLOP/s, slabs 80–96, packed 68–70; B cold (each call reading the
+/// next of copies spanning 16 MiB), slabs 38–64, packed 31–35, unpacked 28–31
+/// (`matmul_speed --blocking [--cold 16] --params avx512:few=…`; the cold runs swing with
+/// the shared host's memory traffic). With AVX2 cold, slabs and packed were level (32
+/// against 37, 29 against 27 GFLOP/s at 10×256×768 and 10×1024×256).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FewRows {
     /// Unpacked while B has at most [`direct_b_max`] elements (half the core's share of the
@@ -200,7 +203,8 @@ pub enum FewRows {
 /// Rows of B per slab of [`FewRows::Slabs`]: the slab being read and the one being
 /// prefetched stay within L2 for the widths the models use (32 rows of 768 columns: 96 KiB
 /// each), and the slab's work covers the next slab's fetch. Measured on a Zen 4, B cold
-/// (copies over 16 MiB), AVX-512 10×1024×256: 16 rows 47, 32 rows 59, 64 rows 41 GFLOP/s.
+/// (copies over 16 MiB), AVX-512 10×1024×256, one run: 16 rows 47, 32 rows 59, 64 rows
+/// 41 GFLOP/s (10×256×768: 54, 64, 40).
 pub const SLAB_ROWS: usize = 32;
 
 impl FewRows {
