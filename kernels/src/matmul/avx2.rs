@@ -77,8 +77,14 @@ const ROW: RowSweep = RowSweep::Stream;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
-/// With B not transposed, up to this many rows skip packing.
-const DIRECT_M: usize = 12;
+/// With B not transposed, up to this many rows may skip packing (`BlockingParams::few`):
+/// read in place, B in L1-sized shared strips, 20×256×512 ran 83 against 69 GFLOP/s packed
+/// and 35×1024×256 91 against 85, but 64×256×768 91 against 95 and 24×256×1024 68 against
+/// 77 (B's 4 KiB rows share L1 sets). Zen 4, B warm, one run each, so beyond [`FEW_M`] a
+/// table chooses (the tuner races the ways per range).
+const DIRECT_M: usize = 64;
+/// ... and up to this many by default (`FewRows::ByLevel`).
+const FEW_M: usize = 12;
 /// Rows per block of the unpacked path.
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 6;

@@ -94,6 +94,8 @@ const TINY: usize = 32;
 /// 104 (`matmul_speed --blocking --params avx512:few=unpacked --params avx512:few=packed`;
 /// `gemm` 112 at 35×256×768).
 const DIRECT_M: usize = 64;
+/// ... all of them by default (`FewRows::ByLevel`).
+const FEW_M: usize = DIRECT_M;
 /// Rows per block of the unpacked path.
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 8;

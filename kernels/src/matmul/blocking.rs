@@ -309,7 +309,7 @@ impl BlockingParams {
     /// tuner, which searches only what a call would run; whether the kernel computes `g` as
     /// a few rows at all depends on its limits, which its scratch request shows).
     pub fn few_for(&self, g: &Gemm) -> FewRows {
-        Blocking::trusted(*self, 0, 0).few_for(g)
+        Blocking::trusted(*self, 0, usize::MAX).few_for(g)
     }
 
     /// The most scratch (in f32) a kernel asks for with these parameters, whatever the shape:
@@ -355,6 +355,8 @@ pub(super) struct Blocking {
     tiny: usize,
     /// With B not transposed, up to this many rows skip packing.
     direct_m: usize,
+    /// ... of which up to this many skip it by default ([`FewRows::ByLevel`]).
+    few_m: usize,
     /// ... and, for more than one row, only while B has at most this many elements
     /// ([`direct_b_max`]).
     direct_b: usize,
@@ -430,6 +432,7 @@ impl Blocking {
             p,
             tiny,
             direct_m,
+            few_m: direct_m,
             direct_b: direct_b_max(cpu::caches()),
             window_b: window_b_max(cpu::caches()),
             stream_b: stream_b_max(cpu::caches()),
@@ -453,10 +456,20 @@ impl Blocking {
         &self.p
     }
 
-    /// How a few rows of `g` are computed: `few`, with [`FewRows::ByLevel`] resolved by B's
-    /// size.
+    /// This blocking with up to `few_m` rows (at most `direct_m`) computed in place by
+    /// default.
+    pub(super) fn with_few_m(self, few_m: usize) -> Blocking {
+        Blocking {
+            few_m: few_m.min(self.direct_m),
+            ..self
+        }
+    }
+
+    /// How a few rows of `g` are computed: `few`, with [`FewRows::ByLevel`] resolved by the
+    /// rows (packed beyond `few_m`) and B's size.
     pub(super) fn few_for(&self, g: &Gemm) -> FewRows {
         match self.p.few {
+            FewRows::ByLevel if g.m > self.few_m => FewRows::Packed,
             FewRows::ByLevel if g.k.saturating_mul(g.n) <= self.direct_b => FewRows::Unpacked,
             FewRows::ByLevel => FewRows::Slabs,
             f => f,
@@ -646,6 +659,7 @@ mod tests {
             },
             tiny: 0,
             direct_m: 16,
+            few_m: 16,
             direct_b: direct_b_max(c),
             window_b: window_b_max(c),
             stream_b: stream_b_max(c),
@@ -713,6 +727,7 @@ mod tests {
             p: p(6, 16, 256, 192, 3840),
             tiny: 0,
             direct_m: 12,
+            few_m: 12,
             direct_b: direct_b_max(&zen3_caches()),
             window_b: window_b_max(&zen3_caches()),
             stream_b: stream_b_max(&zen3_caches()),
@@ -733,6 +748,20 @@ mod tests {
             "one row streams B at any size"
         );
         assert_eq!(plan(13, 64, 64), Plan::Packed, "more rows than direct_m");
+        // Beyond `few_m` rows the default packs; a table may still ask for the rows in place
+        // up to `direct_m`.
+        let narrow = blk.with_few_m(8);
+        assert_eq!(narrow.plan(&Gemm::new(8, 256, 256)), Plan::Direct);
+        assert_eq!(narrow.plan(&Gemm::new(9, 256, 256)), Plan::Packed);
+        let asked = Blocking {
+            p: BlockingParams {
+                few: FewRows::Unpacked,
+                ..narrow.p
+            },
+            ..narrow
+        };
+        assert_eq!(asked.plan(&Gemm::new(9, 256, 256)), Plan::Direct);
+        assert_eq!(blk.with_few_m(99).few_m, 12, "never beyond direct_m");
         // A table's choice overrides the sizes.
         for (few, want) in [
             (FewRows::Packed, Plan::Packed),

@@ -1,7 +1,7 @@
 //! The BLIS-style SGEMM driver, written once for every micro-kernel (in the manner of the
 //! `matrixmultiply` crate's `GemmKernel`): an ISA module ([`super::avx2`], [`super::avx512`])
 //! implements [`MicroKernel`] for its tile, keeps its constants (`MR`, `NR`, `TILES`,
-//! `HAND_TUNED`, `TINY`, `DIRECT_M`, `DR`) and invokes [`sgemm_wrappers`], which expands to
+//! `HAND_TUNED`, `TINY`, `DIRECT_M`, `FEW_M`, `DR`) and invokes [`sgemm_wrappers`], which expands to
 //! its `#[target_feature]` entry point and its public functions; this module holds
 //! everything else.
 //!
@@ -57,8 +57,10 @@ pub(super) struct Spec {
     pub hand_tuned: BlockingParams,
     /// Problems no larger than this in every dimension skip packing when B is not transposed.
     pub tiny: usize,
-    /// With B not transposed, up to this many rows skip packing.
+    /// With B not transposed, up to this many rows may skip packing (`BlockingParams::few`).
     pub direct_m: usize,
+    /// ... and up to this many (at most `direct_m`) do by default ([`blocking::FewRows::ByLevel`]).
+    pub few_m: usize,
     /// The one-row sweep of the default parameters (measured per ISA; a tuner may choose
     /// the other through `matmul_with`).
     pub row: blocking::RowSweep,
@@ -121,11 +123,9 @@ impl Sgemm {
             let p = blocking::model(cpu::caches(), mr, nr, s.row);
             // The model's output always passes the check (its tests say so); the hand-tuned
             // values are a guard, not a path expected to run.
-            Blocking::new(p, s.tiles, s.tiny, s.direct_m).unwrap_or(Blocking::trusted(
-                s.hand_tuned,
-                s.tiny,
-                s.direct_m,
-            ))
+            Blocking::new(p, s.tiles, s.tiny, s.direct_m)
+                .unwrap_or(Blocking::trusted(s.hand_tuned, s.tiny, s.direct_m))
+                .with_few_m(s.few_m)
         })
     }
 
@@ -134,7 +134,9 @@ impl Sgemm {
     fn blocking(&self, params: Option<&BlockingParams>) -> Result<Blocking> {
         let s = &self.spec;
         match params {
-            Some(p) => Blocking::new(*p, s.tiles, s.tiny, s.direct_m),
+            Some(p) => {
+                Blocking::new(*p, s.tiles, s.tiny, s.direct_m).map(|b| b.with_few_m(s.few_m))
+            }
             None => Ok(*self.default_blocking()),
         }
     }
@@ -207,7 +209,7 @@ impl Sgemm {
 }
 
 /// Expands, inside an x86_64 SGEMM module, to its `static SGEMM` (an [`Sgemm`] from the
-/// module's `TILES`, `HAND_TUNED`, `TINY`, `DIRECT_M`), its `#[target_feature]` entry points
+/// module's `TILES`, `HAND_TUNED`, `TINY`, `DIRECT_M`, `FEW_M`), its `#[target_feature]` entry points
 /// (the generic driver [`run`] instantiated for each of `kernels`, the module's
 /// [`MicroKernel`]s, one per tile of `TILES` in that order) and its public functions, the same
 /// for every ISA: `default_params`, `params_for`, `scratch_len`, `scratch_len_with`, `matmul`,
@@ -255,6 +257,7 @@ macro_rules! sgemm_wrappers {
                     hand_tuned: HAND_TUNED,
                     tiny: TINY,
                     direct_m: DIRECT_M,
+                    few_m: FEW_M,
                     row: ROW,
                 },
                 BODIES,

@@ -300,6 +300,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
                 hand_tuned: guard,
                 tiny,
                 direct_m,
+                few_m: direct_m,
                 row,
             },
             const { &[(MR, NR, run::<Scalar<L, DR>, MR, NR> as Body)] },
