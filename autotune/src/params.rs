@@ -159,7 +159,7 @@ fn neighbours(
             for few in FewRows::CONCRETE {
                 let q = BlockingParams { few, ..*p };
                 // Slabs of a product no deeper than one slab are the plain unpacked path.
-                let same = few == FewRows::Slabs && g.k <= SLAB_ROWS && now == FewRows::Unpacked;
+                let same = few == FewRows::Slabs && g.k <= SLAB_ROWS;
                 if few != now && !same && ok(&q) {
                     out.push((format!("a few rows {}", few.name()), q));
                 }
@@ -572,6 +572,7 @@ mod tests {
         assert_eq!(ways(&packed, &deep), [FewRows::Unpacked, FewRows::Slabs]);
         let shallow = Gemm::new(10, SLAB_ROWS, 768);
         assert_eq!(ways(&unpacked, &shallow), [FewRows::Packed]);
+        assert_eq!(ways(&packed, &shallow), [FewRows::Unpacked]);
         // Packed: the packed steps follow (step 1 = the other micro-tile); unpacked: none.
         assert!(!neighbours(&t, &packed, &deep, "few rows", 1).is_empty());
         assert!(neighbours(&t, &unpacked, &deep, "few rows", 1).is_empty());
