@@ -354,13 +354,13 @@ fn split_candidates<'v>(
     splits: &[Split],
     shape: &Shape,
 ) -> Vec<measure::Cand<'v>> {
+    let g = match shape {
+        Shape::MatMul(g) if !splits.is_empty() => g,
+        _ => return variants.iter().map(|&v| measure::Cand::plain(v)).collect(),
+    };
     let mut out = Vec::new();
     for &v in variants {
-        let Shape::MatMul(g) = shape else {
-            out.push(measure::Cand::plain(v));
-            continue;
-        };
-        if splits.is_empty() || v.threads < 2 {
+        if v.threads < 2 {
             out.push(measure::Cand::plain(v));
             continue;
         }

@@ -26,8 +26,7 @@ use std::time::Instant;
 /// One contender of a split race.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SplitTrial {
-    /// The split's name ([`Split::name`]).
-    pub split: String,
+    pub split: Split,
     /// Whether it is the rule's split for the shape (the default).
     pub rule: bool,
     pub median_ns: f64,
@@ -44,7 +43,7 @@ pub struct SplitSearch {
     /// Every split raced, the rule's first.
     pub trials: Vec<SplitTrial>,
     /// The split written to the entry; `None`: the rule's stood.
-    pub chosen: Option<String>,
+    pub chosen: Option<Split>,
     pub note: String,
 }
 
@@ -111,29 +110,20 @@ pub fn search(
             continue;
         };
         let params = table.entries[*i].params.map(|p| p.to_kernel());
-        let names: Vec<String> = splits
+        let cands: Vec<Cand> = splits
             .iter()
             .enumerate()
-            .map(|(k, s)| {
-                if k == 0 {
+            .map(|(k, &s)| {
+                let label = if k == 0 {
                     format!("split {s} (rule)")
                 } else {
                     format!("split {s}")
-                }
-            })
-            .collect();
-        let cands: Vec<Cand> = splits
-            .iter()
-            .zip(&names)
-            .map(|(s, l)| {
-                Cand::tuned(
-                    v,
-                    Tuning {
-                        params,
-                        split: Some(*s),
-                    },
-                    l,
-                )
+                };
+                let tuning = Tuning {
+                    params,
+                    split: Some(s),
+                };
+                Cand::tuned(v, tuning, &label)
             })
             .collect();
         let soft = crate::tune::fair_share(now, deadline, todo.len() - j);
@@ -144,7 +134,7 @@ pub fn search(
             .enumerate()
             .filter_map(|(k, (s, c))| {
                 o.get(&c.id).map(|r| SplitTrial {
-                    split: s.name().into(),
+                    split: *s,
                     rule: k == 0,
                     median_ns: r.timing.median_ns,
                     spread_ns: r.timing.spread_ns,
@@ -178,14 +168,14 @@ pub fn search(
             ),
         };
         let entry = &mut table.entries[*i];
-        entry.split = winner.and_then(|w| Split::from_name(&w.split));
+        entry.split = winner.map(|w| w.split);
         crate::params::append_note(&mut entry.evidence, &note);
         progress.end(&format!("{label}: {note}"));
         out.push(SplitSearch {
             entry: *i,
             variant: v.id.clone(),
             shape: shape.to_string(),
-            chosen: winner.map(|w| w.split.clone()),
+            chosen: winner.map(|w| w.split),
             trials,
             note,
         });

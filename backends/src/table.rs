@@ -457,46 +457,30 @@ impl Table {
                     format!("range is reversed: min {} > max {}", e.min, e.upper()),
                 ));
             }
-            if let Some(p) = &e.params {
+            // Kernel parameters and a thread split (version 2) belong to MatMul entries.
+            let choices = [
+                e.params.map(|_| "kernel parameters".to_string()),
+                e.split.map(|s| format!("thread split `{s}`")),
+            ];
+            for what in choices.into_iter().flatten() {
                 if self.version < 2 {
                     return Err(err(
                         i,
                         e,
                         format!(
-                            "kernel parameters need table version 2 (this table says {})",
+                            "{what}: needs table version 2 (this table says {})",
                             self.version
                         ),
                     ));
                 }
                 if e.op != Op::Matmul.name() {
-                    return Err(err(
-                        i,
-                        e,
-                        "only MatMul entries take kernel parameters".into(),
-                    ));
+                    return Err(err(i, e, format!("{what}: only MatMul entries take one")));
                 }
+            }
+            if let Some(p) = &e.params {
                 let k = p.to_kernel();
                 if let Err(why) = k.check(&[(k.mr, k.nr)]) {
                     return Err(err(i, e, format!("kernel parameters: {why}")));
-                }
-            }
-            if let Some(split) = e.split {
-                if self.version < 2 {
-                    return Err(err(
-                        i,
-                        e,
-                        format!(
-                            "a thread split needs table version 2 (this table says {})",
-                            self.version
-                        ),
-                    ));
-                }
-                if e.op != Op::Matmul.name() {
-                    return Err(err(
-                        i,
-                        e,
-                        format!("thread split `{split}`: only MatMul entries take one"),
-                    ));
                 }
             }
             let ev = &e.evidence;

@@ -55,11 +55,6 @@ impl Tuning {
             split: None,
         }
     }
-
-    /// Whether anything differs from the defaults.
-    pub fn is_default(&self) -> bool {
-        *self == Tuning::default()
-    }
 }
 
 /// How one call runs: the variant's memory strategy and thread count, and what a table chose

@@ -448,22 +448,6 @@ mod imp {
         /// 84–86, two interleaved runs).
         const SHARE_STRIPS: bool = true;
 
-        /// Vectors per row of the shared strips' tiles: one width for blocks of up to `DR`
-        /// rows, so it is the width of a `DR`-row tile.
-        const STRIP_V: usize = 2;
-
-        /// Columns < `cols` (≤ [`UnpackedKernel::STRIP_V`] vectors) of `rows` (1..=`DR`)
-        /// rows of C over a depth `k`: the unpacked tile of [`UnpackedKernel::STRIP_V`]
-        /// vectors. An ISA that changes `STRIP_V` overrides this with the same width.
-        ///
-        /// # Safety
-        /// As [`UnpackedKernel::direct_tile`] with `R` = `rows`.
-        #[inline(always)]
-        unsafe fn direct_strip(rows: usize, k: usize, o: Operands, cols: usize) {
-            // SAFETY: this method's contract.
-            unsafe { strip_tiles!(Self, rows, k, o, cols, 2) }
-        }
-
         /// Rows `r.i..r.i + rows` of C (`rows` in 1..=`DR`), all columns: one row through
         /// [`UnpackedKernel::direct_row`], more through [`direct_rows`] with the tile width of
         /// 16 vector registers ([`direct_vectors`]); an ISA with more registers overrides it.
@@ -601,8 +585,8 @@ mod imp {
         }
     }
 
-    /// [`row_blocks`] for more than one block: strips of B of [`UnpackedKernel::STRIP_V`]
-    /// vectors, each `kb` rows deep (half the L1 data cache's worth of floats), and for each
+    /// [`row_blocks`] for more than one block: strips of B of [`STRIP_V`] vectors, each `kb`
+    /// rows deep (half the L1 data cache's worth of floats), and for each
     /// strip every block in turn, so that the blocks share the strip from L1 instead of
     /// each reading all of B from L2 (as `gemm` reads its in-place operand). The sum over k
     /// is split every `kb` rows, as the packed path's `kc` blocks split it. `(blocks, base,
@@ -617,7 +601,7 @@ mod imp {
         p: Product<'_>,
     ) {
         let g = p.g;
-        let w = U::STRIP_V * <U::Lanes as Simd>::LANES;
+        let w = STRIP_V * <U::Lanes as Simd>::LANES;
         let l1_floats = crate::cpu::caches().l1d.size / std::mem::size_of::<f32>();
         let kb = (l1_floats / 2 / w.max(1)).clamp(16, g.k.max(16));
         let (a, b, c) = (p.a.as_ptr(), p.b.as_ptr(), p.c.as_mut_ptr());
@@ -642,13 +626,21 @@ mod imp {
                         alpha: p.alpha,
                         beta,
                     };
+                    macro_rules! strip {
+                        ($($r:literal)*) => {
+                            match rows {
+                                $($r => U::direct_tile::<$r, STRIP_V>(kk, o, cols),)*
+                                _ => unreachable!("DR is at most 8"),
+                            }
+                        };
+                    }
                     // SAFETY: the ISA is available (per `run`). A element (r, q) of the tile
                     // is op(A)[i+r][p0+q] with i+r < m and p0+q < k, at `g.a_index` <
                     // `g.a_len()` ≤ a.len(); B elements read are op(B)[p0+q][j+l] for
                     // l < cols, at (p0+q)·ldb + j + l < `g.b_len()`; C elements (i+r, j+l)
                     // are at (i+r)·ldc + j + l < `g.c_len()`; C is a distinct `&mut`.
                     // rows ≤ base + 1 ≤ DR and cols ≤ STRIP_V·LANES.
-                    unsafe { U::direct_strip(rows, kk, o, cols) };
+                    unsafe { strip!(1 2 3 4 5 6 7 8) };
                     i += rows;
                 }
                 j += w;
@@ -752,25 +744,10 @@ mod imp {
     }
     pub(in crate::matmul) use direct_blocks;
 
-    /// `rows` (1..=8) rows of a strip through `direct_tile::<R, $v>`, `$v` being the ISA's
-    /// [`UnpackedKernel::STRIP_V`] (checked at compile time).
-    macro_rules! strip_tiles {
-        ($U:ty, $rows:expr, $k:expr, $o:expr, $cols:expr, $v:literal) => {{
-            const { assert!($v == <$U as UnpackedKernel>::STRIP_V) };
-            match $rows {
-                1 => <$U>::direct_tile::<1, $v>($k, $o, $cols),
-                2 => <$U>::direct_tile::<2, $v>($k, $o, $cols),
-                3 => <$U>::direct_tile::<3, $v>($k, $o, $cols),
-                4 => <$U>::direct_tile::<4, $v>($k, $o, $cols),
-                5 => <$U>::direct_tile::<5, $v>($k, $o, $cols),
-                6 => <$U>::direct_tile::<6, $v>($k, $o, $cols),
-                7 => <$U>::direct_tile::<7, $v>($k, $o, $cols),
-                8 => <$U>::direct_tile::<8, $v>($k, $o, $cols),
-                _ => unreachable!("DR is at most 8"),
-            }
-        }};
-    }
-    pub(in crate::matmul) use strip_tiles;
+    /// Vectors per row of the tiles of the strips that several row blocks share
+    /// ([`shared_strips`]): one width for blocks of up to `DR` rows, the 16-register tile's
+    /// for AVX2's 6 ([`direct_vectors`]).
+    pub(in crate::matmul) const STRIP_V: usize = direct_vectors(6);
 
     /// Rows i..i+R of C, all columns, A and B read in place: tiles of `V`·LANES columns,
     /// the last one short.

@@ -17,7 +17,7 @@
 //! `|got − want| ≤ 2·(k+2)·ε·(|α|·Σ_p|a_ip·b_pj| + |β·c_ij|)`.
 
 use super::{
-    direct_vectors, run, Body, MicroKernel, Operands, Product, Sgemm, Spec, UnpackedKernel,
+    direct_vectors, run, Body, MicroKernel, Operands, Product, Sgemm, Spec, UnpackedKernel, STRIP_V,
 };
 use crate::matmul::alias;
 use crate::matmul::blocking::{canonical, Blocking, BlockingParams, FewRows, Plan, RowSweep};
@@ -138,7 +138,7 @@ impl<const L: usize, const DR: usize> UnpackedKernel for Scalar<L, DR> {
     unsafe fn direct_tile<const R: usize, const V: usize>(k: usize, o: Operands, cols: usize) {
         assert!(
             (1..=DR).contains(&R)
-                && (V == direct_vectors(R) || V == <Self as UnpackedKernel>::STRIP_V)
+                && (V == direct_vectors(R) || V == STRIP_V)
                 && (1..=V * L).contains(&cols),
             "unpacked tile {R}×{cols} of {V} vectors (DR = {DR})"
         );
