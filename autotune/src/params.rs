@@ -11,7 +11,8 @@
 //! and tries one dimension at a time, keeping the best before the next:
 //! * a decoded row (m = 1, B not transposed): the other one-row sweeps (row stream, column
 //!   windows, row stream prefetching a pass ahead), whose speed depends on the machine and on
-//!   where the weights live, then (for a stream) 4 and 6 rows of B a pass instead of 8;
+//!   where the weights live, then for a stream 4 and 6 rows of B a pass instead of 8, for
+//!   column windows 4 vectors fewer and more a window than the default 12;
 //! * a few rows (up to the kernel's unpacked limit, B not transposed): the other ways of
 //!   computing them (unpacked, unpacked in slabs of B's rows with the next prefetched,
 //!   packed: `kernels::matmul::FewRows`), then, if packed, the packed steps below;
@@ -107,6 +108,10 @@ fn steps(kind: &str) -> usize {
 /// slower (`kernels::matmul::blocking::STREAM_ROWS`).
 const STREAM_ROWS_TRIED: [usize; 2] = [4, 6];
 
+/// How many vectors fewer and more a window the search tries besides the current column
+/// window (`kernels::matmul::blocking::WINDOW`: 8 and 16 around the default 12).
+const WINDOW_STEP: usize = 4;
+
 /// The neighbours of `p` in one dimension (`step` 0: the kernel's other micro-tiles with the
 /// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; the
 /// sweep's other value for a one-row product.
@@ -120,26 +125,35 @@ fn neighbours(
     let ok = |q: &BlockingParams| q.check(t.tiles).is_ok() && q != p;
     let mut out: Vec<(String, BlockingParams)> = Vec::new();
     if kind == "one row" {
+        let sweep = (t.sweep_for)(p, g);
         match step {
             // The other sweeps, but none that reads this shape as the current one already
             // does (`by_level` is windows or a stream here).
             0 => {
-                for row in RowSweep::CONCRETE
-                    .into_iter()
-                    .filter(|&r| r != p.sweep_for(g))
-                {
+                for row in RowSweep::CONCRETE.into_iter().filter(|&r| r != sweep) {
                     let q = BlockingParams { row, ..*p };
                     if ok(&q) {
                         out.push((format!("one row: {}", row.name()), q));
                     }
                 }
             }
-            // Fewer rows of B a pass, where this shape is streamed (the windows take none).
-            1 if matches!(p.sweep_for(g), RowSweep::Stream | RowSweep::StreamAhead) => {
+            // Fewer rows of B a pass, where this shape is streamed.
+            1 if matches!(sweep, RowSweep::Stream | RowSweep::StreamAhead) => {
                 for rows in STREAM_ROWS_TRIED {
                     let q = BlockingParams { rows, ..*p };
                     if ok(&q) {
                         out.push((format!("{rows} rows a pass"), q));
+                    }
+                }
+            }
+            // Narrower and wider column windows, where this shape is swept in windows and
+            // is wider than one cache line (else every window is that line).
+            1 if sweep == RowSweep::Windows && g.n > 16 => {
+                let w = p.window;
+                for window in [w.saturating_sub(WINDOW_STEP), w + WINDOW_STEP] {
+                    let q = BlockingParams { window, ..*p };
+                    if ok(&q) {
+                        out.push((format!("windows of {window} vectors"), q));
                     }
                 }
             }
@@ -446,7 +460,7 @@ mod tests {
     }
 
     /// The neighbourhood: the other sweeps for a decoded row, then the stream's rows a pass
-    /// (none for the windows); kc, mc and nc halved and doubled within what the kernel
+    /// or the windows' width; kc, mc and nc halved and doubled within what the kernel
     /// accepts and the shape can use; never the point itself.
     #[test]
     fn neighbours_stay_valid_and_local() {
@@ -460,6 +474,7 @@ mod tests {
             row: RowSweep::Stream,
             rows: 8,
             few: FewRows::ByLevel,
+            window: 12,
         };
         let decode = Gemm::new(1, 256, 768);
         let row: Vec<RowSweep> = neighbours(&t, &p, &decode, "one row", 0)
@@ -476,13 +491,33 @@ mod tests {
             row: RowSweep::Windows,
             ..p
         };
-        assert!(neighbours(&t, &windows, &decode, "one row", 1).is_empty());
-        // `by_level` sweeps windows over a B of 1 KiB and streams 64 MiB, on any machine.
+        let widths: Vec<usize> = neighbours(&t, &windows, &decode, "one row", 1)
+            .iter()
+            .map(|n| n.1.window)
+            .collect();
+        assert_eq!(widths, [8, 16]);
+        // Within what the kernel accepts (1..=16).
+        let widest = BlockingParams {
+            window: 16,
+            ..windows
+        };
+        let widths: Vec<usize> = neighbours(&t, &widest, &decode, "one row", 1)
+            .iter()
+            .map(|n| n.1.window)
+            .collect();
+        assert_eq!(widths, [12]);
+        // `by_level` sweeps windows over a B of 1 KiB and streams 64 MiB, on any machine; a
+        // row of one cache line has one window whatever its width.
         let by_level = BlockingParams {
             row: RowSweep::ByLevel,
             ..p
         };
         assert!(neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 1).is_empty());
+        let widths: Vec<usize> = neighbours(&t, &by_level, &Gemm::new(1, 16, 64), "one row", 1)
+            .iter()
+            .map(|n| n.1.window)
+            .collect();
+        assert_eq!(widths, [8, 16]);
         let row: Vec<RowSweep> = neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 0)
             .iter()
             .map(|n| n.1.row)

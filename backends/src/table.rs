@@ -48,6 +48,18 @@ pub struct Params {
         skip_serializing_if = "is_default_few"
     )]
     pub few: FewRows,
+    /// Most vectors per column window of the one-row path; absent (tables before it, and
+    /// the default): the kernels' default, 12.
+    #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
+    pub window: usize,
+}
+
+fn default_window() -> usize {
+    kernels::matmul::blocking::WINDOW
+}
+
+fn is_default_window(window: &usize) -> bool {
+    *window == default_window()
 }
 
 fn default_few() -> FewRows {
@@ -122,6 +134,7 @@ impl Params {
             row: self.row,
             rows: self.rows,
             few: self.few,
+            window: self.window,
         }
     }
 
@@ -136,6 +149,7 @@ impl Params {
             row: p.row,
             rows: p.rows,
             few: p.few,
+            window: p.window,
         }
     }
 }
@@ -153,6 +167,9 @@ impl std::fmt::Display for Params {
         }
         if !is_default_few(&self.few) {
             write!(f, ", a few rows {}", self.few.name())?;
+        }
+        if !is_default_window(&self.window) {
+            write!(f, ", windows of {} vectors", self.window)?;
         }
         Ok(())
     }

@@ -512,6 +512,11 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
             .contains(&format!("\"few\": \"{}\"", few.name())));
         assert_eq!(parse(&f.to_json()).unwrap(), f);
     }
+    // So is the column window (12 vectors by default).
+    assert!(!t.to_json().contains("\"window\""));
+    let eight = with(Op::Matmul, &v.id, Params { window: 8, ..good }, 2);
+    assert!(eight.to_json().contains("\"window\": 8"));
+    assert_eq!(parse(&eight.to_json()).unwrap(), eight);
     let slabs = with(
         Op::Matmul,
         &v.id,
@@ -560,6 +565,14 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
         (
             with(Op::Matmul, &v.id, Params { rows: 0, ..good }, 2),
             "rows",
+        ),
+        (
+            with(Op::Matmul, &v.id, Params { window: 0, ..good }, 2),
+            "window",
+        ),
+        (
+            with(Op::Matmul, &v.id, Params { window: 17, ..good }, 2),
+            "window",
         ),
     ];
     assert_entry_errors(cases);

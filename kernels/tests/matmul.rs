@@ -477,6 +477,37 @@ swept!(avx512_windows: avx512, Windows, Some(Feature::Avx512));
 swept!(avx2_stream_ahead: avx2, StreamAhead, Some(Feature::Avx2));
 swept!(avx512_stream_ahead: avx512, StreamAhead, Some(Feature::Avx512));
 
+/// The machine's default blocking of a SIMD kernel, sweeping one row in column windows of at
+/// most `window` vectors.
+fn with_window(default: BlockingParams, window: usize) -> BlockingParams {
+    BlockingParams {
+        row: RowSweep::Windows,
+        window,
+        ..default
+    }
+}
+
+/// The tests of the SIMD kernel `$isa` with column windows of `$window` vectors, whatever
+/// its default width: the narrowest (one cache line, or one vector), an odd width (not
+/// whole lines of AVX2's vectors) and the widest a table may ask for.
+macro_rules! windowed {
+    ($name:ident: $isa:ident, $window:literal, $feature:expr) => {
+        kernel_tests_with!(
+            $name: $isa,
+            with_window(matmul::$isa::default_params(), $window),
+            "default blocking",
+            $feature
+        );
+    };
+}
+
+windowed!(avx2_windows_of_1: avx2, 1, Some(Feature::Avx2));
+windowed!(avx2_windows_of_5: avx2, 5, Some(Feature::Avx2));
+windowed!(avx2_windows_of_16: avx2, 16, Some(Feature::Avx2));
+windowed!(avx512_windows_of_1: avx512, 1, Some(Feature::Avx512));
+windowed!(avx512_windows_of_5: avx512, 5, Some(Feature::Avx512));
+windowed!(avx512_windows_of_16: avx512, 16, Some(Feature::Avx512));
+
 /// The parameters of a SIMD kernel's second micro-tile: the model's blocking for it, or (with
 /// `small`) blocks of a few micro-tiles and kc = 5, so that small shapes wrap every loop.
 fn second_tile(
@@ -515,3 +546,53 @@ second_tile!(avx2_second_tile: avx2, false, Some(Feature::Avx2));
 second_tile!(avx2_second_tile_small_blocks: avx2, true, Some(Feature::Avx2));
 second_tile!(avx512_second_tile: avx512, false, Some(Feature::Avx512));
 second_tile!(avx512_second_tile_small_blocks: avx512, true, Some(Feature::Avx512));
+
+/// Each SIMD kernel's `sweep_for` resolves `by_level` as the kernel does on this machine:
+/// windows for a 1 KiB B, the prefetching stream for a B larger than the last level cache,
+/// and between them by the kernel's share of the L2 (AVX-512 all of the core's share, AVX2
+/// half of it); the other sweeps stay as given.
+#[test]
+fn sweep_for_resolves_by_level_per_kernel() {
+    let c = kernels::cpu::caches();
+    let l2 = c.l2.per_core();
+    let llc = c.l3.as_ref().unwrap_or(&c.l2).per_core();
+    // One row of B holds 256 floats (1 KiB): k rows make k KiB.
+    let of = |bytes: usize| Gemm::new(1, (bytes / 1024).max(1), 256);
+    let by_level = |p: BlockingParams| BlockingParams {
+        row: RowSweep::ByLevel,
+        ..p
+    };
+    type SweepFor = fn(&BlockingParams, &Gemm) -> RowSweep;
+    let kernels: [(&str, SweepFor, BlockingParams, usize); 2] = [
+        (
+            "avx2",
+            matmul::avx2::sweep_for,
+            matmul::avx2::default_params(),
+            2,
+        ),
+        (
+            "avx512",
+            matmul::avx512::sweep_for,
+            matmul::avx512::default_params(),
+            1,
+        ),
+    ];
+    for (name, sweep_for, d, share) in kernels {
+        let p = by_level(d);
+        assert_eq!(sweep_for(&p, &of(1024)), RowSweep::Windows, "{name}");
+        assert_eq!(sweep_for(&p, &of(l2 / share)), RowSweep::Windows, "{name}");
+        if l2 / share + 1024 <= llc {
+            assert_eq!(
+                sweep_for(&p, &of(l2 / share + 1024)),
+                RowSweep::Stream,
+                "{name}"
+            );
+        }
+        assert_eq!(sweep_for(&p, &of(2 * llc)), RowSweep::StreamAhead, "{name}");
+        for r in RowSweep::CONCRETE {
+            let q = BlockingParams { row: r, ..d };
+            assert_eq!(sweep_for(&q, &of(1024)), r, "{name}");
+            assert_eq!(sweep_for(&q, &of(2 * llc)), r, "{name}");
+        }
+    }
+}

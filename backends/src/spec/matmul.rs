@@ -34,6 +34,9 @@ pub struct Tunable {
     pub params_for: fn(usize, usize) -> Option<BlockingParams>,
     pub run_with: MatMulWithFn,
     pub scratch_len_with: fn(&BlockingParams, &Gemm) -> Result<usize>,
+    /// How a one-row product reads B with given parameters on this machine (the sweep by
+    /// level resolved as the kernel resolves it).
+    pub sweep_for: fn(&BlockingParams, &Gemm) -> kernels::matmul::RowSweep,
 }
 
 /// `matmul_with`: explicit parameters, then the product and the scratch.
@@ -80,7 +83,8 @@ impl MatMulKernel {
 }
 
 /// Registers one MatMul kernel module (`matmul` + `scratch_len`); with `tunable`, also its
-/// parameter forms (`TILES`, `default_params`, `matmul_with`, `scratch_len_with`).
+/// parameter forms (`TILES`, `default_params`, `matmul_with`, `scratch_len_with`,
+/// `sweep_for`).
 macro_rules! register {
     ($out:ident, $name:expr, $m:path, $req:expr) => {
         $crate::spec::push_impls!($out, $name, $m, $req, matmul;
@@ -98,6 +102,7 @@ macro_rules! register {
                     params_for: k::params_for,
                     run_with: k::matmul_with,
                     scratch_len_with: k::scratch_len_with,
+                    sweep_for: k::sweep_for,
                 }),
             },
         )

@@ -22,8 +22,10 @@
 //! * **Without packing**: when B is not transposed and m is small (for m ≥ 2, with B within
 //!   half the L2: `blocking::direct_b_max`) or the problem tiny, the
 //!   micro-kernel reads A and B in place (masked loads only on the last column strip); m == 1
-//!   with β = 0 streams B row by row into C's row (`driver::stream_row`), else uses 1×64
-//!   tiles (8 accumulators). m == 1 with B transposed is a set of dot products.
+//!   sweeps B in column windows of up to 12 accumulators that start at cache-line
+//!   boundaries (`driver::row_windows`) while B fits in half the L2, and beyond it, with β = 0,
+//!   streams B row by row into C's row (`driver::stream_row`). m == 1 with B transposed is a
+//!   set of dot products.
 //! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
 //!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
 //!   generic driver's (`driver.rs`), and the register tile's body is the one both x86
@@ -67,13 +69,27 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     row: ROW,
     rows: super::blocking::STREAM_ROWS,
     few: super::blocking::FewRows::ByLevel,
+    window: super::blocking::WINDOW,
 };
 
-/// The default one-row sweep: the row stream, which read B 1.1–1.6× faster in L2 and
-/// 2–2.7× faster from DRAM than the column windows on an AVX2 Zen 3 (see `driver.rs`). Its
-/// prefetching form gained nothing from DRAM for this kernel (`blocking::stream_b_max`); the
-/// tuner tries it per range.
-const ROW: RowSweep = RowSweep::Stream;
+/// The default one-row sweep: by where B fits, as AVX-512's (column windows while B fits
+/// [`WINDOW_SHARE`]'s part of the L2, the row stream beyond, prefetching a pass ahead beyond
+/// the last level cache). With windows that start at cache-line boundaries
+/// (`driver::row_windows`), the windows read a warm B in L2 faster than the stream on a
+/// Zen 4 (AVX2, one thread, medians of 9 interleaved rounds: 1×512×128 49 against 22
+/// GFLOP/s, 1×128×256 49 against 37, 1×256×512 51 against 44, 1×1024×256 44 against 32),
+/// and decoded the small preset's tokens 1.19× faster [1.14–1.29] (`models bench`, avx2 t1,
+/// KV cache, 8 rounds against the stream, the order alternating). Beyond L2 by level was as
+/// fast as the plain stream or faster (1×1024×1024 37.4 against 37.1, 1×2048×2048 25.1
+/// against 24.1, 1×4096×4096 12.0 against 11.7). (On an AVX2 Zen 3 the stream had read B
+/// 1.1–1.6× faster in L2 than the earlier, unaligned windows; the tuner compares the sweeps
+/// per range.)
+const ROW: RowSweep = RowSweep::ByLevel;
+/// [`RowSweep::ByLevel`] sweeps windows while B fits half the core's share of the L2
+/// (`blocking::window_b_max`): the medium preset's decode, whose 0.75–1 MiB matrices come
+/// from L3 at each call, ran 0.67× [0.45–1.97] as fast with windows as with the stream
+/// (same runs as above).
+const WINDOW_SHARE: usize = 2;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
@@ -145,6 +161,12 @@ mod imp {
                     tile::<R, V, false, true, 0, 0>(k, o, masks)
                 }
             }
+        }
+
+        #[inline(always)]
+        unsafe fn lane_range(lo: usize, hi: usize) -> __m256i {
+            // SAFETY: AVX2 is available (contract).
+            unsafe { _mm256_andnot_si256(row_masks::<1>(lo)[0], row_masks::<1>(hi)[0]) }
         }
     }
 

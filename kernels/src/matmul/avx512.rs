@@ -27,16 +27,17 @@
 //! * **Without packing**: when B is not transposed and m is small (decode, m == 1, and small
 //!   batches whose B fits half the L2: `blocking::direct_b_max`) or the whole problem is
 //!   tiny, the same micro-kernel reads A and B in place with
-//!   masked loads at the right edge. m == 1 streams B rows in windows of up to 12 vectors
-//!   (one accumulator each, balanced so none is a latency-bound sliver), with the first window
-//!   shifted so that every B load is 64-byte aligned (split loads cost ≈ 20 % on Zen 4).
+//!   masked loads at the right edge. m == 1 sweeps B in column windows of up to 12 vectors
+//!   (one accumulator each, balanced so none is a latency-bound sliver, the first shifted so
+//!   that every B load is 64-byte aligned: split loads cost ≈ 20 % on Zen 4;
+//!   `driver::row_windows`) while B fits in L2, and streams B row by row beyond.
 //!   m == 1 with B transposed is a set of dot products (8 columns at a time).
 //! * **Driver**: the loops around the micro-kernels (the five blocked loops, packing, edge
 //!   tiles, the unpacked row blocks and the dot products) and the checks before them are the
 //!   generic driver's (`driver.rs`), tested at this tile with a portable micro-kernel, and
 //!   the register tile's body is the one both x86 kernels share (`tile.rs`, compiled here for
 //!   AVX-512); this file holds the micro-kernels (the `MicroKernel` implementation
-//!   `imp::Avx512`: which tiles run where, the masks, its own one-row sweep), the constants
+//!   `imp::Avx512`: which tiles run where, the masks), the constants
 //!   and the public functions.
 //!
 //! Every intrinsic is compiled into `#[target_feature(enable = "avx512f")]` code: the entry
@@ -74,6 +75,7 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     row: ROW,
     rows: super::blocking::STREAM_ROWS,
     few: super::blocking::FewRows::ByLevel,
+    window: super::blocking::WINDOW,
 };
 
 /// The default one-row sweep: the column windows (with this kernel's own aligned window
@@ -84,6 +86,9 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
 /// (`blocking::window_b_max`); beyond the last level cache the stream prefetches a pass
 /// ahead (`blocking::stream_b_max`).
 const ROW: RowSweep = RowSweep::ByLevel;
+/// [`RowSweep::ByLevel`] sweeps windows while B fits the core's whole share of the L2
+/// (`blocking::window_b_max`).
+const WINDOW_SHARE: usize = 1;
 
 /// Problems no larger than this in every dimension skip packing when B is not transposed.
 const TINY: usize = 32;
@@ -99,9 +104,6 @@ const FEW_M: usize = DIRECT_M;
 /// Rows per block of the unpacked path.
 #[cfg(target_arch = "x86_64")]
 const DR: usize = 8;
-/// Most vectors (accumulators) per window of the one-row unpacked path.
-#[cfg(target_arch = "x86_64")]
-const ROW_V: usize = 12;
 
 super::driver::sgemm_wrappers! {
     feature: Avx512,
@@ -131,17 +133,6 @@ mod imp {
         }
     }
 
-    /// Masks for a tile row of `V` vectors of which lanes `lo..hi` are valid.
-    #[inline(always)]
-    fn window_masks<const V: usize>(lo: usize, hi: usize) -> [__mmask16; V] {
-        let mut m = [0; V];
-        for (v, mv) in m.iter_mut().enumerate() {
-            let (a, b) = (lo.saturating_sub(16 * v), hi.saturating_sub(16 * v));
-            *mv = lane_mask(b) & !lane_mask(a);
-        }
-        m
-    }
-
     /// Masks for a tile row of `V` vectors of which the first `cols` lanes are valid.
     #[inline(always)]
     fn row_masks<const V: usize>(cols: usize) -> [__mmask16; V] {
@@ -162,59 +153,6 @@ mod imp {
     }
 
     isa_tile!(simd_math::Avx512, "avx512f");
-
-    /// One window of the one-row path: C[0, lanes] = α·Σ_p A[0, p]·B[p, lanes] + β·C, one
-    /// accumulator per vector, B read through `masks`. (Software prefetching of rows ahead,
-    /// into L1 or L2, measured slower on Zen 4 for B beyond L2, so there is none.)
-    ///
-    /// # Safety
-    /// As [`tile`] with R = 1 and not `PACKED`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn row_window<const V: usize>(k: usize, o: Operands, masks: [__mmask16; V]) {
-        let mut acc = [_mm512_setzero_ps(); V];
-        let mut a = o.a;
-        let mut b = o.b;
-        for _ in 0..k {
-            // SAFETY: A element (0, p) is in bounds per the contract.
-            let ar = _mm512_set1_ps(unsafe { *a });
-            for v in 0..V {
-                // SAFETY: the lanes of row p, vector v, set in `masks` are in bounds per the
-                // contract; masked-off lanes are not read.
-                let bv = unsafe { _mm512_maskz_loadu_ps(masks[v], b.add(16 * v)) };
-                acc[v] = _mm512_fmadd_ps(ar, bv, acc[v]);
-            }
-            a = a.wrapping_add(o.a_ps);
-            b = b.wrapping_add(o.b_ps);
-        }
-        let (alpha, beta) = (o.alpha, o.beta);
-        let av = _mm512_set1_ps(alpha);
-        let bv = _mm512_set1_ps(beta);
-        for v in 0..V {
-            let x = _mm512_mul_ps(av, acc[v]);
-            let p = o.c.wrapping_add(16 * v);
-            // SAFETY: the C lanes set in `masks[v]` are in bounds per the contract; β == 0
-            // never reads C.
-            unsafe {
-                let y = if beta == 0.0 {
-                    x
-                } else {
-                    _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(masks[v], p), x)
-                };
-                _mm512_mask_storeu_ps(p, masks[v], y);
-            }
-        }
-    }
-
-    /// Columns of B before the first 64-byte boundary of its first row, when every row starts
-    /// at the same alignment (`ldb` a multiple of 16 floats); else 0.
-    #[inline(always)]
-    fn head_cols(b: &[f32], ldb: usize) -> usize {
-        if !ldb.is_multiple_of(16) {
-            return 0;
-        }
-        (16 - (b.as_ptr() as usize % 64) / 4) % 16
-    }
 
     /// The micro-kernels of the 6×64 tile for the driver, and AVX-512's unpacked path.
     pub(super) struct Avx512;
@@ -284,78 +222,9 @@ mod imp {
             unsafe { tile::<R, V, false, true, 0, 0>(k, o, row_masks::<V>(cols)) }
         }
 
-        /// One row of C (decode: m = 1), all columns, A and B read in place, as `r.sweep` says:
-        /// the row stream (`driver::stream_if`: β = 0 only) or this kernel's column windows.
-        /// Memory-bound, so the loads are what matter. The window sweep is cut into windows of at most [`ROW_V`] vectors
-        /// (one accumulator each, ≥ 4 where there are that many, to cover the FMA latency), as
-        /// evenly as possible, so no window is a latency-bound sliver. When every B row shares
-        /// one alignment (`ldb` a multiple of 16 floats), the first window is shifted left so
-        /// that every load is 64-byte aligned: a 512-bit load that splits a cache line costs two
-        /// on Zen 4 (≈ 20 % of m = 1 throughput, measured); the lanes before column 0 are masked
-        /// off.
-        ///
-        /// # Safety
-        /// As `driver::direct_rows` with one row (AVX-512F available, a checked shape with B
-        /// not transposed, i < m).
-        #[target_feature(enable = "avx512f")]
-        unsafe fn direct_row(mut r: RowBlock<'_>) {
-            // SAFETY: `direct_row`'s contract covers `stream_if`'s.
-            if unsafe { crate::matmul::driver::stream_if::<simd_math::Avx512>(&mut r) } {
-                return;
-            }
-            let (g, i) = (r.p.g, r.i);
-            let skip = match head_cols(r.p.b, g.ldb) {
-                0 => 0,
-                h => 16 - h,
-            };
-            // No overflow: n ≤ c.len() < isize::MAX once the shape is checked, and skip < 16.
-            let total = (g.n + skip).div_ceil(16);
-            let windows = total.div_ceil(ROW_V);
-            // Window w covers lanes [start, end) of the shifted sweep (lane l = column l − skip).
-            let mut start = 0;
-            for w in 0..windows {
-                let nv = total / windows + usize::from(w < total % windows);
-                let lo = if w == 0 { skip } else { 0 };
-                let hi = (16 * nv).min(g.n + skip - start);
-                let col = start + lo - skip;
-                let o = Operands {
-                    a: r.p.a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                    a_rs: r.a_rs,
-                    a_ps: r.a_ps,
-                    b: r.p.b.as_ptr().wrapping_add(start).wrapping_sub(skip),
-                    b_ps: g.ldb,
-                    c: r.p
-                        .c
-                        .as_mut_ptr()
-                        .wrapping_add(i * g.ldc + start)
-                        .wrapping_sub(skip),
-                    ldc: g.ldc,
-                    alpha: r.p.alpha,
-                    beta: r.p.beta,
-                };
-                debug_assert!(lo < hi && col < g.n);
-                // SAFETY: AVX-512F is enabled. Lane l of this window is column start + l − skip;
-                // the masks set exactly the lanes lo ≤ l < hi, i.e. columns col … start + hi −
-                // skip − 1 ≤ n − 1, so every B element read (p·ldb + column < `g.b_len()`) and C
-                // element written (i·ldc + column < `g.c_len()`) is in bounds. Masked-off lanes
-                // are neither read nor written (AVX-512 masked loads and stores do not touch
-                // them), so the pointers before the buffers' starts, made with `wrapping_sub`, are
-                // never dereferenced there. A element (0, p) is op(A)[i][p], i < m, p < k, at
-                // `g.a_index(i, p)` < `g.a_len()`. `c` is a distinct `&mut`.
-                unsafe {
-                    macro_rules! win {
-                        ($($v:literal)*) => {
-                            match nv {
-                                $($v => row_window::<$v>(
-                                    g.k, o, window_masks::<$v>(lo, hi)),)*
-                                _ => unreachable!("windows hold 1..=ROW_V vectors"),
-                            }
-                        };
-                    }
-                    win!(1 2 3 4 5 6 7 8 9 10 11 12)
-                }
-                start += 16 * nv;
-            }
+        #[inline(always)]
+        unsafe fn lane_range(lo: usize, hi: usize) -> __mmask16 {
+            lane_mask(hi) & !lane_mask(lo)
         }
     }
 

@@ -155,6 +155,13 @@ pub struct BlockingParams {
     pub rows: usize,
     /// Whether a few rows are computed unpacked or packed.
     pub few: FewRows,
+    /// Most vectors (one accumulator each) per column window of the one-row path
+    /// ([`RowSweep::Windows`]; the stream ignores it): each window reads that many vectors
+    /// of every row of B. Windows start at cache-line boundaries, so a kernel whose vector
+    /// is narrower than a line (AVX2: two per line) rounds this down to whole lines (at
+    /// least one); a window wider than the kernel's registers hold (AVX2: 15) spills and is
+    /// slow but correct.
+    pub window: usize,
 }
 
 /// Largest accepted `kc`.
@@ -171,6 +178,14 @@ pub const MAX_STREAM_ROWS: usize = 8;
 /// rows: AVX-512 1×1024×1024 48.4 against 51.8 µs, 1×2048×2048 306 against 272 µs), so the
 /// tuner tries them per range.
 pub const STREAM_ROWS: usize = 8;
+/// Largest accepted `window`.
+pub const MAX_WINDOW: usize = 16;
+/// The default `window`, for both x86 kernels: 12 vectors. On a Zen 4, one thread, B warm
+/// in L2, medians of 9 interleaved rounds: AVX2 (six cache lines a row; the edge masks and
+/// a broadcast take three of the other four registers) 12 against 8 and 4 vectors,
+/// 1×256×512 50.5, 48.2 and 33.4 GFLOP/s, 1×1024×256 44.4, 43.7 and 40.2; AVX-512 (twelve
+/// lines) within 1 % of 16 and 8 vectors on the decode shapes, and 1.1× 8 at 1×512×128.
+pub const WINDOW: usize = 12;
 
 /// How a few rows (m from 2 up to the kernel's unpacked limit, B not transposed) are
 /// computed: unpacked (A and B read in place, row blocks sweeping B's columns:
@@ -236,8 +251,8 @@ impl FewRows {
 }
 
 impl BlockingParams {
-    /// The parameters with these fields, in their order, the default [`STREAM_ROWS`] and
-    /// [`FewRows::ByLevel`] (for the model and its tests).
+    /// The parameters with these fields, in their order, the default [`STREAM_ROWS`],
+    /// [`FewRows::ByLevel`] and [`WINDOW`] (for the model and its tests).
     fn new(mr: usize, nr: usize, kc: usize, mc: usize, nc: usize, row: RowSweep) -> Self {
         BlockingParams {
             mr,
@@ -248,6 +263,7 @@ impl BlockingParams {
             row,
             rows: STREAM_ROWS,
             few: FewRows::ByLevel,
+            window: WINDOW,
         }
     }
 
@@ -294,14 +310,13 @@ impl BlockingParams {
                 p.rows
             ));
         }
+        if !(1..=MAX_WINDOW).contains(&p.window) {
+            return fail(format!(
+                "window = {} (vectors per column window) is outside 1..={MAX_WINDOW}",
+                p.window
+            ));
+        }
         Ok(())
-    }
-
-    /// How a one-row product of shape `g` reads B with these parameters on this machine:
-    /// `row`, with [`RowSweep::ByLevel`] resolved by where B fits in this machine's caches,
-    /// as the kernels resolve it (for a tuner, which searches only what a call would run).
-    pub fn sweep_for(&self, g: &Gemm) -> RowSweep {
-        Blocking::trusted(*self, 0, 0).sweep_for(g)
     }
 
     /// How a few rows of shape `g` are computed with these parameters on this machine:
@@ -344,6 +359,8 @@ pub(super) const fn valid_const(p: &BlockingParams, tiles: &[(usize, usize)]) ->
         && p.nc <= MAX_NC
         && p.rows >= 1
         && p.rows <= MAX_STREAM_ROWS
+        && p.window >= 1
+        && p.window <= MAX_WINDOW
 }
 
 /// A kernel's run-time blocking: parameters that passed [`BlockingParams::check`] for it
@@ -375,6 +392,10 @@ pub(super) struct Blocking {
 /// AVX-512, one thread, B warm and 64-byte aligned, windows against stream: 1×256×1024
 /// (1 MiB) 11.3 against 11.9 µs, 1×1024×1024 (4 MiB) 59.9 against 52.7 µs, 1×2048×2048
 /// (16 MiB) 649 against 326 µs, 1×4096×4096 (64 MiB, DRAM) 6.6 against 3.2 ms.
+/// A kernel may take a smaller share ([`Blocking::with_window_share`]): inside a model, B
+/// comes from L3 at each call, and AVX2's narrower windows (six lines of each row, against
+/// AVX-512's twelve) lost to the stream there for the medium preset's 0.75–1 MiB matrices
+/// while they won for the small preset's (up to 256 KiB).
 pub(super) fn window_b_max(c: &Caches) -> usize {
     c.l2.per_core()
 }
@@ -454,6 +475,15 @@ impl Blocking {
     /// The (checked) parameters.
     pub(super) fn params(&self) -> &BlockingParams {
         &self.p
+    }
+
+    /// This blocking with [`RowSweep::ByLevel`] sweeping windows only while B fits in
+    /// `1/share` of the core's share of the L2 (`share` ≥ 1; see [`window_b_max`]).
+    pub(super) fn with_window_share(self, share: usize) -> Blocking {
+        Blocking {
+            window_b: self.window_b / share.max(1),
+            ..self
+        }
     }
 
     /// This blocking with up to `few_m` rows (at most `direct_m`) computed in place by
@@ -541,9 +571,9 @@ fn core_ways(level: &cpu::CacheLevel) -> usize {
 
 /// The blocking model (see the module docs) for an `mr`×`nr` micro-tile on the caches `c`,
 /// with the one-row sweep `row` (which no cache model decides: the kernel's default, then
-/// the tuner's measurement). Pure: the same caches give the same parameters, and they always
-/// pass [`BlockingParams::check`] for `(mr, nr)` when 1 ≤ mr ≤ [`MAX_MC`] and
-/// 1 ≤ nr ≤ [`MAX_NC`].
+/// the tuner's measurement) and the default column window [`WINDOW`]. Pure: the same caches
+/// give the same parameters, and they always pass [`BlockingParams::check`] for `(mr, nr)`
+/// when 1 ≤ mr ≤ [`MAX_MC`] and 1 ≤ nr ≤ [`MAX_NC`].
 pub fn model(c: &Caches, mr: usize, nr: usize, row: RowSweep) -> BlockingParams {
     let (mr, nr) = (mr.clamp(1, MAX_MC), nr.clamp(1, MAX_NC));
     let (l1, l2) = (&c.l1d, &c.l2);
@@ -697,26 +727,6 @@ mod tests {
         }
     }
 
-    /// The public `BlockingParams::sweep_for` resolves `ByLevel` with this machine's caches
-    /// (windows for a 1 KiB B on any machine) and leaves the other sweeps as they are.
-    #[test]
-    fn public_sweep_for_uses_this_machine() {
-        let q = |row| BlockingParams {
-            row,
-            ..p(6, 16, 256, 144, 1536)
-        };
-        let tiny = Gemm::new(1, 16, 16);
-        assert_eq!(q(RowSweep::ByLevel).sweep_for(&tiny), RowSweep::Windows);
-        for r in RowSweep::CONCRETE {
-            assert_eq!(q(r).sweep_for(&tiny), r);
-            assert_eq!(q(r).sweep_for(&Gemm::new(1, 4096, 4096)), r);
-        }
-    }
-
-    /// The all-of-k unpacked path's B limit for m ≥ 2 is half the core's L2, in floats:
-    /// Zen 3 512 KiB → 64 Ki floats, Zen 4 and Skylake-X 1 MiB → 128 Ki, the Arm cluster's
-    /// 4 MiB shared by 4 → 128 Ki. By default a 10-row product whose B is over it runs in
-    /// slabs (still the unpacked plan), and packs only when asked; one row never packs.
     #[test]
     fn unpacked_path_limit_from_the_l2() {
         assert_eq!(direct_b_max(&zen3_caches()), 65536);

@@ -153,6 +153,11 @@ impl<const L: usize, const DR: usize> UnpackedKernel for Scalar<L, DR> {
         }
         store_tile(&acc, cols, &o);
     }
+
+    unsafe fn lane_range(lo: usize, hi: usize) -> (usize, usize) {
+        assert!(lo < hi && hi <= L, "lanes {lo}..{hi} of {L}");
+        (lo, hi)
+    }
 }
 
 /// A portable `L`-lane vector for the dot products ([`super::dots`]) and the row stream
@@ -173,8 +178,8 @@ fn zip<const L: usize>(a: [f32; L], b: [f32; L], f: impl Fn(f32, f32) -> f32) ->
 impl<const L: usize> Simd for Lanes<L> {
     const LANES: usize = L;
     type V = [f32; L];
-    /// The number of leading lanes.
-    type M = usize;
+    /// The lanes `lo..hi`.
+    type M = (usize, usize);
 
     unsafe fn splat(x: f32) -> [f32; L] {
         [x; L]
@@ -187,26 +192,26 @@ impl<const L: usize> Simd for Lanes<L> {
             write_at(p.wrapping_add(i), x);
         }
     }
-    unsafe fn mask(n: usize) -> usize {
+    unsafe fn mask(n: usize) -> (usize, usize) {
         assert!(n < L, "mask of {n} lanes of {L}");
-        n
+        (0, n)
     }
-    unsafe fn load_part(p: *const f32, m: usize) -> [f32; L] {
+    unsafe fn load_part(p: *const f32, (lo, hi): (usize, usize)) -> [f32; L] {
         std::array::from_fn(|i| {
-            if i < m {
+            if (lo..hi).contains(&i) {
                 read_at(p.wrapping_add(i), &[A, B, C])
             } else {
                 0.0
             }
         })
     }
-    unsafe fn store_part(p: *mut f32, m: usize, v: [f32; L]) {
-        for (i, x) in v.into_iter().enumerate().take(m) {
+    unsafe fn store_part(p: *mut f32, (lo, hi): (usize, usize), v: [f32; L]) {
+        for (i, x) in v.into_iter().enumerate().take(hi).skip(lo) {
             write_at(p.wrapping_add(i), x);
         }
     }
-    unsafe fn masked(m: usize, v: [f32; L], fill: [f32; L]) -> [f32; L] {
-        std::array::from_fn(|i| if i < m { v[i] } else { fill[i] })
+    unsafe fn masked((lo, hi): (usize, usize), v: [f32; L], fill: [f32; L]) -> [f32; L] {
+        std::array::from_fn(|i| if (lo..hi).contains(&i) { v[i] } else { fill[i] })
     }
     unsafe fn add(a: [f32; L], b: [f32; L]) -> [f32; L] {
         zip(a, b, |x, y| x + y)
@@ -289,6 +294,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
         row,
         rows: crate::matmul::blocking::STREAM_ROWS,
         few: crate::matmul::FewRows::ByLevel,
+        window: crate::matmul::blocking::WINDOW,
     };
     // SAFETY: `run::<Scalar, MR, NR>` is portable code whose only requirements are those
     // `Sgemm` establishes (checked shape, scratch, nonzero sizes, blocking of this tile).
@@ -302,6 +308,7 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
                 direct_m,
                 few_m: direct_m,
                 row,
+                window_share: 1,
             },
             const { &[(MR, NR, run::<Scalar<L, DR>, MR, NR> as Body)] },
         )
@@ -471,6 +478,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             row: RowSweep::Stream,
             rows: 3,
             few: FewRows::Unpacked,
+            window: 1,
         },
         BlockingParams {
             mr,
@@ -481,6 +489,7 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             row: RowSweep::Windows,
             rows: 8,
             few: FewRows::Packed,
+            window: 3,
         },
     ]
 }
