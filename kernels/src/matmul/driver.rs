@@ -396,6 +396,30 @@ mod imp {
     }
 
     impl RowBlock<'_> {
+        /// The operands of a tile of this block's rows from column `col` of B and C, A from
+        /// its first column (`col` may wrap below 0 for a column window whose masks leave out
+        /// the lanes before column 0: the pointers are made with wrapping arithmetic).
+        #[inline(always)]
+        fn operands(&mut self, col: usize) -> Operands {
+            let g = self.p.g;
+            Operands {
+                a: self.p.a.as_ptr().wrapping_add(g.a_index(self.i, 0)),
+                a_rs: self.a_rs,
+                a_ps: self.a_ps,
+                b: self.p.b.as_ptr().wrapping_add(col),
+                b_ps: g.ldb,
+                c: self
+                    .p
+                    .c
+                    .as_mut_ptr()
+                    .wrapping_add(self.i * g.ldc)
+                    .wrapping_add(col),
+                ldc: g.ldc,
+                alpha: self.p.alpha,
+                beta: self.p.beta,
+            }
+        }
+
         /// The same block with C reborrowed, for a callee that takes its own [`RowBlock`].
         #[inline(always)]
         fn reborrow(&mut self) -> RowBlock<'_> {
@@ -798,24 +822,14 @@ mod imp {
         const R: usize,
         const V: usize,
     >(
-        r: RowBlock<'_>,
+        mut r: RowBlock<'_>,
     ) {
-        let (g, i) = (r.p.g, r.i);
+        let g = r.p.g;
         let w = V * <U::Lanes as Simd>::LANES;
         let mut j = 0;
         while j < g.n {
             let cols = (g.n - j).min(w);
-            let o = Operands {
-                a: r.p.a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                a_rs: r.a_rs,
-                a_ps: r.a_ps,
-                b: r.p.b.as_ptr().wrapping_add(j),
-                b_ps: g.ldb,
-                c: r.p.c.as_mut_ptr().wrapping_add(i * g.ldc + j),
-                ldc: g.ldc,
-                alpha: r.p.alpha,
-                beta: r.p.beta,
-            };
+            let o = r.operands(j);
             // SAFETY: the ISA is available (per `run`). A element (r, p) is op(A)[i+r][p]
             // with i+r < m, p < k, at `g.a_index(i+r, p)` < `g.a_len()` ≤ a.len(). B elements
             // read are op(B)[p][j+l] for l < cols, at p·ldb + j + l < `g.b_len()`. C elements
@@ -844,12 +858,12 @@ mod imp {
     /// # Safety
     /// As [`direct_rows`] with `R` = 1.
     #[inline(always)]
-    pub(in crate::matmul) unsafe fn row_windows<U: UnpackedKernel>(r: RowBlock<'_>) {
+    pub(in crate::matmul) unsafe fn row_windows<U: UnpackedKernel>(mut r: RowBlock<'_>) {
         let l = <U::Lanes as Simd>::LANES;
         // (The tests' odd lane counts give windows that are not whole vectors of lines; the
         // lanes each reads and writes are exact all the same.)
         const { assert!(<U::Lanes as Simd>::LANES <= LINE_FLOATS) };
-        let (g, i) = (r.p.g, r.i);
+        let g = r.p.g;
         // Columns of B's rows before their first line boundary (0 when the rows differ).
         let skip = if g.ldb.is_multiple_of(LINE_FLOATS) {
             (r.p.b.as_ptr() as usize / 4) % LINE_FLOATS
@@ -872,17 +886,7 @@ mod imp {
             let nv = hi.div_ceil(l);
             debug_assert!(lo < hi && from + lo >= skip && end <= g.n + skip && nv <= 16);
             let col = from.wrapping_sub(skip);
-            let o = Operands {
-                a: r.p.a.as_ptr().wrapping_add(g.a_index(i, 0)),
-                a_rs: r.a_rs,
-                a_ps: r.a_ps,
-                b: r.p.b.as_ptr().wrapping_add(col),
-                b_ps: g.ldb,
-                c: r.p.c.as_mut_ptr().wrapping_add(i * g.ldc).wrapping_add(col),
-                ldc: g.ldc,
-                alpha: r.p.alpha,
-                beta: r.p.beta,
-            };
+            let o = r.operands(col);
             // The masks of the first and the last vector: lanes lo.. and ..hi − (nv − 1)·l.
             let (head, tail) = (lo > 0, !hi.is_multiple_of(l));
             // SAFETY: the ISA is available (per `run`); the lanes are within one vector.
