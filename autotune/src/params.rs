@@ -491,21 +491,19 @@ mod tests {
             row: RowSweep::Windows,
             ..p
         };
-        let widths: Vec<usize> = neighbours(&t, &windows, &decode, "one row", 1)
-            .iter()
-            .map(|n| n.1.window)
-            .collect();
-        assert_eq!(widths, [8, 16]);
+        let widths = |p: &BlockingParams, g: &Gemm| -> Vec<usize> {
+            neighbours(&t, p, g, "one row", 1)
+                .iter()
+                .map(|n| n.1.window)
+                .collect()
+        };
+        assert_eq!(widths(&windows, &decode), [8, 16]);
         // Within what the kernel accepts (1..=16).
         let widest = BlockingParams {
             window: 16,
             ..windows
         };
-        let widths: Vec<usize> = neighbours(&t, &widest, &decode, "one row", 1)
-            .iter()
-            .map(|n| n.1.window)
-            .collect();
-        assert_eq!(widths, [12]);
+        assert_eq!(widths(&widest, &decode), [12]);
         // `by_level` sweeps windows over a B of 1 KiB and streams 64 MiB, on any machine; a
         // row of one cache line has one window whatever its width.
         let by_level = BlockingParams {
@@ -513,11 +511,7 @@ mod tests {
             ..p
         };
         assert!(neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 1).is_empty());
-        let widths: Vec<usize> = neighbours(&t, &by_level, &Gemm::new(1, 16, 64), "one row", 1)
-            .iter()
-            .map(|n| n.1.window)
-            .collect();
-        assert_eq!(widths, [8, 16]);
+        assert_eq!(widths(&by_level, &Gemm::new(1, 16, 64)), [8, 16]);
         let row: Vec<RowSweep> = neighbours(&t, &by_level, &Gemm::new(1, 16, 16), "one row", 0)
             .iter()
             .map(|n| n.1.row)
