@@ -408,8 +408,10 @@ pub(super) fn window_b_max(c: &Caches) -> usize {
 /// (64 MiB) in 1.85 against 2.46 ms and in 2.59 against 2.82 ms (two runs), 1×1024×1024
 /// rotated over 160 MiB in 152 against 190 µs; from L3 the plain stream stayed as fast or
 /// faster: 1×1024×1024 (4 MiB) 53 against 67 µs, 1×2048×2048 (16 MiB) 276 against 290 µs.
-/// (The AVX2 kernel, whose default is the plain stream, gained nothing from the prefetch in
-/// the same runs: 2.78 against 2.54 ms and 2.31 against 2.42 ms at 1×4096×4096.)
+/// (The AVX2 kernel, whose default was then the plain stream, gained nothing from the
+/// prefetch in the same runs: 2.78 against 2.54 ms and 2.31 against 2.42 ms at
+/// 1×4096×4096; by level it was level with the plain stream there later, 12.0 against 11.7
+/// GFLOP/s.)
 pub(super) fn stream_b_max(c: &Caches) -> usize {
     c.l3.as_ref().unwrap_or(&c.l2).per_core()
 }
