@@ -301,6 +301,8 @@ pub fn search(
         let defaults = (t.default_params)();
         let (mut best, mut best_label) = (defaults, "defaults".to_string());
         let mut best_fig: Option<(f64, f64)> = None;
+        // What the last winner beat, in its own race: the incumbent's label and median.
+        let mut beaten: Option<(String, f64)> = None;
         let mut chosen_fig: Option<(f64, f64)> = None;
         let mut trials = Vec::new();
         let steps = steps(kind);
@@ -343,6 +345,7 @@ pub fn search(
                 .filter(|(_, _, r)| faster(cfg, (r.timing.median_ns, r.timing.spread_ns), best_fig))
                 .min_by(|a, b| a.2.timing.median_ns.total_cmp(&b.2.timing.median_ns));
             if let Some((l, q, r)) = winner {
+                beaten = Some((best_label.clone(), base.timing.median_ns));
                 best = *q;
                 best_fig = Some((r.timing.median_ns, r.timing.spread_ns));
                 best_label = if best_label == "defaults" {
@@ -356,7 +359,6 @@ pub fn search(
             progress.end(&format!("{label}: the search did not run"));
             continue;
         };
-        let default_ns = trials.first().map(|t| t.median_ns).unwrap_or(f64::NAN);
         // The own kernel takes the entry only from another implementation it beats.
         let take = chosen.is_none() || faster(cfg, best_fig.unwrap_or_default(), chosen_fig);
         let params = (take && best != defaults).then(|| Params::of(&best));
@@ -375,11 +377,15 @@ pub fn search(
                 c.id,
                 chosen_fig.map_or("-".into(), |f| backends::timing::fmt_ns(f.0))
             ),
-            (None, _) if params.is_some() => format!(
-                "kernel parameters tuned at {shape} ({kind}): {best_label}, {} against {} with the defaults",
-                backends::timing::fmt_ns(best_ns),
-                backends::timing::fmt_ns(default_ns)
-            ),
+            // Both figures from one race (the hosts drift between races).
+            (None, _) if params.is_some() => {
+                let (with, ns) = beaten.clone().unwrap_or(("the defaults".into(), f64::NAN));
+                format!(
+                    "kernel parameters tuned at {shape} ({kind}): {best_label}, {} against {} with {with} in the same race",
+                    backends::timing::fmt_ns(best_ns),
+                    backends::timing::fmt_ns(ns)
+                )
+            }
             (None, _) => format!(
                 "kernel parameters searched at {shape} ({kind}): the defaults stood ({} trials)",
                 trials.len()
