@@ -113,8 +113,9 @@ const STREAM_ROWS_TRIED: [usize; 2] = [4, 6];
 const WINDOW_STEP: usize = 4;
 
 /// The neighbours of `p` in one dimension (`step` 0: the kernel's other micro-tiles with the
-/// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; the
-/// sweep's other value for a one-row product.
+/// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; for
+/// a one-row product, the other sweeps (step 0), then the stream's rows a pass or the
+/// windows' width (step 1).
 fn neighbours(
     t: &Tunable,
     p: &BlockingParams,
@@ -377,7 +378,7 @@ pub fn search(
                 c.id,
                 chosen_fig.map_or("-".into(), |f| backends::timing::fmt_ns(f.0))
             ),
-            // Both figures from one race (the hosts drift between races).
+            // Both figures from one race (the host drifts between races).
             (None, _) if params.is_some() => {
                 let (with, ns) = beaten.clone().unwrap_or(("the defaults".into(), f64::NAN));
                 format!(

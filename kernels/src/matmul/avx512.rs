@@ -78,8 +78,8 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     window: super::blocking::WINDOW,
 };
 
-/// The default one-row sweep: the column windows (with this kernel's own aligned window
-/// sweep) while B fits in the core's share of the L2, the row stream beyond: on a Zen 4 the
+/// The default one-row sweep: the column windows (`driver::row_windows`, aligned to cache
+/// lines) while B fits in the core's share of the L2, the row stream beyond: on a Zen 4 the
 /// windows ran the medium model's decode steps (every B ≤ 1 MiB, served from L3 inside the
 /// model) 1.1–1.2× faster than the stream (`models bench`, two interleaved rounds of both
 /// builds), and the stream read a 4 MiB B 1.1× and a 64 MiB one 2× faster

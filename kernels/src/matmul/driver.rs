@@ -928,6 +928,9 @@ mod imp {
     /// β·C[0, lanes]` over `V` vectors, one accumulator each, B's rows `o.b_ps` apart. With
     /// `HEAD` the first vector reads and writes only the lanes of `hm`, with `TAIL` the last
     /// only those of `tm` (`TAIL` needs `V` ≥ 2); the others read and write all their lanes.
+    /// (Software prefetching of rows ahead, into L1 or L2, measured slower with AVX-512 on a
+    /// Zen 4 for B beyond L2, and decided nothing against the noise in a later try, so there
+    /// is none.)
     ///
     /// # Safety
     /// `S`'s ISA is available; for p < k, the valid lanes x of the window (as the masks
