@@ -297,16 +297,16 @@ fn params_label(p: &BlockingParams) -> String {
         FewRows::ByLevel => String::new(),
         f => format!(" few={}", f.name()),
     };
-    let few = format!(" w{}{few}", p.window);
     format!(
-        "{}×{} ({},{},{}) {}/{}{few}",
+        "{}×{} ({},{},{}) {}/{} w{}{few}",
         p.mr,
         p.nr,
         p.kc,
         p.mc,
         p.nc,
         p.row.name(),
-        p.rows
+        p.rows,
+        p.window
     )
 }
 
