@@ -35,8 +35,10 @@ fn self_time_excludes_children_and_allocations_are_attributed() {
     assert_eq!(inner.depth, 1);
     assert!(inner.total_ns >= 10_000_000);
     // Outer's self time is its total minus the children's.
+    // (Not that it is smaller than the children's: a preemption of over 10 ms in outer's own
+    // part, on a loaded machine, made it larger once under `KERNELS_DISABLE=avx512`.)
     assert_eq!(outer.self_ns, outer.total_ns - inner.total_ns);
-    assert!(outer.self_ns < inner.total_ns);
+    assert!(outer.total_ns >= inner.total_ns);
     assert!(inner.min_ns <= inner.max_ns && inner.min_ns as f64 <= inner.median_ns);
     // Allocations: outer includes the children's; self does not.
     assert_eq!(inner.allocs, 2);
