@@ -12,9 +12,7 @@
 //! * a decoded row (m = 1, B not transposed): the other one-row sweeps (row stream, column
 //!   windows, row stream prefetching a pass ahead), whose speed depends on the machine and on
 //!   where the weights live, then for a stream 4 and 6 rows of B a pass instead of 8, for
-//!   column windows 4 vectors fewer and more a window than the default 12, then for the
-//!   plain stream a software prefetch 4 and 16 cache lines ahead in each row (none by
-//!   default);
+//!   column windows 4 vectors fewer and more a window than the default 12;
 //! * a few rows (up to the kernel's unpacked limit, B not transposed): the other ways of
 //!   computing them (unpacked, unpacked in slabs of B's rows with the next prefetched,
 //!   packed: `kernels::matmul::FewRows`), then, if packed, the packed steps below;
@@ -99,7 +97,7 @@ fn kind(t: &Tunable, g: &Gemm) -> Option<&'static str> {
 /// Steps of the search of each kind.
 fn steps(kind: &str) -> usize {
     match kind {
-        "one row" => 3,
+        "one row" => 2,
         "few rows" => 5,
         _ => 4,
     }
@@ -114,15 +112,10 @@ const STREAM_ROWS_TRIED: [usize; 2] = [4, 6];
 /// window (`kernels::matmul::blocking::WINDOW`: 8 and 16 around the default 12).
 const WINDOW_STEP: usize = 4;
 
-/// The row stream's software prefetch distances (cache lines ahead in each row of B) the
-/// search tries besides the kernel's default (none): about what one row's share of the
-/// lines in flight covers from DRAM and from L3 (`kernels::matmul::blocking::PREFETCH`).
-const PREFETCH_TRIED: [usize; 2] = [4, 16];
-
 /// The neighbours of `p` in one dimension (`step` 0: the kernel's other micro-tiles with the
 /// model's blocking for each, 1: kc, 2: mc, 3: nc) that `t` accepts, with their labels; for
 /// a one-row product, the other sweeps (step 0), then the stream's rows a pass or the
-/// windows' width (step 1), then the plain stream's prefetch distance (step 2).
+/// windows' width (step 1).
 fn neighbours(
     t: &Tunable,
     p: &BlockingParams,
@@ -162,15 +155,6 @@ fn neighbours(
                     let q = BlockingParams { window, ..*p };
                     if ok(&q) {
                         out.push((format!("windows of {window} vectors"), q));
-                    }
-                }
-            }
-            // Software prefetch ahead in each row, where this shape takes the plain stream.
-            2 if sweep == RowSweep::Stream => {
-                for prefetch in PREFETCH_TRIED {
-                    let q = BlockingParams { prefetch, ..*p };
-                    if ok(&q) {
-                        out.push((format!("prefetch {prefetch} lines ahead"), q));
                     }
                 }
             }
@@ -483,7 +467,7 @@ mod tests {
     }
 
     /// The neighbourhood: the other sweeps for a decoded row, then the stream's rows a pass
-    /// or the windows' width, then the plain stream's prefetch distance; kc, mc and nc halved and doubled within what the kernel
+    /// or the windows' width; kc, mc and nc halved and doubled within what the kernel
     /// accepts and the shape can use; never the point itself.
     #[test]
     fn neighbours_stay_valid_and_local() {
@@ -498,7 +482,6 @@ mod tests {
             rows: 8,
             few: FewRows::ByLevel,
             window: 12,
-            prefetch: 0,
         };
         let decode = Gemm::new(1, 256, 768);
         let row: Vec<RowSweep> = neighbours(&t, &p, &decode, "one row", 0)
@@ -546,20 +529,7 @@ mod tests {
             .map(|n| n.1.rows)
             .collect();
         assert_eq!(rows, [4, 6]);
-        // The plain stream's prefetch distances; none for the windows or the stream that
-        // prefetches the next pass.
-        let prefetch: Vec<usize> = neighbours(&t, &p, &decode, "one row", 2)
-            .iter()
-            .map(|n| n.1.prefetch)
-            .collect();
-        assert_eq!(prefetch, [4, 16]);
-        assert!(neighbours(&t, &windows, &decode, "one row", 2).is_empty());
-        let ahead = BlockingParams {
-            row: RowSweep::StreamAhead,
-            ..p
-        };
-        assert!(neighbours(&t, &ahead, &decode, "one row", 2).is_empty());
-        assert!(neighbours(&t, &p, &decode, "one row", 3).is_empty());
+        assert!(neighbours(&t, &p, &decode, "one row", 2).is_empty());
         let big = Gemm::new(512, 512, 2048);
         let tiles: Vec<(usize, usize)> = neighbours(&t, &p, &big, "packed", 0)
             .iter()

@@ -160,7 +160,7 @@ pub fn params_markdown(searches: &[crate::params::Search]) -> String {
          them, else the fastest own kernel raced there) from its defaults on this machine (the analytical blocking \
          model and the ISA's one-row sweep) at the range's measured shape, in the cache state of its race: the other \
          one-row sweeps for a decoded row (row stream, column windows, row stream prefetching a pass ahead), then 4 and 6 rows of B a pass for a stream, \
-         or windows of 8 and 16 vectors (against 12) for the column windows, then a prefetch 4 and 16 cache lines ahead in each row (against none) for the plain stream; the other ways of computing a few rows (unpacked, in slabs of B's rows with the next prefetched, packed); the kernel's other micro-tiles, then kc, then mc halved and doubled, then nc halved for a packed product. A \
+         or windows of 8 and 16 vectors (against 12) for the column windows; the other ways of computing a few rows (unpacked, in slabs of B's rows with the next prefetched, packed); the kernel's other micro-tiles, then kc, then mc halved and doubled, then nc halved for a packed product. A \
          contender replaces the best so far only when faster beyond the noise; a range that chose another \
          implementation (its time in the first step's race is shown) changes hands only when beaten beyond the noise. \
          The table records parameters only where they differ from the defaults.\n"

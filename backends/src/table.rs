@@ -52,21 +52,6 @@ pub struct Params {
     /// the default): the kernels' default, 12.
     #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
     pub window: usize,
-    /// Cache lines ahead that the row stream prefetches in each row of B; absent (tables
-    /// before it, and the default): the kernels' default, 0 (none).
-    #[serde(
-        default = "default_prefetch",
-        skip_serializing_if = "is_default_prefetch"
-    )]
-    pub prefetch: usize,
-}
-
-fn default_prefetch() -> usize {
-    kernels::matmul::blocking::PREFETCH
-}
-
-fn is_default_prefetch(prefetch: &usize) -> bool {
-    *prefetch == default_prefetch()
 }
 
 fn default_window() -> usize {
@@ -150,7 +135,6 @@ impl Params {
             rows: self.rows,
             few: self.few,
             window: self.window,
-            prefetch: self.prefetch,
         }
     }
 
@@ -166,7 +150,6 @@ impl Params {
             rows: p.rows,
             few: p.few,
             window: p.window,
-            prefetch: p.prefetch,
         }
     }
 }
@@ -187,9 +170,6 @@ impl std::fmt::Display for Params {
         }
         if !is_default_window(&self.window) {
             write!(f, ", windows of {} vectors", self.window)?;
-        }
-        if !is_default_prefetch(&self.prefetch) {
-            write!(f, ", prefetch {} lines ahead", self.prefetch)?;
         }
         Ok(())
     }

@@ -517,19 +517,6 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
     let eight = with(Op::Matmul, &v.id, Params { window: 8, ..good }, 2);
     assert!(eight.to_json().contains("\"window\": 8"));
     assert_eq!(parse(&eight.to_json()).unwrap(), eight);
-    // And the row stream's prefetch distance (none by default).
-    assert!(!t.to_json().contains("\"prefetch\""));
-    let ahead = with(
-        Op::Matmul,
-        &v.id,
-        Params {
-            prefetch: 16,
-            ..good
-        },
-        2,
-    );
-    assert!(ahead.to_json().contains("\"prefetch\": 16"));
-    assert_eq!(parse(&ahead.to_json()).unwrap(), ahead);
     let slabs = with(
         Op::Matmul,
         &v.id,
@@ -586,18 +573,6 @@ fn kernel_parameters_bind_or_are_errors_naming_the_entry() {
         (
             with(Op::Matmul, &v.id, Params { window: 17, ..good }, 2),
             "window",
-        ),
-        (
-            with(
-                Op::Matmul,
-                &v.id,
-                Params {
-                    prefetch: 65,
-                    ..good
-                },
-                2,
-            ),
-            "prefetch",
         ),
     ];
     assert_entry_errors(cases);

@@ -23,10 +23,9 @@
 //! **Blocking comparison** (`--blocking`, default sizes 256, 512, 1024, 2048): for each
 //! available SIMD kernel, its hand-tuned constants (`HAND_TUNED`), the model's choice for this
 //! machine (`default_params()`) and any
-//! `--params ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V][,prefetch=L]` sets (the
-//! one-row sweep, the stream's rows a pass, the few-row path, the column window and the
-//! stream's prefetch distance in cache lines as `BlockingParams::row`, `rows`, `few`,
-//! `window` and `prefetch` name them), timed in
+//! `--params ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V]` sets (the
+//! one-row sweep, the stream's rows a pass, the few-row path and the column window as
+//! `BlockingParams::row`, `rows`, `few` and `window` name them), timed in
 //! interleaved rounds (each round times every variant once, in an order that alternates
 //! between rounds, and samples the FMA peak with `kernels::probe::fma_loop`); the table
 //! shows the median GFLOP/s over the rounds, the spread (min–max), the median as a % of the
@@ -63,7 +62,7 @@ const USAGE: &str = "usage: matmul_speed [--blocking] [--rounds N] [--params SPE
   --blocking       compare hand-tuned, model and --params blocking per SIMD kernel (default sizes 256 512 1024 2048)
   --rounds N       interleaved rounds of the blocking comparison (default 9)
   --params SPEC    ISA:[kc,mc,nc[,mr,nr]][,row=stream|windows|by_level|stream_ahead][,rows=1..8]
-                   [,few=by_level|unpacked|slabs|packed][,window=1..16][,prefetch=0..64]
+                   [,few=by_level|unpacked|slabs|packed][,window=1..16]
                    another parameter set for ISA (avx512, avx2), based on its hand-tuned one
   --c-offsets B,.. with --blocking: also time each variant with C placed B bytes (0..4095,
                    multiples of 4) past B's start, mod 4 KiB
@@ -239,11 +238,11 @@ fn isas() -> Vec<Isa> {
     ]
 }
 
-/// `ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V][,prefetch=L]` → (ISA name, parameters based on
+/// `ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V]` → (ISA name, parameters based on
 /// the ISA's hand-tuned ones). The kernel checks the values when it runs.
 fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), String> {
     let bad = || {
-        format!("--params `{spec}`: expected ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V][,prefetch=L]")
+        format!("--params `{spec}`: expected ISA:[kc,mc,nc[,mr,nr]][,row=SWEEP][,rows=N][,few=WAY][,window=V]")
     };
     let (isa, rest) = spec.split_once(':').ok_or_else(bad)?;
     let mut p = isas
@@ -261,7 +260,6 @@ fn parse_params(spec: &str, isas: &[Isa]) -> Result<(String, BlockingParams), St
             }
             Some(("rows", n)) => p.rows = n.parse().map_err(|_| bad())?,
             Some(("window", n)) => p.window = n.parse().map_err(|_| bad())?,
-            Some(("prefetch", n)) => p.prefetch = n.parse().map_err(|_| bad())?,
             Some(("few", name)) => {
                 p.few = FewRows::from_name(name).ok_or_else(|| {
                     format!("--params `{spec}`: unknown few-row path `{name}` (by_level, unpacked, slabs, packed)")
@@ -293,16 +291,12 @@ fn parse_offsets(list: &str) -> Result<Vec<usize>, String> {
 }
 
 /// A parameter set as the table shows it: tile, blocks, the one-row sweep and its rows a
-/// pass, the column window, and the few-row path and the stream's prefetch distance where
-/// they are not the default.
+/// pass, the column window, and the few-row path where it is not the default.
 fn params_label(p: &BlockingParams) -> String {
-    let mut few = match p.few {
+    let few = match p.few {
         FewRows::ByLevel => String::new(),
         f => format!(" few={}", f.name()),
     };
-    if p.prefetch != kernels::matmul::blocking::PREFETCH {
-        few += &format!(" pf{}", p.prefetch);
-    }
     format!(
         "{}×{} ({},{},{}) {}/{} w{}{few}",
         p.mr,

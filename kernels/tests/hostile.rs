@@ -395,7 +395,6 @@ fn small((mr, nr): (usize, usize)) -> BlockingParams {
         rows: 3,
         few: FewRows::ByLevel,
         window: 1,
-        prefetch: 0,
     }
 }
 
@@ -544,7 +543,7 @@ fn gemm_strategy() -> impl Strategy<Value = Gemm> {
 
 /// Whether `p` is valid for a kernel with micro-tiles `tiles`, by the documented rules.
 fn params_valid(p: &BlockingParams, tiles: &[(usize, usize)]) -> bool {
-    use matmul::blocking::{MAX_KC, MAX_MC, MAX_NC, MAX_PREFETCH, MAX_STREAM_ROWS, MAX_WINDOW};
+    use matmul::blocking::{MAX_KC, MAX_MC, MAX_NC, MAX_STREAM_ROWS, MAX_WINDOW};
     tiles.contains(&(p.mr, p.nr))
         && (1..=MAX_KC).contains(&p.kc)
         && (1..=MAX_MC).contains(&p.mc)
@@ -553,7 +552,6 @@ fn params_valid(p: &BlockingParams, tiles: &[(usize, usize)]) -> bool {
         && p.nc.is_multiple_of(p.nr)
         && (1..=MAX_STREAM_ROWS).contains(&p.rows)
         && (1..=MAX_WINDOW).contains(&p.window)
-        && p.prefetch <= MAX_PREFETCH
 }
 
 /// Blocking parameters: a kernel's micro-tile with small blocks (valid or off by a little),
@@ -587,7 +585,6 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             rows: 1 + (kc + mb) % 8,
             few: FewRows::ALL[(kc + nb) % 4],
             window: 1 + (3 * kc + nb) % 16,
-            prefetch: (kc * nb) % 3 * 8,
         },
     );
     prop_oneof![
@@ -604,8 +601,6 @@ fn params_strategy() -> impl Strategy<Value = BlockingParams> {
             few: FewRows::ALL[nc % 4],
             // 0 and 17 likewise.
             window: kc % 18,
-            // Up to MAX_PREFETCH (64) lines ahead; 65 and above likewise.
-            prefetch: nc % 70,
         }),
     ]
 }

@@ -508,35 +508,6 @@ windowed!(avx512_windows_of_1: avx512, 1, Some(Feature::Avx512));
 windowed!(avx512_windows_of_5: avx512, 5, Some(Feature::Avx512));
 windowed!(avx512_windows_of_16: avx512, 16, Some(Feature::Avx512));
 
-/// The machine's default blocking of a SIMD kernel, streaming one row with a prefetch
-/// `prefetch` cache lines ahead in each row of B.
-fn with_prefetch(default: BlockingParams, prefetch: usize) -> BlockingParams {
-    BlockingParams {
-        row: RowSweep::Stream,
-        prefetch,
-        ..default
-    }
-}
-
-/// The tests of the SIMD kernel `$isa` streaming one row with a prefetch distance of
-/// `$lines` (a hint, whose addresses run past B's rows and past B itself at the edges: the
-/// products must stay exact and nothing may fault).
-macro_rules! prefetched {
-    ($name:ident: $isa:ident, $lines:literal, $feature:expr) => {
-        kernel_tests_with!(
-            $name: $isa,
-            with_prefetch(matmul::$isa::default_params(), $lines),
-            "default blocking",
-            $feature
-        );
-    };
-}
-
-prefetched!(avx2_prefetch_1: avx2, 1, Some(Feature::Avx2));
-prefetched!(avx2_prefetch_64: avx2, 64, Some(Feature::Avx2));
-prefetched!(avx512_prefetch_1: avx512, 1, Some(Feature::Avx512));
-prefetched!(avx512_prefetch_64: avx512, 64, Some(Feature::Avx512));
-
 /// The parameters of a SIMD kernel's second micro-tile: the model's blocking for it, or (with
 /// `small`) blocks of a few micro-tiles and kc = 5, so that small shapes wrap every loop.
 fn second_tile(

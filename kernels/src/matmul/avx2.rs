@@ -70,7 +70,6 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     rows: super::blocking::STREAM_ROWS,
     few: super::blocking::FewRows::ByLevel,
     window: super::blocking::WINDOW,
-    prefetch: super::blocking::PREFETCH,
 };
 
 /// The default one-row sweep: by where B fits, as AVX-512's (column windows while B fits

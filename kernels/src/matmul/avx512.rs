@@ -76,7 +76,6 @@ pub const HAND_TUNED: BlockingParams = BlockingParams {
     rows: super::blocking::STREAM_ROWS,
     few: super::blocking::FewRows::ByLevel,
     window: super::blocking::WINDOW,
-    prefetch: super::blocking::PREFETCH,
 };
 
 /// The default one-row sweep: the column windows (`driver::row_windows`, aligned to cache

@@ -162,11 +162,6 @@ pub struct BlockingParams {
     /// least one); a window wider than the kernel's registers hold (AVX2: 15) spills and is
     /// slow but correct.
     pub window: usize,
-    /// Software prefetch distance of the row stream ([`RowSweep::Stream`]; the other sweeps
-    /// ignore it), in cache lines: each pass asks for the line this many lines ahead of its
-    /// loads in each of its rows of B to be brought into L2; 0 (the default) asks for
-    /// nothing and leaves B to the hardware prefetchers.
-    pub prefetch: usize,
 }
 
 /// Largest accepted `kc`.
@@ -191,17 +186,6 @@ pub const MAX_WINDOW: usize = 16;
 /// 1×256×512 50.5, 48.2 and 33.4 GFLOP/s, 1×1024×256 44.4, 43.7 and 40.2; AVX-512 (twelve
 /// lines) within 1 % of 16 and 8 vectors on the decode shapes, and 1.1× 8 at 1×512×128.
 pub const WINDOW: usize = 12;
-/// Largest accepted `prefetch` (cache lines ahead: 4 KiB, a page).
-pub const MAX_PREFETCH: usize = 64;
-/// The default `prefetch`: none. On a Zen 4, one thread, B warm, three runs of 3–5
-/// interleaved rounds each (`matmul_speed --blocking --params avx512:row=stream`, the
-/// distance then set by hand), asking for lines 2 to 16 lines ahead into L2 or L1 slowed
-/// the stream from L3: AVX-512 1×1024×1024 34.5–36.4 GFLOP/s without against 26.5–33.1
-/// with (AVX2 34.0–34.7 against 21.3–26.9); and 8 or 32 lines ahead from DRAM,
-/// 1×4096×4096: AVX-512 9.0–10.8 against 7.0–10.6, AVX2 10.4–11.5 against 6.4–10.2. Its
-/// hardware prefetchers follow the eight sequential rows of a pass; another core's may
-/// not, so the tuner tries distances per range.
-pub const PREFETCH: usize = 0;
 
 /// How a few rows (m from 2 up to the kernel's unpacked limit, B not transposed) are
 /// computed: unpacked (A and B read in place, row blocks sweeping B's columns:
@@ -280,7 +264,6 @@ impl BlockingParams {
             rows: STREAM_ROWS,
             few: FewRows::ByLevel,
             window: WINDOW,
-            prefetch: PREFETCH,
         }
     }
 
@@ -333,12 +316,6 @@ impl BlockingParams {
                 p.window
             ));
         }
-        if p.prefetch > MAX_PREFETCH {
-            return fail(format!(
-                "prefetch = {} (cache lines ahead in the row stream) is above {MAX_PREFETCH}",
-                p.prefetch
-            ));
-        }
         Ok(())
     }
 
@@ -384,7 +361,6 @@ pub(super) const fn valid_const(p: &BlockingParams, tiles: &[(usize, usize)]) ->
         && p.rows <= MAX_STREAM_ROWS
         && p.window >= 1
         && p.window <= MAX_WINDOW
-        && p.prefetch <= MAX_PREFETCH
 }
 
 /// A kernel's run-time blocking: parameters that passed [`BlockingParams::check`] for it

@@ -365,9 +365,7 @@ pub(super) use imp::*;
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
     use crate::matmul::alias;
-    use crate::matmul::blocking::{
-        Blocking, FewRows, Plan, RowSweep, MAX_PREFETCH, MAX_STREAM_ROWS, SLAB_ROWS,
-    };
+    use crate::matmul::blocking::{Blocking, FewRows, Plan, RowSweep, MAX_STREAM_ROWS, SLAB_ROWS};
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
@@ -388,15 +386,13 @@ mod imp {
     }
 
     /// How a single row reads B, from the blocking: its sweep ([`RowSweep::ByLevel`]
-    /// resolved), the rows of B per pass of the row stream (`BlockingParams::rows`, 1..=8),
-    /// the most vectors per column window (`BlockingParams::window`, 1..=16) and the row
-    /// stream's prefetch distance in cache lines (`BlockingParams::prefetch`, 0: none).
+    /// resolved), the rows of B per pass of the row stream (`BlockingParams::rows`, 1..=8)
+    /// and the most vectors per column window (`BlockingParams::window`, 1..=16).
     #[derive(Debug, Clone, Copy)]
     pub(in crate::matmul) struct OneRow {
         pub sweep: RowSweep,
         pub stream_rows: usize,
         pub window: usize,
-        pub prefetch: usize,
     }
 
     impl RowBlock<'_> {
@@ -580,7 +576,6 @@ mod imp {
                         sweep: blk.sweep_for(&p.g),
                         stream_rows: blk.params().rows,
                         window: blk.params().window,
-                        prefetch: blk.params().prefetch,
                     },
                     blk.few_for(&p.g) == FewRows::Slabs,
                     p,
@@ -994,14 +989,6 @@ mod imp {
         }
     }
 
-    /// What the row stream prefetches (its `AHEAD` parameter): nothing,
-    const AHEAD_NONE: u8 = 0;
-    /// the next pass's rows ([`RowSweep::StreamAhead`]),
-    const AHEAD_NEXT_PASS: u8 = 1;
-    /// or, in each row of the pass, the line `BlockingParams::prefetch` lines ahead of its
-    /// loads ([`RowSweep::Stream`] with a nonzero distance).
-    const AHEAD_WITHIN: u8 = 2;
-
     /// Runs the row stream for `r` when its sweep is one ([`RowSweep::Stream`], or
     /// [`RowSweep::StreamAhead`] with its prefetch) and β = 0, and says whether it did; the
     /// caller sweeps column windows otherwise.
@@ -1018,14 +1005,13 @@ mod imp {
         if r.p.beta != 0.0 {
             return false;
         }
-        let within = !ahead && r.one.prefetch > 0;
         let r = r.reborrow();
         // SAFETY: β = 0 (checked); the rest is this function's contract.
         unsafe {
-            match (ahead, within) {
-                (true, _) => stream_row::<S, AHEAD_NEXT_PASS>(r),
-                (false, true) => stream_row::<S, AHEAD_WITHIN>(r),
-                (false, false) => stream_row::<S, AHEAD_NONE>(r),
+            if ahead {
+                stream_row::<S, true>(r)
+            } else {
+                stream_row::<S, false>(r)
             }
         }
         true
@@ -1041,19 +1027,16 @@ mod imp {
     /// in order with one FMA each, then is scaled by α, so the result is bit-identical to
     /// the window form's.
     ///
-    /// With `AHEAD` [`AHEAD_NEXT_PASS`] ([`RowSweep::StreamAhead`]), each pass also
-    /// prefetches the next pass's rows into L2; with [`AHEAD_WITHIN`], the line
-    /// `r.one.prefetch` lines ahead in each of its rows.
+    /// With `AHEAD` ([`RowSweep::StreamAhead`]), each pass also prefetches the next pass's
+    /// rows into L2.
     ///
     /// # Safety
     /// `S`'s ISA is available; `!g.trans_b`, i < m, and `g.check(a, b, c)` has passed.
     #[inline(always)]
-    pub(in crate::matmul) unsafe fn stream_row<S: Simd, const AHEAD: u8>(r: RowBlock<'_>) {
+    pub(in crate::matmul) unsafe fn stream_row<S: Simd, const AHEAD: bool>(r: RowBlock<'_>) {
         let (g, i, alpha) = (r.p.g, r.i, r.p.alpha);
         debug_assert!(!g.trans_b && i < g.m && r.p.beta == 0.0);
         let per = r.one.stream_rows.clamp(1, MAX_STREAM_ROWS);
-        // The prefetch distance in elements (used with `AHEAD_WITHIN` only).
-        let pf = r.one.prefetch.min(MAX_PREFETCH) * LINE_FLOATS;
         let ab = (r.p.a, r.p.b, i * r.a_rs, r.a_ps);
         let row = &mut r.p.c[i * g.ldc..i * g.ldc + g.n];
         let b_addr = r.p.b.as_ptr() as usize;
@@ -1077,7 +1060,7 @@ mod imp {
                 // SAFETY: this function's contract for the product of A with B's columns
                 // j..j + cols (in bounds: (k−1)·ldb + j + cols ≤ b.len()); `acc` is a
                 // distinct, zeroed `cols`-element row.
-                unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), (per, pf), acc) };
+                unsafe { stream_passes::<S, AHEAD>(&g_j, (a, b_j, a0, a_ps), per, acc) };
                 for (c, &x) in row[j..j + cols].iter_mut().zip(acc.iter()) {
                     *c = alpha * x;
                 }
@@ -1087,7 +1070,7 @@ mod imp {
         }
         row.fill(0.0);
         // SAFETY: this function's contract; `row` is C's row i.
-        unsafe { stream_passes::<S, AHEAD>(&g, ab, (per, pf), row) };
+        unsafe { stream_passes::<S, AHEAD>(&g, ab, per, row) };
         if alpha != 1.0 {
             for x in row.iter_mut() {
                 *x *= alpha;
@@ -1103,10 +1086,10 @@ mod imp {
     /// # Safety
     /// As [`stream_row`], with `row` n elements long.
     #[inline(always)]
-    unsafe fn stream_passes<S: Simd, const AHEAD: u8>(
+    unsafe fn stream_passes<S: Simd, const AHEAD: bool>(
         g: &Gemm,
         (a, b, a0, a_ps): (&[f32], &[f32], usize, usize),
-        (per, pf): (usize, usize),
+        per: usize,
         row: &mut [f32],
     ) {
         let mut p = 0;
@@ -1115,7 +1098,7 @@ mod imp {
             macro_rules! pass {
                 ($($r:literal)*) => {
                     match rows {
-                        $($r => stream_pass::<S, $r, AHEAD>(g, (a0, a_ps, pf), p, a, b, row),)*
+                        $($r => stream_pass::<S, $r, AHEAD>(g, a0, a_ps, p, a, b, row),)*
                         _ => unreachable!("a pass adds 1..=MAX_STREAM_ROWS rows"),
                     }
                 };
@@ -1133,9 +1116,10 @@ mod imp {
     /// As [`stream_row`], with p + R ≤ k and `row` C's row i (n elements).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn stream_pass<S: Simd, const R: usize, const AHEAD: u8>(
+    unsafe fn stream_pass<S: Simd, const R: usize, const AHEAD: bool>(
         g: &Gemm,
-        (a0, a_ps, pf): (usize, usize, usize),
+        a0: usize,
+        a_ps: usize,
         p: usize,
         a: &[f32],
         b: &[f32],
@@ -1159,9 +1143,8 @@ mod imp {
                 std::array::from_fn::<_, R, _>(|r| S::splat(a[a0 + (p + r) * a_ps])),
             )
         };
-        // With `AHEAD_NEXT_PASS`: the next pass's rows (none past B's last row), one pass
-        // ahead.
-        let ahead = if AHEAD == AHEAD_NEXT_PASS {
+        // With `AHEAD`: the next pass's rows (none past B's last row), one pass ahead.
+        let ahead = if AHEAD {
             (g.k - p).saturating_sub(R).min(R)
         } else {
             0
@@ -1182,15 +1165,7 @@ mod imp {
             while j + 4 * l <= full {
                 for u in 0..4 {
                     let q = j + u * l;
-                    if AHEAD == AHEAD_WITHIN && (u * l) % LINE_FLOATS == 0 {
-                        // Once per 64 bytes of each row: `pf` elements further along B's
-                        // row p+r (a hint: it may point past the row or B, and never
-                        // faults; the pointer is made with wrapping arithmetic).
-                        for r in 0..R {
-                            S::prefetch_l2(b0.wrapping_add(r * ldb + q + pf));
-                        }
-                    }
-                    if AHEAD == AHEAD_NEXT_PASS && (u * l) % 16 == 0 {
+                    if AHEAD && (u * l) % 16 == 0 {
                         // Once per 64 bytes of each row: B element (p+R+r, q) with
                         // p+R+r < k, in bounds like the loads below (a hint in any case).
                         for r in 0..ahead {

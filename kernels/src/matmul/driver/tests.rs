@@ -295,7 +295,6 @@ fn sgemm<const MR: usize, const NR: usize, const L: usize, const DR: usize>(
         rows: crate::matmul::blocking::STREAM_ROWS,
         few: crate::matmul::FewRows::ByLevel,
         window: crate::matmul::blocking::WINDOW,
-        prefetch: crate::matmul::blocking::PREFETCH,
     };
     // SAFETY: `run::<Scalar, MR, NR>` is portable code whose only requirements are those
     // `Sgemm` establishes (checked shape, scratch, nonzero sizes, blocking of this tile).
@@ -466,8 +465,7 @@ fn sweep(k: &Sgemm, params: &BlockingParams, seed: u64) -> Plans {
 }
 
 /// Blockings whose loops wrap on the sweep's shapes: kc 3 or 5 (primes), one or two
-/// micro-tiles per block, one with each one-row sweep (the stream three rows a pass, asking
-/// for lines two lines ahead), a few
+/// micro-tiles per block, one with each one-row sweep (the stream three rows a pass), a few
 /// rows always unpacked with one and always packed with the other.
 fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
     [
@@ -481,7 +479,6 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             rows: 3,
             few: FewRows::Unpacked,
             window: 1,
-            prefetch: 2,
         },
         BlockingParams {
             mr,
@@ -493,7 +490,6 @@ fn small_params(mr: usize, nr: usize) -> [BlockingParams; 2] {
             rows: 8,
             few: FewRows::Packed,
             window: 3,
-            prefetch: 0,
         },
     ]
 }
