@@ -365,7 +365,9 @@ pub(super) use imp::*;
 #[cfg(any(target_arch = "x86_64", test))]
 mod imp {
     use crate::matmul::alias;
-    use crate::matmul::blocking::{Blocking, FewRows, Plan, RowSweep, MAX_STREAM_ROWS, SLAB_ROWS};
+    use crate::matmul::blocking::{
+        Blocking, FewRows, Plan, RowSweep, MAX_STREAM_ROWS, MAX_WINDOW, SLAB_ROWS,
+    };
     use crate::matmul::pack::{pack_a, pack_b};
     use crate::matmul::Gemm;
     use crate::simd_math::Simd;
@@ -884,7 +886,7 @@ mod imp {
             let from = start + first / l * l;
             let (lo, hi) = (first % l, end - from);
             let nv = hi.div_ceil(l);
-            debug_assert!(lo < hi && from + lo >= skip && end <= g.n + skip && nv <= 16);
+            debug_assert!(lo < hi && from + lo >= skip && end <= g.n + skip && nv <= MAX_WINDOW);
             let col = from.wrapping_sub(skip);
             let o = r.operands(col);
             // The masks of the first and the last vector: lanes lo.. and ..hi − (nv − 1)·l.
@@ -1165,7 +1167,7 @@ mod imp {
             while j + 4 * l <= full {
                 for u in 0..4 {
                     let q = j + u * l;
-                    if AHEAD && (u * l) % 16 == 0 {
+                    if AHEAD && (u * l) % LINE_FLOATS == 0 {
                         // Once per 64 bytes of each row: B element (p+R+r, q) with
                         // p+R+r < k, in bounds like the loads below (a hint in any case).
                         for r in 0..ahead {
